@@ -1,0 +1,220 @@
+/**
+ * Encoder and decoder for PLUMI datagrams. Pure: bytes in, typed messages out.
+ * Decoding never throws; every malformed datagram comes back as a
+ * {@linkcode PlumiError} whose `kind` can be counted and whose `message` logged.
+ *
+ * @module
+ */
+
+import { parseAddress, parseIp, parsePort } from "./address.ts";
+import {
+  type DecodeResult,
+  type LookupCode,
+  MAX_PACKET_BYTES,
+  type PlumiErrorKind,
+  type PlumiMessage,
+} from "./messages.ts";
+
+/** Options of {@linkcode decodePlumi}. */
+export interface DecodeOptions {
+  /** Longest datagram accepted, in bytes. Default: 100, the original limit. */
+  readonly maxBytes?: number;
+}
+
+const encoder = new TextEncoder();
+
+function failure(kind: PlumiErrorKind, message: string): DecodeResult {
+  return { ok: false, error: { kind, message } };
+}
+
+/** Render a datagram for a log line or an error message: printable ASCII as is, other bytes as `\xNN`. */
+export function printable(bytes: Uint8Array, limit = 120): string {
+  let out = "";
+  const end = Math.min(bytes.length, limit);
+  for (let i = 0; i < end; i++) {
+    const b = bytes[i]!;
+    out += b >= 0x20 && b < 0x7f && b !== 0x5c
+      ? String.fromCharCode(b)
+      : `\\x${b.toString(16).padStart(2, "0")}`;
+  }
+  return bytes.length > limit ? `${out}…` : out;
+}
+
+/**
+ * Encode a message to its exact wire bytes.
+ *
+ * @example
+ * ```ts
+ * encodePlumi({ kind: "lookup", from: "u1@PC-c", to: "u2@PC-d" }); // bytes of "PLu1@PC-c:u2@PC-d"
+ * ```
+ */
+export function encodePlumi(message: PlumiMessage): Uint8Array {
+  return encoder.encode(formatPlumi(message));
+}
+
+/** The wire text of a message (PLUMI is ASCII, so text and bytes correspond one to one). */
+export function formatPlumi(message: PlumiMessage): string {
+  switch (message.kind) {
+    case "register":
+      return `PR${message.address}${withParams(message.params)}`;
+    case "register-reply":
+      return `RR${message.code}${withParams(message.params)}`;
+    case "deregister":
+      return `PD${message.address}${withParams(message.params)}`;
+    case "deregister-reply":
+      return `RD${message.code}${withParams(message.params)}`;
+    case "lookup":
+      return `PL${message.from}:${message.to}`;
+    case "lookup-reply": {
+      let text = `RL${message.code}${message.from}:${message.to}`;
+      if (message.endpoint) text += `:${message.endpoint.ip}:${message.endpoint.port}`;
+      for (const field of message.extra) text += `:${field}`;
+      return text;
+    }
+  }
+}
+
+function withParams(params: readonly string[]): string {
+  return params.length === 0 ? "" : `;${params.join(";")}`;
+}
+
+/**
+ * Decode one datagram. Never throws.
+ *
+ * @example
+ * ```ts
+ * const r = decodePlumi(new TextEncoder().encode("RR0"));
+ * if (r.ok && r.message.kind === "register-reply") console.log(r.message.code); // 0
+ * ```
+ */
+export function decodePlumi(bytes: Uint8Array, options: DecodeOptions = {}): DecodeResult {
+  const maxBytes = options.maxBytes ?? MAX_PACKET_BYTES;
+  if (bytes.length === 0) return failure("empty", "empty datagram");
+  if (bytes.length > maxBytes) {
+    return failure(
+      "too-long",
+      `datagram of ${bytes.length} bytes exceeds the limit of ${maxBytes}`,
+    );
+  }
+  let text = "";
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b < 0x20 || b > 0x7e) {
+      return failure(
+        "non-ascii",
+        `byte 0x${b.toString(16).padStart(2, "0")} at offset ${i} is not printable ASCII`,
+      );
+    }
+    text += String.fromCharCode(b);
+  }
+  const type = text.slice(0, 2);
+  const body = text.slice(2);
+  switch (type) {
+    case "PR":
+    case "PD":
+      return decodeAddressRequest(type === "PR" ? "register" : "deregister", body);
+    case "RR":
+    case "RD":
+      return decodeShortReply(type === "RR" ? "register-reply" : "deregister-reply", body);
+    case "PL":
+      return decodeLookup(body);
+    case "RL":
+      return decodeLookupReply(body);
+    default:
+      return failure("unknown-type", `unknown packet type "${type}"`);
+  }
+}
+
+function splitParams(text: string): [string, string[]] {
+  const semi = text.indexOf(";");
+  if (semi < 0) return [text, []];
+  return [text.slice(0, semi), text.slice(semi + 1).split(";").filter((p) => p !== "")];
+}
+
+function decodeAddressRequest(kind: "register" | "deregister", body: string): DecodeResult {
+  const [address, params] = splitParams(body);
+  const parsed = parseAddress(address);
+  if (!parsed.ok) return failure(parsed.kind, parsed.message);
+  return { ok: true, message: { kind, address, params } };
+}
+
+function decodeShortReply(kind: "register-reply" | "deregister-reply", body: string): DecodeResult {
+  const code = body[0];
+  if (code !== "0" && code !== "1") {
+    return failure(
+      "bad-code",
+      `${kind === "register-reply" ? "RR" : "RD"} code must be 0 or 1, got "${body.slice(0, 1)}"`,
+    );
+  }
+  const rest = body.slice(1);
+  if (rest !== "" && rest[0] !== ";") {
+    return failure("trailing-data", `unexpected "${rest}" after the code`);
+  }
+  const [, params] = splitParams(rest);
+  return { ok: true, message: { kind, code: code === "0" ? 0 : 1, params } };
+}
+
+function parseTwoAddresses(
+  from: string,
+  to: string,
+): { ok: true } | { ok: false; result: DecodeResult } {
+  for (const text of [from, to]) {
+    const parsed = parseAddress(text);
+    if (!parsed.ok) return { ok: false, result: failure(parsed.kind, parsed.message) };
+  }
+  return { ok: true };
+}
+
+function decodeLookup(body: string): DecodeResult {
+  const parts = body.split(":");
+  if (parts.length < 2) {
+    return failure("missing-colon", `look-up "${body}" has no ":" between the two addresses`);
+  }
+  if (parts.length > 2) {
+    return failure("trailing-data", `look-up "${body}" has fields after the callee`);
+  }
+  const [from, to] = parts as [string, string];
+  const check = parseTwoAddresses(from, to);
+  if (!check.ok) return check.result;
+  return { ok: true, message: { kind: "lookup", from, to } };
+}
+
+function decodeLookupReply(body: string): DecodeResult {
+  const c = body.charCodeAt(0) - 0x30;
+  if (!(c >= 0 && c <= 3)) {
+    return failure("bad-code", `RL code must be 0-3, got "${body.slice(0, 1)}"`);
+  }
+  const code = c as LookupCode;
+  const parts = body.slice(1).split(":");
+  if (parts.length < 2) {
+    return failure(
+      "missing-colon",
+      `look-up answer "${body}" has no ":" between the two addresses`,
+    );
+  }
+  const [from, to] = parts as [string, string];
+  const check = parseTwoAddresses(from, to);
+  if (!check.ok) return check.result;
+  if (parts.length === 2) {
+    if (code === 0) return failure("missing-endpoint", "RL0 must carry the callee's :ip:port");
+    return { ok: true, message: { kind: "lookup-reply", code, from, to, extra: [] } };
+  }
+  if (parts.length === 3) {
+    return failure("missing-colon", `look-up answer "${body}" has an IP but no ":port"`);
+  }
+  const ip = parseIp(parts[2]!);
+  if (!ip.ok) return failure("bad-ip", ip.message);
+  const port = parsePort(parts[3]!);
+  if (!port.ok) return failure("bad-port", port.message);
+  return {
+    ok: true,
+    message: {
+      kind: "lookup-reply",
+      code,
+      from,
+      to,
+      endpoint: { ip: ip.value, port: port.value },
+      extra: parts.slice(4),
+    },
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * PLUMI message types: one interface per packet type, told apart by `kind`.
+ *
+ * @module
+ */
+
+import type { Endpoint } from "./address.ts";
+
+/** Largest PLUMI packet an original peer accepts, in bytes. */
+export const MAX_PACKET_BYTES = 100;
+
+/** RL answer codes. */
+export const LookupCode = {
+  /** Found and available; the answer carries the callee's @sckMI. */
+  Found: 0,
+  /** The callee is busy in another conversation. */
+  Busy: 1,
+  /** No such user, or no such domain. */
+  NoSuchUser: 2,
+  /** The user is offline. */
+  Offline: 3,
+} as const;
+
+/** A look-up answer code, 0–3. */
+export type LookupCode = typeof LookupCode[keyof typeof LookupCode];
+
+/** `PR<addr>[;param…]`: register `address` at the sender's UDP address. */
+export interface RegisterRequest {
+  readonly kind: "register";
+  /** The @MI address, as text (`laura@bb.com`). */
+  readonly address: string;
+  /** Extension parameters after the address (`v=2`, …); empty for original agents. */
+  readonly params: readonly string[];
+}
+
+/** `RR0` / `RR1[;param…]`: 0 registered, 1 no such user. */
+export interface RegisterReply {
+  readonly kind: "register-reply";
+  readonly code: 0 | 1;
+  /** Extension parameters an extended node lists after the code. */
+  readonly params: readonly string[];
+}
+
+/** `PD<addr>`: deregister. */
+export interface DeregisterRequest {
+  readonly kind: "deregister";
+  readonly address: string;
+  readonly params: readonly string[];
+}
+
+/** `RD0` / `RD1`: 0 done, 1 no such user. */
+export interface DeregisterReply {
+  readonly kind: "deregister-reply";
+  readonly code: 0 | 1;
+  readonly params: readonly string[];
+}
+
+/** `PL<from>:<to>`: `from` asks where `to` can be reached. */
+export interface LookupRequest {
+  readonly kind: "lookup";
+  readonly from: string;
+  readonly to: string;
+}
+
+/** `RL<c><from>:<to>[:<ip>:<port>[:extra…]]`: the answer to a look-up. */
+export interface LookupReply {
+  readonly kind: "lookup-reply";
+  readonly code: LookupCode;
+  readonly from: string;
+  readonly to: string;
+  /** The callee's @sckMI; always present with code 0. */
+  readonly endpoint?: Endpoint;
+  /** Further `:`-separated fields after the port (agent features). */
+  readonly extra: readonly string[];
+}
+
+/** Any PLUMI message. */
+export type PlumiMessage =
+  | RegisterRequest
+  | RegisterReply
+  | DeregisterRequest
+  | DeregisterReply
+  | LookupRequest
+  | LookupReply;
+
+/** The `kind` of a PLUMI message. */
+export type PlumiKind = PlumiMessage["kind"];
+
+/** Why a datagram is not a valid PLUMI message. */
+export type PlumiErrorKind =
+  | "empty"
+  | "too-long"
+  | "non-ascii"
+  | "unknown-type"
+  | "missing-at"
+  | "missing-colon"
+  | "bad-name"
+  | "bad-domain"
+  | "bad-code"
+  | "missing-endpoint"
+  | "bad-ip"
+  | "bad-port"
+  | "trailing-data";
+
+/** A decode failure: a kind to count and a message to log. */
+export interface PlumiError {
+  readonly kind: PlumiErrorKind;
+  readonly message: string;
+}
+
+/** The result of decoding one datagram. */
+export type DecodeResult =
+  | { readonly ok: true; readonly message: PlumiMessage }
+  | { readonly ok: false; readonly error: PlumiError };
