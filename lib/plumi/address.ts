@@ -40,7 +40,8 @@ const NAME_FORBIDDEN = /[@:;]/;
 const DOMAIN =
   /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const PORT = /^[0-9]{1,5}$/;
+// Decimal without leading zeros, so that a decoded port re-encodes to the same text.
+const PORT = /^[1-9][0-9]{0,4}$/;
 
 function fail<K extends string>(kind: K, message: string): { ok: false; kind: K; message: string } {
   return { ok: false, kind, message };
@@ -99,10 +100,10 @@ export function parseIp(text: string): ParseResult<string, "bad-ip"> {
     : fail("bad-ip", `"${text}" is not an IPv4 address`);
 }
 
-/** Parse a port number 1–65535. */
-export function parsePort(text: string): ParseResult<number, "bad-port"> {
-  const port = PORT.test(text) ? Number(text) : NaN;
-  return port >= 1 && port <= 65535
+/** Parse a port number 1–65535, written in decimal without leading zeros. */
+export function parsePort(text: string, allowZero = false): ParseResult<number, "bad-port"> {
+  const port = PORT.test(text) || (allowZero && text === "0") ? Number(text) : NaN;
+  return port >= (allowZero ? 0 : 1) && port <= 65535
     ? { ok: true, value: port }
     : fail("bad-port", `"${text}" is not a port number (1-65535)`);
 }
@@ -115,12 +116,15 @@ export function parsePort(text: string): ParseResult<number, "bad-port"> {
  * parseEndpoint("127.0.0.1:3344"); // { ok: true, value: { ip: "127.0.0.1", port: 3344 } }
  * ```
  */
-export function parseEndpoint(text: string): ParseResult<Endpoint, "bad-ip" | "bad-port"> {
+export function parseEndpoint(
+  text: string,
+  options: { allowPortZero?: boolean } = {},
+): ParseResult<Endpoint, "bad-ip" | "bad-port"> {
   const colon = text.lastIndexOf(":");
   if (colon < 0) return fail("bad-port", `"${text}" has no ":port"`);
   const ip = parseIp(text.slice(0, colon));
   if (!ip.ok) return ip;
-  const port = parsePort(text.slice(colon + 1));
+  const port = parsePort(text.slice(colon + 1), options.allowPortZero);
   if (!port.ok) return port;
   return { ok: true, value: { ip: ip.value, port: port.value } };
 }

@@ -1,0 +1,261 @@
+/**
+ * `nodelumi.cfg`: the node's configuration, in either of two forms.
+ *
+ * **Original form** (read as the original node reads it): whitespace-separated
+ * words, the first the domain, every other one a user name.
+ * ```
+ * bb.com laura joan
+ * ```
+ *
+ * **INI form** (ours), recognised by a `[section]` line or a `key = value` line:
+ * ```ini
+ * domain = bb.com            ; default: the machine's DNS name
+ * listen = 127.0.0.1:3344    ; default: 0.0.0.0:3344
+ * log = nodelumi-bb.com.log  ; "off" to disable; default: nodelumi-<domain>.log
+ * state = nodelumi-bb.com.state ; registrations kept across restarts; "off" to disable
+ * dns-server = 127.0.0.1:5353   ; default: the system's resolver
+ *
+ * [limits]
+ * offline-after = 5          ; unanswered forwarded look-ups before a user is offline
+ *
+ * [domains]                  ; static domain-to-node map, checked before DNS
+ * cc.com = 127.0.0.3:3344
+ *
+ * [users]                    ; one user name per line
+ * laura
+ * joan
+ * ```
+ * Comments start with `;` or `#`. Pure: parsing and rendering only; see
+ * `config_file.ts` for the disk.
+ *
+ * @module
+ */
+
+import { type Endpoint, isValidDomain, isValidName, parseEndpoint } from "../plumi/address.ts";
+
+/** The node's configuration as read from `nodelumi.cfg`. */
+export interface NodeConfig {
+  /** Which form the file is in; admin changes are saved in the same form. */
+  readonly format: "original" | "ini";
+  /** The domain; `undefined` when the file names none (then the machine's DNS name). */
+  readonly domain: string | undefined;
+  /** User names of the domain, without `@domain`, in file order. */
+  readonly users: readonly string[];
+  /** UDP address to listen on. */
+  readonly listen?: Endpoint;
+  /** Packet log path, or `false` when disabled. */
+  readonly log?: string | false;
+  /** Registration state path, or `false` when disabled. */
+  readonly state?: string | false;
+  /** DNS server for resolving other domains' nodes. */
+  readonly dnsServer?: Endpoint;
+  /** Unanswered forwarded look-ups before a user is marked offline. */
+  readonly offlineAfter?: number;
+  /** Static domain-to-node map (lower-case domains). */
+  readonly domains: ReadonlyMap<string, Endpoint>;
+}
+
+/** A configuration file that cannot be used, with the line at fault. */
+export class ConfigError extends SyntaxError {
+  /** 1-based line number, or 0 when the whole file is at fault. */
+  readonly line: number;
+
+  constructor(line: number, reason: string, options?: ErrorOptions) {
+    super(line > 0 ? `line ${line}: ${reason}` : reason, options);
+    this.name = "ConfigError";
+    this.line = line;
+  }
+}
+
+const SECTION = /^\s*\[([^\]]*)\]\s*$/;
+const KEY_VALUE = /^\s*([A-Za-z][\w-]*)\s*=\s*(.*?)\s*$/;
+
+function stripComment(line: string): string {
+  const match = line.match(/(^|\s)[;#]/);
+  return match?.index === undefined ? line : line.slice(0, match.index);
+}
+
+/** Does this text look like the INI form? */
+export function isIniForm(text: string): boolean {
+  return text.split(/\r?\n/).some((raw) => {
+    const line = stripComment(raw);
+    return SECTION.test(line) || KEY_VALUE.test(line);
+  });
+}
+
+/** Parse a configuration file's text. Throws {@linkcode ConfigError}. */
+export function parseConfig(text: string): NodeConfig {
+  return isIniForm(text) ? parseIni(text) : parseOriginal(text);
+}
+
+function checkUser(name: string, line: number, seen: Set<string>): void {
+  if (!isValidName(name)) {
+    throw new ConfigError(
+      line,
+      `"${name}" is not a valid user name (printable ASCII without @ : ;)`,
+    );
+  }
+  if (seen.has(name)) throw new ConfigError(line, `user "${name}" is listed twice`);
+  seen.add(name);
+}
+
+function checkDomain(domain: string, line: number): string {
+  if (!isValidDomain(domain)) throw new ConfigError(line, `"${domain}" is not a valid domain name`);
+  return domain;
+}
+
+function parseOriginal(text: string): NodeConfig {
+  let domain: string | undefined;
+  const users: string[] = [];
+  const seen = new Set<string>();
+  text.split(/\r?\n/).forEach((raw, index) => {
+    for (const word of stripComment(raw).split(/\s+/)) {
+      if (word === "") continue;
+      if (domain === undefined) domain = checkDomain(word, index + 1);
+      else {
+        checkUser(word, index + 1, seen);
+        users.push(word);
+      }
+    }
+  });
+  return { format: "original", domain, users, domains: new Map() };
+}
+
+function endpointValue(value: string, line: number, key: string): Endpoint {
+  const parsed = parseEndpoint(value, { allowPortZero: key === "listen" });
+  if (!parsed.ok) throw new ConfigError(line, `${key}: ${parsed.message} (expected IPv4:port)`);
+  return parsed.value;
+}
+
+function pathValue(value: string, line: number, key: string): string | false {
+  if (value === "") throw new ConfigError(line, `${key} needs a file name, or "off"`);
+  return value === "off" ? false : value;
+}
+
+function parseIni(text: string): NodeConfig {
+  let section = "";
+  let domain: string | undefined;
+  let listen: Endpoint | undefined;
+  let log: string | false | undefined;
+  let state: string | false | undefined;
+  let dnsServer: Endpoint | undefined;
+  let offlineAfter: number | undefined;
+  const users: string[] = [];
+  const seen = new Set<string>();
+  const domains = new Map<string, Endpoint>();
+
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const lineNo = index + 1;
+    const line = stripComment(raw);
+    if (line.trim() === "") return;
+    const header = line.match(SECTION);
+    if (header) {
+      section = header[1]!.trim().toLowerCase();
+      if (!["", "node", "limits", "domains", "users"].includes(section)) {
+        throw new ConfigError(
+          lineNo,
+          `unknown section [${section}] (known: node, limits, domains, users)`,
+        );
+      }
+      return;
+    }
+    if (section === "users") {
+      for (const word of line.trim().split(/\s+/)) {
+        checkUser(word, lineNo, seen);
+        users.push(word);
+      }
+      return;
+    }
+    const pair = line.match(KEY_VALUE);
+    if (!pair) throw new ConfigError(lineNo, `expected "key = value", got "${raw.trim()}"`);
+    const key = pair[1]!.toLowerCase();
+    const value = pair[2]!;
+    if (section === "domains") {
+      domains.set(
+        checkDomain(pair[1]!, lineNo).toLowerCase(),
+        endpointValue(value, lineNo, pair[1]!),
+      );
+      return;
+    }
+    if (section === "limits") {
+      if (key !== "offline-after") {
+        throw new ConfigError(lineNo, `unknown limit "${key}" (known: offline-after)`);
+      }
+      const n = /^\d+$/.test(value) ? Number(value) : NaN;
+      if (!(n >= 1 && n <= 1000)) {
+        throw new ConfigError(lineNo, `offline-after must be a whole number 1-1000`);
+      }
+      offlineAfter = n;
+      return;
+    }
+    switch (key) {
+      case "domain":
+        domain = checkDomain(value, lineNo);
+        break;
+      case "listen":
+        listen = endpointValue(value, lineNo, key);
+        break;
+      case "log":
+        log = pathValue(value, lineNo, key);
+        break;
+      case "state":
+        state = pathValue(value, lineNo, key);
+        break;
+      case "dns-server":
+        dnsServer = endpointValue(value, lineNo, key);
+        break;
+      default:
+        throw new ConfigError(
+          lineNo,
+          `unknown setting "${key}" (known: domain, listen, log, state, dns-server)`,
+        );
+    }
+  });
+  return {
+    format: "ini",
+    domain,
+    users,
+    domains,
+    ...(listen && { listen }),
+    ...(log !== undefined && { log }),
+    ...(state !== undefined && { state }),
+    ...(dnsServer && { dnsServer }),
+    ...(offlineAfter !== undefined && { offlineAfter }),
+  };
+}
+
+/**
+ * Render the file again with a new user list, in the form it was read in.
+ * The original form is rewritten whole (domain first, one user per line);
+ * in the INI form only the `[users]` section is replaced, so settings and
+ * comments elsewhere are kept.
+ */
+export function renderConfig(
+  originalText: string,
+  format: "original" | "ini",
+  domain: string,
+  users: Iterable<string>,
+): string {
+  const list = [...users];
+  if (format === "original") return [domain, ...list].join("\n") + "\n";
+  const lines = originalText.split(/\r?\n/);
+  if (lines.at(-1) === "") lines.pop();
+  const out: string[] = [];
+  let inUsers = false;
+  let wrote = false;
+  for (const line of lines) {
+    const header = stripComment(line).match(SECTION);
+    if (header) {
+      inUsers = header[1]!.trim().toLowerCase() === "users";
+      out.push(line);
+      if (inUsers && !wrote) {
+        out.push(...list);
+        wrote = true;
+      }
+      continue;
+    }
+    if (!inUsers) out.push(line);
+  }
+  if (!wrote) out.push("", "[users]", ...list);
+  return out.join("\n") + "\n";
+}

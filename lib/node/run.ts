@@ -1,0 +1,195 @@
+/**
+ * `runNode`: the whole node program — configuration, socket, packet log,
+ * saved registrations, administrator console, clean shutdown.
+ *
+ * @module
+ */
+
+import { getLogger } from "#log";
+import { createLocator, type NodeLocator } from "../locate.ts";
+import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
+import { nullPacketLog, openPacketLog, type PacketLog } from "../packet_log.ts";
+import { type DnsClient, systemDns } from "../transport/dns.ts";
+import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
+import { ConfigStore, loadConfig } from "./config_file.ts";
+import { type ConsoleEnd, runConsole } from "./console.ts";
+import { NodeCore } from "./core.ts";
+import { Directory } from "./directory.ts";
+import { NodeServer } from "./server.ts";
+import { loadState, saveState } from "./state.ts";
+
+/** The default UDP address of a node: every interface, port 3344. */
+export const DEFAULT_LISTEN: Endpoint = { ip: "0.0.0.0", port: 3344 };
+
+/** Options of {@linkcode runNode}. Flags override the configuration file. */
+export interface RunNodeOptions {
+  /** Configuration file. Default: `nodelumi.cfg`. */
+  readonly configPath?: string;
+  /** UDP address to listen on. Default: the file's `listen`, else 0.0.0.0:3344. */
+  readonly listen?: Endpoint;
+  /** Packet log path or `false`. Default: the file's `log`, else `nodelumi-<domain>.log`. */
+  readonly logPath?: string | false;
+  /** Registration state path or `false`. Default: the file's `state`, else `nodelumi-<domain>.state`. */
+  readonly statePath?: string | false;
+  /** DNS server for other domains. Default: the file's `dns-server`, else the system's. */
+  readonly dnsServer?: Endpoint;
+  /** Console input; `null` for none (a service). Default: none. */
+  readonly input?: ReadableStream<Uint8Array> | null;
+  /** Where console answers and status lines go. Default: stdout. */
+  readonly write?: (text: string) => void;
+  /** Colours in console output. Default: false. */
+  readonly color?: boolean;
+  /** Show a console prompt. Default: false. */
+  readonly prompt?: boolean;
+  /** The machine's DNS name, the domain when the file names none. Default: `Deno.hostname`. */
+  readonly hostname?: () => string;
+  /** Socket factory. Default: a real UDP socket. */
+  readonly bind?: (at: Endpoint) => DatagramSocket;
+  /** DNS client. Default: the system's resolver (or `dnsServer`). */
+  readonly dns?: DnsClient;
+  /** Registration state is saved this often when it changed, in ms. Default: 5 000. */
+  readonly stateIntervalMs?: number;
+  /** Stop the node. */
+  readonly signal?: AbortSignal;
+}
+
+/** Why the node could not start (exit code 2 in `main_node.ts`). */
+export class NodeStartError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NodeStartError";
+  }
+}
+
+const encoder = new TextEncoder();
+const stdoutWrite = (text: string) => void Deno.stdout.writeSync(encoder.encode(text));
+
+/**
+ * Run a node until `exit` on the console or `signal` aborts. Resolves once
+ * the socket is closed, the log flushed and the state saved.
+ *
+ * @example
+ * ```ts
+ * const stop = new AbortController();
+ * Deno.addSignalListener("SIGTERM", () => stop.abort());
+ * await runNode({ configPath: "nodelumi.cfg", input: Deno.stdin.readable, signal: stop.signal });
+ * ```
+ */
+export async function runNode(options: RunNodeOptions = {}): Promise<void> {
+  const logger = getLogger(["lumi", "node"]);
+  const write = options.write ?? stdoutWrite;
+  const configPath = options.configPath ?? "nodelumi.cfg";
+  const { config, text } = await loadConfig(configPath);
+  const domain = config.domain ?? (options.hostname ?? Deno.hostname)();
+  const directory = new Directory(config.users);
+  const listen = options.listen ?? config.listen ?? DEFAULT_LISTEN;
+  const logPath = options.logPath ?? config.log ?? `nodelumi-${domain}.log`;
+  const statePath = options.statePath ?? config.state ?? `nodelumi-${domain}.state`;
+  const dnsServer = options.dnsServer ?? config.dnsServer;
+
+  const restored = statePath ? await loadState(statePath, directory) : 0;
+  let socket: DatagramSocket;
+  try {
+    socket = (options.bind ?? bindUdp)(listen);
+  } catch (error) {
+    const why = error instanceof Deno.errors.AddrInUse
+      ? "the address is in use (is another node running?)"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new NodeStartError(`Cannot listen on UDP ${formatEndpoint(listen)}: ${why}`, {
+      cause: error,
+    });
+  }
+  let log: PacketLog = nullPacketLog;
+  try {
+    if (logPath) {
+      log = await openPacketLog(logPath, {
+        onError: (error) =>
+          logger.error("Cannot write the packet log {path}: {error}", { path: logPath, error }),
+      });
+    }
+  } catch (error) {
+    socket.close();
+    throw new NodeStartError(`Cannot open the packet log ${logPath}: ${error}`, { cause: error });
+  }
+
+  const locator: NodeLocator = createLocator({
+    staticMap: config.domains,
+    dns: options.dns ?? systemDns(dnsServer ? { server: dnsServer } : {}),
+  });
+  const core = new NodeCore({
+    domain,
+    directory,
+    ...(config.offlineAfter && { offlineAfter: config.offlineAfter }),
+  });
+  const server = new NodeServer({
+    core,
+    socket,
+    locator,
+    log,
+    onEvent: (event) =>
+      logger.debug("{kind} from {ip}:{port}: {reason}", { ...event, ...event.from }),
+  });
+  const store = new ConfigStore(configPath, config, text, domain);
+
+  write(
+    `LUMI node ${domain} listening on ${formatEndpoint(socket.local)}` +
+      ` (${directory.size} users, ${restored} online restored)\n`,
+  );
+
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.signal?.aborted) stop.abort();
+
+  const serving = server.serve();
+  let stateTimer: ReturnType<typeof setInterval> | undefined;
+  let lastSaved = directory.changes;
+  const persist = async () => {
+    if (!statePath) return;
+    try {
+      await saveState(statePath, directory);
+    } catch (error) {
+      logger.error("Cannot save the state file {path}: {error}", { path: statePath, error });
+    }
+  };
+  if (statePath) {
+    stateTimer = setInterval(() => {
+      if (directory.changes !== lastSaved) {
+        lastSaved = directory.changes;
+        void persist();
+      }
+    }, options.stateIntervalMs ?? 5_000);
+  }
+
+  let consoleDone: Promise<ConsoleEnd> | undefined;
+  if (options.input) {
+    consoleDone = runConsole(
+      { domain, directory, stats: server.stats, save: (users) => store.save(users) },
+      {
+        input: options.input,
+        write,
+        color: options.color ?? false,
+        prompt: options.prompt ?? false,
+        signal: stop.signal,
+      },
+    );
+    void consoleDone.then((end) => {
+      if (end === "exit") stop.abort();
+    }, (error) => logger.error("Console failed: {error}", { error }));
+  }
+
+  await new Promise<void>((resolve) => {
+    if (stop.signal.aborted) resolve();
+    stop.signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  options.signal?.removeEventListener("abort", onAbort);
+  clearInterval(stateTimer);
+  socket.close();
+  await serving;
+  await persist();
+  await log.close();
+  await consoleDone?.catch(() => {});
+  write(`LUMI node ${domain} stopped\n`);
+}
