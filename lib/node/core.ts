@@ -30,6 +30,7 @@ export interface ForwardAction {
 
 /** Why a well-formed message gets no answer. */
 export type DropReason =
+  | "not-our-reply"
   | "unexpected-reply"
   | "reply-for-offline-user"
   | "reply-for-unknown-user";
@@ -118,6 +119,13 @@ export class NodeCore {
   #lookup(caller: string, callee: string, message: PlumiMessage, from: Endpoint): Action {
     const [name, domain] = splitAddress(callee);
     if (!this.isLocal(domain)) {
+      // Only our own agents' look-ups go on to another node: a look-up between
+      // two other domains is not ours to relay, which keeps every path at most
+      // two nodes long and lets no look-up circle between misconfigured nodes.
+      const [, callerDomain] = splitAddress(caller);
+      if (!this.isLocal(callerDomain)) {
+        return send(from, reply(LookupCode.NoSuchUser, caller, callee));
+      }
       return {
         kind: "forward",
         domain,
@@ -146,7 +154,11 @@ export class NodeCore {
       }
     }
     const [callerName, callerDomain] = splitAddress(message.from);
-    if (!this.isLocal(callerDomain)) return { kind: "forward", domain: callerDomain, message };
+    if (!this.isLocal(callerDomain)) {
+      // Likewise, an answer goes to another node only if it is about one of our users.
+      if (!this.isLocal(calleeDomain)) return { kind: "drop", reason: "not-our-reply" };
+      return { kind: "forward", domain: callerDomain, message };
+    }
     const caller = this.#directory.get(callerName);
     if (caller === undefined) return { kind: "drop", reason: "reply-for-unknown-user" };
     if (caller === null) return { kind: "drop", reason: "reply-for-offline-user" };

@@ -9,7 +9,7 @@ import { getLogger } from "#log";
 import { createLocator, type NodeLocator } from "../locate.ts";
 import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
 import { nullPacketLog, openPacketLog, type PacketLog } from "../packet_log.ts";
-import { type DnsClient, systemDns } from "../transport/dns.ts";
+import { type DnsClient, systemDns, udpDns } from "../transport/dns.ts";
 import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
 import { ConfigStore, loadConfig } from "./config_file.ts";
 import { type ConsoleEnd, runConsole } from "./console.ts";
@@ -116,7 +116,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
 
   const locator: NodeLocator = createLocator({
     staticMap: config.domains,
-    dns: options.dns ?? systemDns(dnsServer ? { server: dnsServer } : {}),
+    dns: options.dns ?? (dnsServer ? udpDns({ server: dnsServer }) : systemDns()),
   });
   const core = new NodeCore({
     domain,

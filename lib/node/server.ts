@@ -7,7 +7,7 @@
 
 import type { Endpoint } from "../plumi/address.ts";
 import { decodePlumi, encodePlumi } from "../plumi/codec.ts";
-import { MAX_PACKET_BYTES, type PlumiErrorKind } from "../plumi/messages.ts";
+import { type LookupRequest, MAX_PACKET_BYTES, type PlumiErrorKind } from "../plumi/messages.ts";
 import type { NodeLocator } from "../locate.ts";
 import { nullPacketLog, type PacketLog } from "../packet_log.ts";
 import type { DatagramSocket } from "../transport/udp.ts";
@@ -46,7 +46,16 @@ export interface NodeServerOptions {
   readonly maxPacketBytes?: number;
   /** Called for every malformed or dropped packet. Default: nothing. */
   readonly onEvent?: (event: NodeEvent) => void;
+  /**
+   * A look-up forwarded to another node that brings no answer within this
+   * time marks that node down, so the caller's retransmission goes to the
+   * domain's next node (SRV failover), in ms. Default: 1 000.
+   */
+  readonly answerTimeoutMs?: number;
 }
+
+/** Most forwarded look-ups awaiting an answer at once; past it, failover tracking pauses. */
+const MAX_AWAITING = 10_000;
 
 function bump<K extends string>(counts: Partial<Record<K, number>>, key: K): void {
   counts[key] = (counts[key] ?? 0) + 1;
@@ -70,6 +79,9 @@ export class NodeServer {
   readonly #maxBytes: number;
   readonly #onEvent: (event: NodeEvent) => void;
   readonly #pending = new Set<Promise<void>>();
+  readonly #answerTimeoutMs: number;
+  /** Look-ups forwarded to other nodes, by `from:to`, until their answer comes. */
+  readonly #awaiting = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(options: NodeServerOptions) {
     this.#core = options.core;
@@ -78,6 +90,7 @@ export class NodeServer {
     this.#log = options.log ?? nullPacketLog;
     this.#maxBytes = options.maxPacketBytes ?? MAX_PACKET_BYTES;
     this.#onEvent = options.onEvent ?? (() => {});
+    this.#answerTimeoutMs = options.answerTimeoutMs ?? 1_000;
   }
 
   /** Receive and answer datagrams until the socket is closed. */
@@ -88,6 +101,8 @@ export class NodeServer {
       this.handleDatagram(datagram.bytes, datagram.from);
     }
     await Promise.all(this.#pending);
+    for (const timer of this.#awaiting.values()) clearTimeout(timer);
+    this.#awaiting.clear();
   }
 
   /** Handle one datagram (exposed for in-process tests and benchmarks). */
@@ -100,7 +115,13 @@ export class NodeServer {
       this.#onEvent({ kind: "malformed", from, reason: decoded.error.message });
       return;
     }
-    this.#perform(this.#core.handle(decoded.message, from), from);
+    const message = decoded.message;
+    if (message.kind === "lookup-reply" && this.#awaiting.size > 0) {
+      const key = `${message.from}:${message.to}`;
+      clearTimeout(this.#awaiting.get(key));
+      this.#awaiting.delete(key);
+    }
+    this.#perform(this.#core.handle(message, from), from);
   }
 
   #perform(action: Action, from: Endpoint): void {
@@ -134,6 +155,17 @@ export class NodeServer {
     }
     this.stats.forwarded++;
     this.#send({ kind: "send", to: target, message: action.message });
+    if (action.message.kind === "lookup") this.#awaitAnswer(action.message, target);
+  }
+
+  #awaitAnswer(lookup: LookupRequest, target: Endpoint): void {
+    const key = `${lookup.from}:${lookup.to}`;
+    if (this.#awaiting.has(key) || this.#awaiting.size >= MAX_AWAITING) return;
+    const timer = setTimeout(() => {
+      this.#awaiting.delete(key);
+      this.#locator.reportDown(target);
+    }, this.#answerTimeoutMs);
+    this.#awaiting.set(key, timer);
   }
 
   #isSelf(endpoint: Endpoint): boolean {

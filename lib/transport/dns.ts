@@ -1,58 +1,173 @@
 /**
- * DNS look-ups: the seam over `Deno.resolveDns`.
+ * DNS look-ups for finding nodes: a small stub resolver over UDP that keeps
+ * record TTLs (which `Deno.resolveDns` does not report) and has short,
+ * bounded timeouts, so an unreachable DNS server costs a caller at most
+ * `timeoutMs × attempts`.
  *
  * @module
  */
 
+import { decodeDnsResponse, type DnsRecord, encodeDnsQuery, RecordType } from "../dns/message.ts";
 import type { Endpoint } from "../plumi/address.ts";
+import { bindUdp } from "./udp.ts";
 
 /** An SRV record. */
 export interface SrvRecord {
   readonly priority: number;
   readonly weight: number;
   readonly port: number;
+  /** Target host name, without the trailing dot. */
   readonly target: string;
 }
 
-/** The DNS queries LUMI needs. A name that does not exist resolves to `[]`. */
+/** Records of one look-up and how long they may be cached. */
+export interface DnsAnswer<T> {
+  /** Empty when the name or the records do not exist. */
+  readonly records: T[];
+  /** Seconds the answer (or its absence) may be cached. */
+  readonly ttl: number;
+}
+
+/** The DNS queries LUMI needs. */
 export interface DnsClient {
   /** IPv4 addresses of `name`. */
-  a(name: string): Promise<string[]>;
+  a(name: string): Promise<DnsAnswer<string>>;
   /** SRV records of `name` (e.g. `_plumi._udp.bb.com`). */
-  srv(name: string): Promise<SrvRecord[]>;
+  srv(name: string): Promise<DnsAnswer<SrvRecord>>;
 }
 
-/** Options of {@linkcode systemDns}. */
-export interface SystemDnsOptions {
-  /** Send queries to this server instead of the system's resolver. Default: the system's. */
-  readonly server?: Endpoint;
+/** The DNS server did not answer, or answered with an error. */
+export class DnsError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DnsError";
+  }
 }
 
-function isNotFound(error: unknown): boolean {
-  return error instanceof Deno.errors.NotFound;
+/** Options of {@linkcode udpDns}. */
+export interface UdpDnsOptions {
+  /** The DNS server. */
+  readonly server: Endpoint;
+  /** Wait for an answer this long per attempt, in ms. Default: 700. */
+  readonly timeoutMs?: number;
+  /** Attempts per query. Default: 2. */
+  readonly attempts?: number;
+  /** TTL used for "no such name" when the server gives no SOA, in s. Default: 5. */
+  readonly negativeTtl?: number;
 }
 
-/** A DNS client on `Deno.resolveDns`. Needs `--allow-net`. */
-export function systemDns(options: SystemDnsOptions = {}): DnsClient {
-  const query = options.server
-    ? { nameServer: { ipAddr: options.server.ip, port: options.server.port } }
-    : {};
+const RCODE_NXDOMAIN = 3;
+
+/** A stub resolver sending queries to one DNS server over UDP. Needs `--allow-net`. */
+export function udpDns(options: UdpDnsOptions): DnsClient {
+  const timeoutMs = options.timeoutMs ?? 700;
+  const attempts = options.attempts ?? 2;
+  const negativeTtl = options.negativeTtl ?? 5;
+  const server = options.server;
+  const bindIp = server.ip.startsWith("127.") ? "127.0.0.1" : "0.0.0.0";
+
+  async function query(
+    name: string,
+    type: RecordType,
+  ): Promise<{ answers: readonly DnsRecord[]; ttl: number }> {
+    const id = crypto.getRandomValues(new Uint16Array(1))[0]!;
+    const request = encodeDnsQuery(id, name, type);
+    await using socket = bindUdp({ ip: bindIp, port: 0 });
+    // One receive is kept pending across attempts: a late answer to the first still counts.
+    let next = socket.receive();
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      await socket.send(request, server);
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        const left = deadline - performance.now();
+        if (left <= 0) break;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const datagram = await Promise.race([
+          next,
+          new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), left)),
+        ]);
+        clearTimeout(timer);
+        if (!datagram) break;
+        next = socket.receive();
+        if (datagram.from.ip !== server.ip || datagram.from.port !== server.port) continue;
+        const decoded = decodeDnsResponse(datagram.bytes);
+        if (!decoded.ok || decoded.response.id !== id) continue;
+        const { rcode, answers } = decoded.response;
+        if (rcode === RCODE_NXDOMAIN) {
+          return { answers: [], ttl: decoded.response.negativeTtl ?? negativeTtl };
+        }
+        if (rcode !== 0) {
+          throw new DnsError(
+            `DNS server ${server.ip}:${server.port} answered error ${rcode} for ${name}`,
+          );
+        }
+        const relevant = answers.filter((r) => r.type === (type === RecordType.A ? "A" : "SRV"));
+        const ttl = relevant.length
+          ? Math.min(...relevant.map((r) => r.ttl))
+          : decoded.response.negativeTtl ?? negativeTtl;
+        return { answers: relevant, ttl };
+      }
+    }
+    throw new DnsError(
+      `DNS server ${server.ip}:${server.port} does not answer (${attempts} tries for ${name})`,
+    );
+  }
+
   return {
     async a(name) {
-      try {
-        return await Deno.resolveDns(name, "A", query);
-      } catch (error) {
-        if (isNotFound(error)) return [];
-        throw error;
-      }
+      const { answers, ttl } = await query(name, RecordType.A);
+      return { records: answers.flatMap((r) => r.type === "A" ? [r.ip] : []), ttl };
     },
     async srv(name) {
-      try {
-        return await Deno.resolveDns(name, "SRV", query);
-      } catch (error) {
-        if (isNotFound(error)) return [];
-        throw error;
-      }
+      const { answers, ttl } = await query(name, RecordType.SRV);
+      return { records: answers.flatMap((r) => r.type === "SRV" ? [r.srv] : []), ttl };
     },
+  };
+}
+
+/** Read the first `nameserver` of a resolv.conf text. */
+export function parseResolvConf(text: string): Endpoint | undefined {
+  for (const line of text.split("\n")) {
+    const match = line.match(/^\s*nameserver\s+(\d+\.\d+\.\d+\.\d+)\s*$/);
+    if (match) return { ip: match[1]!, port: 53 };
+  }
+  return undefined;
+}
+
+/** Cache time for answers of `Deno.resolveDns`, which reports no TTL, in s. */
+const FALLBACK_TTL = 60;
+
+/**
+ * The system's resolver: the first nameserver of /etc/resolv.conf through
+ * {@linkcode udpDns} (needs `--allow-read=/etc/resolv.conf`), or, where that
+ * file cannot be read (Windows, no permission), `Deno.resolveDns` with a
+ * fixed cache time.
+ */
+export function systemDns(): DnsClient {
+  let server: Endpoint | undefined;
+  try {
+    server = parseResolvConf(Deno.readTextFileSync("/etc/resolv.conf"));
+  } catch {
+    server = undefined;
+  }
+  if (server) return udpDns({ server });
+  const guard = async <T>(name: string, query: () => Promise<T[]>): Promise<T[]> => {
+    try {
+      return await query();
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return [];
+      throw new DnsError(`Cannot resolve ${name}: ${error}`, { cause: error });
+    }
+  };
+  return {
+    a: async (name) => ({
+      records: await guard(name, () => Deno.resolveDns(name, "A")),
+      ttl: FALLBACK_TTL,
+    }),
+    srv: async (name) => ({
+      records: (await guard(name, () => Deno.resolveDns(name, "SRV")))
+        .map((r) => ({ ...r, target: r.target.replace(/\.$/, "") })),
+      ttl: FALLBACK_TTL,
+    }),
   };
 }

@@ -103,7 +103,7 @@ export class ChildProcess implements AsyncDisposable {
             `stdout:\n${this.#lines.join("\n")}\nstderr:\n${this.#stderr.join("\n")}`,
         );
       }
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
         this.#waiters.push(resolve);
         timer = setTimeout(resolve, left);
