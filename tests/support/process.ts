@@ -6,19 +6,12 @@
  * @module
  */
 
-const ROOT = new URL("../../", import.meta.url);
+import { ROOT, taskFlags } from "../../scripts/task_flags.ts";
+
+export { taskFlags };
 
 /** The project root as a path. */
 export const projectRoot: string = decodeURIComponent(ROOT.pathname);
-
-/** Deno's runtime flags of a `deno run` task in deno.json (everything between `run` and the script). */
-export async function taskFlags(task: "node" | "agent"): Promise<string[]> {
-  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  const command: string = config.tasks[task];
-  const words = command.split(/\s+/);
-  const run = words.indexOf("run");
-  return words.slice(run + 1).filter((w) => w.startsWith("--"));
-}
 
 /** A running child process whose output can be awaited line by line. */
 export class ChildProcess implements AsyncDisposable {
