@@ -55,8 +55,9 @@ export function encodeFrame(type: string, info: Uint8Array): Uint8Array {
 
 /**
  * Split UTF-8 bytes into pieces of at most `max` bytes, never inside a
- * character (so every piece is valid UTF-8 on its own). Always returns at
- * least one piece, empty for empty input.
+ * character (so every piece of valid UTF-8 is valid UTF-8 on its own; bytes
+ * that are not UTF-8 are cut at `max`). Always returns at least one piece,
+ * empty for empty input.
  */
 export function splitUtf8(bytes: Uint8Array, max = MAX_INFO_BYTES): Uint8Array[] {
   if (max < 4) throw new RangeError("pieces must hold at least 4 bytes");
@@ -66,6 +67,8 @@ export function splitUtf8(bytes: Uint8Array, max = MAX_INFO_BYTES): Uint8Array[]
     let end = start + max;
     // Step back over continuation bytes (10xxxxxx) so a character is not cut.
     while (end > start && (bytes[end]! & 0xc0) === 0x80) end--;
+    // No boundary within `max` bytes: not UTF-8 at all; cut hard rather than loop forever.
+    if (end === start) end = start + max;
     pieces.push(bytes.subarray(start, end));
     start = end;
   }
