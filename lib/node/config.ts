@@ -59,16 +59,22 @@ export interface NodeConfig {
 export class ConfigError extends SyntaxError {
   /** 1-based line number, or 0 when the whole file is at fault. */
   readonly line: number;
+  /** Why, without the file and line. */
+  readonly reason: string;
 
-  constructor(line: number, reason: string, options?: ErrorOptions) {
-    super(line > 0 ? `line ${line}: ${reason}` : reason, options);
+  /** The message is `[file: ][line N: ]reason`. */
+  constructor(line: number, reason: string, options?: ErrorOptions & { file?: string }) {
+    const where = `${options?.file ? `${options.file}: ` : ""}${line > 0 ? `line ${line}: ` : ""}`;
+    super(`${where}${reason}`, options);
     this.name = "ConfigError";
     this.line = line;
+    this.reason = reason;
   }
 }
 
 const SECTION = /^\s*\[([^\]]*)\]\s*$/;
-const KEY_VALUE = /^\s*([A-Za-z][\w-]*)\s*=\s*(.*?)\s*$/;
+// Keys are setting names, or domain names in [domains] (so dots are allowed).
+const KEY_VALUE = /^\s*([A-Za-z0-9_][\w.-]*)\s*=\s*(.*?)\s*$/;
 
 function stripComment(line: string): string {
   const match = line.match(/(^|\s)[;#]/);
@@ -227,8 +233,9 @@ function parseIni(text: string): NodeConfig {
 /**
  * Render the file again with a new user list, in the form it was read in.
  * The original form is rewritten whole (domain first, one user per line);
- * in the INI form only the `[users]` section is replaced, so settings and
- * comments elsewhere are kept.
+ * in the INI form only the user names of the `[users]` section are replaced:
+ * settings, and comment and blank lines anywhere, are kept. The new list goes
+ * where the old one began (after the comment lines right under `[users]`).
  */
 export function renderConfig(
   originalText: string,
@@ -243,19 +250,39 @@ export function renderConfig(
   const out: string[] = [];
   let inUsers = false;
   let wrote = false;
+  // The list is due: set at the first [users] header, written before its first user or blank line.
+  let due = false;
+  // A loop, not push(...list): a spread of a million names overflows the call stack.
+  const putList = () => {
+    for (const name of list) out.push(name);
+  };
   for (const line of lines) {
-    const header = stripComment(line).match(SECTION);
+    const content = stripComment(line);
+    const header = content.match(SECTION);
     if (header) {
+      if (due) putList();
+      due = false;
       inUsers = header[1]!.trim().toLowerCase() === "users";
       out.push(line);
-      if (inUsers && !wrote) {
-        out.push(...list);
-        wrote = true;
-      }
+      if (inUsers && !wrote) due = wrote = true;
       continue;
     }
-    if (!inUsers) out.push(line);
+    if (!inUsers) {
+      out.push(line);
+      continue;
+    }
+    const isComment = content.trim() === "" && line.trim() !== "";
+    if (due && !isComment) {
+      putList();
+      due = false;
+    }
+    // User names are replaced by the list; comment and blank lines stay.
+    if (content.trim() === "") out.push(line);
   }
-  if (!wrote) out.push("", "[users]", ...list);
+  if (due) putList();
+  if (!wrote) {
+    out.push("", "[users]");
+    putList();
+  }
   return out.join("\n") + "\n";
 }

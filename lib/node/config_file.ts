@@ -25,7 +25,7 @@ export async function loadConfig(path: string): Promise<{ config: NodeConfig; te
     return { config: parseConfig(text), text };
   } catch (error) {
     if (error instanceof ConfigError) {
-      throw new ConfigError(error.line, `${path}: ${error.message}`, { cause: error });
+      throw new ConfigError(error.line, error.reason, { cause: error, file: path });
     }
     throw error;
   }

@@ -33,9 +33,7 @@ export function printable(bytes: Uint8Array, limit = 120): string {
   const end = Math.min(bytes.length, limit);
   for (let i = 0; i < end; i++) {
     const b = bytes[i]!;
-    out += b >= 0x20 && b < 0x7f
-      ? String.fromCharCode(b)
-      : `\\x${b.toString(16).padStart(2, "0")}`;
+    out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`;
   }
   return bytes.length > limit ? `${out}…` : out;
 }

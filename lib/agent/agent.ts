@@ -1,0 +1,320 @@
+/**
+ * {@linkcode runAgent}: the whole life of an agent. Ask for what is missing,
+ * find the node, register, then read commands (call, chat, wait) until the
+ * user quits, the input ends or the signal aborts; then end the conversation,
+ * deregister and close everything.
+ *
+ * @module
+ */
+
+import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
+import { systemDns } from "../transport/dns.ts";
+import type { StreamListener } from "../transport/tcp.ts";
+import type { DatagramSocket } from "../transport/udp.ts";
+import { untilAborted } from "./abort.ts";
+import { chooseAdvertiseIp, type InterfaceAddress } from "./advertise.ts";
+import { HELP, parseCommand } from "./commands.ts";
+import {
+  AbortedError,
+  describeError,
+  ListenError,
+  NodeNotFoundError,
+  NodeSilentError,
+  RegistrationError,
+  UsageError,
+} from "./errors.ts";
+import { locateNode } from "./locate.ts";
+import { PacketLog } from "./log.ts";
+import { say } from "./messages.ts";
+import {
+  type AgentOptions,
+  checkAddress,
+  checkNick,
+  defaultLogFile,
+  resolveAgentOptions,
+  type ResolvedAgentOptions,
+} from "./options.ts";
+import { PlumiClient } from "./plumi_client.ts";
+import { Session } from "./session.ts";
+import { type AgentUi, createConsoleUi } from "./ui.ts";
+
+/** Ask on a TTY until the answer passes `check`; `null` if the input ends or the user stops. */
+async function askFor(
+  ui: AgentUi,
+  question: string,
+  check: (answer: string) => string | undefined,
+  flag: string,
+  signal: AbortSignal,
+): Promise<string | null> {
+  if (!ui.interactive) {
+    throw new UsageError(`Missing ${flag}: it is required when the input is not a terminal`);
+  }
+  for (;;) {
+    const answer = await untilAborted(ui.ask(question), signal);
+    if (answer === null) return null;
+    const text = answer.trim();
+    const problem = check(text);
+    if (!problem) return text;
+    ui.warn(problem);
+  }
+}
+
+/** Errors a person at a terminal may want to try again after. */
+function retryable(error: unknown): boolean {
+  return error instanceof NodeNotFoundError || error instanceof NodeSilentError ||
+    error instanceof RegistrationError;
+}
+
+/**
+ * Run `step`; on a retryable failure, a person at a terminal is told why and
+ * may try again. Resolves `null` if they chose to quit; rethrows otherwise.
+ */
+async function withRetry<T>(
+  ui: AgentUi,
+  signal: AbortSignal,
+  step: () => Promise<T>,
+): Promise<T | null> {
+  for (;;) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!ui.interactive || !retryable(error) || signal.aborted) throw error;
+      ui.warn((error as Error).message);
+      const answer = await untilAborted(ui.ask("Try again? [Y/n] "), signal);
+      if (answer === null || /^\s*n/i.test(answer)) return null;
+    }
+  }
+}
+
+async function findNode(o: ResolvedAgentOptions, ui: AgentUi, address: string): Promise<Endpoint> {
+  if (o.node) return o.node;
+  const domain = address.slice(address.indexOf("@") + 1);
+  ui.info(say.locating(domain));
+  try {
+    return await locateNode(domain, o.dns ?? systemDns());
+  } catch (error) {
+    if (!(error instanceof NodeNotFoundError)) throw error;
+    throw new NodeNotFoundError(domain, `Cannot register ${address}: ${error.message}`, {
+      cause: error,
+    });
+  }
+}
+
+function openSockets(
+  o: ResolvedAgentOptions,
+): { socket: DatagramSocket; listener: StreamListener } {
+  let listener: StreamListener;
+  try {
+    listener = o.transport.listenTcp({ ip: o.listenIp, port: o.port });
+  } catch (error) {
+    throw new ListenError(
+      `Cannot listen for conversations on ${o.listenIp}:${o.port}: ${describeError(error)}`,
+      { cause: error },
+    );
+  }
+  try {
+    return { socket: o.transport.bindUdp({ ip: "0.0.0.0", port: 0 }), listener };
+  } catch (error) {
+    listener.close();
+    throw new ListenError(`Cannot open a UDP socket: ${describeError(error)}`, { cause: error });
+  }
+}
+
+function advertisedIp(o: ResolvedAgentOptions, node: Endpoint): string {
+  if (o.advertise) return o.advertise;
+  let interfaces: readonly InterfaceAddress[] = [];
+  try {
+    interfaces = o.networkInterfaces();
+  } catch {
+    // not allowed or not available: the choice falls back on the node's side
+  }
+  return chooseAdvertiseIp(node.ip, interfaces);
+}
+
+async function register(client: PlumiClient, address: string, signal: AbortSignal): Promise<void> {
+  const where = `Cannot register ${address} with node ${formatEndpoint(client.node)}`;
+  let reply;
+  try {
+    reply = await client.request(
+      { kind: "register", address, params: [] },
+      (m) => m.kind === "register-reply",
+      signal,
+    );
+  } catch (error) {
+    if (error instanceof NodeSilentError) {
+      throw new NodeSilentError(error.node, error.attempts, { cause: error }, where);
+    }
+    throw error;
+  }
+  if (reply.kind === "register-reply" && reply.code === 1) {
+    const domain = address.slice(address.indexOf("@") + 1);
+    throw new RegistrationError(
+      address,
+      `Cannot register ${address}: the node of ${domain} does not know this user`,
+    );
+  }
+}
+
+async function deregister(
+  client: PlumiClient,
+  address: string,
+  ui: AgentUi,
+  signal: AbortSignal,
+): Promise<void> {
+  try {
+    const reply = await client.request(
+      { kind: "deregister", address, params: [] },
+      (m) => m.kind === "deregister-reply",
+      signal,
+    );
+    if (reply.kind === "deregister-reply" && reply.code === 0) ui.info(say.deregistered(address));
+    else ui.warn(say.deregisterFailed(address, "the node does not know this user"));
+  } catch (error) {
+    if (error instanceof AbortedError) ui.warn(say.deregisterFailed(address, "interrupted"));
+    else ui.warn(say.deregisterFailed(address, describeError(error)));
+  }
+}
+
+/**
+ * Run an agent until the user quits, the input ends, or `options.signal`
+ * aborts. Resolves after deregistering; rejects with {@linkcode UsageError},
+ * {@linkcode NodeNotFoundError}, {@linkcode NodeSilentError},
+ * {@linkcode RegistrationError} or {@linkcode ListenError} when it cannot
+ * start (on a terminal, the user is first offered to try again).
+ *
+ * @example
+ * ```ts
+ * await runAgent({
+ *   address: "laura@bb.com",
+ *   nick: "Laura",
+ *   node: { ip: "127.0.0.1", port: 3344 },
+ * });
+ * ```
+ */
+export async function runAgent(options: AgentOptions = {}): Promise<void> {
+  const o = resolveAgentOptions(options);
+  const ui = o.ui ?? createConsoleUi();
+  const stop = new AbortController();
+  // A second interrupt cuts the deregistration short.
+  const hurry = new AbortController();
+  const onAbort = () => stop.abort();
+  o.signal?.addEventListener("abort", onAbort);
+  if (o.signal?.aborted) stop.abort();
+  ui.onInterrupt = () => (stop.signal.aborted ? hurry.abort() : stop.abort());
+  const closing: Array<() => void | Promise<void>> = [];
+  try {
+    const nick = o.nick ?? await askFor(ui, "Nickname: ", checkNick, "--nick", stop.signal);
+    if (nick === null) return;
+    const address = o.address ??
+      await askFor(ui, "Address (name@domain): ", checkAddress, "--address", stop.signal);
+    if (address === null) return;
+    ui.setPrompt(`${nick}> `);
+
+    let log: PacketLog | undefined;
+    if (o.logFile !== false) {
+      const path = o.logFile ?? defaultLogFile(address);
+      try {
+        const sink = await o.openLog(path);
+        log = new PacketLog({
+          sink,
+          clock: o.clock,
+          flushMs: o.logFlushMs,
+          onError: (error) => ui.warn(`The packet log ${path} failed: ${describeError(error)}`),
+        });
+        closing.push(() => log!.close());
+      } catch (error) {
+        ui.warn(
+          `Cannot open the packet log ${path} (${describeError(error)}); going on without it`,
+        );
+      }
+    }
+
+    const node = await withRetry(ui, stop.signal, () => findNode(o, ui, address));
+    if (node === null) return;
+    const { socket, listener } = openSockets(o);
+    const advertised = { ip: advertisedIp(o, node), port: listener.local.port };
+    // Look-ups may arrive as soon as the client runs; they go to the session once it exists.
+    const route: { session?: Session } = {};
+    const client = new PlumiClient({
+      socket,
+      node: node,
+      clock: o.clock,
+      retryIntervalMs: o.retryIntervalMs,
+      attempts: o.attempts,
+      log,
+      onLookup: (request, from) => route.session?.handleLookup(request, from) ?? false,
+    });
+    closing.unshift(() => client.close());
+    const session = new Session({
+      address,
+      nick,
+      client,
+      listener,
+      advertised,
+      connect: o.transport.connectTcp,
+      ui,
+      clock: o.clock,
+      nickTimeoutMs: o.nickTimeoutMs,
+      connectTimeoutMs: o.connectTimeoutMs,
+    });
+    route.session = session;
+    closing.unshift(() => session.close());
+    client.start();
+    session.start();
+    ui.info(say.listening(listener.local, advertised));
+
+    const registered = await withRetry(ui, stop.signal, async () => {
+      await register(client, address, stop.signal);
+      return true;
+    });
+    if (registered === null) return;
+    ui.info(say.registered(address, node));
+    ui.info(say.ready());
+
+    await commandLoop(session, ui, stop.signal);
+
+    await session.close();
+    await deregister(client, address, ui, hurry.signal);
+    if (client.ignored > 0) ui.info(say.ignored(client.ignored));
+    ui.info(say.bye());
+  } catch (error) {
+    if (error instanceof AbortedError && stop.signal.aborted) return;
+    throw error;
+  } finally {
+    for (const close of closing) await close();
+    o.signal?.removeEventListener("abort", onAbort);
+    ui.close();
+  }
+}
+
+async function commandLoop(session: Session, ui: AgentUi, signal: AbortSignal): Promise<void> {
+  for (;;) {
+    const line = await untilAborted(ui.readLine(), signal);
+    if (line === null) return;
+    const command = parseCommand(line, session.talking);
+    switch (command.kind) {
+      case "quit":
+        return;
+      case "call":
+        await session.call(command.address, signal);
+        break;
+      case "say":
+        await session.send(command.text);
+        break;
+      case "exit":
+        await session.hangUp();
+        break;
+      case "wait":
+        await session.wait(signal);
+        break;
+      case "help":
+        for (const text of HELP) ui.info(text);
+        break;
+      case "invalid":
+        ui.warn(command.message);
+        break;
+      case "nothing":
+        break;
+    }
+  }
+}

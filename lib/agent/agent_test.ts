@@ -1,0 +1,266 @@
+import assert from "#assert";
+import type { StreamConn } from "../transport/tcp.ts";
+import {
+  connPair,
+  MemoryListener,
+  MemorySink,
+  MemorySocket,
+  readText,
+  ScriptedUi,
+  tick,
+} from "./_testing.ts";
+import { runAgent } from "./agent.ts";
+import { RegistrationError, UsageError } from "./errors.ts";
+import type { AgentOptions } from "./options.ts";
+
+const node = { ip: "127.0.0.1", port: 3344 };
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+/** An agent wired to in-memory sockets; `answer` plays the node. */
+function harness(
+  ui: ScriptedUi,
+  answer: (packet: string) => string | undefined,
+  extra: Partial<AgentOptions> = {},
+) {
+  const socket = new MemorySocket();
+  const listener = new MemoryListener(45000);
+  const sink = new MemorySink();
+  const dialled: StreamConn[] = [];
+  socket.onSend((text) => {
+    const reply = answer(text);
+    if (reply !== undefined) queueMicrotask(() => socket.deliver(reply, node));
+  });
+  const options: AgentOptions = {
+    ui,
+    node,
+    openLog: () => Promise.resolve(sink),
+    retryIntervalMs: 50,
+    transport: {
+      bindUdp: () => socket,
+      listenTcp: () => listener,
+      connectTcp: () => {
+        const [ours, theirs] = connPair();
+        dialled.push(theirs);
+        return Promise.resolve(ours);
+      },
+    },
+    networkInterfaces: () => [],
+    ...extra,
+  };
+  return { socket, listener, sink, dialled, options };
+}
+
+function plainNode(packet: string): string | undefined {
+  if (packet.startsWith("PR")) return "RR0";
+  if (packet.startsWith("PD")) return "RD0";
+  return undefined;
+}
+
+Deno.test("on a terminal, a missing nickname then address are asked for, in that order", async () => {
+  const ui = new ScriptedUi(true);
+  const { options, sink, socket } = harness(ui, plainNode);
+  ui.type("Laura");
+  ui.type("laura");
+  ui.type("laura@bb.com");
+  const running = runAgent(options);
+  await ui.waitFor(/^Registered laura@bb\.com with node 127\.0\.0\.1:3344$/);
+  ui.type("/quit");
+  await running;
+  assert.deepEqual(ui.questions, [
+    "Nickname: ",
+    "Address (name@domain): ",
+    "Address (name@domain): ",
+  ]);
+  assert.ok(ui.output.some((line) => /"laura" is not an address/.test(line)));
+  assert.ok(ui.output.includes("Deregistered laura@bb.com"));
+  assert.deepEqual(socket.sent.map((s) => s.text), ["PRlaura@bb.com", "PDlaura@bb.com"]);
+  assert.match(
+    sink.text,
+    /^------ INICI LOG ------\nE: 127\.0\.0\.1:UDP:3344, PRlaura@bb\.com, 14\n/,
+  );
+  assert.ok(sink.text.endsWith("R: 127.0.0.1:UDP:3344, RD0, 3\n------ FINAL LOG ------\n"));
+  assert.ok(ui.closed);
+});
+
+Deno.test("with piped input, a missing nickname is an error and nothing is opened", async () => {
+  const ui = new ScriptedUi(false);
+  const { options, socket } = harness(ui, plainNode);
+  await assert.rejects(runAgent({ ...options, address: "laura@bb.com" }), (e: unknown) => {
+    return e instanceof UsageError && /Missing --nick/.test(e.message);
+  });
+  assert.equal(socket.sent.length, 0);
+});
+
+Deno.test("with piped input, a refused registration is an error", async () => {
+  const ui = new ScriptedUi(false);
+  const { options } = harness(ui, (p) => p.startsWith("PR") ? "RR1" : undefined);
+  await assert.rejects(
+    runAgent({ ...options, address: "laura@bb.com", nick: "Laura" }),
+    (e: unknown) =>
+      e instanceof RegistrationError &&
+      e.message === "Cannot register laura@bb.com: the node of bb.com does not know this user",
+  );
+});
+
+Deno.test("on a terminal, a refused registration can be tried again, or given up", async () => {
+  const ui = new ScriptedUi(true);
+  let refusals = 1;
+  const { options } = harness(ui, (p) => {
+    if (p.startsWith("PR")) return refusals-- > 0 ? "RR1" : "RR0";
+    return plainNode(p);
+  });
+  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+  await ui.waitFor(/does not know this user/);
+  ui.type("y");
+  await ui.waitFor(/^Registered/);
+  ui.end();
+  await running;
+  assert.deepEqual(ui.questions, ["Try again? [Y/n] "]);
+
+  const ui2 = new ScriptedUi(true);
+  const refusing = harness(ui2, (p) => p.startsWith("PR") ? "RR1" : undefined);
+  const giving = runAgent({ ...refusing.options, address: "laura@bb.com", nick: "Laura" });
+  await ui2.waitFor(/does not know this user/);
+  ui2.type("n");
+  await giving;
+  assert.ok(!ui2.output.some((line) => line.startsWith("Registered")));
+});
+
+Deno.test("look-ups get RL0 while free, RL1 while busy; the caller is named; a second connection is refused", async () => {
+  const ui = new ScriptedUi(false);
+  const { options, socket, listener } = harness(ui, plainNode);
+  const running = runAgent({ ...options, address: "joan@bb.com", nick: "Joan" });
+  await ui.waitFor(/^Registered/);
+
+  socket.deliver("PLlaura@bb.com:joan@bb.com", node);
+  await tick();
+  assert.equal(socket.sent.at(-1)!.text, "RL0laura@bb.com:joan@bb.com:127.0.0.1:45000");
+
+  const caller = listener.connect();
+  await caller.write(bytes("N05Laura"));
+  assert.equal(await readText(caller, 7), "N04Joan");
+  await ui.waitFor(/^Incoming call from Laura \(laura@bb\.com\)$/);
+
+  socket.deliver("PLpere@bb.com:joan@bb.com", node);
+  await tick();
+  assert.equal(socket.sent.at(-1)!.text, "RL1pere@bb.com:joan@bb.com");
+  await ui.waitFor(/^pere@bb\.com tried to call you \(answered busy\)$/);
+
+  const intruder = listener.connect();
+  assert.equal(await readText(intruder, 1), "");
+  await ui.waitFor(/^Refused a connection from 127\.0\.0\.1:\d+: already in a conversation$/);
+
+  await caller.write(bytes("L05helloL00"));
+  await ui.waitFor(/^Laura: $/);
+  ui.type("hi there");
+  assert.equal(await readText(caller, 11), "L08hi there");
+  caller.close();
+  await ui.waitFor(/^Conversation with Laura ended \(Laura closed the connection\)$/);
+
+  socket.deliver("PLpere@bb.com:joan@bb.com", node);
+  await tick();
+  assert.equal(socket.sent.at(-1)!.text, "RL0pere@bb.com:joan@bb.com:127.0.0.1:45000");
+  ui.end();
+  await running;
+  assert.deepEqual(ui.output.filter((l) => l.startsWith("Laura:")), ["Laura: hello", "Laura: "]);
+});
+
+Deno.test("each look-up answer is explained: busy, does not exist, offline, silent node", async () => {
+  const ui = new ScriptedUi(false);
+  const { options, socket } = harness(ui, (p) => {
+    const codes: Record<string, string> = {
+      "PLlaura@bb.com:joan@bb.com": "RL1laura@bb.com:joan@bb.com",
+      "PLlaura@bb.com:bob@bb.com": "RL2laura@bb.com:bob@bb.com",
+      "PLlaura@bb.com:pere@bb.com": "RL3laura@bb.com:pere@bb.com",
+    };
+    return codes[p] ?? plainNode(p);
+  });
+  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+  for (const peer of ["joan@bb.com", "/call bob@bb.com", "pere@bb.com", "anna@cc.com"]) {
+    ui.type(peer);
+  }
+  await ui.waitFor(/^Cannot call anna@cc\.com: the node does not respond \(5 tries\)$/);
+  ui.end();
+  await running;
+  const outcomes = ui.output.filter((l) =>
+    !/^(Calling|Listening|Registered|Type|Dereg|Bye)/.test(l)
+  );
+  assert.deepEqual(outcomes, [
+    "joan@bb.com is busy",
+    "bob@bb.com does not exist",
+    "pere@bb.com is offline",
+    "Cannot call anna@cc.com: the node does not respond (5 tries)",
+  ]);
+  assert.equal(socket.sent.filter((s) => s.text === "PLlaura@bb.com:anna@cc.com").length, 5);
+});
+
+Deno.test("a call that finds the peer connects, sends N first, and shows the peer's lines", async () => {
+  const ui = new ScriptedUi(false);
+  const { options, dialled } = harness(ui, (p) => {
+    if (p === "PLlaura@bb.com:joan@bb.com") return "RL0laura@bb.com:joan@bb.com:127.0.0.9:4000";
+    return plainNode(p);
+  });
+  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+  ui.type("joan@bb.com");
+  while (dialled.length === 0) await tick();
+  const joan = dialled[0]!;
+  assert.equal(await readText(joan, 8), "N05Laura");
+  await joan.write(bytes("N04JoanL02hi"));
+  await ui.waitFor(/^Connected to Joan \(joan@bb\.com\)$/);
+  await ui.waitFor(/^Joan: hi$/);
+  ui.type("/exit");
+  await ui.waitFor(/^Conversation with Joan ended \(you left\)$/);
+  assert.equal(await readText(joan, 1), "");
+  ui.end();
+  await running;
+});
+
+Deno.test("aborting the signal ends the conversation and deregisters", async () => {
+  const ui = new ScriptedUi(false);
+  const controller = new AbortController();
+  const { options, socket, listener } = harness(ui, plainNode);
+  const running = runAgent({
+    ...options,
+    address: "joan@bb.com",
+    nick: "Joan",
+    signal: controller.signal,
+  });
+  await ui.waitFor(/^Registered/);
+  const caller = listener.connect();
+  await caller.write(bytes("N05Laura"));
+  await ui.waitFor(/^Incoming call from Laura$/);
+  controller.abort();
+  await running;
+  assert.ok(ui.output.includes("Conversation with Laura ended (you left)"));
+  assert.equal(socket.sent.at(-1)!.text, "PDjoan@bb.com");
+  assert.ok(ui.output.includes("Deregistered joan@bb.com"));
+});
+
+Deno.test("aborting while a call is connecting stops at once and deregisters", async () => {
+  const ui = new ScriptedUi(false);
+  const controller = new AbortController();
+  const { options, socket } = harness(ui, (p) => {
+    if (p === "PLlaura@bb.com:joan@bb.com") return "RL0laura@bb.com:joan@bb.com:127.0.0.9:4000";
+    return plainNode(p);
+  });
+  let connecting = false;
+  const running = runAgent({
+    ...options,
+    address: "laura@bb.com",
+    nick: "Laura",
+    signal: controller.signal,
+    transport: {
+      ...options.transport!,
+      connectTcp: () => {
+        connecting = true;
+        return new Promise<never>(() => {});
+      },
+    },
+  });
+  ui.type("joan@bb.com");
+  while (!connecting) await tick();
+  controller.abort();
+  await running;
+  assert.equal(socket.sent.at(-1)!.text, "PDlaura@bb.com");
+  assert.ok(!ui.output.some((line) => line.startsWith("Cannot call")));
+});

@@ -1,0 +1,190 @@
+/**
+ * {@linkcode AgentOptions}: everything {@linkcode runAgent} can be told, with
+ * a documented default on every field, and their validation (done before any I/O).
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import { systemClock } from "../clock.ts";
+import { type Endpoint, parseAddress, parseIp } from "../plumi/address.ts";
+import { MAX_PACKET_BYTES } from "../plumi/messages.ts";
+import { MAX_INFO_BYTES } from "../pmi/frame.ts";
+import type { DnsClient } from "../transport/dns.ts";
+import { connectTcp, listenTcp, type StreamConn, type StreamListener } from "../transport/tcp.ts";
+import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
+import type { InterfaceAddress } from "./advertise.ts";
+import { UsageError } from "./errors.ts";
+import { type LogSink, openFileSink } from "./log.ts";
+import type { AgentUi } from "./ui.ts";
+
+/** The sockets the agent opens, injectable for tests. Default: `lib/transport`. */
+export interface AgentTransport {
+  /** Bind the PLUMI UDP socket. */
+  bindUdp(at: Endpoint): DatagramSocket;
+  /** Listen for PMI conversations. */
+  listenTcp(at: Endpoint): StreamListener;
+  /** Open a PMI conversation. */
+  connectTcp(to: Endpoint, timeoutMs: number): Promise<StreamConn>;
+}
+
+/** Options of {@linkcode runAgent}. */
+export interface AgentOptions {
+  /** The user's @MI address, e.g. `laura@bb.com`. Default: asked on a TTY; required otherwise. */
+  readonly address?: string;
+  /** The nickname peers see (1–99 bytes). Default: asked on a TTY; required otherwise. */
+  readonly nick?: string;
+  /** TCP port for conversations (the @sckMI port); 0 picks a free one. Default: 0. */
+  readonly port?: number;
+  /** Local IP the conversation listener binds. Default: `0.0.0.0` (every interface). */
+  readonly listenIp?: string;
+  /** The node's UDP endpoint. Default: found by {@linkcode locateNode} (DNS A record, port 3344). */
+  readonly node?: Endpoint;
+  /** The IP advertised in `RL0` answers. Default: {@linkcode chooseAdvertiseIp} towards the node. */
+  readonly advertise?: string;
+  /** DNS client used to find the node. Default: `systemDns()`, created only when needed. */
+  readonly dns?: DnsClient;
+  /** Packet log path, or `false` for none. Default: `<address>.log` in the working directory. */
+  readonly logFile?: string | false;
+  /** Opens the packet log. Default: append to the file (created if missing). */
+  readonly openLog?: (path: string) => Promise<LogSink>;
+  /** Packet log flush interval, ms. Default: 250. */
+  readonly logFlushMs?: number;
+  /** Resend a PLUMI request after this many ms without an answer. Default: 1000. */
+  readonly retryIntervalMs?: number;
+  /** Send a PLUMI request at most this many times. Default: 5. */
+  readonly attempts?: number;
+  /** Drop a conversation whose peer sends no nickname within this many ms. Default: 10000. */
+  readonly nickTimeoutMs?: number;
+  /** Give up a TCP connection attempt after this many ms. Default: 5000. */
+  readonly connectTimeoutMs?: number;
+  /** The terminal. Default: {@linkcode createConsoleUi} (stdin/stdout). */
+  readonly ui?: AgentUi;
+  /** Sockets. Default: `lib/transport`. */
+  readonly transport?: AgentTransport;
+  /** Time and timers. Default: the system clock. */
+  readonly clock?: Clock;
+  /** The host's interfaces, to choose the advertised IP. Default: `Deno.networkInterfaces`. */
+  readonly networkInterfaces?: () => readonly InterfaceAddress[];
+  /** Abort to leave: the agent ends its conversation, deregisters, and returns. Default: none. */
+  readonly signal?: AbortSignal;
+}
+
+/** {@linkcode AgentOptions} with every default applied (address and nick may still be missing). */
+export interface ResolvedAgentOptions {
+  readonly address: string | undefined;
+  readonly nick: string | undefined;
+  readonly port: number;
+  readonly listenIp: string;
+  readonly node: Endpoint | undefined;
+  readonly advertise: string | undefined;
+  readonly dns: DnsClient | undefined;
+  readonly logFile: string | false | undefined;
+  readonly openLog: (path: string) => Promise<LogSink>;
+  readonly logFlushMs: number;
+  readonly retryIntervalMs: number;
+  readonly attempts: number;
+  readonly nickTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly ui: AgentUi | undefined;
+  readonly transport: AgentTransport;
+  readonly clock: Clock;
+  readonly networkInterfaces: () => readonly InterfaceAddress[];
+  readonly signal: AbortSignal | undefined;
+}
+
+/** The default sockets, from `lib/transport`. */
+export const defaultTransport: AgentTransport = { bindUdp, listenTcp, connectTcp };
+
+/** Why `address` cannot be used as the agent's own address, or `undefined` if it can. */
+export function checkAddress(address: string): string | undefined {
+  const parsed = parseAddress(address);
+  if (!parsed.ok) return parsed.message;
+  // `PR<address>` must fit in one datagram an original node accepts.
+  if (2 + new TextEncoder().encode(address).length > MAX_PACKET_BYTES) {
+    return `"${address}" is too long for PLUMI (at most ${MAX_PACKET_BYTES - 2} characters)`;
+  }
+  return undefined;
+}
+
+/** Why `nick` cannot be used as a nickname, or `undefined` if it can. */
+export function checkNick(nick: string): string | undefined {
+  const bytes = new TextEncoder().encode(nick).length;
+  if (nick.trim() === "") return "the nickname is empty";
+  if (bytes > MAX_INFO_BYTES) return `the nickname is ${bytes} bytes; at most ${MAX_INFO_BYTES}`;
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(nick)) return "the nickname contains control characters";
+  return undefined;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${name} must be a positive number`);
+  return v;
+}
+
+/**
+ * Apply the defaults and validate. Throws {@linkcode UsageError} naming the
+ * bad option.
+ */
+export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions {
+  if (options.address !== undefined) {
+    const problem = checkAddress(options.address);
+    if (problem) throw new UsageError(`Bad address: ${problem}`);
+  }
+  if (options.nick !== undefined) {
+    const problem = checkNick(options.nick);
+    if (problem) throw new UsageError(`Bad nickname: ${problem}`);
+  }
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`Bad port ${port}: use 0-65535 (0 picks a free port)`);
+  }
+  const listenIp = options.listenIp ?? "0.0.0.0";
+  if (!parseIp(listenIp).ok) throw new UsageError(`Bad listening IP "${listenIp}"`);
+  if (options.node) {
+    const { ip, port } = options.node;
+    if (!parseIp(ip).ok || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new UsageError(`Bad node endpoint ${ip}:${port}`);
+    }
+  }
+  if (options.advertise !== undefined) {
+    if (!parseIp(options.advertise).ok || options.advertise === "0.0.0.0") {
+      throw new UsageError(
+        `Bad advertised IP "${options.advertise}": give the IPv4 address peers can reach`,
+      );
+    }
+  }
+  if (options.logFile === "") throw new UsageError("The log file name is empty");
+  const attempts = positive("attempts", options.attempts, 5);
+  if (!Number.isInteger(attempts)) throw new UsageError("attempts must be a whole number");
+  return {
+    address: options.address,
+    nick: options.nick,
+    port,
+    listenIp,
+    node: options.node,
+    advertise: options.advertise,
+    dns: options.dns,
+    logFile: options.logFile,
+    openLog: options.openLog ?? openFileSink,
+    logFlushMs: positive("logFlushMs", options.logFlushMs, 250),
+    retryIntervalMs: positive("retryIntervalMs", options.retryIntervalMs, 1_000),
+    attempts,
+    nickTimeoutMs: positive("nickTimeoutMs", options.nickTimeoutMs, 10_000),
+    connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs, 5_000),
+    ui: options.ui,
+    transport: options.transport ?? defaultTransport,
+    clock: options.clock ?? systemClock,
+    networkInterfaces: options.networkInterfaces ?? (() => Deno.networkInterfaces()),
+    signal: options.signal,
+  };
+}
+
+/**
+ * The default packet log name for `address`: `<address>.log` in the working
+ * directory, e.g. `laura@bb.com.log`; path separators in the name become `_`.
+ */
+export function defaultLogFile(address: string): string {
+  return `${address.replace(/[\/\\]/g, "_")}.log`;
+}

@@ -1,0 +1,52 @@
+import assert from "#assert";
+import { UsageError } from "./errors.ts";
+import { checkAddress, checkNick, defaultLogFile, resolveAgentOptions } from "./options.ts";
+
+Deno.test("options get their documented defaults", () => {
+  const o = resolveAgentOptions({});
+  assert.equal(o.port, 0);
+  assert.equal(o.listenIp, "0.0.0.0");
+  assert.equal(o.retryIntervalMs, 1000);
+  assert.equal(o.attempts, 5);
+  assert.equal(o.nickTimeoutMs, 10_000);
+  assert.equal(o.connectTimeoutMs, 5_000);
+  assert.equal(o.logFlushMs, 250);
+  assert.equal(o.logFile, undefined);
+  assert.equal(o.address, undefined);
+});
+
+Deno.test("bad options are refused before any I/O, naming what is wrong", () => {
+  const cases: Array<[Parameters<typeof resolveAgentOptions>[0], RegExp]> = [
+    [{ address: "laura" }, /Bad address: .*no "@"/],
+    [{ address: `${"a".repeat(60)}@${"b".repeat(40)}.com` }, /too long/],
+    [{ nick: "" }, /Bad nickname: the nickname is empty/],
+    [{ nick: "x".repeat(100) }, /at most 99/],
+    [{ nick: "a\x1bb" }, /control characters/],
+    [{ port: 70000 }, /Bad port 70000/],
+    [{ advertise: "0.0.0.0" }, /Bad advertised IP/],
+    [{ advertise: "bb.com" }, /Bad advertised IP/],
+    [{ node: { ip: "1.2.3", port: 3344 } }, /Bad node endpoint/],
+    [{ attempts: 0 }, /attempts must be a positive number/],
+    [{ nickTimeoutMs: -1 }, /nickTimeoutMs/],
+    [{ logFile: "" }, /log file name is empty/],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(() => resolveAgentOptions(options), (e: unknown) => {
+      if (!(e instanceof UsageError)) return false;
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+});
+
+Deno.test("addresses and nicknames are checked the same way when asked interactively", () => {
+  assert.equal(checkAddress("u1@PC-c"), undefined);
+  assert.match(checkAddress("u1@") ?? "", /invalid domain/);
+  assert.equal(checkNick("Laura Pérez"), undefined);
+  assert.match(checkNick("   ") ?? "", /empty/);
+});
+
+Deno.test("the packet log is named after the user, in the working directory", () => {
+  assert.equal(defaultLogFile("laura@bb.com"), "laura@bb.com.log");
+  assert.equal(defaultLogFile("../x@bb.com"), ".._x@bb.com.log");
+});
