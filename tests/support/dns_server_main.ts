@@ -28,7 +28,7 @@ function isLocal(name: string): boolean {
 const server = dns2.createServer({
   udp: true,
   handle(request: any, send: (response: any) => void) {
-    const response = Packet.createResponseFromRequest(request);
+    const response: any = Packet.createResponseFromRequest(request);
     const question = request.questions[0];
     const name = String(question?.name ?? "").toLowerCase().replace(/\.$/, "");
     console.log(`query[${TYPE_NAMES[question?.type] ?? question?.type}] ${name}`);
@@ -60,4 +60,4 @@ server.on("listening", () => {
   const { udp } = server.addresses() as { udp: { address: string; port: number } };
   console.log(`DNS server listening on ${udp.address}:${udp.port}`);
 });
-await server.listen({ udp: { port: 0, address: "127.0.0.1", type: "udp4" } });
+await server.listen({ udp: { port: 0, address: "127.0.0.1" } });
