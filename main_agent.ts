@@ -37,7 +37,8 @@ Options:
   --address NAME@DOMAIN  your @MI address, e.g. laura@bb.com (asked on a terminal if missing)
   --nick NICK            the nickname others see (asked on a terminal if missing)
   --port PORT            TCP port for conversations; 0 picks a free one (default 0)
-  --node IP:PORT         the node to register with (default: DNS A record of DOMAIN, port 3344)
+  --node IP:PORT         the node to register with (default: found by DNS: SRV
+                         _plumi._udp.DOMAIN, else the A record of DOMAIN, port 3344)
   --advertise IP         the IP peers connect to (default: this host's address towards the node)
   --dns-server IP:PORT   DNS server used to find the node (default: the system's)
   --log FILE             packet log file (default: NAME@DOMAIN.log in the working directory)

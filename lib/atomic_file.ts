@@ -27,5 +27,24 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
     await Deno.remove(temp).catch(() => {});
     throw error;
   }
-  await Deno.rename(temp, path);
+  try {
+    await Deno.rename(temp, path);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+  await syncDirectory(path);
+}
+
+/** Flush the directory entry of `path` (the rename) to disk, where the system allows it. */
+async function syncDirectory(path: string): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  try {
+    using handle = await Deno.open(dir, { read: true });
+    await handle.sync();
+  } catch {
+    // Not possible on every system (Windows) or without read permission: the
+    // rename is still atomic, only its durability across a power cut is weaker.
+  }
 }

@@ -15,7 +15,7 @@
  */
 
 import { type Endpoint, normalizeDomain } from "./plumi/address.ts";
-import type { DnsClient, SrvRecord } from "./transport/dns.ts";
+import { type DnsClient, DnsError, type SrvRecord } from "./transport/dns.ts";
 
 /** The PLUMI port the original protocol fixes. */
 export const DEFAULT_NODE_PORT = 3344;
@@ -78,6 +78,53 @@ export function orderSrv(
 
 const key = (e: Endpoint) => `${e.ip}:${e.port}`;
 
+/** The outcome of {@linkcode resolveByDns}. */
+export interface Resolution {
+  /** Node addresses, best first; empty when the domain does not resolve. */
+  readonly endpoints: Endpoint[];
+  /** Seconds the outcome may be cached. */
+  readonly ttl: number;
+  /** Why it did not resolve, when DNS itself failed (rather than answering "no such name"). */
+  readonly error?: unknown;
+}
+
+/**
+ * Find a domain's node through DNS only: SRV `_plumi._udp.<domain>`, then the
+ * A record with port 3344. A DNS server that does not answer the SRV query is
+ * not asked again for the A record: the caller learns at once.
+ */
+export async function resolveByDns(
+  domain: string,
+  dns: DnsClient,
+  options: { random?: () => number; failureTtl?: number } = {},
+): Promise<Resolution> {
+  const failureTtl = options.failureTtl ?? 5;
+  try {
+    const srv = await dns.srv(`_plumi._udp.${domain}`);
+    if (srv.records.length > 0) {
+      const endpoints: Endpoint[] = [];
+      let ttl = srv.ttl;
+      for (const record of orderSrv(srv.records, options.random)) {
+        const a = await dns.a(record.target).catch(() => ({ records: [], ttl: failureTtl }));
+        ttl = Math.min(ttl, a.ttl);
+        for (const ip of a.records) endpoints.push({ ip, port: record.port });
+      }
+      return { endpoints, ttl };
+    }
+  } catch (error) {
+    if (error instanceof DnsError && error.timedOut) {
+      return { endpoints: [], ttl: failureTtl, error };
+    }
+    // Any other failure of the SRV query: fall back to the A record, as the original.
+  }
+  try {
+    const a = await dns.a(domain);
+    return { endpoints: a.records.map((ip) => ({ ip, port: DEFAULT_NODE_PORT })), ttl: a.ttl };
+  } catch (error) {
+    return { endpoints: [], ttl: failureTtl, error };
+  }
+}
+
 /** A locator over a static map and DNS (SRV, then A), with a TTL cache. */
 export function createLocator(options: LocatorOptions): NodeLocator {
   const staticMap = options.staticMap ?? new Map<string, Endpoint>();
@@ -90,30 +137,7 @@ export function createLocator(options: LocatorOptions): NodeLocator {
   const inFlight = new Map<string, Promise<Endpoint[]>>();
   const down = new Map<string, number>();
 
-  async function resolve(domain: string): Promise<{ endpoints: Endpoint[]; ttl: number }> {
-    const dns = options.dns!;
-    try {
-      const srv = await dns.srv(`_plumi._udp.${domain}`);
-      if (srv.records.length > 0) {
-        const endpoints: Endpoint[] = [];
-        let ttl = srv.ttl;
-        for (const record of orderSrv(srv.records, random)) {
-          const a = await dns.a(record.target).catch(() => ({ records: [], ttl: failureTtl }));
-          ttl = Math.min(ttl, a.ttl);
-          for (const ip of a.records) endpoints.push({ ip, port: record.port });
-        }
-        return { endpoints, ttl };
-      }
-    } catch {
-      // No usable SRV answer: fall back to the A record, as the original.
-    }
-    try {
-      const a = await dns.a(domain);
-      return { endpoints: a.records.map((ip) => ({ ip, port: DEFAULT_NODE_PORT })), ttl: a.ttl };
-    } catch {
-      return { endpoints: [], ttl: failureTtl };
-    }
-  }
+  const resolve = (domain: string) => resolveByDns(domain, options.dns!, { random, failureTtl });
 
   function healthyFirst(endpoints: Endpoint[]): Endpoint[] {
     if (down.size === 0) return endpoints;

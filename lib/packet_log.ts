@@ -25,13 +25,20 @@ export const LOG_OPEN_MARKER = "------ INICI LOG ------";
 /** Last line written when a log closes. */
 export const LOG_CLOSE_MARKER = "------ FINAL LOG ------";
 
+/**
+ * Longest packet written out in full. Every valid packet is shorter; a
+ * refused 64 KB datagram is logged by its first bytes and its true length,
+ * so a flood of huge datagrams cannot fill the disk at 4 bytes per byte.
+ */
+export const MAX_LOGGED_BYTES = 512;
+
 /** Direction of a logged packet: `E` sent, `R` received. */
 export type Direction = "E" | "R";
 
 /** Format one log line exactly as the original does (without the newline). */
 export function formatLogLine(direction: Direction, remote: Endpoint, bytes: Uint8Array): string {
   return `${direction}: ${remote.ip}:UDP:${remote.port}, ${
-    printable(bytes, bytes.length)
+    printable(bytes, MAX_LOGGED_BYTES)
   }, ${bytes.length}`;
 }
 

@@ -220,3 +220,40 @@ Deno.test("two nodes mapped to each other do not pass a look-up around in circle
   assertEquals(logY.split("\n").filter((l) => l.includes("PLxe@x.test:zed@z.test")).length, 1);
   assertEquals(logX.split("\n").filter((l) => l.includes("PLxe@x.test:zed@z.test")).length, 2);
 });
+
+Deno.test("two agents in different domains, each knowing only its own address, find each other through DNS and chat", async () => {
+  await using net = await cluster();
+  const dir = await tempDir("fed-agents-");
+  const dnsFlag = `${net.dns.endpoint.ip}:${net.dns.endpoint.port}`;
+  // No --node: ana's agent finds a.test's node by its A record, bo's finds b.test's by SRV.
+  const start = (address: string, nick: string) =>
+    startProgram("agent", [
+      "--address",
+      address,
+      "--nick",
+      nick,
+      "--dns-server",
+      dnsFlag,
+      "--no-log",
+    ], {
+      cwd: dir,
+      name: `agent ${address}`,
+    });
+  await using ana = await start("ana@a.test", "Ana");
+  await using bo = await start("bo@b.test", "Bo");
+  await ana.waitFor(/^Registered ana@a\.test with node 127\.0\.5\.1:3344$/);
+  await bo.waitFor(/^Registered bo@b\.test with node 127\.0\.5\.2:4001$/);
+
+  await ana.send("bo@b.test");
+  await ana.waitFor(/^Connected to Bo \(bo@b\.test\)$/);
+  await bo.waitFor(/^Incoming call from Ana \(ana@a\.test\)$/);
+  await ana.send("hello from a.test");
+  await bo.waitFor(/^Ana: hello from a\.test$/);
+  await bo.send("hello from b.test");
+  await ana.waitFor(/^Bo: hello from b\.test$/);
+  await ana.send("/quit");
+  await bo.send("/quit");
+  assertEquals((await ana.exited()).code, 0);
+  assertEquals((await bo.exited()).code, 0);
+  assert(net.dns.log.includes("query[SRV] _plumi._udp.b.test"));
+});

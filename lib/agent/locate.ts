@@ -1,20 +1,22 @@
 /**
- * Finding the node of a domain. Today: the domain's DNS A record, port 3344,
- * as the original. Kept apart so that SRV records can be added here alone.
+ * Finding the agent's own node: DNS SRV `_plumi._udp.<domain>` first, then
+ * the domain's A record with port 3344 (what the original does). `--node`
+ * skips this altogether.
  *
  * @module
  */
 
+import { DEFAULT_NODE_PORT, resolveByDns } from "../locate.ts";
 import type { Endpoint } from "../plumi/address.ts";
 import type { DnsClient } from "../transport/dns.ts";
 import { NodeNotFoundError } from "./errors.ts";
 
-/** The UDP port of a node when nothing says otherwise (fixed by the original). */
-export const DEFAULT_NODE_PORT = 3344;
+export { DEFAULT_NODE_PORT };
 
 /**
- * Find the node of `domain`: the first IPv4 address of its A record, port 3344.
- * Throws {@linkcode NodeNotFoundError} when the name does not resolve or DNS fails.
+ * Find the node of `domain`: the best SRV target, else the first A record on
+ * port 3344. Throws {@linkcode NodeNotFoundError} when neither resolves or
+ * DNS fails.
  *
  * @example
  * ```ts
@@ -23,10 +25,10 @@ export const DEFAULT_NODE_PORT = 3344;
  * ```
  */
 export async function locateNode(domain: string, dns: DnsClient): Promise<Endpoint> {
-  let addresses: string[];
-  try {
-    addresses = (await dns.a(domain)).records;
-  } catch (error) {
+  const { endpoints, error } = await resolveByDns(domain, dns);
+  const first = endpoints[0];
+  if (first) return first;
+  if (error !== undefined) {
     throw new NodeNotFoundError(
       domain,
       `cannot find the node of ${domain}: DNS look-up failed (${
@@ -35,12 +37,8 @@ export async function locateNode(domain: string, dns: DnsClient): Promise<Endpoi
       { cause: error },
     );
   }
-  const ip = addresses[0];
-  if (ip === undefined) {
-    throw new NodeNotFoundError(
-      domain,
-      `domain ${domain} not found: it has no DNS address record`,
-    );
-  }
-  return { ip, port: DEFAULT_NODE_PORT };
+  throw new NodeNotFoundError(
+    domain,
+    `domain ${domain} not found: it has no _plumi._udp SRV record and no DNS address record`,
+  );
 }

@@ -10,7 +10,7 @@ function dnsWith(a: (name: string) => Promise<string[]>): DnsClient {
   };
 }
 
-Deno.test("the node of a domain is its first A record, port 3344", async () => {
+Deno.test("without an SRV record, the node of a domain is its first A record, port 3344", async () => {
   const asked: string[] = [];
   const dns = dnsWith((name) => {
     asked.push(name);
@@ -18,6 +18,24 @@ Deno.test("the node of a domain is its first A record, port 3344", async () => {
   });
   assert.deepEqual(await locateNode("bb.com", dns), { ip: "10.0.0.7", port: 3344 });
   assert.deepEqual(asked, ["bb.com"]);
+});
+
+Deno.test("an SRV record names the node's host and port, before any A record of the domain", async () => {
+  const dns: DnsClient = {
+    srv: (name) =>
+      Promise.resolve({
+        records: name === "_plumi._udp.bb.com"
+          ? [
+            { priority: 20, weight: 1, port: 4000, target: "backup.bb.com" },
+            { priority: 10, weight: 1, port: 3999, target: "lumi.bb.com" },
+          ]
+          : [],
+        ttl: 60,
+      }),
+    a: (name) =>
+      Promise.resolve({ records: name === "lumi.bb.com" ? ["10.0.0.9"] : ["10.0.0.1"], ttl: 60 }),
+  };
+  assert.deepEqual(await locateNode("bb.com", dns), { ip: "10.0.0.9", port: 3999 });
 });
 
 Deno.test("a domain without an A record is reported as not found", async () => {

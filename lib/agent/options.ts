@@ -38,7 +38,7 @@ export interface AgentOptions {
   readonly port?: number;
   /** Local IP the conversation listener binds. Default: `0.0.0.0` (every interface). */
   readonly listenIp?: string;
-  /** The node's UDP endpoint. Default: found by {@linkcode locateNode} (DNS A record, port 3344). */
+  /** The node's UDP endpoint. Default: found by {@linkcode locateNode} (DNS SRV, then A record with port 3344). */
   readonly node?: Endpoint;
   /** The IP advertised in `RL0` answers. Default: {@linkcode chooseAdvertiseIp} towards the node. */
   readonly advertise?: string;

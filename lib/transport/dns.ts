@@ -38,9 +38,13 @@ export interface DnsClient {
 
 /** The DNS server did not answer, or answered with an error. */
 export class DnsError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  /** True when the server did not answer at all (rather than answering with an error). */
+  readonly timedOut: boolean;
+
+  constructor(message: string, options?: ErrorOptions & { timedOut?: boolean }) {
     super(message, options);
     this.name = "DnsError";
+    this.timedOut = options?.timedOut ?? false;
   }
 }
 
