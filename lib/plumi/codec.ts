@@ -9,6 +9,8 @@
 import { parseAddress, parseIp, parsePort } from "./address.ts";
 import {
   type DecodeResult,
+  EXTENSION_TYPES,
+  type ExtensionType,
   type LookupCode,
   MAX_PACKET_BYTES,
   type PlumiErrorKind,
@@ -19,6 +21,11 @@ import {
 export interface DecodeOptions {
   /** Longest datagram accepted, in bytes. Default: 100, the original limit. */
   readonly maxBytes?: number;
+  /**
+   * Longest datagram accepted when it is an extended message (an extension
+   * type, or PR/PD/RR/RD carrying `v=2`), in bytes. Default: `maxBytes`.
+   */
+  readonly maxExtendedBytes?: number;
 }
 
 const encoder = new TextEncoder();
@@ -63,6 +70,10 @@ export function formatPlumi(message: PlumiMessage): string {
       return `RD${message.code}${withParams(message.params)}`;
     case "lookup":
       return `PL${message.from}:${message.to}`;
+    case "ext-request":
+      return `P${message.type}${message.address}${withParams(message.params)}`;
+    case "ext-reply":
+      return `R${message.type}${message.code}${withParams(message.params)}`;
     case "lookup-reply": {
       let text = `RL${message.code}${message.from}:${message.to}`;
       if (message.endpoint) text += `:${message.endpoint.ip}:${message.endpoint.port}`;
@@ -87,13 +98,9 @@ function withParams(params: readonly string[]): string {
  */
 export function decodePlumi(bytes: Uint8Array, options: DecodeOptions = {}): DecodeResult {
   const maxBytes = options.maxBytes ?? MAX_PACKET_BYTES;
+  const maxExtended = Math.max(maxBytes, options.maxExtendedBytes ?? maxBytes);
   if (bytes.length === 0) return failure("empty", "empty datagram");
-  if (bytes.length > maxBytes) {
-    return failure(
-      "too-long",
-      `datagram of ${bytes.length} bytes exceeds the limit of ${maxBytes}`,
-    );
-  }
+  if (bytes.length > maxExtended) return tooLong(bytes.length, maxExtended);
   let text = "";
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!;
@@ -105,6 +112,34 @@ export function decodePlumi(bytes: Uint8Array, options: DecodeOptions = {}): Dec
     }
     text += String.fromCharCode(b);
   }
+  const result = decodeText(text);
+  if (result.ok && bytes.length > maxBytes && !isExtended(result.message)) {
+    return tooLong(bytes.length, maxBytes);
+  }
+  return result;
+}
+
+function tooLong(length: number, limit: number): DecodeResult {
+  return failure("too-long", `datagram of ${length} bytes exceeds the limit of ${limit}`);
+}
+
+/** Is this a message of the extended protocol (which may be longer than 100 bytes)? */
+export function isExtended(message: PlumiMessage): boolean {
+  switch (message.kind) {
+    case "ext-request":
+    case "ext-reply":
+      return true;
+    case "register":
+    case "register-reply":
+    case "deregister":
+    case "deregister-reply":
+      return message.params.includes("v=2");
+    default:
+      return false;
+  }
+}
+
+function decodeText(text: string): DecodeResult {
   const type = text.slice(0, 2);
   const body = text.slice(2);
   switch (type) {
@@ -118,9 +153,33 @@ export function decodePlumi(bytes: Uint8Array, options: DecodeOptions = {}): Dec
       return decodeLookup(body);
     case "RL":
       return decodeLookupReply(body);
-    default:
-      return failure("unknown-type", `unknown packet type "${type}"`);
   }
+  const letter = type[1] ?? "";
+  if (type.length === 2 && EXTENSION_TYPES.includes(letter)) {
+    if (type[0] === "P") return decodeExtensionRequest(letter as ExtensionType, body);
+    if (type[0] === "R") return decodeExtensionReply(letter as ExtensionType, body);
+  }
+  return failure("unknown-type", `unknown packet type "${type}"`);
+}
+
+function decodeExtensionRequest(type: ExtensionType, body: string): DecodeResult {
+  const [address, params] = splitParams(body);
+  const parsed = parseAddress(address);
+  if (!parsed.ok) return failure(parsed.kind, parsed.message);
+  return { ok: true, message: { kind: "ext-request", type, address, params } };
+}
+
+function decodeExtensionReply(type: ExtensionType, body: string): DecodeResult {
+  const code = body.charCodeAt(0) - 0x30;
+  if (!(code >= 0 && code <= 9)) {
+    return failure("bad-code", `R${type} code must be a digit, got "${body.slice(0, 1)}"`);
+  }
+  const rest = body.slice(1);
+  if (rest !== "" && rest[0] !== ";") {
+    return failure("trailing-data", `unexpected "${rest}" after the code`);
+  }
+  const [, params] = splitParams(rest);
+  return { ok: true, message: { kind: "ext-reply", type, code, params } };
 }
 
 function splitParams(text: string): [string, string[]] {

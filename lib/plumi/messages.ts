@@ -74,6 +74,36 @@ export interface LookupReply {
   readonly extra: readonly string[];
 }
 
+/** Largest PLUMI packet between extended peers (after `v=2` was negotiated), in bytes. */
+export const MAX_EXTENDED_PACKET_BYTES = 512;
+
+/**
+ * Letters of the extension packet types (`P<letter>` requests, `R<letter>`
+ * replies), spoken only between peers that negotiated `v=2`:
+ * `K` keep-alive, `U` sign-up, `B` buddy list change, `S` buddy status,
+ * `O` who is online, `P` presence query between nodes.
+ */
+export const EXTENSION_TYPES = "KUBSOP";
+
+/** An extension packet type letter. */
+export type ExtensionType = "K" | "U" | "B" | "S" | "O" | "P";
+
+/** `P<type><addr>[;param…]`: an extension request about `address`. */
+export interface ExtensionRequest {
+  readonly kind: "ext-request";
+  readonly type: ExtensionType;
+  readonly address: string;
+  readonly params: readonly string[];
+}
+
+/** `R<type><code>[;param…]`: the answer to an extension request; `code` is one digit. */
+export interface ExtensionReply {
+  readonly kind: "ext-reply";
+  readonly type: ExtensionType;
+  readonly code: number;
+  readonly params: readonly string[];
+}
+
 /** Any PLUMI message. */
 export type PlumiMessage =
   | RegisterRequest
@@ -81,7 +111,9 @@ export type PlumiMessage =
   | DeregisterRequest
   | DeregisterReply
   | LookupRequest
-  | LookupReply;
+  | LookupReply
+  | ExtensionRequest
+  | ExtensionReply;
 
 /** The `kind` of a PLUMI message. */
 export type PlumiKind = PlumiMessage["kind"];
