@@ -27,6 +27,8 @@ Options:
   --state FILE         where registrations are kept across restarts
                        (default: nodelumi-<domain>.state)
   --no-state           do not keep registrations across restarts
+  --database FILE      accounts, passwords and buddy lists (SQLite; default: nodelumi-<domain>.db)
+  --no-database        no account database: speak only the original protocol
   --dns-server IP:PORT DNS server for finding other domains' nodes (default: the system's)
   --verbose            print every dropped or malformed packet on stderr
   -h, --help           show this help
@@ -61,6 +63,8 @@ async function main(args: string[]): Promise<number> {
       "no-log": { type: "boolean" },
       state: { type: "string" },
       "no-state": { type: "boolean" },
+      database: { type: "string" },
+      "no-database": { type: "boolean" },
       "dns-server": { type: "string" },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -92,6 +96,9 @@ async function main(args: string[]): Promise<number> {
     ...(values["no-state"]
       ? { statePath: false }
       : values.state !== undefined && { statePath: values.state }),
+    ...(values["no-database"]
+      ? { databasePath: false }
+      : values.database !== undefined && { databasePath: values.database }),
     input: Deno.stdin.readable,
     prompt: interactive,
     color: Deno.stdout.isTerminal() && !Deno.noColor,

@@ -396,7 +396,7 @@ Deno.test({
     });
     assert.equal((await lost.exited()).code, 4);
     assert.deepEqual(lost.errors, [
-      "Cannot register laura@nowhere.test: domain nowhere.test not found: it has no DNS address record",
+      "Cannot register laura@nowhere.test: domain nowhere.test not found: it has no _plumi._udp SRV record and no DNS address record",
     ]);
   },
 });

@@ -336,6 +336,7 @@ Deno.test("console through a pipe: add, del, list, help, unknown, exit; the file
   strictEqual((await node.child.exited()).code, 0);
   deepStrictEqual(node.child.lines.slice(-2), ["Stopping the node.", "LUMI node bb.com stopped"]);
   deepStrictEqual(await dir.files(), [
+    "nodelumi-bb.com.db",
     "nodelumi-bb.com.log",
     "nodelumi-bb.com.state",
     "nodelumi.cfg",
@@ -540,7 +541,10 @@ Deno.test("SIGINT and SIGTERM stop the node cleanly: exit 0, log closed, state s
 
 Deno.test("node keeps serving with stdin closed", async () => {
   await using dir = await NodeDir.create("service", { "nodelumi.cfg": "bb.com laura\n" });
-  await using node = await startNode(dir, { stdin: false, args: ["--no-log", "--no-state"] });
+  await using node = await startNode(dir, {
+    stdin: false,
+    args: ["--no-log", "--no-state", "--no-database"],
+  });
   await using laura = UdpPeer.open("laura");
   await exchange(laura, node.at, "PRlaura@bb.com", "RR0");
   await exchange(laura, node.at, "PLlaura@bb.com:nobody@bb.com", "RL2laura@bb.com:nobody@bb.com");

@@ -31,7 +31,13 @@
  * @module
  */
 
-import { type Endpoint, isValidDomain, isValidName, parseEndpoint } from "../plumi/address.ts";
+import {
+  type Endpoint,
+  isValidDomain,
+  isValidName,
+  parseEndpoint,
+  parseIp,
+} from "../plumi/address.ts";
 
 /** The node's configuration as read from `nodelumi.cfg`. */
 export interface NodeConfig {
@@ -53,6 +59,43 @@ export interface NodeConfig {
   readonly offlineAfter?: number;
   /** Static domain-to-node map (lower-case domains). */
   readonly domains: ReadonlyMap<string, Endpoint>;
+  /** Other numeric limits of `[limits]` (see {@linkcode LIMITS}); absent ones take their defaults. */
+  readonly limits?: Partial<Record<LimitName, number>>;
+  /** Source IPs never rate-limited (`[limits] exempt = ip ip …`). */
+  readonly exempt?: readonly string[];
+  /** `[accounts]`: the account database and the extensions' switches. */
+  readonly accounts?: AccountsConfig;
+}
+
+/** The numeric limits of `[limits]`, with their ranges. */
+export const LIMITS = {
+  /** Unanswered forwarded look-ups before a user is offline. */
+  "offline-after": [1, 1000],
+  /** Datagrams per window from one IP before a ban; 0 turns rate limiting off. */
+  "rate-limit": [0, 1_000_000],
+  /** The rate-limit window, in ms. */
+  "rate-window": [10, 60_000],
+  /** How long a flooding source is ignored, in seconds. */
+  ban: [0, 86_400],
+  /** Heartbeat interval asked of extended agents, in seconds. */
+  heartbeat: [1, 3600],
+  /** Original agents' registrations expire after this many seconds without a new PR; 0 never. */
+  "expire-original": [0, 31_536_000],
+  /** Most buddies per user. */
+  "max-buddies": [1, 10_000],
+} as const satisfies Record<string, readonly [number, number]>;
+
+/** A key of {@linkcode LIMITS}. */
+export type LimitName = keyof typeof LIMITS;
+
+/** The `[accounts]` section. */
+export interface AccountsConfig {
+  /** SQLite file of accounts, passwords and buddies, or `false` to run without extensions. */
+  readonly database?: string | false;
+  /** Anyone may sign up. Default: no. */
+  readonly openSignup?: boolean;
+  /** Registered users may list who is online. Default: yes. */
+  readonly onlineList?: boolean;
 }
 
 /** A configuration file that cannot be used, with the line at fault. */
@@ -133,6 +176,13 @@ function endpointValue(value: string, line: number, key: string): Endpoint {
   return parsed.value;
 }
 
+function yesNo(value: string, line: number, key: string): boolean {
+  const v = value.toLowerCase();
+  if (["yes", "true", "on", "1"].includes(v)) return true;
+  if (["no", "false", "off", "0"].includes(v)) return false;
+  throw new ConfigError(line, `${key} must be yes or no, got "${value}"`);
+}
+
 function pathValue(value: string, line: number, key: string): string | false {
   if (value === "") throw new ConfigError(line, `${key} needs a file name, or "off"`);
   return value === "off" ? false : value;
@@ -149,6 +199,9 @@ function parseIni(text: string): NodeConfig {
   const users: string[] = [];
   const seen = new Set<string>();
   const domains = new Map<string, Endpoint>();
+  const limits: Partial<Record<LimitName, number>> = {};
+  const accounts: { database?: string | false; openSignup?: boolean; onlineList?: boolean } = {};
+  let exempt: string[] | undefined;
 
   text.split(/\r?\n/).forEach((raw, index) => {
     const lineNo = index + 1;
@@ -157,10 +210,10 @@ function parseIni(text: string): NodeConfig {
     const header = line.match(SECTION);
     if (header) {
       section = header[1]!.trim().toLowerCase();
-      if (!["", "node", "limits", "domains", "users"].includes(section)) {
+      if (!["", "node", "limits", "domains", "users", "accounts"].includes(section)) {
         throw new ConfigError(
           lineNo,
-          `unknown section [${section}] (known: node, limits, domains, users)`,
+          `unknown section [${section}] (known: node, limits, accounts, domains, users)`,
         );
       }
       return;
@@ -184,14 +237,41 @@ function parseIni(text: string): NodeConfig {
       return;
     }
     if (section === "limits") {
-      if (key !== "offline-after") {
-        throw new ConfigError(lineNo, `unknown limit "${key}" (known: offline-after)`);
+      if (key === "exempt") {
+        const ips = value.split(/[\s,]+/).filter(Boolean);
+        for (const ip of ips) {
+          if (!parseIp(ip).ok) {
+            throw new ConfigError(lineNo, `exempt: "${ip}" is not an IPv4 address`);
+          }
+        }
+        exempt = ips;
+        return;
       }
+      if (!Object.hasOwn(LIMITS, key)) {
+        throw new ConfigError(
+          lineNo,
+          `unknown limit "${key}" (known: ${Object.keys(LIMITS).join(", ")}, exempt)`,
+        );
+      }
+      const [min, max] = LIMITS[key as LimitName];
       const n = /^\d+$/.test(value) ? Number(value) : NaN;
-      if (!(n >= 1 && n <= 1000)) {
-        throw new ConfigError(lineNo, `offline-after must be a whole number 1-1000`);
+      if (!(n >= min && n <= max)) {
+        throw new ConfigError(lineNo, `${key} must be a whole number ${min}-${max}`);
       }
-      offlineAfter = n;
+      if (key === "offline-after") offlineAfter = n;
+      else limits[key as LimitName] = n;
+      return;
+    }
+    if (section === "accounts") {
+      if (key === "database") accounts.database = pathValue(value, lineNo, key);
+      else if (key === "open-signup") accounts.openSignup = yesNo(value, lineNo, key);
+      else if (key === "online-list") accounts.onlineList = yesNo(value, lineNo, key);
+      else {
+        throw new ConfigError(
+          lineNo,
+          `unknown account setting "${key}" (known: database, open-signup, online-list)`,
+        );
+      }
       return;
     }
     switch (key) {
@@ -227,6 +307,9 @@ function parseIni(text: string): NodeConfig {
     ...(state !== undefined && { state }),
     ...(dnsServer && { dnsServer }),
     ...(offlineAfter !== undefined && { offlineAfter }),
+    ...(Object.keys(limits).length > 0 && { limits }),
+    ...(exempt && { exempt }),
+    ...(Object.keys(accounts).length > 0 && { accounts }),
   };
 }
 

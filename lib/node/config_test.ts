@@ -136,7 +136,7 @@ Deno.test("INI form errors name the line and the reason", () => {
   fails(
     "domain = bb.com\n[people]\n",
     2,
-    "line 2: unknown section [people] (known: node, limits, domains, users)",
+    "line 2: unknown section [people] (known: node, limits, accounts, domains, users)",
   );
   fails("domain = bb.com\njust words\n", 2, `line 2: expected "key = value", got "just words"`);
   fails(
@@ -179,7 +179,11 @@ Deno.test("INI form errors name the line and the reason", () => {
     2,
     "line 2: offline-after must be a whole number 1-1000",
   );
-  fails("[limits]\nusers = 5\n", 2, `line 2: unknown limit "users" (known: offline-after)`);
+  fails(
+    "[limits]\nusers = 5\n",
+    2,
+    `line 2: unknown limit "users" (known: offline-after, rate-limit, rate-window, ban, heartbeat, expire-original, max-buddies, exempt)`,
+  );
   fails(
     "[domains]\ncc.com = 127.0.0.3:0\n",
     2,

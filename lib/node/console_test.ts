@@ -4,7 +4,15 @@ import { Directory } from "./directory.ts";
 import type { NodeStats } from "./server.ts";
 
 function stats(): NodeStats {
-  return { received: 3, sent: 2, forwarded: 0, sendFailures: 0, malformed: {}, dropped: {} };
+  return {
+    received: 3,
+    sent: 2,
+    forwarded: 0,
+    sendFailures: 0,
+    malformed: {},
+    dropped: {},
+    bans: 0,
+  };
 }
 
 /** A console on bb.com whose saves land in `saved` (or fail with `failWith`). */

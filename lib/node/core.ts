@@ -31,6 +31,7 @@ export interface ForwardAction {
 /** Why a well-formed message gets no answer. */
 export type DropReason =
   | "not-our-reply"
+  | "extension-not-enabled"
   | "unexpected-reply"
   | "reply-for-offline-user"
   | "reply-for-unknown-user";
@@ -54,6 +55,8 @@ export interface NodeCoreOptions {
   readonly offlineAfter?: number;
   /** Wall-clock time in ms, for registration times. Default: `Date.now`. */
   readonly now?: () => number;
+  /** Does this user have a password (so that only a proven, extended PR/PD may change it)? Default: no one. */
+  readonly isProtected?: (name: string) => boolean;
 }
 
 /** Split `name@domain` without validating (the codec already did). */
@@ -79,6 +82,7 @@ export class NodeCore {
   readonly #directory: Directory;
   readonly #offlineAfter: number;
   readonly #now: () => number;
+  readonly #isProtected: (name: string) => boolean;
 
   constructor(options: NodeCoreOptions) {
     this.domain = options.domain;
@@ -86,6 +90,7 @@ export class NodeCore {
     this.#directory = options.directory;
     this.#offlineAfter = options.offlineAfter ?? 5;
     this.#now = options.now ?? Date.now;
+    this.#isProtected = options.isProtected ?? (() => false);
   }
 
   /** Is `domain` this node's domain (case-insensitive)? */
@@ -97,13 +102,16 @@ export class NodeCore {
   handle(message: PlumiMessage, from: Endpoint): Action {
     switch (message.kind) {
       case "register": {
+        // A user with a password registers only through the extended protocol (with a proof).
         const [name, domain] = splitAddress(message.address);
-        const ok = this.isLocal(domain) && this.#directory.register(name, from, this.#now());
+        const ok = this.isLocal(domain) && !this.#isProtected(name) &&
+          this.#directory.register(name, from, this.#now());
         return send(from, { kind: "register-reply", code: ok ? 0 : 1, params: [] });
       }
       case "deregister": {
         const [name, domain] = splitAddress(message.address);
-        const ok = this.isLocal(domain) && this.#directory.deregister(name);
+        const ok = this.isLocal(domain) && !this.#isProtected(name) &&
+          this.#directory.deregister(name);
         return send(from, { kind: "deregister-reply", code: ok ? 0 : 1, params: [] });
       }
       case "lookup":
@@ -113,6 +121,9 @@ export class NodeCore {
       case "register-reply":
       case "deregister-reply":
         return { kind: "drop", reason: "unexpected-reply" };
+      case "ext-request":
+      case "ext-reply":
+        return { kind: "drop", reason: "extension-not-enabled" };
     }
   }
 

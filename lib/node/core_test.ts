@@ -56,7 +56,12 @@ function node(options: { online?: boolean; offlineAfter?: number; domain?: strin
 Deno.test("PR of a user of the domain registers it at the sender's address: RR0", () => {
   const { directory, handle } = node();
   deepStrictEqual(handle("PRu1@PC-c", AGENT_U1), ["send", "10.0.0.1:4001", "RR0"]);
-  deepStrictEqual(directory.get("u1"), { endpoint: AGENT_U1, unanswered: 0, since: 42 });
+  deepStrictEqual(directory.get("u1"), {
+    endpoint: AGENT_U1,
+    unanswered: 0,
+    since: 42,
+    lastSeen: 42,
+  });
   strictEqual(directory.onlineCount, 1);
 });
 

@@ -35,12 +35,22 @@ Deno.test("register and deregister count users online", () => {
   const directory = new Directory(["laura", "joan"]);
   strictEqual(directory.register("laura", at(4000), 1_000), true);
   deepStrictEqual(counters(directory), [2, 1, 1]);
-  deepStrictEqual(directory.get("laura"), { endpoint: at(4000), unanswered: 0, since: 1_000 });
+  deepStrictEqual(directory.get("laura"), {
+    endpoint: at(4000),
+    unanswered: 0,
+    since: 1_000,
+    lastSeen: 1_000,
+  });
 
   // A new registration moves the user without counting it online twice.
   strictEqual(directory.register("laura", at(4001), 2_000), true);
   deepStrictEqual(counters(directory), [2, 1, 2]);
-  deepStrictEqual(directory.get("laura"), { endpoint: at(4001), unanswered: 0, since: 2_000 });
+  deepStrictEqual(directory.get("laura"), {
+    endpoint: at(4001),
+    unanswered: 0,
+    since: 2_000,
+    lastSeen: 2_000,
+  });
 
   strictEqual(directory.register("marta", at(4002), 2_000), false);
   deepStrictEqual(counters(directory), [2, 1, 2]);
@@ -72,7 +82,7 @@ Deno.test("removing an online user takes it off the online count", () => {
   deepStrictEqual(counters(directory), [1, 1, 3]);
   deepStrictEqual(
     [...directory.entries()],
-    [{ name: "joan", registration: { endpoint: at(4001), unanswered: 0, since: 0 } }],
+    [{ name: "joan", registration: { endpoint: at(4001), unanswered: 0, since: 0, lastSeen: 0 } }],
   );
 });
 
@@ -82,7 +92,7 @@ Deno.test("entries list every user with its state, in insertion order", () => {
   directory.register("a", at(5000), 7);
   deepStrictEqual([...directory.entries()], [
     { name: "b", registration: null },
-    { name: "a", registration: { endpoint: at(5000), unanswered: 0, since: 7 } },
+    { name: "a", registration: { endpoint: at(5000), unanswered: 0, since: 7, lastSeen: 7 } },
     { name: "c", registration: null },
   ]);
 });

@@ -15,7 +15,11 @@ import { ConfigStore, loadConfig } from "./config_file.ts";
 import { type ConsoleEnd, runConsole } from "./console.ts";
 import { NodeCore } from "./core.ts";
 import { Directory } from "./directory.ts";
+import { ExtendedService } from "./extended.ts";
+import { RateLimiter } from "./rate_limit.ts";
+import { RemotePresence } from "./remote_presence.ts";
 import { NodeServer } from "./server.ts";
+import { AccountStore } from "./store.ts";
 import { loadState, saveState } from "./state.ts";
 
 /** The default UDP address of a node: every interface, port 3344. */
@@ -47,6 +51,8 @@ export interface RunNodeOptions {
   readonly bind?: (at: Endpoint) => DatagramSocket;
   /** DNS client. Default: the system's resolver (or `dnsServer`). */
   readonly dns?: DnsClient;
+  /** Account database path, or `false` for none (original protocol only). Default: the file's `[accounts] database`, else `nodelumi-<domain>.db`. */
+  readonly databasePath?: string | false;
   /** Registration state is saved this often when it changed, in ms. Default: 5 000. */
   readonly stateIntervalMs?: number;
   /** Stop the node. */
@@ -87,6 +93,19 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   const statePath = options.statePath ?? config.state ?? `nodelumi-${domain}.state`;
   const dnsServer = options.dnsServer ?? config.dnsServer;
 
+  let accounts: AccountStore | undefined;
+  const databasePath = options.databasePath ?? config.accounts?.database ?? `nodelumi-${domain}.db`;
+  if (databasePath) {
+    try {
+      accounts = AccountStore.open(databasePath);
+    } catch (error) {
+      throw new NodeStartError(error instanceof Error ? error.message : String(error), {
+        cause: error,
+      });
+    }
+    // Accounts created by sign-up are users of the domain too.
+    for (const account of accounts.accounts()) if (account.signedUp) directory.add(account.name);
+  }
   const restored = statePath ? await loadState(statePath, directory) : 0;
   let socket: DatagramSocket;
   try {
@@ -118,19 +137,72 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     staticMap: config.domains,
     dns: options.dns ?? (dnsServer ? udpDns({ server: dnsServer }) : systemDns()),
   });
+  const limits = config.limits ?? {};
+  const heartbeatMs = (limits.heartbeat ?? 30) * 1000;
+  let extended: ExtendedService | undefined;
+  let remote: RemotePresence | undefined;
+  // The server and the presence cache need each other: presence queries go out through the server.
+  let server: NodeServer | undefined;
   const core = new NodeCore({
     domain,
     directory,
     ...(config.offlineAfter && { offlineAfter: config.offlineAfter }),
+    isProtected: (name) => extended?.isProtected(name) ?? false,
   });
-  const server = new NodeServer({
+  if (accounts) {
+    remote = new RemotePresence({
+      locator,
+      send: (to, message) => server?.sendTo(to, message),
+      refreshMs: heartbeatMs,
+    });
+    extended = new ExtendedService({
+      domain,
+      directory,
+      store: accounts,
+      remote,
+      isLocal: (d) => core.isLocal(d),
+      settings: {
+        heartbeatMs,
+        expireOriginalMs: (limits["expire-original"] ?? 0) * 1000,
+        openSignup: config.accounts?.openSignup ?? false,
+        onlineList: config.accounts?.onlineList ?? true,
+        ...(limits["max-buddies"] !== undefined && { maxBuddies: limits["max-buddies"] }),
+      },
+    });
+  }
+  const rate = limits["rate-limit"] ?? 200;
+  const limiter = rate > 0
+    ? new RateLimiter({
+      limit: rate,
+      windowMs: limits["rate-window"] ?? 1_000,
+      banMs: (limits.ban ?? 10) * 1000,
+      // The nodes of the static map (other domains' traffic arrives from them) and this host.
+      exempt: [
+        ...(config.exempt ?? ["127.0.0.1"]),
+        ...[...config.domains.values()].map((e) => e.ip),
+      ],
+    })
+    : undefined;
+  server = new NodeServer({
     core,
     socket,
     locator,
     log,
-    onEvent: (event) =>
-      logger.debug("{kind} from {ip}:{port}: {reason}", { ...event, ...event.from }),
+    directory,
+    ...(extended && { extended }),
+    ...(remote && { remote }),
+    ...(limiter && { limiter }),
+    onEvent: (event) => {
+      if (event.kind === "banned") {
+        logger.warn("Banned {ip} for flooding: {reason}", { ...event.from, ...event });
+      } else logger.debug("{kind} from {ip}:{port}: {reason}", { ...event, ...event.from });
+    },
   });
+  const sweeper = extended && setInterval(() => {
+    for (const name of extended.sweep()) {
+      logger.info("{name} went offline (no heartbeat)", { name });
+    }
+  }, Math.min(1_000, heartbeatMs));
   const store = new ConfigStore(configPath, config, text, domain);
 
   write(
@@ -186,10 +258,12 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   });
   options.signal?.removeEventListener("abort", onAbort);
   clearInterval(stateTimer);
+  clearInterval(sweeper);
   socket.close();
   await serving;
   await persist();
   await log.close();
+  accounts?.close();
   await consoleDone?.catch(() => {});
   write(`LUMI node ${domain} stopped\n`);
 }

@@ -1,0 +1,442 @@
+/**
+ * The node's side of the PLUMI extensions (`v=2`): authenticated
+ * registration, sessions and heartbeats, sign-up, buddy lists, buddy
+ * status, who is online, and answering other nodes' presence queries.
+ * See docs/PROTOCOL.md, "Extensions", for every message.
+ *
+ * Only agents that sent `v=2` ever get an extended answer; users without a
+ * password keep the original behaviour for original agents.
+ *
+ * @module
+ */
+
+import {
+  authMessage,
+  DEFAULT_ITERATIONS,
+  fromBase64Url,
+  newNonce,
+  type StoredCredentials,
+  toBase64Url,
+  verifyProof,
+} from "../auth.ts";
+import { type Endpoint, isValidName, parseAddress } from "../plumi/address.ts";
+import {
+  type ExtensionReply,
+  type ExtensionRequest,
+  type ExtensionType,
+  MAX_EXTENDED_PACKET_BYTES,
+  type PlumiMessage,
+  type RegisterReply,
+} from "../plumi/messages.ts";
+import { formatPlumi } from "../plumi/codec.ts";
+import type { SendAction } from "./core.ts";
+import type { Directory, Registration } from "./directory.ts";
+import { isV2, paginate, param } from "./params.ts";
+import type { AccountStore } from "./store.ts";
+
+/** Settings of the extensions, from the `[accounts]` and `[limits]` sections. */
+export interface ExtendedSettings {
+  /** Heartbeat interval asked of extended agents, in ms. Default: 30 000. */
+  readonly heartbeatMs?: number;
+  /** Heartbeats missed before an extended agent is offline. Default: 3. */
+  readonly missedHeartbeats?: number;
+  /** Original agents' registrations expire after this long without a new PR, in ms; 0 never. Default: 0. */
+  readonly expireOriginalMs?: number;
+  /** Anyone may create an account. Default: false. */
+  readonly openSignup?: boolean;
+  /** Registered users may list who is online. Default: true. */
+  readonly onlineList?: boolean;
+  /** Most buddies per user. Default: 200. */
+  readonly maxBuddies?: number;
+  /** Fewest PBKDF2 iterations accepted at sign-up. Default: 100 000. */
+  readonly minIterations?: number;
+}
+
+/** Presence of buddies in other domains (see `remote_presence.ts`). */
+export interface RemoteBuddies {
+  /** Cached state of `buddy` as shown to `watcher`; asks its node again when stale. */
+  status(watcher: string, buddy: string): { state: BuddyState; endpoint?: Endpoint; stamp: number };
+}
+
+/** What a watcher may see of a buddy. */
+export type BuddyState = "on" | "busy" | "off" | "?";
+
+/** Options of {@linkcode ExtendedService}. */
+export interface ExtendedOptions {
+  readonly domain: string;
+  readonly directory: Directory;
+  readonly store: AccountStore;
+  readonly settings?: ExtendedSettings;
+  /** Presence of other domains' buddies. Default: always unknown. */
+  readonly remote?: RemoteBuddies;
+  /** Is `domain` this node's? */
+  readonly isLocal: (domain: string) => boolean;
+  /** Wall-clock ms. Default: `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** Most challenges outstanding at once; the oldest is forgotten first. */
+const MAX_CHALLENGES = 10_000;
+/** How long a challenge's nonce may be answered, in ms. */
+const CHALLENGE_MS = 30_000;
+
+interface Challenge {
+  readonly nonce: string;
+  readonly until: number;
+}
+
+function reply(type: ExtensionType, code: number, ...params: string[]): ExtensionReply {
+  return { kind: "ext-reply", type, code, params };
+}
+
+function splitAddress(address: string): [string, string] {
+  const at = address.indexOf("@");
+  return [address.slice(0, at), address.slice(at + 1)];
+}
+
+/** Handles every extended message a node receives from agents and other nodes. */
+export class ExtendedService {
+  readonly #domain: string;
+  readonly #directory: Directory;
+  readonly #store: AccountStore;
+  readonly #remote: RemoteBuddies | undefined;
+  readonly #isLocal: (domain: string) => boolean;
+  readonly #now: () => number;
+  readonly #heartbeatMs: number;
+  readonly #missed: number;
+  readonly #expireOriginalMs: number;
+  readonly #openSignup: boolean;
+  readonly #onlineList: boolean;
+  readonly #maxBuddies: number;
+  readonly #minIterations: number;
+  readonly #protected = new Set<string>();
+  readonly #challenges = new Map<string, Challenge>();
+  /** Proofs that failed, for the console's `stats`. */
+  failedProofs = 0;
+
+  constructor(options: ExtendedOptions) {
+    const s = options.settings ?? {};
+    this.#domain = options.domain;
+    this.#directory = options.directory;
+    this.#store = options.store;
+    this.#remote = options.remote;
+    this.#isLocal = options.isLocal;
+    this.#now = options.now ?? Date.now;
+    this.#heartbeatMs = s.heartbeatMs ?? 30_000;
+    this.#missed = s.missedHeartbeats ?? 3;
+    this.#expireOriginalMs = s.expireOriginalMs ?? 0;
+    this.#openSignup = s.openSignup ?? false;
+    this.#onlineList = s.onlineList ?? true;
+    this.#maxBuddies = s.maxBuddies ?? 200;
+    this.#minIterations = s.minIterations ?? 100_000;
+    for (const account of this.#store.accounts()) {
+      if (account.signedUp) this.#directory.add(account.name);
+      if (account.credentials) this.#protected.add(account.name);
+    }
+  }
+
+  /** Does `name` have a password? (Then only a proven extended PR/PD may change its registration.) */
+  isProtected(name: string): boolean {
+    return this.#protected.has(name);
+  }
+
+  /** Set or replace a user's password (console). */
+  setPassword(name: string, credentials: StoredCredentials): void {
+    this.#store.setPassword(name, credentials);
+    this.#protected.add(name);
+  }
+
+  /** Remove a user's password (console). Returns false if it had none. */
+  clearPassword(name: string): boolean {
+    const had = this.#store.clearPassword(name);
+    this.#protected.delete(name);
+    return had;
+  }
+
+  /** Forget everything stored about a user (console `del`). */
+  forget(name: string): void {
+    this.#store.remove(name);
+    this.#protected.delete(name);
+  }
+
+  /** Does this message belong to the extensions (rather than to the original core)? */
+  wants(message: PlumiMessage): boolean {
+    switch (message.kind) {
+      case "ext-request":
+        return true;
+      case "register":
+      case "deregister":
+        return isV2(message.params);
+      default:
+        return false;
+    }
+  }
+
+  /** Answer one extended message from `from`; `size` is its length in bytes. */
+  async handle(message: PlumiMessage, from: Endpoint, size: number): Promise<SendAction[]> {
+    const answer = await this.#answer(message, from, size);
+    return answer ? [{ kind: "send", to: from, message: answer }] : [];
+  }
+
+  async #answer(
+    message: PlumiMessage,
+    from: Endpoint,
+    size: number,
+  ): Promise<PlumiMessage | undefined> {
+    if (message.kind === "register") {
+      return await this.#register(message.address, message.params, from, size);
+    }
+    if (message.kind === "deregister") return this.#deregister(message.address, message.params);
+    if (message.kind !== "ext-request") return undefined;
+    switch (message.type) {
+      case "K":
+        return this.#heartbeat(message, from);
+      case "U":
+        return this.#signUp(message);
+      case "B":
+        return this.#buddyChange(message, from);
+      case "S":
+        return this.#buddyStatus(message, from);
+      case "O":
+        return this.#online(message, from);
+      case "P":
+        return this.#presenceQuery(message);
+    }
+  }
+
+  async #register(address: string, params: readonly string[], from: Endpoint, size: number) {
+    const [name, domain] = splitAddress(address);
+    const no = (...extra: string[]): RegisterReply => ({
+      kind: "register-reply",
+      code: 1,
+      params: ["v=2", ...extra],
+    });
+    if (!this.#isLocal(domain) || !this.#directory.has(name)) return no("e=user");
+    const credentials = this.#protected.has(name) ? this.#store.get(name)?.credentials : undefined;
+    if (credentials) {
+      const nonce = param(params, "n");
+      const proof = fromBase64Url(param(params, "p") ?? "");
+      const pending = this.#challenges.get(address);
+      let proven = false;
+      if (nonce !== undefined && proof && pending?.nonce === nonce && pending.until > this.#now()) {
+        this.#challenges.delete(address); // single use: a replayed proof finds no challenge
+        proven = await verifyProof(credentials, authMessage("PR", address, nonce), proof);
+        if (!proven) this.failedProofs++;
+      }
+      if (!proven) {
+        const fresh = this.#challenge(address);
+        const challenge = no(
+          "e=auth",
+          `n=${fresh}`,
+          `s=${toBase64Url(credentials.salt)}`,
+          `i=${credentials.iterations}`,
+        );
+        // Never answer a short request with a longer challenge (amplification): the agent pads.
+        return size >= formatPlumi(challenge).length ? challenge : no("e=pad");
+      }
+    }
+    const session = { token: newNonce(), heartbeatMs: this.#heartbeatMs, busy: false };
+    this.#directory.register(name, from, this.#now(), session);
+    return {
+      kind: "register-reply",
+      code: 0,
+      params: [
+        "v=2",
+        `t=${session.token}`,
+        `hb=${Math.round(this.#heartbeatMs / 1000)}`,
+        `su=${this.#openSignup ? 1 : 0}`,
+        `ol=${this.#onlineList ? 1 : 0}`,
+      ],
+    } satisfies PlumiMessage;
+  }
+
+  #challenge(address: string): string {
+    if (this.#challenges.size >= MAX_CHALLENGES) {
+      this.#challenges.delete(this.#challenges.keys().next().value!);
+    }
+    const nonce = newNonce();
+    this.#challenges.delete(address);
+    this.#challenges.set(address, { nonce, until: this.#now() + CHALLENGE_MS });
+    return nonce;
+  }
+
+  /** The registration of `address` if `token` is its session's. */
+  #session(address: string, params: readonly string[]): [string, Registration] | undefined {
+    const [name, domain] = splitAddress(address);
+    if (!this.#isLocal(domain)) return undefined;
+    const registration = this.#directory.get(name);
+    const token = param(params, "t");
+    if (!registration?.session || token === undefined || registration.session.token !== token) {
+      return undefined;
+    }
+    return [name, registration];
+  }
+
+  #deregister(address: string, params: readonly string[]): PlumiMessage {
+    const [name, domain] = splitAddress(address);
+    const done = (code: 0 | 1, ...extra: string[]): PlumiMessage => ({
+      kind: "deregister-reply",
+      code,
+      params: ["v=2", ...extra],
+    });
+    if (!this.#isLocal(domain) || !this.#directory.has(name)) return done(1, "e=user");
+    if (!this.#session(address, params)) {
+      // Without a session: allowed only where the original allows it, for users without a password.
+      if (this.#protected.has(name)) return done(1, "e=auth");
+    }
+    this.#directory.deregister(name);
+    return done(0);
+  }
+
+  #heartbeat(message: ExtensionRequest, from: Endpoint): ExtensionReply {
+    const found = this.#session(message.address, message.params);
+    if (!found) return reply("K", 1);
+    const [name, registration] = found;
+    registration.lastSeen = this.#now();
+    if (registration.endpoint.ip !== from.ip || registration.endpoint.port !== from.port) {
+      this.#directory.moveEndpoint(name, from);
+    }
+    registration.unanswered = 0;
+    const busy = param(message.params, "st") === "busy";
+    if (registration.session!.busy !== busy) {
+      registration.session!.busy = busy;
+      this.#directory.touchPresence(name);
+    }
+    return reply("K", 0, `c=${this.#buddyStamp(name)}`);
+  }
+
+  /**
+   * A mark that changes whenever anything `owner` may see of its buddies
+   * changes: the newest local presence change and the newest remote one.
+   */
+  #buddyStamp(owner: string): string {
+    let local = 0;
+    let remote = 0;
+    for (const buddy of this.#store.buddies(owner)) {
+      const [name, domain] = splitAddress(buddy);
+      if (this.#isLocal(domain)) local = Math.max(local, this.#directory.presenceStamp(name));
+      else {remote = Math.max(
+          remote,
+          this.#remote?.status(`${owner}@${this.#domain}`, buddy).stamp ?? 0,
+        );}
+    }
+    return `${local}.${remote}`;
+  }
+
+  #signUp(message: ExtensionRequest): ExtensionReply {
+    if (!this.#openSignup) return reply("U", 3, "e=closed");
+    const [name, domain] = splitAddress(message.address);
+    const salt = fromBase64Url(param(message.params, "s") ?? "");
+    const storedKey = fromBase64Url(param(message.params, "k") ?? "");
+    const iterations = Number(param(message.params, "i"));
+    const valid = this.#isLocal(domain) && isValidName(name) && salt && salt.length >= 16 &&
+      storedKey?.length === 32 && Number.isInteger(iterations) &&
+      iterations >= this.#minIterations &&
+      iterations <= 10 * DEFAULT_ITERATIONS;
+    if (!valid || !salt || !storedKey) return reply("U", 2, "e=invalid");
+    if (this.#directory.has(name) || this.#store.get(name)) return reply("U", 1, "e=taken");
+    this.#store.signUp(name, { salt, iterations, storedKey });
+    this.#directory.add(name);
+    this.#protected.add(name);
+    return reply("U", 0);
+  }
+
+  /** Authenticate a request by session token and source address. */
+  #caller(message: ExtensionRequest, from: Endpoint): string | undefined {
+    const found = this.#session(message.address, message.params);
+    if (!found) return undefined;
+    const [name, registration] = found;
+    const { ip, port } = registration.endpoint;
+    return ip === from.ip && port === from.port ? name : undefined;
+  }
+
+  #buddyChange(message: ExtensionRequest, from: Endpoint): ExtensionReply {
+    const owner = this.#caller(message, from);
+    if (!owner) return reply("B", 1, "e=auth");
+    const buddy = param(message.params, "b") ?? "";
+    const parsed = parseAddress(buddy);
+    if (!parsed.ok) return reply("B", 1, "e=invalid");
+    if (buddy === `${owner}@${this.#domain}`) return reply("B", 1, "e=self");
+    const op = param(message.params, "op");
+    if (op === "add") {
+      if (this.#store.buddyCount(owner) >= this.#maxBuddies) return reply("B", 1, "e=full");
+      this.#store.addBuddy(owner, buddy);
+      return reply("B", 0);
+    }
+    if (op === "del") {
+      return this.#store.removeBuddy(owner, buddy) ? reply("B", 0) : reply("B", 1, "e=absent");
+    }
+    return reply("B", 1, "e=invalid");
+  }
+
+  /** What `watcher` (a local user) may see of `buddy`. */
+  #stateOf(watcher: string, buddy: string): { state: BuddyState; endpoint?: Endpoint } {
+    const [name, domain] = splitAddress(buddy);
+    if (!this.#isLocal(domain)) {
+      return this.#remote?.status(`${watcher}@${this.#domain}`, buddy) ?? { state: "?" };
+    }
+    return this.#localPresence(name, `${watcher}@${this.#domain}`);
+  }
+
+  /** Presence of local user `name` as seen by `watcher` (any domain): shown only if `name` added `watcher`. */
+  #localPresence(name: string, watcher: string): { state: BuddyState; endpoint?: Endpoint } {
+    const registration = this.#directory.get(name);
+    if (registration === undefined || !this.#store.hasBuddy(name, watcher)) return { state: "?" };
+    if (!registration) return { state: "off" };
+    return { state: registration.session?.busy ? "busy" : "on", endpoint: registration.endpoint };
+  }
+
+  #buddyStatus(message: ExtensionRequest, from: Endpoint): ExtensionReply {
+    const owner = this.#caller(message, from);
+    if (!owner) return reply("S", 1, "e=auth");
+    const entries = this.#store.buddies(owner).map((buddy) => {
+      const { state, endpoint } = this.#stateOf(owner, buddy);
+      return `b=${state},${endpoint?.ip ?? ""},${endpoint?.port ?? ""},${buddy}`;
+    });
+    return this.#page("S", entries, message.params);
+  }
+
+  #online(message: ExtensionRequest, from: Endpoint): ExtensionReply {
+    if (!this.#onlineList) return reply("O", 1, "e=off");
+    if (!this.#caller(message, from)) return reply("O", 1, "e=auth");
+    const entries: string[] = [];
+    for (const name of this.#directory.onlineNames()) entries.push(`u=${name}`);
+    return this.#page("O", entries, message.params);
+  }
+
+  #page(type: ExtensionType, entries: string[], params: readonly string[]): ExtensionReply {
+    // "R?0;p=NNNNN/NNNNN" is at most 17 bytes.
+    const pages = paginate(entries, 17, MAX_EXTENDED_PACKET_BYTES);
+    const wanted = Math.min(Math.max(1, Number(param(params, "p")) || 1), pages.length);
+    return reply(type, 0, `p=${wanted}/${pages.length}`, ...pages[wanted - 1]!);
+  }
+
+  /** Another node asks what its user (`w=`) may see of our user. */
+  #presenceQuery(message: ExtensionRequest): ExtensionReply {
+    const watcher = param(message.params, "w") ?? "";
+    const [name, domain] = splitAddress(message.address);
+    const base = [`w=${watcher}`, `b=${message.address}`];
+    if (!parseAddress(watcher).ok || !this.#isLocal(domain)) return reply("P", 2, ...base);
+    if (!this.#directory.has(name)) return reply("P", 2, ...base);
+    const { state, endpoint } = this.#localPresence(name, watcher);
+    const code = { on: 0, busy: 1, off: 3, "?": 4 }[state];
+    return reply("P", code, ...base, ...(endpoint ? [`at=${endpoint.ip}:${endpoint.port}`] : []));
+  }
+
+  /**
+   * Take offline every extended agent that missed its heartbeats, and every
+   * original registration past `expireOriginalMs` (when set). Returns their names.
+   */
+  sweep(): string[] {
+    const now = this.#now();
+    const gone: string[] = [];
+    for (const [name, registration] of this.#directory.online()) {
+      const limit = registration.session
+        ? registration.session.heartbeatMs * this.#missed
+        : this.#expireOriginalMs;
+      if (limit > 0 && now - registration.lastSeen > limit) gone.push(name);
+    }
+    for (const name of gone) this.#directory.deregister(name);
+    return gone;
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Presence of buddies in other domains, asked of their nodes.
+ *
+ * Extension messages may only reach a node that announced it understands
+ * them, so before the first query to a node its capability is probed with an
+ * original-compatible packet: `PR.lumi-probe@<domain>;v=2` (a user name no
+ * one has). An extended node answers `RR1;v=2;e=user`; an original node a
+ * bare `RR1` (it ignores what follows the address) — then its users' presence
+ * is shown as unknown, never as an error. Capabilities are remembered for
+ * ten minutes.
+ *
+ * Queries (`PP<buddy>;w=<watcher>`) are padded so that the answer is never
+ * larger than the question, and are sent at most once per `refreshMs` per
+ * watcher and buddy, and only while someone asks (heartbeats or status
+ * requests of the watcher): traffic is bounded by one query and one answer
+ * per remote buddy of each online user per refresh interval.
+ *
+ * @module
+ */
+
+import type { NodeLocator } from "../locate.ts";
+import { type Endpoint, parseEndpoint } from "../plumi/address.ts";
+import type { ExtensionReply, PlumiMessage, RegisterReply } from "../plumi/messages.ts";
+import type { BuddyState, RemoteBuddies } from "./extended.ts";
+import { isV2, param } from "./params.ts";
+
+/** The user name of capability probes; not a valid user anywhere by convention. */
+export const PROBE_NAME = ".lumi-probe";
+
+/** Options of {@linkcode RemotePresence}. */
+export interface RemotePresenceOptions {
+  readonly locator: NodeLocator;
+  /** Send a message to another node. */
+  readonly send: (to: Endpoint, message: PlumiMessage) => void;
+  /** How long a cached state is fresh, in ms (the heartbeat interval). */
+  readonly refreshMs: number;
+  /** How long to wait for a probe's answer, in ms. Default: 2 000. */
+  readonly probeTimeoutMs?: number;
+  /** Clock in ms. Default: `performance.now`. */
+  readonly now?: () => number;
+}
+
+interface Entry {
+  state: BuddyState;
+  endpoint?: Endpoint;
+  stamp: number;
+  askedAt: number;
+}
+
+interface Capability {
+  extended: boolean | undefined;
+  until: number;
+  waiters: Array<(extended: boolean) => void>;
+}
+
+const CODES: Record<number, BuddyState> = { 0: "on", 1: "busy", 3: "off" };
+const CAPABILITY_MS = 600_000;
+const MAX_ENTRIES = 100_000;
+const key = (e: Endpoint) => `${e.ip}:${e.port}`;
+/** Padding that makes a query at least as long as its longest answer. */
+const PADDING = "x=" + "-".repeat(40);
+
+/** Cached presence of remote buddies, refreshed by asking their nodes. */
+export class RemotePresence implements RemoteBuddies {
+  readonly #locator: NodeLocator;
+  readonly #send: (to: Endpoint, message: PlumiMessage) => void;
+  readonly #refreshMs: number;
+  readonly #probeTimeoutMs: number;
+  readonly #now: () => number;
+  readonly #entries = new Map<string, Entry>();
+  readonly #capabilities = new Map<string, Capability>();
+  #clock = 0;
+  /** Queries sent, for the console's `stats`. */
+  queries = 0;
+
+  constructor(options: RemotePresenceOptions) {
+    this.#locator = options.locator;
+    this.#send = options.send;
+    this.#refreshMs = options.refreshMs;
+    this.#probeTimeoutMs = options.probeTimeoutMs ?? 2_000;
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  status(
+    watcher: string,
+    buddy: string,
+  ): { state: BuddyState; endpoint?: Endpoint; stamp: number } {
+    const id = `${watcher}|${buddy}`;
+    let entry = this.#entries.get(id);
+    if (!entry) {
+      if (this.#entries.size >= MAX_ENTRIES) {
+        this.#entries.delete(this.#entries.keys().next().value!);
+      }
+      entry = { state: "?", stamp: 0, askedAt: -Infinity };
+      this.#entries.set(id, entry);
+    }
+    if (this.#now() - entry.askedAt >= this.#refreshMs) {
+      entry.askedAt = this.#now();
+      void this.#ask(watcher, buddy);
+    }
+    return entry;
+  }
+
+  async #ask(watcher: string, buddy: string): Promise<void> {
+    const domain = buddy.slice(buddy.indexOf("@") + 1);
+    const [node] = await this.#locator.locate(domain);
+    if (!node || !(await this.#isExtended(node, domain))) return;
+    this.queries++;
+    this.#send(node, {
+      kind: "ext-request",
+      type: "P",
+      address: buddy,
+      params: [`w=${watcher}`, PADDING],
+    });
+  }
+
+  #isExtended(node: Endpoint, domain: string): Promise<boolean> {
+    const known = this.#capabilities.get(key(node));
+    if (known && known.until > this.#now()) {
+      if (known.extended !== undefined) return Promise.resolve(known.extended);
+      return new Promise((resolve) => known.waiters.push(resolve));
+    }
+    const capability: Capability = {
+      extended: undefined,
+      until: this.#now() + CAPABILITY_MS,
+      waiters: [],
+    };
+    this.#capabilities.set(key(node), capability);
+    const answer = new Promise<boolean>((resolve) => capability.waiters.push(resolve));
+    this.#send(node, {
+      kind: "register",
+      address: `${PROBE_NAME}@${domain}`,
+      params: ["v=2", PADDING],
+    });
+    const timer = setTimeout(() => this.#settle(node, false, 60_000), this.#probeTimeoutMs);
+    void answer.then(() => clearTimeout(timer));
+    return answer;
+  }
+
+  #settle(node: Endpoint, extended: boolean, validMs = CAPABILITY_MS): void {
+    const capability = this.#capabilities.get(key(node));
+    if (!capability || capability.extended !== undefined) return;
+    capability.extended = extended;
+    capability.until = this.#now() + validMs;
+    for (const wake of capability.waiters.splice(0)) wake(extended);
+  }
+
+  /** Is a probe waiting for an answer from `from`? */
+  expectsProbeAnswer(from: Endpoint): boolean {
+    return this.#capabilities.get(key(from))?.extended === undefined &&
+      this.#capabilities.has(key(from));
+  }
+
+  /** The answer to a capability probe. */
+  onProbeAnswer(message: RegisterReply, from: Endpoint): void {
+    this.#settle(from, isV2(message.params));
+  }
+
+  /** An `RP` answer from another node. */
+  onAnswer(message: ExtensionReply): void {
+    const watcher = param(message.params, "w");
+    const buddy = param(message.params, "b");
+    const entry = this.#entries.get(`${watcher}|${buddy}`);
+    if (!entry) return;
+    const state = CODES[message.code] ?? "?";
+    const at = parseEndpoint(param(message.params, "at") ?? "");
+    const endpoint = at.ok && (state === "on" || state === "busy") ? at.value : undefined;
+    if (
+      state !== entry.state ||
+      key(endpoint ?? { ip: "", port: 0 }) !== key(entry.endpoint ?? { ip: "", port: 0 })
+    ) {
+      entry.state = state;
+      if (endpoint) entry.endpoint = endpoint;
+      else delete entry.endpoint;
+      entry.stamp = ++this.#clock;
+    }
+  }
+}
