@@ -10,7 +10,11 @@
 import type { Clock, TimerHandle } from "../clock.ts";
 import type { Endpoint } from "../plumi/address.ts";
 import { decodePlumi, encodePlumi, printable } from "../plumi/codec.ts";
-import type { LookupRequest, PlumiMessage } from "../plumi/messages.ts";
+import {
+  type LookupRequest,
+  MAX_EXTENDED_PACKET_BYTES,
+  type PlumiMessage,
+} from "../plumi/messages.ts";
 import type { DatagramSocket } from "../transport/udp.ts";
 import { AbortedError, NodeSilentError } from "./errors.ts";
 import type { PacketLog } from "./log.ts";
@@ -164,7 +168,8 @@ export class PlumiClient {
   }
 
   #dispatch(bytes: Uint8Array, from: Endpoint): void {
-    const decoded = decodePlumi(bytes);
+    // Extended answers (status pages, online lists) may be up to 512 bytes; original ones stay at 100.
+    const decoded = decodePlumi(bytes, { maxExtendedBytes: MAX_EXTENDED_PACKET_BYTES });
     if (!decoded.ok) {
       this.#ignore(`malformed datagram "${printable(bytes, 40)}": ${decoded.error.message}`, from);
       return;

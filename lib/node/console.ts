@@ -10,13 +10,29 @@ import { isValidName } from "../plumi/address.ts";
 import type { Directory } from "./directory.ts";
 import type { NodeStats } from "./server.ts";
 
+/** Accounts, passwords and buddy lists, when the node has an account database. */
+export interface ConsoleAccounts {
+  /** Set a user's password (hashes it; slow on purpose). */
+  setPassword(name: string, password: string): Promise<void>;
+  /** Remove a user's password; false if it had none. */
+  clearPassword(name: string): boolean;
+  /** Delete everything stored about a user. */
+  forget(name: string): void;
+  isProtected(name: string): boolean;
+  /** Created by sign-up, so not written to nodelumi.cfg. */
+  isSignedUp(name: string): boolean;
+  buddiesOf(name: string): string[];
+}
+
 /** What the console works on. */
 export interface ConsoleTarget {
   readonly domain: string;
   readonly directory: Directory;
   readonly stats: NodeStats;
-  /** Persist the current user list; rejects if it could not be saved. */
+  /** Persist the user list of nodelumi.cfg; rejects if it could not be saved. */
   save(users: Iterable<string>): Promise<void>;
+  /** The account database, if the node has one. */
+  readonly accounts?: ConsoleAccounts;
 }
 
 /** Options of {@linkcode runConsole}. */
@@ -40,7 +56,10 @@ const HELP = `Commands:
   list              every user with its LUMI address and state
   online            the users online now
   add <user>...     add users to the domain (saved at once)
-  del <user>...     remove users (saved at once); also: remove
+  del <user>...     remove users (saved at once), with their password and buddies
+  passwd <user> <password>   set a user's password (then only extended agents with it log in)
+  nopasswd <user>   remove a user's password
+  buddies <user>    a user's buddy list
   stats             packet counters
   help              this text
   exit              stop the node (also: quit)`;
@@ -79,6 +98,27 @@ export class AdminConsole {
       case "remove":
       case "rm":
         return { output: await this.#change(args, "remove"), exit: false };
+      case "passwd":
+        return { output: await this.#passwd(args), exit: false };
+      case "nopasswd":
+        return {
+          output: this.#withAccounts(
+            args,
+            (a, name) =>
+              a.clearPassword(name)
+                ? `Password removed for ${name}@${this.#target.domain} (saved)`
+                : `${name} has no password`,
+          ),
+          exit: false,
+        };
+      case "buddies":
+        return {
+          output: this.#withAccounts(args, (a, name) => {
+            const list = a.buddiesOf(name);
+            return list.length ? list.map((b) => `  ${b}`).join("\n") : `${name} has no buddies`;
+          }),
+          exit: false,
+        };
       case "stats":
         return { output: JSON.stringify(this.#target.stats, null, 2), exit: false };
       case "exit":
@@ -87,6 +127,38 @@ export class AdminConsole {
       default:
         return { output: `Unknown command "${command}". Type "help" for the list.`, exit: false };
     }
+  }
+
+  #bare(name: string): string {
+    return name.replace(new RegExp(`@${this.#target.domain.replace(/\./g, "\\.")}$`, "i"), "");
+  }
+
+  #withAccounts(
+    args: string[],
+    action: (accounts: ConsoleAccounts, name: string) => string,
+  ): string {
+    const accounts = this.#target.accounts;
+    if (!accounts) return "This node has no account database (started with --no-database).";
+    const name = this.#bare(args[0] ?? "");
+    if (!this.#target.directory.has(name)) {
+      return args[0] ? `${name} is not a user` : "Usage: <command> <user>";
+    }
+    return action(accounts, name);
+  }
+
+  async #passwd(args: string[]): Promise<string> {
+    const accounts = this.#target.accounts;
+    if (!accounts) return "This node has no account database (started with --no-database).";
+    const [user, password] = args;
+    if (!user || !password) return "Usage: passwd <user> <password>";
+    const name = this.#bare(user);
+    if (!this.#target.directory.has(name)) return `${name} is not a user`;
+    try {
+      await accounts.setPassword(name, password);
+    } catch (error) {
+      return paint(this.#color, 31, `Not saved: ${error instanceof Error ? error.message : error}`);
+    }
+    return paint(this.#color, 32, `Password set for ${name}@${this.#target.domain} (saved)`);
   }
 
   #list(onlineOnly: boolean): string {
@@ -100,7 +172,14 @@ export class AdminConsole {
           paint(this.#color, 32, "online ")
         } ${registration.endpoint.ip}:${registration.endpoint.port}`
         : paint(this.#color, 90, "offline");
-      lines.push(`  ${address.padEnd(32)} ${state}`);
+      const accounts = this.#target.accounts;
+      const marks = [
+        ...(accounts?.isProtected(name) ? ["password"] : []),
+        ...(accounts?.isSignedUp(name) ? ["signed-up"] : []),
+      ];
+      lines.push(
+        `  ${address.padEnd(32)} ${state}${marks.length ? `  [${marks.join(", ")}]` : ""}`,
+      );
     }
     lines.push(`${directory.size} users, ${directory.onlineCount} online`);
     return lines.join("\n");
@@ -127,7 +206,9 @@ export class AdminConsole {
     if (changed.length === 0) return out.join("\n");
     // Removal happens after the save succeeds, so a failed save changes nothing.
     const gone = new Set(op === "remove" ? changed : []);
-    const next = [...directory.names()].filter((n) => !gone.has(n));
+    const accounts = this.#target.accounts;
+    // Signed-up accounts live in the database only, never in nodelumi.cfg.
+    const next = [...directory.names()].filter((n) => !gone.has(n) && !accounts?.isSignedUp(n));
     try {
       await this.#target.save(next);
     } catch (error) {
@@ -141,7 +222,12 @@ export class AdminConsole {
       );
       return out.join("\n");
     }
-    if (op === "remove") { for (const name of changed) directory.remove(name); }
+    if (op === "remove") {
+      for (const name of changed) {
+        directory.remove(name);
+        accounts?.forget(name);
+      }
+    }
     const verb = op === "add" ? "Added" : "Removed";
     out.push(
       paint(

@@ -31,7 +31,7 @@ import {
 import { formatPlumi } from "../plumi/codec.ts";
 import type { SendAction } from "./core.ts";
 import type { Directory, Registration } from "./directory.ts";
-import { isV2, paginate, param } from "./params.ts";
+import { isV2, paginate, param } from "../plumi/params.ts";
 import type { AccountStore } from "./store.ts";
 
 /** Settings of the extensions, from the `[accounts]` and `[limits]` sections. */
@@ -110,6 +110,8 @@ export class ExtendedService {
   readonly #maxBuddies: number;
   readonly #minIterations: number;
   readonly #protected = new Set<string>();
+  /** Users created by sign-up (not listed in nodelumi.cfg). */
+  readonly #signedUp = new Set<string>();
   readonly #challenges = new Map<string, Challenge>();
   /** Proofs that failed, for the console's `stats`. */
   failedProofs = 0;
@@ -130,7 +132,10 @@ export class ExtendedService {
     this.#maxBuddies = s.maxBuddies ?? 200;
     this.#minIterations = s.minIterations ?? 100_000;
     for (const account of this.#store.accounts()) {
-      if (account.signedUp) this.#directory.add(account.name);
+      if (account.signedUp) {
+        this.#directory.add(account.name);
+        this.#signedUp.add(account.name);
+      }
       if (account.credentials) this.#protected.add(account.name);
     }
   }
@@ -157,6 +162,17 @@ export class ExtendedService {
   forget(name: string): void {
     this.#store.remove(name);
     this.#protected.delete(name);
+    this.#signedUp.delete(name);
+  }
+
+  /** Was `name` created by sign-up (rather than listed in nodelumi.cfg)? */
+  isSignedUp(name: string): boolean {
+    return this.#signedUp.has(name);
+  }
+
+  /** The buddy list of `name`. */
+  buddiesOf(name: string): string[] {
+    return this.#store.buddies(name);
   }
 
   /** Does this message belong to the extensions (rather than to the original core)? */
@@ -338,6 +354,7 @@ export class ExtendedService {
     this.#store.signUp(name, { salt, iterations, storedKey });
     this.#directory.add(name);
     this.#protected.add(name);
+    this.#signedUp.add(name);
     return reply("U", 0);
   }
 

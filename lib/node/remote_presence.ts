@@ -22,7 +22,7 @@ import type { NodeLocator } from "../locate.ts";
 import { type Endpoint, parseEndpoint } from "../plumi/address.ts";
 import type { ExtensionReply, PlumiMessage, RegisterReply } from "../plumi/messages.ts";
 import type { BuddyState, RemoteBuddies } from "./extended.ts";
-import { isV2, param } from "./params.ts";
+import { isV2, param } from "../plumi/params.ts";
 
 /** The user name of capability probes; not a valid user anywhere by convention. */
 export const PROBE_NAME = ".lumi-probe";

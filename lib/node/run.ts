@@ -6,6 +6,7 @@
  */
 
 import { getLogger } from "#log";
+import { createCredentials } from "../auth.ts";
 import { createLocator, type NodeLocator } from "../locate.ts";
 import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
 import { nullPacketLog, openPacketLog, type PacketLog } from "../packet_log.ts";
@@ -238,7 +239,23 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   let consoleDone: Promise<ConsoleEnd> | undefined;
   if (options.input) {
     consoleDone = runConsole(
-      { domain, directory, stats: server.stats, save: (users) => store.save(users) },
+      {
+        domain,
+        directory,
+        stats: server.stats,
+        save: (users) => store.save(users),
+        ...(extended && {
+          accounts: {
+            setPassword: async (name: string, password: string) =>
+              extended.setPassword(name, await createCredentials(password)),
+            clearPassword: (name: string) => extended.clearPassword(name),
+            forget: (name: string) => extended.forget(name),
+            isProtected: (name: string) => extended.isProtected(name),
+            isSignedUp: (name: string) => extended.isSignedUp(name),
+            buddiesOf: (name: string) => extended.buddiesOf(name),
+          },
+        }),
+      },
       {
         input: options.input,
         write,

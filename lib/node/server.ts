@@ -16,7 +16,7 @@ import {
 } from "../plumi/messages.ts";
 import type { Directory } from "./directory.ts";
 import type { ExtendedService } from "./extended.ts";
-import { param } from "./params.ts";
+import { param } from "../plumi/params.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import type { RemotePresence } from "./remote_presence.ts";
 import type { NodeLocator } from "../locate.ts";

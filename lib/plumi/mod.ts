@@ -8,3 +8,4 @@
 export * from "./address.ts";
 export * from "./messages.ts";
 export * from "./codec.ts";
+export * from "./params.ts";
