@@ -10,9 +10,9 @@ Deno.test("accounts, passwords and buddies survive closing and reopening the dat
   const credentials = await createCredentials("pw", 1_000);
   {
     using store = AccountStore.open(path);
-    assert(store.signUp("nuria", credentials));
-    assertEquals(store.signUp("nuria", credentials), false, "a name is taken once");
-    store.setPassword("laura", credentials);
+    assert(store.signUp("nuria", credentials, 1_000));
+    assertEquals(store.signUp("nuria", credentials, 2_000), false, "a name is taken once");
+    store.setPassword("laura", credentials, 3_000);
     assert(store.addBuddy("laura", "nuria@bb.com"));
     assertEquals(store.addBuddy("laura", "nuria@bb.com"), false);
     assert(store.addBuddy("laura", "joan@cc.com"));

@@ -19,7 +19,7 @@ import {
   toBase64Url,
   verifyProof,
 } from "../auth.ts";
-import { type Endpoint, isValidName, parseAddress } from "../plumi/address.ts";
+import { type Endpoint, isValidName, normalizeDomain, parseAddress } from "../plumi/address.ts";
 import {
   type ExtensionReply,
   type ExtensionRequest,
@@ -94,8 +94,15 @@ function splitAddress(address: string): [string, string] {
   return [address.slice(0, at), address.slice(at + 1)];
 }
 
+/** An address as buddy lists keep and compare it: the domain in lower case, without a trailing dot. */
+function canonical(address: string): string {
+  const [name, domain] = splitAddress(address);
+  return `${name}@${normalizeDomain(domain)}`;
+}
+
 /** Handles every extended message a node receives from agents and other nodes. */
 export class ExtendedService {
+  /** The domain, normalised (lower case, no trailing dot), as watchers' addresses carry it. */
   readonly #domain: string;
   readonly #directory: Directory;
   readonly #store: AccountStore;
@@ -118,7 +125,7 @@ export class ExtendedService {
 
   constructor(options: ExtendedOptions) {
     const s = options.settings ?? {};
-    this.#domain = options.domain;
+    this.#domain = normalizeDomain(options.domain);
     this.#directory = options.directory;
     this.#store = options.store;
     this.#remote = options.remote;
@@ -202,7 +209,9 @@ export class ExtendedService {
     if (message.kind === "register") {
       return await this.#register(message.address, message.params, from, size);
     }
-    if (message.kind === "deregister") return this.#deregister(message.address, message.params);
+    if (message.kind === "deregister") {
+      return this.#deregister(message.address, message.params, from);
+    }
     if (message.kind !== "ext-request") return undefined;
     switch (message.type) {
       case "K":
@@ -252,8 +261,7 @@ export class ExtendedService {
       }
     }
     const session = { token: newNonce(), heartbeatMs: this.#heartbeatMs, busy: false };
-    this.#directory.register(name, from, this.#now(), session);
-    return {
+    const granted: RegisterReply = {
       kind: "register-reply",
       code: 0,
       params: [
@@ -263,7 +271,12 @@ export class ExtendedService {
         `su=${this.#openSignup ? 1 : 0}`,
         `ol=${this.#onlineList ? 1 : 0}`,
       ],
-    } satisfies PlumiMessage;
+    };
+    // The answer may not be longer than the request (amplification rule): ask for padding
+    // before changing anything, rather than registering with an answer that cannot be sent.
+    if (size < formatPlumi(granted).length) return no("e=pad");
+    this.#directory.register(name, from, this.#now(), session);
+    return granted;
   }
 
   #challenge(address: string): string {
@@ -288,7 +301,7 @@ export class ExtendedService {
     return [name, registration];
   }
 
-  #deregister(address: string, params: readonly string[]): PlumiMessage {
+  #deregister(address: string, params: readonly string[], from: Endpoint): PlumiMessage {
     const [name, domain] = splitAddress(address);
     const done = (code: 0 | 1, ...extra: string[]): PlumiMessage => ({
       kind: "deregister-reply",
@@ -296,9 +309,10 @@ export class ExtendedService {
       params: ["v=2", ...extra],
     });
     if (!this.#isLocal(domain) || !this.#directory.has(name)) return done(1, "e=user");
-    if (!this.#session(address, params)) {
-      // Without a session: allowed only where the original allows it, for users without a password.
-      if (this.#protected.has(name)) return done(1, "e=auth");
+    // Without the session's token from the session's address: allowed only where the original
+    // allows it, for users without a password.
+    if (!this.#caller(address, params, from) && this.#protected.has(name)) {
+      return done(1, "e=auth");
     }
     this.#directory.deregister(name);
     return done(0);
@@ -323,20 +337,27 @@ export class ExtendedService {
 
   /**
    * A mark that changes whenever anything `owner` may see of its buddies
-   * changes: the newest local presence change and the newest remote one.
+   * changes, and only then (it must not tell what the mutual rule hides):
+   * the newest presence change among the local buddies that share their
+   * presence with `owner`, how many do, and the newest remote change.
+   * Starting or stopping to share touches the sharer's presence stamp.
    */
   #buddyStamp(owner: string): string {
+    const self = `${owner}@${this.#domain}`;
+    const sharing = new Set(this.#store.watchers(self));
     let local = 0;
+    let shared = 0;
     let remote = 0;
     for (const buddy of this.#store.buddies(owner)) {
       const [name, domain] = splitAddress(buddy);
-      if (this.#isLocal(domain)) local = Math.max(local, this.#directory.presenceStamp(name));
-      else {remote = Math.max(
-          remote,
-          this.#remote?.status(`${owner}@${this.#domain}`, buddy).stamp ?? 0,
-        );}
+      if (!this.#isLocal(domain)) {
+        remote = Math.max(remote, this.#remote?.status(self, buddy).stamp ?? 0);
+      } else if (sharing.has(name)) {
+        local = Math.max(local, this.#directory.presenceStamp(name));
+        shared++;
+      }
     }
-    return `${local}.${remote}`;
+    return `${local}.${shared}.${remote}`;
   }
 
   #signUp(message: ExtensionRequest): ExtensionReply {
@@ -359,8 +380,8 @@ export class ExtendedService {
   }
 
   /** Authenticate a request by session token and source address. */
-  #caller(message: ExtensionRequest, from: Endpoint): string | undefined {
-    const found = this.#session(message.address, message.params);
+  #caller(address: string, params: readonly string[], from: Endpoint): string | undefined {
+    const found = this.#session(address, params);
     if (!found) return undefined;
     const [name, registration] = found;
     const { ip, port } = registration.endpoint;
@@ -368,20 +389,23 @@ export class ExtendedService {
   }
 
   #buddyChange(message: ExtensionRequest, from: Endpoint): ExtensionReply {
-    const owner = this.#caller(message, from);
+    const owner = this.#caller(message.address, message.params, from);
     if (!owner) return reply("B", 1, "e=auth");
-    const buddy = param(message.params, "b") ?? "";
-    const parsed = parseAddress(buddy);
-    if (!parsed.ok) return reply("B", 1, "e=invalid");
+    const raw = param(message.params, "b") ?? "";
+    if (!parseAddress(raw).ok) return reply("B", 1, "e=invalid");
+    const buddy = canonical(raw);
     if (buddy === `${owner}@${this.#domain}`) return reply("B", 1, "e=self");
     const op = param(message.params, "op");
     if (op === "add") {
       if (this.#store.buddyCount(owner) >= this.#maxBuddies) return reply("B", 1, "e=full");
-      this.#store.addBuddy(owner, buddy);
+      // What `buddy` may see of `owner` changed (mutual rule): its heartbeat mark must change too.
+      if (this.#store.addBuddy(owner, buddy)) this.#directory.touchPresence(owner);
       return reply("B", 0);
     }
     if (op === "del") {
-      return this.#store.removeBuddy(owner, buddy) ? reply("B", 0) : reply("B", 1, "e=absent");
+      if (!this.#store.removeBuddy(owner, buddy)) return reply("B", 1, "e=absent");
+      this.#directory.touchPresence(owner);
+      return reply("B", 0);
     }
     return reply("B", 1, "e=invalid");
   }
@@ -398,13 +422,15 @@ export class ExtendedService {
   /** Presence of local user `name` as seen by `watcher` (any domain): shown only if `name` added `watcher`. */
   #localPresence(name: string, watcher: string): { state: BuddyState; endpoint?: Endpoint } {
     const registration = this.#directory.get(name);
-    if (registration === undefined || !this.#store.hasBuddy(name, watcher)) return { state: "?" };
+    if (registration === undefined || !this.#store.hasBuddy(name, canonical(watcher))) {
+      return { state: "?" };
+    }
     if (!registration) return { state: "off" };
     return { state: registration.session?.busy ? "busy" : "on", endpoint: registration.endpoint };
   }
 
   #buddyStatus(message: ExtensionRequest, from: Endpoint): ExtensionReply {
-    const owner = this.#caller(message, from);
+    const owner = this.#caller(message.address, message.params, from);
     if (!owner) return reply("S", 1, "e=auth");
     const entries = this.#store.buddies(owner).map((buddy) => {
       const { state, endpoint } = this.#stateOf(owner, buddy);
@@ -415,7 +441,7 @@ export class ExtendedService {
 
   #online(message: ExtensionRequest, from: Endpoint): ExtensionReply {
     if (!this.#onlineList) return reply("O", 1, "e=off");
-    if (!this.#caller(message, from)) return reply("O", 1, "e=auth");
+    if (!this.#caller(message.address, message.params, from)) return reply("O", 1, "e=auth");
     const entries: string[] = [];
     for (const name of this.#directory.onlineNames()) entries.push(`u=${name}`);
     return this.#page("O", entries, message.params);

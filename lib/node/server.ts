@@ -203,7 +203,15 @@ export class NodeServer {
         { nodeOf: message.from.slice(message.from.indexOf("@") + 1) }),
     };
     if (this.#remote && message.kind === "ext-reply" && message.type === "P") {
-      this.#remote.onAnswer(message);
+      // Only the buddy's own node may say where the buddy is.
+      const remote = this.#remote;
+      const buddy = param(message.params, "b") ?? "";
+      this.#track(
+        this.#isNodeOf(buddy.slice(buddy.indexOf("@") + 1), from).then((verified) => {
+          if (verified) remote.onAnswer(message);
+          else bump(this.stats.dropped, "unverified-node");
+        }),
+      );
       return;
     }
     if (

@@ -26,11 +26,13 @@ interface StateFile {
   readonly online: [string, string, number][];
 }
 
-/** Write the online users of `directory` to `path`. */
+/** Write the online users of `directory` that registered with the original protocol to `path`. */
 export async function saveState(path: string, directory: Directory): Promise<void> {
   const online: StateFile["online"] = [];
   for (const { name, registration } of directory.entries()) {
-    if (registration) {
+    // An extended agent's session (its token) does not survive a restart: the agent is told
+    // RK1 and registers again. Restored without a session, it would never expire.
+    if (registration && !registration.session) {
       const { ip, port } = registration.endpoint;
       online.push([name, `${ip}:${port}`, registration.since]);
     }
