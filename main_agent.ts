@@ -43,12 +43,23 @@ Options:
   --dns-server IP:PORT   DNS server used to find the node (default: the system's)
   --log FILE             packet log file (default: NAME@DOMAIN.log in the working directory)
   --no-log               keep no packet log
-  --nick-timeout SECS    drop a connection whose peer sends no nickname in time (default 10)
+  --nick-timeout SECS    drop a connection whose handshake is not over in time (default 10)
+  --max-chats N          most conversations at once; past it, callers are told you are busy
+                         (default 8; 1 behaves as the original agent)
+  --group-port PORT      TCP port for group links; 0 picks a free one (default 0)
+  --max-groups N         most group chats at once; 0 switches groups off (default 4)
+  --max-group-size N     most members of a group, 2-64 (default 16)
+  --frame-timeout SECS   drop a peer that takes longer to send one frame (default 5)
+  --group-idle SECS      drop a group member silent this long; keep-alives every third (default 45)
+  --max-handshakes N     most incoming connections being set up at once (default 32)
+  --max-handshakes-per-ip N   the same, from one IP address (default 8)
   --help                 show this help
 
 Once registered, type an address to call someone, then type lines to chat.
-/exit ends a conversation, /quit (or Ctrl-C, or the end of the input) leaves,
-/help lists every command. With stdin piped, commands are read one per line.
+/call, /list, /switch and /close handle several conversations; /group, /invite
+and /leave group chats. /exit ends the current conversation, /quit (or Ctrl-C,
+or the end of the input) leaves, /help lists every command. With stdin piped,
+commands are read one per line.
 
 Exit codes: 0 done, 1 unexpected failure, 2 bad options, 3 not a user of the
 domain, 4 node not found, 5 node does not respond, 6 cannot listen.`;
@@ -84,6 +95,14 @@ export function parseFlags(args: string[], signal: AbortSignal): AgentOptions | 
         log: { type: "string" },
         "no-log": { type: "boolean" },
         "nick-timeout": { type: "string" },
+        "max-chats": { type: "string" },
+        "group-port": { type: "string" },
+        "max-groups": { type: "string" },
+        "max-group-size": { type: "string" },
+        "frame-timeout": { type: "string" },
+        "group-idle": { type: "string" },
+        "max-handshakes": { type: "string" },
+        "max-handshakes-per-ip": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -99,6 +118,8 @@ export function parseFlags(args: string[], signal: AbortSignal): AgentOptions | 
   }
   const dnsServer = endpointFlag("--dns-server", values["dns-server"]);
   const nickTimeout = numberFlag("--nick-timeout", values["nick-timeout"]);
+  const frameTimeout = numberFlag("--frame-timeout", values["frame-timeout"]);
+  const groupIdle = numberFlag("--group-idle", values["group-idle"]);
   return {
     address: values.address,
     nick: values.nick,
@@ -108,6 +129,14 @@ export function parseFlags(args: string[], signal: AbortSignal): AgentOptions | 
     dns: dnsServer ? udpDns({ server: dnsServer }) : undefined,
     logFile: values["no-log"] ? false : values.log,
     nickTimeoutMs: nickTimeout === undefined ? undefined : nickTimeout * 1000,
+    maxChats: numberFlag("--max-chats", values["max-chats"]),
+    groupPort: numberFlag("--group-port", values["group-port"]),
+    maxGroups: numberFlag("--max-groups", values["max-groups"]),
+    maxGroupSize: numberFlag("--max-group-size", values["max-group-size"]),
+    frameTimeoutMs: frameTimeout === undefined ? undefined : frameTimeout * 1000,
+    groupIdleMs: groupIdle === undefined ? undefined : groupIdle * 1000,
+    maxPendingHandshakes: numberFlag("--max-handshakes", values["max-handshakes"]),
+    maxPendingPerIp: numberFlag("--max-handshakes-per-ip", values["max-handshakes-per-ip"]),
     signal,
   };
 }

@@ -6,6 +6,7 @@
 import assert from "#assert";
 import {
   advertisedEndpoint,
+  groupEndpoint,
   lineFrames,
   OriginalAgent,
   RawPmi,
@@ -34,10 +35,12 @@ Deno.test("agents on one node", async (t) => {
   const started = await startNode(dir, "bb.com", ["laura", "joan", "pere", "anna"]);
   await using _node = started.process;
   const nodeAt = started.endpoint;
+  // One conversation at a time, as the original agent: a second caller is told "busy".
+  const single = ["--max-chats", "1"];
   const [laura, joan, pere] = await Promise.all([
-    startAgent(dir, "laura@bb.com", "Laura", nodeAt),
-    startAgent(dir, "joan@bb.com", "Joan", nodeAt),
-    startAgent(dir, "pere@bb.com", "Pere", nodeAt),
+    startAgent(dir, "laura@bb.com", "Laura", nodeAt, single),
+    startAgent(dir, "joan@bb.com", "Joan", nodeAt, single),
+    startAgent(dir, "pere@bb.com", "Pere", nodeAt, single),
   ]);
   await using _laura = laura;
   await using _joan = joan;
@@ -218,15 +221,17 @@ Deno.test("malformed and unexpected datagrams are counted and ignored", async ()
   await using node = new ScriptedNode();
   await using laura = await startAgent(dir, "laura@bb.com", "Laura", node.endpoint, ["--no-log"]);
   const advertised = await advertisedEndpoint(laura);
+  const groups = await groupEndpoint(laura);
   const agentUdp = (await node.waitFor(/^PRlaura@bb\.com$/)).from;
   await node.udp.send("XX", agentUdp);
   await node.udp.send(new Uint8Array([0x50, 0x4c, 0xff, 0x00]), agentUdp);
   await node.udp.send("RR0", agentUdp);
   await node.udp.send("PLjoan@bb.com:laura@bb.com", agentUdp);
   const answer = await node.waitFor(/^RL/);
+  // The agent's features follow the port: an original caller reads only IP and port.
   assert.equal(
     answer.text,
-    `RL0joan@bb.com:laura@bb.com:${advertised.ip}:${advertised.port}`,
+    `RL0joan@bb.com:laura@bb.com:${advertised.ip}:${advertised.port}:v=2:g=${groups.port}`,
   );
   assert.equal(advertised.ip, "127.0.0.1");
   await laura.send("/quit");
@@ -242,11 +247,12 @@ Deno.test("an original-protocol agent and ours call each other through our node,
   await pere.register(started.endpoint);
   await using laura = await startAgent(dir, "laura@bb.com", "Laura", started.endpoint);
   const lauraAt = await advertisedEndpoint(laura);
+  const lauraGroups = await groupEndpoint(laura);
 
   await t.step("the original agent calls ours", async () => {
     assert.equal(
       await pere.lookup(started.endpoint, "laura@bb.com"),
-      `RL0pere@bb.com:laura@bb.com:127.0.0.1:${lauraAt.port}`,
+      `RL0pere@bb.com:laura@bb.com:127.0.0.1:${lauraAt.port}:v=2:g=${lauraGroups.port}`,
     );
     await using pmi = await RawPmi.connect(lauraAt);
     await pmi.send("N04Pere");
@@ -293,6 +299,8 @@ Deno.test("a peer that sends nothing, garbage, or one byte at a time is reported
   await pere.register(started.endpoint);
   await using laura = await startAgent(dir, "laura@bb.com", "Laura", started.endpoint, [
     "--nick-timeout",
+    "1",
+    "--max-chats",
     "1",
   ]);
   const lauraAt = await advertisedEndpoint(laura);

@@ -168,9 +168,17 @@ export function connPair(): [StreamConn, StreamConn] {
 export class MemoryListener implements StreamListener {
   readonly local: Endpoint;
   readonly #conns = new Queue<StreamConn>();
+  /** Whether {@linkcode MemoryListener.open} was called (a harness hands out several listeners). */
+  opened = false;
 
   constructor(port = 45000) {
     this.local = { ip: "0.0.0.0", port };
+  }
+
+  /** Mark as handed out, and return itself. */
+  open(): this {
+    this.opened = true;
+    return this;
   }
 
   /** A peer connects: returns the peer's end. */
@@ -235,8 +243,8 @@ export class ScriptedUi implements AgentUi {
   warn(text: string): void {
     this.#print(text);
   }
-  chat(nick: string, text: string): void {
-    this.#print(`${nick}: ${text}`);
+  chat(nick: string, text: string, context?: string): void {
+    this.#print(`${context === undefined ? "" : `[${context}] `}${nick}: ${text}`);
   }
   setPrompt(): void {}
   readLine(): Promise<string | null> {

@@ -102,7 +102,7 @@ async function findNode(o: ResolvedAgentOptions, ui: AgentUi, address: string): 
 
 function openSockets(
   o: ResolvedAgentOptions,
-): { socket: DatagramSocket; listener: StreamListener } {
+): { socket: DatagramSocket; listener: StreamListener; groupListener?: StreamListener } {
   let listener: StreamListener;
   try {
     listener = o.transport.listenTcp({ ip: o.listenIp, port: o.port });
@@ -112,10 +112,23 @@ function openSockets(
       { cause: error },
     );
   }
+  let groupListener: StreamListener | undefined;
+  if (o.maxGroups > 0) {
+    try {
+      groupListener = o.transport.listenTcp({ ip: o.listenIp, port: o.groupPort });
+    } catch (error) {
+      listener.close();
+      throw new ListenError(
+        `Cannot listen for group links on ${o.listenIp}:${o.groupPort}: ${describeError(error)}`,
+        { cause: error },
+      );
+    }
+  }
   try {
-    return { socket: o.transport.bindUdp({ ip: "0.0.0.0", port: 0 }), listener };
+    return { socket: o.transport.bindUdp({ ip: "0.0.0.0", port: 0 }), listener, groupListener };
   } catch (error) {
     listener.close();
+    groupListener?.close();
     throw new ListenError(`Cannot open a UDP socket: ${describeError(error)}`, { cause: error });
   }
 }
@@ -231,7 +244,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
 
     const node = await withRetry(ui, stop.signal, () => findNode(o, ui, address));
     if (node === null) return;
-    const { socket, listener } = openSockets(o);
+    const { socket, listener, groupListener } = openSockets(o);
     const advertised = { ip: advertisedIp(o, node), port: listener.local.port };
     // Look-ups may arrive as soon as the client runs; they go to the session once it exists.
     const route: { session?: Session } = {};
@@ -250,18 +263,31 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       nick,
       client,
       listener,
+      groupListener,
       advertised,
       connect: o.transport.connectTcp,
       ui,
       clock: o.clock,
       nickTimeoutMs: o.nickTimeoutMs,
       connectTimeoutMs: o.connectTimeoutMs,
+      frameTimeoutMs: o.frameTimeoutMs,
+      maxQueuedBytes: o.maxQueuedBytes,
+      maxChats: o.maxChats,
+      maxGroups: o.maxGroups,
+      maxGroupSize: o.maxGroupSize,
+      groupIdleMs: o.groupIdleMs,
+      maxPendingHandshakes: o.maxPendingHandshakes,
+      maxPendingPerIp: o.maxPendingPerIp,
+      refusalReportMs: o.refusalReportMs,
     });
     route.session = session;
     closing.unshift(() => session.close());
     client.start();
     session.start();
     ui.info(say.listening(listener.local, advertised));
+    if (session.groupEndpoint && groupListener) {
+      ui.info(say.listeningGroups(groupListener.local, session.groupEndpoint));
+    }
 
     const registered = await withRetry(ui, stop.signal, async () => {
       await register(client, address, stop.signal);
@@ -299,10 +325,28 @@ async function commandLoop(session: Session, ui: AgentUi, signal: AbortSignal): 
         await session.call(command.address, signal);
         break;
       case "say":
-        await session.send(command.text);
+        session.send(command.text);
         break;
       case "exit":
         await session.hangUp();
+        break;
+      case "list":
+        session.list();
+        break;
+      case "switch":
+        session.switchTo(command.target);
+        break;
+      case "close":
+        await session.closeTarget(command.target);
+        break;
+      case "group":
+        session.startGroup(command.name);
+        break;
+      case "invite":
+        await session.invite(command.address, signal);
+        break;
+      case "leave":
+        await session.leave(command.target);
         break;
       case "wait":
         await session.wait(signal);

@@ -24,6 +24,7 @@ function harness(
 ) {
   const socket = new MemorySocket();
   const listener = new MemoryListener(45000);
+  const groupListener = new MemoryListener(45001);
   const sink = new MemorySink();
   const dialled: StreamConn[] = [];
   socket.onSend((text) => {
@@ -37,7 +38,7 @@ function harness(
     retryIntervalMs: 50,
     transport: {
       bindUdp: () => socket,
-      listenTcp: () => listener,
+      listenTcp: () => (listener.opened ? groupListener : listener.open()),
       connectTcp: () => {
         const [ours, theirs] = connPair();
         dialled.push(theirs);
@@ -47,7 +48,7 @@ function harness(
     networkInterfaces: () => [],
     ...extra,
   };
-  return { socket, listener, sink, dialled, options };
+  return { socket, listener, groupListener, sink, dialled, options };
 }
 
 function plainNode(packet: string): string | undefined {
@@ -126,15 +127,15 @@ Deno.test("on a terminal, a refused registration can be tried again, or given up
   assert.ok(!ui2.output.some((line) => line.startsWith("Registered")));
 });
 
-Deno.test("look-ups get RL0 while free, RL1 while busy; the caller is named; a second connection is refused", async () => {
+Deno.test("with --max-chats 1, look-ups get RL0 while free, RL1 while busy; the caller is named; a second connection is refused", async () => {
   const ui = new ScriptedUi(false);
   const { options, socket, listener } = harness(ui, plainNode);
-  const running = runAgent({ ...options, address: "joan@bb.com", nick: "Joan" });
+  const running = runAgent({ ...options, address: "joan@bb.com", nick: "Joan", maxChats: 1 });
   await ui.waitFor(/^Registered/);
 
   socket.deliver("PLlaura@bb.com:joan@bb.com", node);
   await tick();
-  assert.equal(socket.sent.at(-1)!.text, "RL0laura@bb.com:joan@bb.com:127.0.0.1:45000");
+  assert.equal(socket.sent.at(-1)!.text, "RL0laura@bb.com:joan@bb.com:127.0.0.1:45000:v=2:g=45001");
 
   const caller = listener.connect();
   await caller.write(bytes("N05Laura"));
@@ -159,7 +160,7 @@ Deno.test("look-ups get RL0 while free, RL1 while busy; the caller is named; a s
 
   socket.deliver("PLpere@bb.com:joan@bb.com", node);
   await tick();
-  assert.equal(socket.sent.at(-1)!.text, "RL0pere@bb.com:joan@bb.com:127.0.0.1:45000");
+  assert.equal(socket.sent.at(-1)!.text, "RL0pere@bb.com:joan@bb.com:127.0.0.1:45000:v=2:g=45001");
   ui.end();
   await running;
   assert.deepEqual(ui.output.filter((l) => l.startsWith("Laura:")), ["Laura: hello", "Laura: "]);

@@ -5,6 +5,7 @@
  */
 
 import { parseAddress } from "../plumi/address.ts";
+import { GROUP_NAME } from "./group_wire.ts";
 import { say } from "./messages.ts";
 
 /** One line of user input, interpreted. */
@@ -15,29 +16,43 @@ export type Command =
   | { readonly kind: "quit" }
   | { readonly kind: "help" }
   | { readonly kind: "wait" }
+  | { readonly kind: "list" }
+  | { readonly kind: "switch"; readonly target: string }
+  | { readonly kind: "close"; readonly target?: string }
+  | { readonly kind: "group"; readonly name: string }
+  | { readonly kind: "invite"; readonly address: string }
+  | { readonly kind: "leave"; readonly target?: string }
   | { readonly kind: "nothing" }
   | { readonly kind: "invalid"; readonly message: string };
 
 /** The `/help` text, one line per entry. */
 export const HELP: readonly string[] = [
   "Commands:",
-  "  <address>          call someone, e.g. joan@bb.com (when not in a conversation)",
-  "  /call <address>    the same",
-  "  <text>             send a line (in a conversation); //text sends /text",
-  "  /exit              end the conversation and wait for calls",
-  "  /wait              wait until a call comes in (for scripts)",
+  "  <address>          call someone, e.g. joan@bb.com (when no conversation is open)",
+  "  /call <address>    call someone, also while in other conversations",
+  "  <text>             send a line to the current conversation or group; //text sends /text",
+  "  /list              the open conversations and groups; * marks where typed lines go",
+  "  /switch <who>      send typed lines to another conversation: address, nickname or #group",
+  "  /close [<who>]     end a conversation (default: the current one)",
+  "  /exit              end the current conversation, or leave the current group",
+  "  /group <name>      start a group chat; typed lines go to it",
+  "  /invite <address>  add someone to the current group",
+  "  /leave [#group]    leave a group (default: the current one)",
+  "  /wait              wait until a call comes in, or until the current conversation ends",
   "  /quit              deregister and leave (also Ctrl-C, or the end of the input)",
   "  /help              this list",
 ];
 
 /**
- * Interpret one typed line; `talking` says whether a conversation is open.
+ * Interpret one typed line; `talking` says whether typed lines go to a
+ * conversation or group.
  *
  * @example
  * ```ts
  * parseCommand("joan@bb.com", false); // { kind: "call", address: "joan@bb.com" }
  * parseCommand("joan@bb.com", true); // { kind: "say", text: "joan@bb.com" }
  * parseCommand("//exit", true); // { kind: "say", text: "/exit" }
+ * parseCommand("/switch #friends", true); // { kind: "switch", target: "#friends" }
  * ```
  */
 export function parseCommand(line: string, talking: boolean): Command {
@@ -49,7 +64,7 @@ export function parseCommand(line: string, talking: boolean): Command {
     switch (word.toLowerCase()) {
       case "/call":
         if (argument === "") return { kind: "invalid", message: "Usage: /call <address>" };
-        return callCommand(argument);
+        return addressCommand("call", argument);
       case "/exit":
         return { kind: "exit" };
       case "/quit":
@@ -58,6 +73,30 @@ export function parseCommand(line: string, talking: boolean): Command {
         return { kind: "help" };
       case "/wait":
         return { kind: "wait" };
+      case "/list":
+        return { kind: "list" };
+      case "/switch":
+        if (argument === "") {
+          return { kind: "invalid", message: "Usage: /switch <address, nickname or #group>" };
+        }
+        return { kind: "switch", target: argument };
+      case "/close":
+        return argument === "" ? { kind: "close" } : { kind: "close", target: argument };
+      case "/group": {
+        const name = argument.startsWith("#") ? argument.slice(1) : argument;
+        if (!GROUP_NAME.test(name)) {
+          return {
+            kind: "invalid",
+            message: "Usage: /group <name>, 1-32 letters, digits, '.', '_' or '-'",
+          };
+        }
+        return { kind: "group", name };
+      }
+      case "/invite":
+        if (argument === "") return { kind: "invalid", message: "Usage: /invite <address>" };
+        return addressCommand("invite", argument);
+      case "/leave":
+        return argument === "" ? { kind: "leave" } : { kind: "leave", target: argument };
       default:
         return { kind: "invalid", message: say.unknownCommand(word) };
     }
@@ -66,11 +105,11 @@ export function parseCommand(line: string, talking: boolean): Command {
   const text = line.trim();
   if (text === "") return { kind: "nothing" };
   if (!text.includes("@")) return { kind: "invalid", message: say.notInConversation() };
-  return callCommand(text);
+  return addressCommand("call", text);
 }
 
-function callCommand(text: string): Command {
+function addressCommand(kind: "call" | "invite", text: string): Command {
   const parsed = parseAddress(text);
   if (!parsed.ok) return { kind: "invalid", message: say.notAnAddress(parsed.message) };
-  return { kind: "call", address: text };
+  return { kind, address: text };
 }

@@ -35,3 +35,28 @@ Deno.test("text typed while free is explained, not sent", () => {
   assert.match(bad.kind === "invalid" ? bad.message : "", /^Not an address/);
   assert.equal(parseCommand("/call", false).kind, "invalid");
 });
+
+Deno.test("commands for several conversations and groups", () => {
+  assert.deepEqual(parseCommand("/list", true), { kind: "list" });
+  assert.deepEqual(parseCommand("/switch joan@bb.com", true), {
+    kind: "switch",
+    target: "joan@bb.com",
+  });
+  assert.equal(parseCommand("/switch", true).kind, "invalid");
+  assert.deepEqual(parseCommand("/close", true), { kind: "close" });
+  assert.deepEqual(parseCommand("/close Pere", true), { kind: "close", target: "Pere" });
+  assert.deepEqual(parseCommand("/group friends", false), { kind: "group", name: "friends" });
+  assert.deepEqual(parseCommand("/group #friends", false), { kind: "group", name: "friends" });
+  assert.equal(parseCommand("/group two words", false).kind, "invalid");
+  assert.deepEqual(parseCommand("/invite joan@bb.com", true), {
+    kind: "invite",
+    address: "joan@bb.com",
+  });
+  assert.equal(parseCommand("/invite joan", true).kind, "invalid");
+  assert.deepEqual(parseCommand("/leave", true), { kind: "leave" });
+  assert.deepEqual(parseCommand("/leave #friends", true), { kind: "leave", target: "#friends" });
+  assert.deepEqual(parseCommand("/call joan@bb.com", true), {
+    kind: "call",
+    address: "joan@bb.com",
+  });
+});

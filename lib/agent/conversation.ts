@@ -2,23 +2,34 @@
  * One PMI conversation over one TCP connection: the nickname exchange in the
  * order of the reference (the caller sends `N` first, the callee answers `N`),
  * then `L` frames both ways until either side closes. A peer that sends bad
- * data, or nothing at all while a nickname is due, ends the conversation with
- * an error; it never hangs the agent.
+ * data, trickles its bytes, stops reading, or sends nothing at all while a
+ * nickname is due, ends the conversation with an error; it never hangs the
+ * agent.
  *
  * @module
  */
 
 import type { Clock, TimerHandle } from "../clock.ts";
 import type { Endpoint } from "../plumi/address.ts";
-import { PmiDecoder, PmiStreamError } from "../pmi/decoder.ts";
-import { encodeLine, encodeNick, type PmiFrame } from "../pmi/frame.ts";
+import { PmiStreamError } from "../pmi/decoder.ts";
+import { encodeLine, encodeNick } from "../pmi/frame.ts";
 import type { StreamConn } from "../transport/tcp.ts";
-import { describeError, HandshakeError } from "./errors.ts";
+import {
+  describeError,
+  GroupProtocolError,
+  HandshakeError,
+  OverloadError,
+  PeerTimeoutError,
+} from "./errors.ts";
+import { formatSeconds, PmiLink } from "./pmi_link.ts";
+import { sanitize } from "./ui.ts";
+
+export { formatSeconds };
 
 /** Which side opened the connection. */
 export type ConversationRole = "caller" | "callee";
 
-/** Options of {@linkcode Conversation.open}. */
+/** Options of {@linkcode Conversation.open} and {@linkcode exchangeNicks}. */
 export interface ConversationOptions {
   /** The connected TCP stream; the conversation owns it from now on. */
   readonly conn: StreamConn;
@@ -26,10 +37,16 @@ export interface ConversationOptions {
   readonly role: ConversationRole;
   /** Our nickname. */
   readonly nick: string;
-  /** Timers for the nickname timeout. */
+  /** Timers for the handshake and frame deadlines. */
   readonly clock: Clock;
-  /** Give up when the peer's nickname has not arrived after this many ms. Default: 10000. */
+  /** The whole handshake must be over within this many ms of the connection. Default: 10000. */
   readonly nickTimeoutMs?: number;
+  /** A frame whose first byte arrived must be complete within this many ms. Default: 5000. */
+  readonly frameTimeoutMs?: number;
+  /** Most bytes waiting to be written before the peer is cut off. Default: 1 MiB. */
+  readonly maxQueuedBytes?: number;
+  /** Frame types accepted besides `N` and `L` (group links). Default: none. */
+  readonly extensionTypes?: string;
 }
 
 /** How a conversation ended. */
@@ -46,57 +63,83 @@ export interface ConversationHandlers {
   onNick?(nick: string): void;
 }
 
-const READ_BUFFER = 4_096;
+/** A connection whose nicknames were exchanged, its handshake deadline still running. */
+export interface Handshake {
+  readonly link: PmiLink;
+  readonly peerNick: string;
+  /** Name what is awaited next, for the message if the deadline passes (e.g. `"group request"`). */
+  expect(what: string): void;
+  /** The handshake is over: stop its deadline. */
+  done(): void;
+}
 
-/** Reads PMI frames from a TCP stream, whatever its segmentation. */
-class FrameReader {
-  readonly #conn: StreamConn;
-  readonly #decoder = new PmiDecoder();
-  readonly #frames: PmiFrame[] = [];
-  #error: PmiStreamError | undefined;
-  #ended = false;
-  #inflight: Promise<void> | undefined;
-
-  constructor(conn: StreamConn) {
-    this.#conn = conn;
-  }
-
-  /** The next frame; `null` at the end of the stream. Throws on bad data or a broken connection. */
-  async next(): Promise<PmiFrame | null> {
-    for (;;) {
-      const frame = this.#frames.shift();
-      if (frame) return frame;
-      if (this.#error) throw this.#error;
-      if (this.#ended) return null;
-      this.#inflight ??= this.#fill();
-      try {
-        await this.#inflight;
-      } finally {
-        this.#inflight = undefined;
-      }
+/**
+ * Exchange nicknames on `conn` and return the link with the deadline still
+ * running, for protocols that continue the handshake (group links). Throws
+ * {@linkcode HandshakeError} (and closes `conn`) when the peer sends bad data,
+ * a line instead of its nickname, closes, or is too slow.
+ */
+export async function exchangeNicks(options: ConversationOptions): Promise<Handshake> {
+  const { role, clock } = options;
+  const timeoutMs = options.nickTimeoutMs ?? 10_000;
+  const link = new PmiLink({
+    conn: options.conn,
+    clock,
+    extensionTypes: options.extensionTypes,
+    frameTimeoutMs: options.frameTimeoutMs,
+    maxQueuedBytes: options.maxQueuedBytes,
+  });
+  let awaited = "nickname";
+  let timer: TimerHandle | undefined = clock.setTimeout(() => {
+    timer = undefined;
+    link.fail(new HandshakeError(`no ${awaited} received within ${formatSeconds(timeoutMs)}`));
+  }, timeoutMs);
+  const done = () => {
+    if (timer !== undefined) clock.clearTimeout(timer);
+    timer = undefined;
+  };
+  try {
+    if (role === "caller") link.write(encodeNick(options.nick));
+    const frame = await link.next();
+    if (frame === null) {
+      throw new HandshakeError("the peer closed the connection before its nickname");
     }
-  }
-
-  async #fill(): Promise<void> {
-    const buffer = new Uint8Array(READ_BUFFER);
-    const count = await this.#conn.read(buffer);
-    if (count === null) {
-      this.#ended = true;
-      return;
+    if (frame.kind !== "nick") {
+      throw new HandshakeError(
+        frame.kind === "line"
+          ? "the peer sent a line before its nickname"
+          : "the peer sent an extension frame before its nickname",
+      );
     }
-    const result = this.#decoder.push(buffer.subarray(0, count));
-    this.#frames.push(...result.frames);
-    if (result.error) this.#error = result.error;
+    if (role === "callee") link.write(encodeNick(options.nick));
+    return {
+      link,
+      peerNick: frame.text,
+      expect: (what) => (awaited = what),
+      done,
+    };
+  } catch (error) {
+    done();
+    link.close();
+    throw asHandshakeError(error, "a nickname");
   }
 }
 
-async function writeAll(conn: StreamConn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
-}
-
-function endpointOf(addr: Deno.Addr): Endpoint {
-  return "hostname" in addr ? { ip: addr.hostname, port: addr.port } : { ip: "?", port: 0 };
+/** The error a failed handshake is reported with, `awaiting` naming what was due. */
+export function asHandshakeError(error: unknown, awaiting: string): HandshakeError {
+  if (error instanceof HandshakeError) return error;
+  if (error instanceof PmiStreamError) {
+    return new HandshakeError(`bad data instead of ${awaiting}: ${error.message}`, {
+      cause: error,
+    });
+  }
+  if (
+    error instanceof PeerTimeoutError || error instanceof OverloadError ||
+    error instanceof GroupProtocolError
+  ) {
+    return new HandshakeError(error.message, { cause: error });
+  }
+  return new HandshakeError(`connection failed: ${describeError(error)}`, { cause: error });
 }
 
 /**
@@ -106,25 +149,20 @@ function endpointOf(addr: Deno.Addr): Endpoint {
  * ```ts
  * const talk = await Conversation.open({ conn, role: "caller", nick: "Laura", clock: systemClock });
  * const ended = talk.run({ onLine: (text) => console.log(`${talk.peerNick}: ${text}`) });
- * await talk.send("hello");
+ * talk.send("hello");
  * talk.close();
  * await ended; // { reason: "local" }
  * ```
  */
 export class Conversation {
-  readonly #conn: StreamConn;
-  readonly #reader: FrameReader;
+  readonly #link: PmiLink;
   #peerNick: string;
   #closedLocally = false;
-  #writing: Promise<void> = Promise.resolve();
-  /** The peer's TCP endpoint. */
-  readonly remote: Endpoint;
 
-  private constructor(conn: StreamConn, reader: FrameReader, peerNick: string) {
-    this.#conn = conn;
-    this.#reader = reader;
+  /** Wrap a link whose nicknames were exchanged (see {@linkcode exchangeNicks}). */
+  constructor(link: PmiLink, peerNick: string) {
+    this.#link = link;
     this.#peerNick = peerNick;
-    this.remote = endpointOf(conn.remoteAddr);
   }
 
   /**
@@ -133,24 +171,14 @@ export class Conversation {
    * nickname, closes, or stays silent past the timeout.
    */
   static async open(options: ConversationOptions): Promise<Conversation> {
-    const { conn, role, clock } = options;
-    const timeoutMs = options.nickTimeoutMs ?? 10_000;
-    const reader = new FrameReader(conn);
-    try {
-      if (role === "caller") await writeAll(conn, encodeNick(options.nick));
-      const peerNick = await readNick(reader, clock, timeoutMs, conn);
-      if (role === "callee") await writeAll(conn, encodeNick(options.nick));
-      return new Conversation(conn, reader, peerNick);
-    } catch (error) {
-      closeQuietly(conn);
-      if (error instanceof HandshakeError) throw error;
-      if (error instanceof PmiStreamError) {
-        throw new HandshakeError(`bad data instead of a nickname: ${error.message}`, {
-          cause: error,
-        });
-      }
-      throw new HandshakeError(`connection failed: ${describeError(error)}`, { cause: error });
-    }
+    const handshake = await exchangeNicks(options);
+    handshake.done();
+    return new Conversation(handshake.link, handshake.peerNick);
+  }
+
+  /** The peer's TCP endpoint. */
+  get remote(): Endpoint {
+    return this.#link.remote;
   }
 
   /** The peer's nickname (as last sent). */
@@ -162,7 +190,7 @@ export class Conversation {
   async run(handlers: ConversationHandlers): Promise<ConversationEnd> {
     try {
       for (;;) {
-        const frame = await this.#reader.next();
+        const frame = await this.#link.next();
         if (frame === null) {
           return this.#closedLocally ? { reason: "local" } : { reason: "peer-closed" };
         }
@@ -173,72 +201,53 @@ export class Conversation {
         }
       }
     } catch (error) {
-      if (this.#closedLocally) return { reason: "local" };
+      if (this.#closedLocally && !this.#link.failure) return { reason: "local" };
       return { reason: "error", error: error instanceof Error ? error : new Error(String(error)) };
     } finally {
-      this.close();
+      this.#link.close();
     }
   }
 
-  /** Send one line (several `L` frames past 99 bytes; `L00` when empty). */
-  send(text: string): Promise<void> {
-    const bytes = encodeLine(text);
-    const write = this.#writing.then(() => writeAll(this.#conn, bytes));
-    this.#writing = write.catch(() => {});
-    return write;
+  /**
+   * Queue one line for the peer (several `L` frames past 99 bytes; `L00`
+   * when empty). Never waits; `false` if the conversation is over or the peer
+   * stopped reading (the conversation then ends with an error).
+   */
+  send(text: string): boolean {
+    return this.#link.write(encodeLine(text));
+  }
+
+  /** Wait until what was sent is written, or `timeoutMs` passes. */
+  flush(timeoutMs: number): Promise<void> {
+    return this.#link.flush(timeoutMs);
   }
 
   /** End the conversation from our side (idempotent). */
   close(): void {
     if (this.#closedLocally) return;
     this.#closedLocally = true;
-    closeQuietly(this.#conn);
+    this.#link.close();
   }
 
   /** Whether {@linkcode Conversation.close} was called or the conversation ended. */
   get closed(): boolean {
-    return this.#closedLocally;
+    return this.#closedLocally || this.#link.closed;
   }
 }
 
-async function readNick(
-  reader: FrameReader,
-  clock: Clock,
-  timeoutMs: number,
-  conn: StreamConn,
-): Promise<string> {
-  let timer: TimerHandle | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = clock.setTimeout(() => {
-      reject(new HandshakeError(`no nickname received within ${formatSeconds(timeoutMs)}`));
-      closeQuietly(conn);
-    }, timeoutMs);
-  });
-  const next = reader.next();
-  // Whichever loses the race must not surface as an unhandled rejection.
-  next.catch(() => {});
-  timeout.catch(() => {});
-  try {
-    const frame = await Promise.race([next, timeout]);
-    if (frame === null) {
-      throw new HandshakeError("the peer closed the connection before its nickname");
-    }
-    if (frame.kind !== "nick") throw new HandshakeError("the peer sent a line before its nickname");
-    return frame.text;
-  } finally {
-    clock.clearTimeout(timer!);
-  }
-}
-
-/** `10000` → `"10 s"`, `1500` → `"1.5 s"`. */
-export function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))} s`;
-}
-
-function closeQuietly(conn: StreamConn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
+/** Why a conversation ended, in words. */
+export function explainEnd(end: ConversationEnd, peerNick: string): string {
+  const nick = sanitize(peerNick);
+  switch (end.reason) {
+    case "local":
+      return "you left";
+    case "peer-closed":
+      return `${nick} closed the connection`;
+    case "error":
+      if (end.error instanceof PmiStreamError) return `bad data from ${nick}: ${end.error.message}`;
+      if (end.error.name === "PeerTimeoutError" || end.error.name === "OverloadError") {
+        return `${nick} ${end.error.message}`;
+      }
+      return `connection lost: ${describeError(end.error)}`;
   }
 }

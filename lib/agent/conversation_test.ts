@@ -102,8 +102,8 @@ Deno.test("lines go out as L frames, long ones split at 99 bytes", async () => {
   await theirs.write(bytes("N01L"));
   const talk = await opening;
   await readText(theirs, 4);
-  await talk.send("");
-  await talk.send("x".repeat(100));
+  assert.ok(talk.send(""));
+  assert.ok(talk.send("x".repeat(100)));
   assert.equal(await readText(theirs, 3 + 102 + 4), `L00L99${"x".repeat(99)}L01x`);
   talk.close();
 });

@@ -72,6 +72,36 @@ export class HandshakeError extends Error {
   }
 }
 
+/**
+ * A peer was too slow: it took too long to finish a frame (a byte trickled
+ * every few seconds), or a group link stayed silent past its idle timeout.
+ */
+export class PeerTimeoutError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "PeerTimeoutError";
+  }
+}
+
+/**
+ * A peer overran a bound the agent keeps: it does not read what is sent to it
+ * (too many bytes waiting), or it sent a group record longer than allowed.
+ */
+export class OverloadError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "OverloadError";
+  }
+}
+
+/** A peer broke the rules of the group extension (a malformed or misplaced record). */
+export class GroupProtocolError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "GroupProtocolError";
+  }
+}
+
 /** A wait was cut short by the agent's abort signal. */
 export class AbortedError extends Error {
   constructor(message = "aborted", options?: ErrorOptions) {

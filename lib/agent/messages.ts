@@ -13,10 +13,18 @@ export function who(nick: string, address: string | undefined): string {
   return address ? `${sanitize(nick)} (${address})` : sanitize(nick);
 }
 
+function relayed(relay: string | undefined): string {
+  return relay === undefined ? "" : ` (relayed by ${sanitize(relay)})`;
+}
+
 /** The agent's stable output lines. */
 export const say = {
   listening: (local: Endpoint, advertised: Endpoint): string =>
     `Listening for conversations on ${formatEndpoint(local)}, advertised as ${
+      formatEndpoint(advertised)
+    }`,
+  listeningGroups: (local: Endpoint, advertised: Endpoint): string =>
+    `Listening for group links on ${formatEndpoint(local)}, advertised as ${
       formatEndpoint(advertised)
     }`,
   locating: (domain: string): string => `Looking up the node of ${domain}...`,
@@ -33,8 +41,54 @@ export const say = {
     `Incoming call from ${who(nick, address)}`,
   incomingFailed: (from: Endpoint, why: string): string =>
     `Incoming connection from ${formatEndpoint(from)} dropped: ${why}`,
-  refusedBusy: (from: Endpoint): string =>
-    `Refused a connection from ${formatEndpoint(from)}: already in a conversation`,
+  refusedBusy: (from: Endpoint, count = 1): string =>
+    `Refused a connection from ${formatEndpoint(from)}: already in ${
+      count === 1 ? "a conversation" : `${count} conversations`
+    }`,
+  refused: (from: Endpoint, why: string): string =>
+    `Refused a connection from ${formatEndpoint(from)}: ${why}`,
+  refusedMore: (count: number): string =>
+    `Refused ${count} more connection${count === 1 ? "" : "s"} (too many at once)`,
+  tooManyChats: (address: string, count: number): string =>
+    `Cannot call ${address}: already in ${count} conversations (raise --max-chats for more)`,
+  linesGoTo: (label: string): string => `Typed lines now go to ${sanitize(label)}`,
+  linesStillGoTo: (label: string, other: string): string =>
+    `Typed lines still go to ${sanitize(label)} (/switch ${sanitize(other)} to change)`,
+  listHeader: (): string => "Conversations (typed lines go to the one marked *):",
+  listEntry: (current: boolean, label: string, what: string): string =>
+    `${current ? "*" : " "} ${sanitize(label)}  ${what}`,
+  listEmpty: (): string =>
+    "No conversations: type an address to call someone, /group <name> to start a group",
+  noSuchConversation: (name: string): string =>
+    `No conversation matches "${sanitize(name)}": /list shows them`,
+  ambiguous: (name: string, labels: readonly string[]): string =>
+    `"${sanitize(name)}" matches ${labels.map(sanitize).join(", ")}: give the address`,
+  groupCreated: (label: string): string =>
+    `Group ${label} created: /invite <address> adds members, /leave leaves`,
+  tooManyGroups: (max: number): string =>
+    `Cannot start a group: already in ${max} groups (the most --max-groups allows)`,
+  groupsDisabled: (): string => "Groups are switched off (--max-groups 0)",
+  notInGroup: (): string => "Typed lines do not go to a group: /switch #<group> first",
+  inviting: (address: string, label: string): string => `Inviting ${address} to ${label}...`,
+  inviteFailed: (address: string, why: string): string => `Cannot invite ${address}: ${why}`,
+  alreadyMember: (address: string, label: string): string => `${address} is already in ${label}`,
+  groupFull: (label: string, max: number): string =>
+    `${label} is full (${max} members, the most --max-group-size allows)`,
+  addedYou: (label: string, nick: string, address: string): string =>
+    `${who(nick, address)} added you to group ${label}`,
+  memberJoined: (label: string, someone: string, relay?: string): string =>
+    `[${label}] ${someone} joined${relayed(relay)}`,
+  memberPresent: (label: string, someone: string, relay?: string): string =>
+    `[${label}] ${someone} is in the group${relayed(relay)}`,
+  memberLeft: (label: string, someone: string, relay?: string): string =>
+    `[${label}] ${someone} left${relayed(relay)}`,
+  memberVanished: (label: string, someone: string, why: string, relay?: string): string =>
+    `[${label}] ${someone} vanished (${why}${
+      relay === undefined ? "" : `; relayed by ${sanitize(relay)}`
+    })`,
+  cannotReach: (label: string, someone: string, why: string): string =>
+    `[${label}] Cannot reach ${someone}: ${why}; their lines will not reach you`,
+  youLeft: (label: string): string => `You left ${label}`,
   missedCall: (address: string): string => `${address} tried to call you (answered busy)`,
   nickChanged: (old: string, nick: string): string =>
     `${sanitize(old)} is now known as ${sanitize(nick)}`,
@@ -45,6 +99,7 @@ export const say = {
     "Not in a conversation: type an address to call someone, /help for the commands.",
   alreadyTalking: (nick: string): string =>
     `Already in a conversation with ${sanitize(nick)}: /exit first`,
+  alreadyCalling: (): string => "A call is being set up: wait a moment",
   notAnAddress: (why: string): string => `Not an address: ${sanitize(why)}`,
   unknownCommand: (command: string): string =>
     `Unknown command ${sanitize(command)}: /help lists the commands`,

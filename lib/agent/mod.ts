@@ -1,7 +1,8 @@
 /**
  * The MI agent: registers a user with the node of their domain, finds peers
  * through it (PLUMI over UDP) and chats with them directly (PMI over TCP),
- * wire-compatible with the original implementation.
+ * wire-compatible with the original implementation; several conversations at
+ * once, and group chats as a negotiated PMI extension.
  *
  * @example
  * ```ts
@@ -26,10 +27,13 @@ export {
 export {
   AbortedError,
   describeError,
+  GroupProtocolError,
   HandshakeError,
   ListenError,
   NodeNotFoundError,
   NodeSilentError,
+  OverloadError,
+  PeerTimeoutError,
   RegistrationError,
   UsageError,
 } from "./errors.ts";
@@ -51,8 +55,44 @@ export {
   type ConversationHandlers,
   type ConversationOptions,
   type ConversationRole,
+  exchangeNicks,
+  type Handshake,
 } from "./conversation.ts";
-export { sameAddress, Session, type SessionOptions } from "./session.ts";
+export { PmiLink, type PmiLinkOptions } from "./pmi_link.ts";
+export { Admission, type AdmissionOptions } from "./admission.ts";
+export { addressKey, sameAddress } from "./addresses.ts";
+export { Session, type SessionOptions } from "./session.ts";
+export { type Chat, Roster, type Target } from "./roster.ts";
+export {
+  availableReply,
+  featureFields,
+  NO_FEATURES,
+  parseFeatures,
+  type PeerFeatures,
+} from "./features.ts";
+export { type AttachKind, Group, type GroupHost, type MemberIdentity } from "./group.ts";
+export { Groups, type GroupsOptions } from "./groups.ts";
+export { noticeLines, type RelayedAgent, type RelayEvents, Relays } from "./relays.ts";
+export { Dialer, type DialerOptions, type Found } from "./dialer.ts";
+export {
+  answerGroupLink,
+  dialGroupLink,
+  GroupLink,
+  type GroupLinkTiming,
+  type LinkEvent,
+  type LinkPeer,
+} from "./group_link.ts";
+export {
+  decodeRecord,
+  encodeRecord,
+  formatRecord,
+  GROUP_FRAME_TYPE,
+  type GroupRecord,
+  type JoinRecord,
+  MAX_GROUP_TEXT_BYTES,
+  MAX_RECORD_BYTES,
+  RecordAssembler,
+} from "./group_wire.ts";
 export { type Command, HELP, parseCommand } from "./commands.ts";
 export { say } from "./messages.ts";
 export {

@@ -54,10 +54,30 @@ export interface AgentOptions {
   readonly retryIntervalMs?: number;
   /** Send a PLUMI request at most this many times. Default: 5. */
   readonly attempts?: number;
-  /** Drop a conversation whose peer sends no nickname within this many ms. Default: 10000. */
+  /** Drop an incoming or outgoing connection whose handshake (nicknames; for group links also the join request and its answer) is not over within this many ms. Default: 10000. */
   readonly nickTimeoutMs?: number;
   /** Give up a TCP connection attempt after this many ms. Default: 5000. */
   readonly connectTimeoutMs?: number;
+  /** Most one-to-one conversations at once; past it, look-ups are answered `RL1` (busy). Default: 8. */
+  readonly maxChats?: number;
+  /** Most groups at once; 0 switches groups off (no group port, no `g=` feature). Default: 4. */
+  readonly maxGroups?: number;
+  /** Most members of a group, this agent and relayed original agents included (2–64). Default: 16. */
+  readonly maxGroupSize?: number;
+  /** TCP port for group links (advertised as `g=<port>` in `RL0`); 0 picks a free one. Default: 0. */
+  readonly groupPort?: number;
+  /** A PMI frame whose first byte arrived must be complete within this many ms. Default: 5000. */
+  readonly frameTimeoutMs?: number;
+  /** A group link that received nothing for this many ms is cut; keep-alives go out after a third. Default: 45000. */
+  readonly groupIdleMs?: number;
+  /** Most incoming connections whose handshake is in progress, on both ports. Default: 32. */
+  readonly maxPendingHandshakes?: number;
+  /** Most incoming connections in handshake from one IP address. Default: 8. */
+  readonly maxPendingPerIp?: number;
+  /** Most bytes waiting to be written to one peer before it is cut off as not reading. Default: 1 MiB. */
+  readonly maxQueuedBytes?: number;
+  /** After a refused connection is reported, more refusals within this many ms are summed up in one line. Default: 2000. */
+  readonly refusalReportMs?: number;
   /** The terminal. Default: {@linkcode createConsoleUi} (stdin/stdout). */
   readonly ui?: AgentUi;
   /** Sockets. Default: `lib/transport`. */
@@ -86,6 +106,16 @@ export interface ResolvedAgentOptions {
   readonly attempts: number;
   readonly nickTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  readonly maxChats: number;
+  readonly maxGroups: number;
+  readonly maxGroupSize: number;
+  readonly groupPort: number;
+  readonly frameTimeoutMs: number;
+  readonly groupIdleMs: number;
+  readonly maxPendingHandshakes: number;
+  readonly maxPendingPerIp: number;
+  readonly maxQueuedBytes: number;
+  readonly refusalReportMs: number;
   readonly ui: AgentUi | undefined;
   readonly transport: AgentTransport;
   readonly clock: Clock;
@@ -123,6 +153,20 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return v;
 }
 
+function whole(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new UsageError(`${name} must be a whole number from ${min} to ${max}`);
+  }
+  return v;
+}
+
 /**
  * Apply the defaults and validate. Throws {@linkcode UsageError} naming the
  * bad option.
@@ -139,6 +183,10 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UsageError(`Bad port ${port}: use 0-65535 (0 picks a free port)`);
+  }
+  const groupPort = whole("groupPort", options.groupPort, 0, 0, 65535);
+  if (groupPort !== 0 && groupPort === port) {
+    throw new UsageError(`The group port ${groupPort} is the conversation port: use another one`);
   }
   const listenIp = options.listenIp ?? "0.0.0.0";
   if (!parseIp(listenIp).ok) throw new UsageError(`Bad listening IP "${listenIp}"`);
@@ -173,6 +221,22 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
     attempts,
     nickTimeoutMs: positive("nickTimeoutMs", options.nickTimeoutMs, 10_000),
     connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs, 5_000),
+    maxChats: whole("maxChats", options.maxChats, 8, 1, 1000),
+    maxGroups: whole("maxGroups", options.maxGroups, 4, 0, 64),
+    maxGroupSize: whole("maxGroupSize", options.maxGroupSize, 16, 2, 64),
+    groupPort,
+    frameTimeoutMs: positive("frameTimeoutMs", options.frameTimeoutMs, 5_000),
+    groupIdleMs: positive("groupIdleMs", options.groupIdleMs, 45_000),
+    maxPendingHandshakes: whole(
+      "maxPendingHandshakes",
+      options.maxPendingHandshakes,
+      32,
+      1,
+      10_000,
+    ),
+    maxPendingPerIp: whole("maxPendingPerIp", options.maxPendingPerIp, 8, 1, 10_000),
+    maxQueuedBytes: whole("maxQueuedBytes", options.maxQueuedBytes, 1024 * 1024, 1024, 2 ** 30),
+    refusalReportMs: positive("refusalReportMs", options.refusalReportMs, 2_000),
     ui: options.ui,
     transport: options.transport ?? defaultTransport,
     clock: options.clock ?? systemClock,

@@ -13,6 +13,16 @@ Deno.test("options get their documented defaults", () => {
   assert.equal(o.logFlushMs, 250);
   assert.equal(o.logFile, undefined);
   assert.equal(o.address, undefined);
+  assert.equal(o.maxChats, 8);
+  assert.equal(o.maxGroups, 4);
+  assert.equal(o.maxGroupSize, 16);
+  assert.equal(o.groupPort, 0);
+  assert.equal(o.frameTimeoutMs, 5_000);
+  assert.equal(o.groupIdleMs, 45_000);
+  assert.equal(o.maxPendingHandshakes, 32);
+  assert.equal(o.maxPendingPerIp, 8);
+  assert.equal(o.maxQueuedBytes, 1024 * 1024);
+  assert.equal(o.refusalReportMs, 2_000);
 });
 
 Deno.test("bad options are refused before any I/O, naming what is wrong", () => {
@@ -29,6 +39,12 @@ Deno.test("bad options are refused before any I/O, naming what is wrong", () => 
     [{ attempts: 0 }, /attempts must be a positive number/],
     [{ nickTimeoutMs: -1 }, /nickTimeoutMs/],
     [{ logFile: "" }, /log file name is empty/],
+    [{ maxChats: 0 }, /maxChats must be a whole number from 1 to 1000/],
+    [{ maxGroups: 1.5 }, /maxGroups must be a whole number/],
+    [{ maxGroupSize: 65 }, /maxGroupSize must be a whole number from 2 to 64/],
+    [{ groupPort: 3500, port: 3500 }, /group port 3500 is the conversation port/],
+    [{ frameTimeoutMs: 0 }, /frameTimeoutMs must be a positive number/],
+    [{ maxPendingPerIp: 0 }, /maxPendingPerIp/],
   ];
   for (const [options, message] of cases) {
     assert.throws(() => resolveAgentOptions(options), (e: unknown) => {

@@ -1,28 +1,40 @@
 /**
- * A registered agent at work: it answers look-ups (`RL0` while free, `RL1`
- * while busy), accepts conversations, places calls, and keeps the one
- * conversation the original protocol allows. Everything it does is reported
+ * A registered agent at work: it answers look-ups (`RL0` with its features
+ * while it has room for another conversation, `RL1` past `maxChats`), accepts
+ * conversations and group links, places calls, and keeps the conversations
+ * and groups open at once (`roster.ts`, `groups.ts`). Incoming connections go
+ * through an admission gate (`admission.ts`). Everything it does is reported
  * through the UI with the stable texts of `messages.ts`.
  *
  * @module
  */
 
 import type { Clock } from "../clock.ts";
-import { type Endpoint, formatEndpoint, normalizeDomain } from "../plumi/address.ts";
+import type { Endpoint } from "../plumi/address.ts";
 import type { LookupRequest, PlumiMessage } from "../plumi/messages.ts";
-import { PmiStreamError } from "../pmi/decoder.ts";
 import type { StreamConn, StreamListener } from "../transport/tcp.ts";
-import { Conversation, type ConversationEnd } from "./conversation.ts";
-import { closeOnAbort, unlessAborted } from "./abort.ts";
-import { AbortedError, describeError, NodeSilentError } from "./errors.ts";
+import { closeOnAbort } from "./abort.ts";
+import { Admission } from "./admission.ts";
+import { sameAddress } from "./addresses.ts";
+import { Conversation, explainEnd } from "./conversation.ts";
+import { Dialer } from "./dialer.ts";
+import { describeError } from "./errors.ts";
+import { availableReply, featureFields } from "./features.ts";
+import type { GroupLinkTiming } from "./group_link.ts";
+import { Groups } from "./groups.ts";
 import { say } from "./messages.ts";
 import type { PlumiClient } from "./plumi_client.ts";
-import { type AgentUi, sanitize } from "./ui.ts";
+import { type Chat, isChat, Roster, type Target } from "./roster.ts";
+import type { AgentUi } from "./ui.ts";
+
+export { explainEnd, sameAddress };
 
 /** How long an `RL0` answer is remembered to name the caller whose connection follows, ms. */
 const OFFER_TTL_MS = 60_000;
+/** At most this many `RL0` answers are remembered. */
+const MAX_OFFERS = 64;
 
-/** Options of {@linkcode Session}. */
+/** Options of {@linkcode Session}. The limits are those of `AgentOptions`, defaults applied. */
 export interface SessionOptions {
   /** Our @MI address. */
   readonly address: string;
@@ -30,79 +42,153 @@ export interface SessionOptions {
   readonly nick: string;
   /** The PLUMI client, registered with the node. */
   readonly client: PlumiClient;
-  /** Where peers connect; the session closes it. */
+  /** Where peers connect for conversations; the session closes it. */
   readonly listener: StreamListener;
+  /** Where members connect for group links (none: groups are off); the session closes it. */
+  readonly groupListener?: StreamListener;
   /** The @sckMI advertised in `RL0`. */
   readonly advertised: Endpoint;
-  /** Opens outgoing conversations. */
+  /** Opens outgoing connections. */
   readonly connect: (to: Endpoint, timeoutMs: number) => Promise<StreamConn>;
   readonly ui: AgentUi;
   readonly clock: Clock;
-  /** See {@linkcode AgentOptions.nickTimeoutMs}. */
   readonly nickTimeoutMs: number;
-  /** See {@linkcode AgentOptions.connectTimeoutMs}. */
   readonly connectTimeoutMs: number;
-}
-
-/** Are two @MI addresses the same user (the domain compared case-insensitively)? */
-export function sameAddress(a: string, b: string): boolean {
-  const at = a.indexOf("@");
-  const bt = b.indexOf("@");
-  return at >= 0 && bt >= 0 && a.slice(0, at) === b.slice(0, bt) &&
-    normalizeDomain(a.slice(at + 1)) === normalizeDomain(b.slice(bt + 1));
-}
-
-type State = "idle" | "calling" | "answering" | "talking";
-
-interface Talk {
-  readonly conversation: Conversation;
-  readonly address: string | undefined;
-  ended: Promise<void>;
+  readonly frameTimeoutMs: number;
+  readonly maxQueuedBytes: number;
+  readonly maxChats: number;
+  readonly maxGroups: number;
+  readonly maxGroupSize: number;
+  readonly groupIdleMs: number;
+  readonly maxPendingHandshakes: number;
+  readonly maxPendingPerIp: number;
+  readonly refusalReportMs: number;
 }
 
 /** The agent between registration and deregistration. */
 export class Session {
   readonly #o: SessionOptions;
-  #state: State = "idle";
-  #talk: Talk | undefined;
+  readonly #roster: Roster;
+  readonly #admission: Admission;
+  readonly #dialer: Dialer;
+  readonly #groups: Groups | undefined;
+  readonly #groupEndpoint: Endpoint | undefined;
+  readonly #timing: GroupLinkTiming;
+  #calling = 0;
+  #answering = 0;
   #offers: Array<{ address: string; at: number }> = [];
   #changed: Array<() => void> = [];
-  #accepting: Promise<void> | undefined;
+  #loops: Promise<void>[] = [];
+  readonly #tasks = new Set<Promise<void>>();
   #closed = false;
   /** Aborts when the session closes: calls and handshakes in progress give up. */
   readonly #stop = new AbortController();
 
   constructor(options: SessionOptions) {
     this.#o = options;
+    this.#roster = new Roster((text) => options.ui.info(text), () => {
+      options.ui.setPrompt(this.#roster.prompt(options.nick));
+      this.#wake();
+    });
+    this.#admission = new Admission({
+      maxPending: options.maxPendingHandshakes,
+      maxPendingPerIp: options.maxPendingPerIp,
+      clock: options.clock,
+      reportMs: options.refusalReportMs,
+      print: (text) => options.ui.warn(text),
+      summary: say.refusedMore,
+    });
+    this.#timing = {
+      clock: options.clock,
+      nickTimeoutMs: options.nickTimeoutMs,
+      frameTimeoutMs: options.frameTimeoutMs,
+      maxQueuedBytes: options.maxQueuedBytes,
+      idleMs: options.groupIdleMs,
+    };
+    this.#dialer = new Dialer({
+      address: options.address,
+      nick: options.nick,
+      client: options.client,
+      connect: options.connect,
+      connectTimeoutMs: options.connectTimeoutMs,
+      ui: options.ui,
+      timing: this.#timing,
+      stop: this.#stop.signal,
+    });
+    if (options.groupListener) {
+      this.#groupEndpoint = { ip: options.advertised.ip, port: options.groupListener.local.port };
+      this.#groups = new Groups({
+        me: { address: options.address, nick: options.nick, endpoint: this.#groupEndpoint },
+        ui: options.ui,
+        clock: options.clock,
+        roster: this.#roster,
+        dialer: this.#dialer,
+        timing: this.#timing,
+        maxGroups: options.maxGroups,
+        maxGroupSize: options.maxGroupSize,
+        forget: (address) => {
+          this.#offers = this.#offers.filter((o) => !sameAddress(o.address, address));
+        },
+      });
+    }
   }
 
-  /** Start accepting conversations (idempotent). */
+  /** Start accepting conversations and group links (idempotent). */
   start(): void {
-    this.#accepting ??= this.#acceptLoop();
+    if (this.#loops.length > 0) return;
+    this.#loops.push(this.#acceptLoop(this.#o.listener, (conn, release) => {
+      this.#answering++;
+      return this.#answer(conn, release);
+    }));
+    const groups = this.#groups;
+    if (this.#o.groupListener && groups) {
+      this.#loops.push(this.#acceptLoop(this.#o.groupListener, async (conn, release) => {
+        const unwatch = closeOnAbort(conn, this.#stop.signal);
+        try {
+          await groups.answer(conn);
+        } catch (error) {
+          if (!this.#closed) {
+            this.#o.ui.warn(say.incomingFailed(remoteOf(conn), describeError(error)));
+          }
+        } finally {
+          unwatch();
+          release();
+        }
+      }));
+    }
   }
 
-  /** Whether a conversation is open. */
+  /** Whether typed lines go somewhere (a conversation or a group is current). */
   get talking(): boolean {
-    return this.#state === "talking";
+    return this.#roster.current !== undefined;
   }
 
-  /** Whether the agent would answer a look-up with `RL1`. */
+  /** Whether the agent would answer a look-up with `RL1`: no room for another conversation. */
   get busy(): boolean {
-    return this.#state !== "idle";
+    return this.#roster.chats.length + this.#calling + this.#answering >= this.#o.maxChats;
+  }
+
+  /** The group endpoint advertised as `g=`, when groups are on. */
+  get groupEndpoint(): Endpoint | undefined {
+    return this.#groupEndpoint;
   }
 
   /** Answer a look-up the node forwarded; `false` if it was not for us. */
   handleLookup(request: LookupRequest, from: Endpoint): boolean {
     if (!sameAddress(request.to, this.#o.address) || this.#closed) return false;
-    const base = { kind: "lookup-reply", from: request.from, to: request.to, extra: [] } as const;
     let reply: PlumiMessage;
     if (this.busy) {
-      reply = { ...base, code: 1 };
+      reply = { kind: "lookup-reply", code: 1, from: request.from, to: request.to, extra: [] };
       this.#o.ui.info(say.missedCall(request.from));
     } else {
-      reply = { ...base, code: 0, endpoint: this.#o.advertised };
+      reply = availableReply(
+        request.from,
+        request.to,
+        this.#o.advertised,
+        featureFields(this.#groupEndpoint?.port),
+      );
       const now = this.#o.clock.now();
-      this.#offers = this.#offers.filter((o) => now - o.at < OFFER_TTL_MS);
+      this.#offers = this.#offers.filter((o) => now - o.at < OFFER_TTL_MS).slice(-MAX_OFFERS + 1);
       this.#offers.push({ address: request.from, at: now });
     }
     void this.#o.client.send(reply, from);
@@ -112,91 +198,109 @@ export class Session {
   /** Call `address`: look it up, connect, exchange nicknames; every outcome is reported. */
   async call(address: string, signal?: AbortSignal): Promise<void> {
     const { ui } = this.#o;
-    if (!this.#checkFree()) return;
     if (sameAddress(address, this.#o.address)) {
       ui.warn(say.callFailed(address, "that is you"));
       return;
     }
-    // Stop when the caller's signal aborts or the session closes.
-    const stop = signal ? AbortSignal.any([signal, this.#stop.signal]) : this.#stop.signal;
-    this.#setState("calling");
+    const existing = this.#roster.chats.find((c) => c.address && sameAddress(c.address, address));
+    if (existing) {
+      this.#roster.switchTo(existing);
+      return;
+    }
+    if (!this.#checkRoom(address)) return;
+    const stop = this.#stopOn(signal);
+    this.#calling++;
     try {
       ui.info(say.calling(address));
-      const endpoint = await this.#lookup(address, stop);
-      if (!endpoint || stop.aborted) return;
-      let conn: StreamConn | null;
-      try {
-        conn = await unlessAborted(this.#o.connect(endpoint, this.#o.connectTimeoutMs), stop);
-      } catch (error) {
-        ui.warn(say.callFailed(
-          address,
-          `no connection to ${formatEndpoint(endpoint)} (${describeError(error)})`,
-        ));
-        return;
-      }
-      if (conn === null) return;
-      let conversation: Conversation;
-      const release = closeOnAbort(conn, stop);
-      try {
-        conversation = await Conversation.open({
-          conn,
-          role: "caller",
-          nick: this.#o.nick,
-          clock: this.#o.clock,
-          nickTimeoutMs: this.#o.nickTimeoutMs,
-        });
-      } catch (error) {
-        if (!stop.aborted) ui.warn(say.callFailed(address, describeError(error)));
-        return;
-      } finally {
-        release();
-      }
-      if (stop.aborted) {
-        conversation.close();
-        return;
-      }
+      const found = await this.#dialer.lookUp(address, stop);
+      if (!found || stop.aborted) return;
+      const conversation = await this.#dialer.conversation(
+        address,
+        found.endpoint,
+        stop,
+        say.callFailed,
+      );
+      if (!conversation) return;
       ui.info(say.connected(conversation.peerNick, address));
-      this.#begin(conversation, address);
+      this.#beginChat(conversation, address, true);
     } finally {
-      if (this.#state === "calling") this.#setState("idle");
+      this.#calling--;
+      this.#wake();
     }
   }
 
-  /** Send a line to the peer. */
-  async send(text: string): Promise<void> {
-    const talk = this.#talk;
-    if (!talk) {
-      this.#o.ui.warn(say.notInConversation());
-      return;
-    }
-    try {
-      await talk.conversation.send(text);
-    } catch (error) {
-      this.#o.ui.warn(say.sendFailed(describeError(error)));
-      talk.conversation.close();
-      await talk.ended;
+  /** Send a line to where typed lines go. */
+  send(text: string): void {
+    const target = this.#roster.current;
+    if (!target) this.#o.ui.warn(say.notInConversation());
+    else if (!isChat(target)) target.say(text);
+    else if (!target.conversation.send(text)) {
+      this.#o.ui.warn(say.sendFailed("the conversation is over"));
     }
   }
 
-  /** End the conversation from our side (`/exit`). */
+  /** `/exit`: end the current conversation, or leave the current group. */
   async hangUp(): Promise<void> {
-    const talk = this.#talk;
-    if (!talk) {
+    const target = this.#roster.current;
+    if (!target) {
       this.#o.ui.warn(say.notInConversation());
       return;
     }
-    talk.conversation.close();
-    await talk.ended;
+    await this.#end(target);
+  }
+
+  /** `/close [name]`: end the named conversation (or group), or the current one. */
+  async closeTarget(name: string | undefined): Promise<void> {
+    if (name === undefined) return await this.hangUp();
+    const target = this.#roster.find(name);
+    if (typeof target === "string") this.#o.ui.warn(target);
+    else await this.#end(target);
+  }
+
+  /** `/switch name`: typed lines go to the named conversation or group from now on. */
+  switchTo(name: string): void {
+    const target = this.#roster.find(name);
+    if (typeof target === "string") this.#o.ui.warn(target);
+    else this.#roster.switchTo(target);
+  }
+
+  /** `/list`: the open conversations and groups. */
+  list(): void {
+    for (const line of this.#roster.list()) this.#o.ui.info(line);
+  }
+
+  /** `/group name`: start a group with this agent as its only member; it becomes current. */
+  startGroup(name: string): void {
+    if (this.#groups) this.#groups.start(name);
+    else this.#o.ui.warn(say.groupsDisabled());
+  }
+
+  /** `/invite address`: add someone to the current group. */
+  async invite(address: string, signal?: AbortSignal): Promise<void> {
+    const group = this.#roster.current;
+    if (!this.#groups || !group || isChat(group)) this.#o.ui.warn(say.notInGroup());
+    else await this.#groups.invite(group, address, this.#stopOn(signal));
+  }
+
+  /** `/leave [#group]`: leave the named group, or the current one. */
+  async leave(name: string | undefined): Promise<void> {
+    const target = name === undefined ? this.#roster.current : this.#roster.find(name);
+    if (typeof target === "string") this.#o.ui.warn(target);
+    else if (!target || isChat(target)) this.#o.ui.warn(say.notInGroup());
+    else await this.#end(target);
   }
 
   /**
-   * `/wait`: when free, wait until a conversation starts; in a conversation,
-   * wait until it ends. Returns early when `signal` aborts.
+   * `/wait`: with nothing current, wait until a conversation or group
+   * starts; otherwise wait until the current one ends. Returns early when
+   * `signal` aborts.
    */
   async wait(signal?: AbortSignal): Promise<void> {
-    const talking = this.talking;
-    if (!talking) this.#o.ui.info(say.waiting());
-    while (this.talking === talking && !signal?.aborted && !this.#closed) {
+    const target = this.#roster.current;
+    if (!target) this.#o.ui.info(say.waiting());
+    const waiting = () =>
+      target === undefined ? this.#roster.current === undefined : this.#roster.has(target);
+    while (waiting() && !signal?.aborted && !this.#closed) {
       await new Promise<void>((resolve) => {
         const done = () => {
           signal?.removeEventListener("abort", done);
@@ -208,95 +312,88 @@ export class Session {
     }
   }
 
-  /** End any conversation and stop accepting new ones. */
+  /** Leave every group, end every conversation, and stop accepting new ones. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#stop.abort();
     this.#o.listener.close();
-    const talk = this.#talk;
-    if (talk) {
-      talk.conversation.close();
-      await talk.ended;
-    }
+    this.#o.groupListener?.close();
+    await this.#groups?.close();
+    await Promise.all(this.#roster.chats.map((chat) => this.#end(chat)));
+    this.#admission.close();
     this.#wake();
-    await this.#accepting;
+    await Promise.all(this.#loops);
+    await Promise.all([...this.#tasks]);
   }
 
-  async #lookup(address: string, signal?: AbortSignal): Promise<Endpoint | undefined> {
-    const { ui, client } = this.#o;
-    const me = this.#o.address;
-    let reply: PlumiMessage;
-    try {
-      reply = await client.request(
-        { kind: "lookup", from: me, to: address },
-        (m) => m.kind === "lookup-reply" && sameAddress(m.from, me) && sameAddress(m.to, address),
-        signal,
-      );
-    } catch (error) {
-      if (error instanceof NodeSilentError) ui.warn(say.callFailed(address, error.message));
-      else if (!(error instanceof AbortedError)) throw error;
-      return undefined;
-    }
-    if (reply.kind !== "lookup-reply") return undefined;
-    switch (reply.code) {
-      case 0:
-        return reply.endpoint;
-      case 1:
-        ui.info(say.busy(address));
-        return undefined;
-      case 2:
-        ui.info(say.noSuchUser(address));
-        return undefined;
-      case 3:
-        ui.info(say.offline(address));
-        return undefined;
-    }
+  #stopOn(signal: AbortSignal | undefined): AbortSignal {
+    return signal ? AbortSignal.any([signal, this.#stop.signal]) : this.#stop.signal;
   }
 
-  #checkFree(): boolean {
+  async #end(target: Target): Promise<void> {
+    if (isChat(target)) {
+      target.conversation.close();
+      await target.ended;
+    } else await this.#groups?.leave(target);
+  }
+
+  #checkRoom(address: string): boolean {
     const { ui } = this.#o;
-    if (this.#state === "talking") {
-      ui.warn(say.alreadyTalking(this.#talk!.conversation.peerNick));
-      return false;
-    }
-    if (this.#state !== "idle") {
-      ui.warn("A call is being set up: wait a moment");
-      return false;
-    }
-    return true;
+    if (!this.busy) return true;
+    const current = this.#roster.chats.at(-1);
+    if (this.#o.maxChats > 1) ui.warn(say.tooManyChats(address, this.#o.maxChats));
+    else if (current) ui.warn(say.alreadyTalking(current.conversation.peerNick));
+    else ui.warn(say.alreadyCalling());
+    return false;
   }
 
-  async #acceptLoop(): Promise<void> {
+  async #acceptLoop(
+    listener: StreamListener,
+    handle: (conn: StreamConn, release: () => void) => Promise<void>,
+  ): Promise<void> {
+    const conversations = listener === this.#o.listener;
+    // Members behind one address (a NAT, a test on loopback) may all link with a newcomer at
+    // once: on the group port, one IP may set up as many links as a group has members.
+    const perIp = conversations
+      ? this.#o.maxPendingPerIp
+      : Math.max(this.#o.maxPendingPerIp, this.#o.maxGroupSize);
     try {
-      for await (const conn of this.#o.listener) {
+      for await (const conn of listener) {
         if (this.#closed) {
           closeQuietly(conn);
           break;
         }
-        if (this.busy) {
-          this.#o.ui.info(say.refusedBusy(remoteOf(conn)));
+        const remote = remoteOf(conn);
+        const release = this.#admission.admit(remote.ip, perIp);
+        if (typeof release === "string") {
           closeQuietly(conn);
+          this.#admission.refused(say.refused(remote, release));
           continue;
         }
-        this.#setState("answering");
-        void this.#answer(conn);
+        if (conversations && this.busy) {
+          release();
+          closeQuietly(conn);
+          this.#admission.refused(say.refusedBusy(remote, this.#o.maxChats));
+          continue;
+        }
+        this.#track(handle(conn, release));
       }
     } catch {
       // the listener was closed
     }
   }
 
-  async #answer(conn: StreamConn): Promise<void> {
+  async #answer(conn: StreamConn, release: () => void): Promise<void> {
     const { ui } = this.#o;
-    const release = closeOnAbort(conn, this.#stop.signal);
+    const remote = remoteOf(conn);
+    const unwatch = closeOnAbort(conn, this.#stop.signal);
     try {
       const conversation = await Conversation.open({
         conn,
         role: "callee",
         nick: this.#o.nick,
-        clock: this.#o.clock,
-        nickTimeoutMs: this.#o.nickTimeoutMs,
+        ...this.#timing,
       });
       if (this.#closed) {
         conversation.close();
@@ -304,62 +401,53 @@ export class Session {
       }
       const address = this.#takeOffer();
       ui.info(say.incoming(conversation.peerNick, address));
-      this.#begin(conversation, address);
+      this.#beginChat(conversation, address, false);
     } catch (error) {
-      if (!this.#closed) ui.warn(say.incomingFailed(remoteOf(conn), describeError(error)));
+      if (!this.#closed) ui.warn(say.incomingFailed(remote, describeError(error)));
     } finally {
+      unwatch();
       release();
-      if (this.#state === "answering") this.#setState("idle");
+      this.#answering--;
+      this.#wake();
     }
   }
 
   #takeOffer(): string | undefined {
     const now = this.#o.clock.now();
     this.#offers = this.#offers.filter((o) => now - o.at < OFFER_TTL_MS);
-    return this.#offers.pop()?.address;
+    return this.#offers.shift()?.address;
   }
 
-  #begin(conversation: Conversation, address: string | undefined): void {
+  #beginChat(conversation: Conversation, address: string | undefined, focus: boolean): void {
     const { ui } = this.#o;
-    const talk: Talk = { conversation, address, ended: Promise.resolve() };
-    this.#talk = talk;
-    this.#setState("talking");
+    const chat: Chat = {
+      kind: "chat",
+      label: this.#roster.uniqueLabel(address ?? conversation.peerNick),
+      address,
+      conversation,
+      ended: Promise.resolve(),
+    };
+    this.#roster.add(chat, focus);
     let shown = conversation.peerNick;
-    talk.ended = conversation.run({
-      onLine: (text) => ui.chat(conversation.peerNick, text),
+    chat.ended = conversation.run({
+      onLine: (text) => ui.chat(conversation.peerNick, text, this.#roster.prefixFor(chat)),
       onNick: (nick) => {
         ui.info(say.nickChanged(shown, nick));
         shown = nick;
       },
     }).then((end) => {
       ui.info(say.ended(conversation.peerNick, explainEnd(end, conversation.peerNick)));
-      this.#talk = undefined;
-      this.#setState("idle");
+      this.#roster.remove(chat);
     });
   }
 
-  #setState(state: State): void {
-    this.#state = state;
-    this.#wake();
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
   }
 
   #wake(): void {
     for (const wake of this.#changed.splice(0)) wake();
-  }
-}
-
-/** Why a conversation ended, in words. */
-export function explainEnd(end: ConversationEnd, peerNick: string): string {
-  const nick = sanitize(peerNick);
-  switch (end.reason) {
-    case "local":
-      return "you left";
-    case "peer-closed":
-      return `${nick} closed the connection`;
-    case "error":
-      return end.error instanceof PmiStreamError
-        ? `bad data from ${nick}: ${end.error.message}`
-        : `connection lost: ${describeError(end.error)}`;
   }
 }
 

@@ -18,8 +18,12 @@ export interface AgentUi {
   info(text: string): void;
   /** Print a problem. */
   warn(text: string): void;
-  /** Print a line of the conversation as `<nick>: <text>`. */
-  chat(nick: string, text: string): void;
+  /**
+   * Print a line of a conversation as `<nick>: <text>`, or as
+   * `[<context>] <nick>: <text>` when `context` (the conversation's or
+   * group's label) is given.
+   */
+  chat(nick: string, text: string, context?: string): void;
   /** Set the prompt shown while typing (terminals only). */
   setPrompt(prompt: string): void;
   /** The next line typed; `null` when the input has ended. */
@@ -92,8 +96,9 @@ export class PlainUi implements AgentUi {
     this.#write(`${text}\n`);
   }
 
-  chat(nick: string, text: string): void {
-    this.#write(`${sanitize(nick)}: ${sanitize(text)}\n`);
+  chat(nick: string, text: string, context?: string): void {
+    const where = context === undefined ? "" : `[${sanitize(context)}] `;
+    this.#write(`${where}${sanitize(nick)}: ${sanitize(text)}\n`);
   }
 
   setPrompt(_prompt: string): void {}
@@ -155,8 +160,9 @@ export class TerminalUi implements AgentUi {
     this.#print(this.#paint("33", text));
   }
 
-  chat(nick: string, text: string): void {
-    this.#print(`${this.#paint("1;36", sanitize(nick))}: ${sanitize(text)}`);
+  chat(nick: string, text: string, context?: string): void {
+    const where = context === undefined ? "" : `${this.#paint("35", `[${sanitize(context)}]`)} `;
+    this.#print(`${where}${this.#paint("1;36", sanitize(nick))}: ${sanitize(text)}`);
   }
 
   setPrompt(prompt: string): void {

@@ -17,15 +17,29 @@ export interface RunningNode {
   readonly endpoint: Endpoint;
 }
 
-/** Start `main_node.ts` for `domain` with `users`, in `dir`, on `listen` (default: a free loopback port). */
+/**
+ * Start `main_node.ts` for `domain` with `users`, in `dir`, on `listen`
+ * (default: a free loopback port). With `domains` (other domains' nodes), the
+ * configuration is written in the INI form with a `[domains]` map, so nodes
+ * on loopback find each other without DNS.
+ */
 export async function startNode(
   dir: string,
   domain: string,
   users: readonly string[],
   listen = "127.0.0.1:0",
+  domains?: Readonly<Record<string, string>>,
 ): Promise<RunningNode> {
   const config = `${dir}/nodelumi-${domain}.cfg`;
-  await Deno.writeTextFile(config, `${domain} ${users.join(" ")}\n`);
+  const text = domains === undefined ? `${domain} ${users.join(" ")}\n` : [
+    `domain = ${domain}`,
+    "[domains]",
+    ...Object.entries(domains).map(([d, at]) => `${d} = ${at}`),
+    "[users]",
+    ...users,
+    "",
+  ].join("\n");
+  await Deno.writeTextFile(config, text);
   const process = await startProgram(
     "node",
     ["--config", config, "--listen", listen, "--no-log", "--no-state"],
@@ -54,7 +68,17 @@ export async function startAgent(
 
 /** The @sckMI an agent process printed at start. */
 export async function advertisedEndpoint(agent: ChildProcess): Promise<Endpoint> {
-  const match = await agent.waitFor(/advertised as (\d+\.\d+\.\d+\.\d+):(\d+)$/);
+  const match = await agent.waitFor(
+    /^Listening for conversations on .*, advertised as (\d+\.\d+\.\d+\.\d+):(\d+)$/,
+  );
+  return { ip: match[1]!, port: Number(match[2]) };
+}
+
+/** The group endpoint (the `g=` port) an agent process printed at start. */
+export async function groupEndpoint(agent: ChildProcess): Promise<Endpoint> {
+  const match = await agent.waitFor(
+    /^Listening for group links on .*, advertised as (\d+\.\d+\.\d+\.\d+):(\d+)$/,
+  );
   return { ip: match[1]!, port: Number(match[2]) };
 }
 
@@ -111,6 +135,17 @@ export class RawPmi implements AsyncDisposable {
     const out = this.#buffer.subarray(0, count);
     this.#buffer = this.#buffer.subarray(count);
     return decoder.decode(out);
+  }
+
+  /**
+   * Read one whole PMI frame: its type letter and its info as text. Throws
+   * on the end of the stream, or after `timeoutMs`.
+   */
+  async readFrame(timeoutMs = 5_000): Promise<{ type: string; text: string }> {
+    const header = await this.read(3, timeoutMs);
+    if (!/^.\d\d$/.test(header)) throw new Error(`not a PMI frame header: "${header}"`);
+    const text = await this.read(Number(header.slice(1)), timeoutMs);
+    return { type: header[0]!, text };
   }
 
   /** Wait until the peer closes the connection; throws if data or nothing arrives instead. */
