@@ -53,11 +53,17 @@ Options:
   --group-idle SECS      drop a group member silent this long; keep-alives every third (default 45)
   --max-handshakes N     most incoming connections being set up at once (default 32)
   --max-handshakes-per-ip N   the same, from one IP address (default 8)
+  --signup               create the account NAME@DOMAIN on the node first (if it allows sign-up)
   --help                 show this help
+
+Password: a user with a password logs in with a proof (the password never
+crosses the network). It is read from the environment variable LUMI_PASSWORD,
+or asked (hidden) on a terminal when the node asks for it.
 
 Once registered, type an address to call someone, then type lines to chat.
 /call, /list, /switch and /close handle several conversations; /group, /invite
-and /leave group chats. /exit ends the current conversation, /quit (or Ctrl-C,
+and /leave group chats; /add, /del, /buddies and /online buddies and presence
+(with an extended node). /exit ends the current conversation, /quit (or Ctrl-C,
 or the end of the input) leaves, /help lists every command. With stdin piped,
 commands are read one per line.
 
@@ -103,6 +109,7 @@ export function parseFlags(args: string[], signal: AbortSignal): AgentOptions | 
         "group-idle": { type: "string" },
         "max-handshakes": { type: "string" },
         "max-handshakes-per-ip": { type: "string" },
+        signup: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -137,8 +144,19 @@ export function parseFlags(args: string[], signal: AbortSignal): AgentOptions | 
     groupIdleMs: groupIdle === undefined ? undefined : groupIdle * 1000,
     maxPendingHandshakes: numberFlag("--max-handshakes", values["max-handshakes"]),
     maxPendingPerIp: numberFlag("--max-handshakes-per-ip", values["max-handshakes-per-ip"]),
+    signup: values.signup ?? false,
+    password: passwordFromEnvironment(),
     signal,
   };
+}
+
+/** LUMI_PASSWORD, if set and readable (the agent is allowed to read only that variable). */
+function passwordFromEnvironment(): string | undefined {
+  try {
+    return Deno.env.get("LUMI_PASSWORD") || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function exitCodeOf(error: unknown): number {

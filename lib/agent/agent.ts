@@ -34,7 +34,15 @@ import {
   resolveAgentOptions,
   type ResolvedAgentOptions,
 } from "./options.ts";
+import {
+  ExtendedSession,
+  type PasswordSource,
+  registerWith,
+  type Registration,
+  signUp,
+} from "./extended_client.ts";
 import { PlumiClient } from "./plumi_client.ts";
+import { Presence } from "./presence.ts";
 import { Session } from "./session.ts";
 import { type AgentUi, createConsoleUi } from "./ui.ts";
 
@@ -144,43 +152,56 @@ function advertisedIp(o: ResolvedAgentOptions, node: Endpoint): string {
   return chooseAdvertiseIp(node.ip, interfaces);
 }
 
-async function register(client: PlumiClient, address: string, signal: AbortSignal): Promise<void> {
+async function register(
+  client: PlumiClient,
+  address: string,
+  password: PasswordSource,
+  signal: AbortSignal,
+): Promise<Registration> {
   const where = `Cannot register ${address} with node ${formatEndpoint(client.node)}`;
-  let reply;
   try {
-    reply = await client.request(
-      { kind: "register", address, params: [] },
-      (m) => m.kind === "register-reply",
-      signal,
-    );
+    return await registerWith(client, address, password, signal);
   } catch (error) {
     if (error instanceof NodeSilentError) {
       throw new NodeSilentError(error.node, error.attempts, { cause: error }, where);
     }
     throw error;
   }
-  if (reply.kind === "register-reply" && reply.code === 1) {
-    const domain = address.slice(address.indexOf("@") + 1);
-    throw new RegistrationError(
-      address,
-      `Cannot register ${address}: the node of ${domain} does not know this user`,
-    );
-  }
+}
+
+/** The password: given in the options, else asked once on a terminal (hidden), else none. */
+function passwordSource(o: ResolvedAgentOptions, ui: AgentUi, address: string): PasswordSource {
+  let known = o.password;
+  return async () => {
+    if (known === undefined && ui.interactive) {
+      known = (await (ui.askSecret
+        ? ui.askSecret(`Password for ${address}: `)
+        : ui.ask(`Password for ${address}: `))) ??
+        undefined;
+    }
+    return known;
+  };
 }
 
 async function deregister(
   client: PlumiClient,
   address: string,
+  extended: ExtendedSession | undefined,
   ui: AgentUi,
   signal: AbortSignal,
 ): Promise<void> {
   try {
-    const reply = await client.request(
-      { kind: "deregister", address, params: [] },
-      (m) => m.kind === "deregister-reply",
-      signal,
-    );
-    if (reply.kind === "deregister-reply" && reply.code === 0) ui.info(say.deregistered(address));
+    let done: boolean;
+    if (extended) done = await extended.deregister(signal);
+    else {
+      const reply = await client.request(
+        { kind: "deregister", address, params: [] },
+        (m) => m.kind === "deregister-reply",
+        signal,
+      );
+      done = reply.kind === "deregister-reply" && reply.code === 0;
+    }
+    if (done) ui.info(say.deregistered(address));
     else ui.warn(say.deregisterFailed(address, "the node does not know this user"));
   } catch (error) {
     if (error instanceof AbortedError) ui.warn(say.deregisterFailed(address, "interrupted"));
@@ -289,18 +310,63 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       ui.info(say.listeningGroups(groupListener.local, session.groupEndpoint));
     }
 
-    const registered = await withRetry(ui, stop.signal, async () => {
-      await register(client, address, stop.signal);
-      return true;
-    });
-    if (registered === null) return;
+    const password = passwordSource(o, ui, address);
+    if (o.signup) {
+      const secret = await password();
+      if (!secret) {
+        throw new UsageError("--signup needs a password: set LUMI_PASSWORD, or run on a terminal");
+      }
+      const result = await signUp(client, address, secret, o.signupIterations, stop.signal);
+      if (result !== "created") {
+        const why = {
+          taken: "the name is taken",
+          invalid: "the node refused the name or the request",
+          closed: "the node does not allow sign-up (ask its administrator)",
+        }[result];
+        throw new RegistrationError(address, `Cannot sign up ${address}: ${why}`);
+      }
+      ui.info(`Account ${address} created`);
+    }
+    const registration = await withRetry(
+      ui,
+      stop.signal,
+      () => register(client, address, password, stop.signal),
+    );
+    if (registration === null) return;
     ui.info(say.registered(address, node));
+    const presence = new Presence(ui);
+    let extended: ExtendedSession | undefined;
+    if (registration.kind === "extended") {
+      const renew = async () => {
+        try {
+          const again = await register(client, address, password, stop.signal);
+          if (again.kind === "extended" && extended) extended.session = again.session;
+          ui.info(`Registered ${address} again (the node had forgotten the session)`);
+        } catch (error) {
+          ui.warn(`Cannot register ${address} again: ${describeError(error)}`);
+        }
+      };
+      extended = new ExtendedSession(client, address, registration.session, {
+        clock: o.clock,
+        busy: () => session.busy,
+        onBuddiesChanged: () => void presence.refresh(),
+        onSessionLost: () => void renew(),
+      });
+      closing.unshift(() => extended?.stop());
+      extended.start();
+      presence.attach(extended);
+      ui.info("This node keeps your buddies: /buddies, /add, /del, /online");
+      void presence.refresh(false);
+    }
     ui.info(say.ready());
 
-    await commandLoop(session, ui, stop.signal);
+    await commandLoop(
+      { session, presence, client, ui, password, iterations: o.signupIterations },
+      stop.signal,
+    );
 
     await session.close();
-    await deregister(client, address, ui, hurry.signal);
+    await deregister(client, address, extended, ui, hurry.signal);
     if (client.ignored > 0) ui.info(say.ignored(client.ignored));
     ui.info(say.bye());
   } catch (error) {
@@ -313,7 +379,17 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
   }
 }
 
-async function commandLoop(session: Session, ui: AgentUi, signal: AbortSignal): Promise<void> {
+interface Loop {
+  readonly session: Session;
+  readonly presence: Presence;
+  readonly client: PlumiClient;
+  readonly ui: AgentUi;
+  readonly password: PasswordSource;
+  readonly iterations: number;
+}
+
+async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
+  const { session, presence, ui } = loop;
   for (;;) {
     const line = await untilAborted(ui.readLine(), signal);
     if (line === null) return;
@@ -351,6 +427,28 @@ async function commandLoop(session: Session, ui: AgentUi, signal: AbortSignal): 
       case "wait":
         await session.wait(signal);
         break;
+      case "buddy-add":
+        await presence.add(command.address);
+        break;
+      case "buddy-del":
+        await presence.remove(command.address);
+        break;
+      case "buddies":
+        await presence.show();
+        break;
+      case "online":
+        await presence.online();
+        break;
+      case "signup": {
+        const secret = command.password ??
+          (ui.interactive
+            ? (await (ui.askSecret ?? ui.ask).call(ui, `Password for ${command.address}: `))
+            : null);
+        if (!secret) {
+          ui.warn("Usage: /signup <address> [password] (the password is asked on a terminal)");
+        } else await presence.signUp(loop.client, command.address, secret, loop.iterations);
+        break;
+      }
       case "help":
         for (const text of HELP) ui.info(text);
         break;

@@ -12,6 +12,8 @@ import {
 import { runAgent } from "./agent.ts";
 import { RegistrationError, UsageError } from "./errors.ts";
 import type { AgentOptions } from "./options.ts";
+import { firstRegistration } from "./extended_client.ts";
+import { formatPlumi } from "../plumi/codec.ts";
 
 const node = { ip: "127.0.0.1", port: 3344 };
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -74,10 +76,13 @@ Deno.test("on a terminal, a missing nickname then address are asked for, in that
   ]);
   assert.ok(ui.output.some((line) => /"laura" is not an address/.test(line)));
   assert.ok(ui.output.includes("Deregistered laura@bb.com"));
-  assert.deepEqual(socket.sent.map((s) => s.text), ["PRlaura@bb.com", "PDlaura@bb.com"]);
+  assert.deepEqual(socket.sent.map((s) => s.text), [
+    formatPlumi(firstRegistration("laura@bb.com")),
+    "PDlaura@bb.com",
+  ]);
   assert.match(
     sink.text,
-    /^------ INICI LOG ------\nE: 127\.0\.0\.1:UDP:3344, PRlaura@bb\.com, 14\n/,
+    /^------ INICI LOG ------\nE: 127\.0\.0\.1:UDP:3344, PRlaura@bb\.com;v=2;x=-+, 100\n/,
   );
   assert.ok(sink.text.endsWith("R: 127.0.0.1:UDP:3344, RD0, 3\n------ FINAL LOG ------\n"));
   assert.ok(ui.closed);

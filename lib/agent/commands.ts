@@ -22,6 +22,11 @@ export type Command =
   | { readonly kind: "group"; readonly name: string }
   | { readonly kind: "invite"; readonly address: string }
   | { readonly kind: "leave"; readonly target?: string }
+  | { readonly kind: "buddy-add"; readonly address: string }
+  | { readonly kind: "buddy-del"; readonly address: string }
+  | { readonly kind: "buddies" }
+  | { readonly kind: "online" }
+  | { readonly kind: "signup"; readonly address: string; readonly password?: string }
   | { readonly kind: "nothing" }
   | { readonly kind: "invalid"; readonly message: string };
 
@@ -38,6 +43,11 @@ export const HELP: readonly string[] = [
   "  /group <name>      start a group chat; typed lines go to it",
   "  /invite <address>  add someone to the current group",
   "  /leave [#group]    leave a group (default: the current one)",
+  "  /add <address>     add a buddy (any domain); you see its presence once it adds you too",
+  "  /del <address>     remove a buddy",
+  "  /buddies           your buddies: online, busy, offline or unknown, and where to reach them",
+  "  /online            who is online in your domain",
+  "  /signup <address>  create an account on your node (the password is asked)",
   "  /wait              wait until a call comes in, or until the current conversation ends",
   "  /quit              deregister and leave (also Ctrl-C, or the end of the input)",
   "  /help              this list",
@@ -97,6 +107,32 @@ export function parseCommand(line: string, talking: boolean): Command {
         return addressCommand("invite", argument);
       case "/leave":
         return argument === "" ? { kind: "leave" } : { kind: "leave", target: argument };
+      case "/add":
+      case "/del": {
+        const usage = `Usage: ${word.toLowerCase()} <address>`;
+        if (argument === "") return { kind: "invalid", message: usage };
+        const parsed = parseAddress(argument);
+        if (!parsed.ok) return { kind: "invalid", message: say.notAnAddress(parsed.message) };
+        return {
+          kind: word.toLowerCase() === "/add" ? "buddy-add" : "buddy-del",
+          address: argument,
+        };
+      }
+      case "/buddies":
+        return { kind: "buddies" };
+      case "/online":
+        return { kind: "online" };
+      case "/signup": {
+        const [address = "", password] = rest;
+        if (address === "") {
+          return { kind: "invalid", message: "Usage: /signup <address> [password]" };
+        }
+        const parsed = parseAddress(address);
+        if (!parsed.ok) return { kind: "invalid", message: say.notAnAddress(parsed.message) };
+        return password === undefined
+          ? { kind: "signup", address }
+          : { kind: "signup", address, password };
+      }
       default:
         return { kind: "invalid", message: say.unknownCommand(word) };
     }

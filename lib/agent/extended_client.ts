@@ -59,6 +59,15 @@ function domainOf(address: string): string {
 }
 
 /**
+ * The first `PR` an agent sends: `PR<address>;v=2`, padded to 100 bytes with
+ * `;x=---…` so that an extended node may answer with a challenge. An
+ * original node ignores everything after the address.
+ */
+export function firstRegistration(address: string): RegisterRequest {
+  return pad({ kind: "register", address, params: ["v=2"] });
+}
+
+/**
  * Register `address` with the node, in the extended protocol if the node
  * speaks it: `PR…;v=2`, answering a password challenge with a proof when
  * the user has a password. Throws {@linkcode RegistrationError} with a
@@ -72,7 +81,7 @@ export async function registerWith(
   signal?: AbortSignal,
 ): Promise<Registration> {
   const first = await client.request(
-    pad({ kind: "register", address, params: ["v=2"] }),
+    firstRegistration(address),
     (m) => m.kind === "register-reply",
     signal,
   );
@@ -256,7 +265,8 @@ export class ExtendedSession {
         return;
       }
       const mark = param(reply.params, "c");
-      if (mark !== undefined && this.#mark !== undefined && mark !== this.#mark) {
+      // The first mark counts as a change too: the buddies may have changed since they were last fetched.
+      if (mark !== undefined && mark !== this.#mark) {
         this.#options.onBuddiesChanged?.();
       }
       this.#mark = mark;

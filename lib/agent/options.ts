@@ -78,6 +78,12 @@ export interface AgentOptions {
   readonly maxQueuedBytes?: number;
   /** After a refused connection is reported, more refusals within this many ms are summed up in one line. Default: 2000. */
   readonly refusalReportMs?: number;
+  /** The password, if the user has one (an extended node asks for a proof). Default: asked on a TTY when needed. */
+  readonly password?: string;
+  /** Create the account (`address`, `password`) on the node before registering. Default: false. */
+  readonly signup?: boolean;
+  /** PBKDF2 iterations for a new account's password (the node accepts 100,000 and up). Default: 600,000. */
+  readonly signupIterations?: number;
   /** The terminal. Default: {@linkcode createConsoleUi} (stdin/stdout). */
   readonly ui?: AgentUi;
   /** Sockets. Default: `lib/transport`. */
@@ -116,6 +122,9 @@ export interface ResolvedAgentOptions {
   readonly maxPendingPerIp: number;
   readonly maxQueuedBytes: number;
   readonly refusalReportMs: number;
+  readonly password: string | undefined;
+  readonly signup: boolean;
+  readonly signupIterations: number;
   readonly ui: AgentUi | undefined;
   readonly transport: AgentTransport;
   readonly clock: Clock;
@@ -237,6 +246,15 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
     maxPendingPerIp: whole("maxPendingPerIp", options.maxPendingPerIp, 8, 1, 10_000),
     maxQueuedBytes: whole("maxQueuedBytes", options.maxQueuedBytes, 1024 * 1024, 1024, 2 ** 30),
     refusalReportMs: positive("refusalReportMs", options.refusalReportMs, 2_000),
+    password: options.password,
+    signup: options.signup ?? false,
+    signupIterations: whole(
+      "signupIterations",
+      options.signupIterations,
+      600_000,
+      100_000,
+      6_000_000,
+    ),
     ui: options.ui,
     transport: options.transport ?? defaultTransport,
     clock: options.clock ?? systemClock,

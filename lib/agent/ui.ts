@@ -10,6 +10,11 @@
 
 import { LineEditor } from "./line_editor.ts";
 
+/** Colours for statuses: good (online), warn (busy), bad (errors), dim (offline, unknown). */
+export type Tone = "good" | "warn" | "bad" | "dim";
+
+const TONES: Record<Tone, string> = { good: "32", warn: "33", bad: "31", dim: "90" };
+
 /** What the agent needs from its terminal. */
 export interface AgentUi {
   /** Whether a person is typing (questions may be asked; failures may be retried). */
@@ -30,6 +35,10 @@ export interface AgentUi {
   readLine(): Promise<string | null>;
   /** Show `question` and read the answer; `null` when the input has ended. */
   ask(question: string): Promise<string | null>;
+  /** Like {@linkcode AgentUi.ask}, but what is typed is not shown (passwords). Default: `ask`. */
+  askSecret?(question: string): Promise<string | null>;
+  /** `text` in the colour of `tone` where the terminal shows colours. Default: plain text. */
+  tint?(text: string, tone: Tone): string;
   /** Called when the user presses Ctrl-C in raw mode (where no SIGINT is raised). */
   onInterrupt: () => void;
   /** Restore the terminal. */
@@ -144,6 +153,8 @@ export class TerminalUi implements AgentUi {
   #waiters: Array<(line: string | null) => void> = [];
   #ended = false;
   #raw = false;
+  /** Typing a secret: echo stars, keep it out of the transcript. */
+  #secret = false;
 
   constructor(terminal: RawTerminal) {
     this.#terminal = terminal;
@@ -188,6 +199,19 @@ export class TerminalUi implements AgentUi {
     }
   }
 
+  async askSecret(question: string): Promise<string | null> {
+    this.#secret = true;
+    try {
+      return await this.ask(question);
+    } finally {
+      this.#secret = false;
+    }
+  }
+
+  tint(text: string, tone: Tone): string {
+    return this.#paint(TONES[tone], text);
+  }
+
   close(): void {
     if (!this.#raw) return;
     this.#raw = false;
@@ -205,7 +229,8 @@ export class TerminalUi implements AgentUi {
         for (const event of this.#editor.push(chunk)) {
           if (event.kind === "line") {
             // Keep what was typed on screen, as a transcript.
-            this.#terminal.write(`${CLEAR_LINE}${this.#prompt}${event.text}\r\n`);
+            const shown = this.#secret ? "*".repeat([...event.text].length) : event.text;
+            this.#terminal.write(`${CLEAR_LINE}${this.#prompt}${shown}\r\n`);
             this.#deliver(event.text);
           } else if (event.kind === "interrupt") {
             this.#terminal.write("^C\r\n");
@@ -246,7 +271,9 @@ export class TerminalUi implements AgentUi {
   #redraw(): void {
     if (!this.#raw || this.#ended) return;
     const room = Math.max(10, this.#terminal.columns() - [...this.#prompt].length - 1);
-    const chars = [...this.#editor.text];
+    const chars = this.#secret
+      ? [..."*".repeat([...this.#editor.text].length)]
+      : [...this.#editor.text];
     const shown = chars.length > room ? chars.slice(chars.length - room).join("") : chars.join("");
     this.#terminal.write(`${CLEAR_LINE}${this.#prompt}${shown}`);
   }

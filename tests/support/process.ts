@@ -151,6 +151,8 @@ export interface StartOptions {
   readonly cwd?: string;
   /** Pipe stdin (default true); otherwise it is closed (`null`). */
   readonly stdin?: boolean;
+  /** More environment variables (NO_COLOR=1 is always set). */
+  readonly env?: Record<string, string>;
 }
 
 /** Start `main_node.ts` or `main_agent.ts` with its task's permission flags. */
@@ -168,7 +170,7 @@ export async function startProgram(
     stdin: pipedStdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...options.env },
   }).spawn();
   return new ChildProcess(options.name ?? program, child, pipedStdin);
 }
