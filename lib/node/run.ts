@@ -9,6 +9,7 @@ import { getLogger } from "#log";
 import { createCredentials } from "../auth.ts";
 import { createLocator, type NodeLocator } from "../locate.ts";
 import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
+import type { PlumiMessage } from "../plumi/messages.ts";
 import { nullPacketLog, openPacketLog, type PacketLog } from "../packet_log.ts";
 import { type DnsClient, systemDns, udpDns } from "../transport/dns.ts";
 import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
@@ -143,7 +144,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   let extended: ExtendedService | undefined;
   let remote: RemotePresence | undefined;
   // The server and the presence cache need each other: presence queries go out through the server.
-  let server: NodeServer | undefined;
+  const outbox: { send?: (to: Endpoint, message: PlumiMessage) => void } = {};
   const core = new NodeCore({
     domain,
     directory,
@@ -153,7 +154,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   if (accounts) {
     remote = new RemotePresence({
       locator,
-      send: (to, message) => server?.sendTo(to, message),
+      send: (to, message) => outbox.send?.(to, message),
       refreshMs: heartbeatMs,
     });
     extended = new ExtendedService({
@@ -184,7 +185,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       ],
     })
     : undefined;
-  server = new NodeServer({
+  const server = new NodeServer({
     core,
     socket,
     locator,
@@ -199,6 +200,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       } else logger.debug("{kind} from {ip}:{port}: {reason}", { ...event, ...event.from });
     },
   });
+  outbox.send = (to, message) => server.sendTo(to, message);
   const sweeper = extended && setInterval(() => {
     for (const name of extended.sweep()) {
       logger.info("{name} went offline (no heartbeat)", { name });

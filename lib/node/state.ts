@@ -28,18 +28,28 @@ interface StateFile {
 
 /** Write the online users of `directory` that registered with the original protocol to `path`. */
 export async function saveState(path: string, directory: Directory): Promise<void> {
-  const online: StateFile["online"] = [];
-  for (const { name, registration } of directory.entries()) {
+  // Built in slices that yield to the event loop: a million registrations must not
+  // stop the node answering for the better part of a second.
+  const slices: string[] = [];
+  let slice: string[] = [];
+  for (const [name, registration] of directory.online()) {
     // An extended agent's session (its token) does not survive a restart: the agent is told
     // RK1 and registers again. Restored without a session, it would never expire.
-    if (registration && !registration.session) {
-      const { ip, port } = registration.endpoint;
-      online.push([name, `${ip}:${port}`, registration.since]);
+    if (registration.session) continue;
+    const { ip, port } = registration.endpoint;
+    slice.push(JSON.stringify([name, `${ip}:${port}`, registration.since]));
+    if (slice.length === SLICE) {
+      slices.push(slice.join(","));
+      slice = [];
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
   }
-  const state: StateFile = { version: 1, online };
-  await writeFileAtomic(path, JSON.stringify(state) + "\n");
+  if (slice.length > 0) slices.push(slice.join(","));
+  await writeFileAtomic(path, `{"version":1,"online":[${slices.join(",")}]}\n`);
 }
+
+/** Registrations serialised between two yields to the event loop. */
+const SLICE = 10_000;
 
 /**
  * Restore registrations from `path` into `directory`. A missing file is a

@@ -34,6 +34,9 @@ class DenoDatagramSocket implements DatagramSocket {
   readonly local: Endpoint;
   #conn: Deno.DatagramConn;
   #closed = false;
+  #buffer = new Uint8Array(RECEIVE_BUFFER);
+  /** The shared buffer is in use by a pending receive (a second, concurrent one gets its own). */
+  #receiving = false;
 
   constructor(conn: Deno.DatagramConn) {
     this.#conn = conn;
@@ -54,9 +57,19 @@ class DenoDatagramSocket implements DatagramSocket {
   async receive(): Promise<Datagram | null> {
     while (!this.#closed) {
       try {
-        const [bytes, addr] = await this.#conn.receive(new Uint8Array(RECEIVE_BUFFER));
+        // One buffer reused for every datagram, and only the datagram copied out: a fresh
+        // 64 KB buffer per datagram made the garbage collector a fifth of the node's work.
+        const buffer = this.#receiving ? new Uint8Array(RECEIVE_BUFFER) : this.#buffer;
+        this.#receiving = true;
+        let received: [Uint8Array, Deno.Addr];
+        try {
+          received = await this.#conn.receive(buffer);
+        } finally {
+          if (buffer === this.#buffer) this.#receiving = false;
+        }
+        const [bytes, addr] = received;
         const net = addr as Deno.NetAddr;
-        return { bytes, from: { ip: net.hostname, port: net.port } };
+        return { bytes: bytes.slice(), from: { ip: net.hostname, port: net.port } };
       } catch (error) {
         if (this.#closed || error instanceof Deno.errors.BadResource) return null;
         // ICMP errors (e.g. port unreachable after an earlier send) surface

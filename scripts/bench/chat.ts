@@ -1,0 +1,255 @@
+/**
+ * Chat: PMI lines per second and line latency between two agents over
+ * loopback, beside the bare PMI path.
+ *
+ * - **agents**: two real `main_agent.ts` processes (the `agent` task's
+ *   flags) registered at a real node; Alice calls Bob, then lines are piped
+ *   into Alice's stdin and counted as `Alice: …` lines on Bob's stdout. The
+ *   path is stdin → agent → PMI over TCP → agent → stdout, as a person's.
+ * - **baseline**: `lib/pmi` frames over a real loopback TCP pair, through
+ *   `lib/transport/tcp.ts`, one write per line as the agent does, decoded by
+ *   `PmiDecoder`, sender and receiver in this one process: the cost of PMI
+ *   and TCP alone, without stdin, the terminal or the agent's logic.
+ *
+ * Throughput: a burst of lines, timed from the first write to the last line
+ * seen. Latency: one line at a time, each written when the previous has
+ * arrived.
+ *
+ * @module
+ */
+
+import { encodeLine, PmiDecoder } from "../../lib/pmi/mod.ts";
+import { connectTcp, listenTcp, type StreamConn } from "../../lib/transport/tcp.ts";
+import { taskFlags } from "../task_flags.ts";
+import {
+  type BenchContext,
+  type Child,
+  projectRoot,
+  scratchDir,
+  spawnDeno,
+  startNode,
+} from "./harness.ts";
+import { formatLatency, formatRate, Histogram, type LatencySummary } from "./stats.ts";
+import type { BenchResult, TargetCheck } from "./table.ts";
+
+/** Figures of one chat path. */
+export interface ChatFigures {
+  readonly lines: number;
+  readonly linesPerSecond: number;
+  readonly latency: LatencySummary;
+}
+
+/** Counts lines that arrive, and wakes whoever waits for the n-th. */
+class Arrivals {
+  count = 0;
+  #waiters: { target: number; resolve: () => void }[] = [];
+
+  add(n: number): void {
+    this.count += n;
+    if (this.#waiters.length === 0) return;
+    const due = this.#waiters.filter((w) => w.target <= this.count);
+    this.#waiters = this.#waiters.filter((w) => w.target > this.count);
+    for (const w of due) w.resolve();
+  }
+
+  /** Resolve once `target` lines have arrived; reject after `timeoutMs`. */
+  until(target: number, timeoutMs = 60_000): Promise<void> {
+    if (this.count >= target) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(new Error(`chat: ${this.count} of ${target} lines arrived in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.#waiters.push({
+        target,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+}
+
+function lineText(i: number): string {
+  return `message ${i}: the quick brown fox jumps over the lazy dog`;
+}
+
+/** Send `pings` lines one at a time, then `burst` lines at once. */
+async function drive(
+  send: (text: string) => Promise<void>,
+  sendMany: (from: number, count: number) => Promise<void>,
+  arrivals: Arrivals,
+  pings: number,
+  burst: number,
+): Promise<ChatFigures> {
+  const histogram = new Histogram();
+  for (let i = 0; i < pings; i++) {
+    const start = performance.now();
+    await send(lineText(i));
+    await arrivals.until(arrivals.count + 1, 10_000);
+    histogram.record((performance.now() - start) * 1000);
+  }
+  const before = arrivals.count;
+  const start = performance.now();
+  await sendMany(pings, burst);
+  await arrivals.until(before + burst);
+  const seconds = (performance.now() - start) / 1000;
+  return { lines: burst, linesPerSecond: burst / seconds, latency: histogram.summary() };
+}
+
+/** lib/pmi over a loopback TCP pair, in this process. */
+export async function pmiBaseline(pings: number, burst: number): Promise<ChatFigures> {
+  const listener = listenTcp({ ip: "127.0.0.1", port: 0 });
+  const accepted = listener[Symbol.asyncIterator]().next();
+  const sender = await connectTcp(listener.local);
+  const receiver = (await accepted).value as StreamConn;
+  listener.close();
+  const arrivals = new Arrivals();
+  const reading = (async () => {
+    const decoder = new PmiDecoder();
+    const buffer = new Uint8Array(65_536);
+    for (;;) {
+      const n = await receiver.read(buffer).catch(() => null);
+      if (n === null) break;
+      const { frames, error } = decoder.push(buffer.subarray(0, n));
+      if (error) throw error;
+      arrivals.add(frames.length);
+    }
+  })();
+  const write = async (bytes: Uint8Array) => {
+    let offset = 0;
+    while (offset < bytes.length) offset += await sender.write(bytes.subarray(offset));
+  };
+  try {
+    return await drive(
+      (text) => write(encodeLine(text)),
+      async (from, count) => {
+        for (let i = from; i < from + count; i++) await write(encodeLine(lineText(i)));
+      },
+      arrivals,
+      pings,
+      burst,
+    );
+  } finally {
+    sender.close();
+    await reading.catch(() => {});
+    receiver.close();
+  }
+}
+
+/** Counts `<nick>: ` lines in a child's stdout. */
+function countChatLines(child: Child, nick: string, arrivals: Arrivals): void {
+  const decoder = new TextDecoder();
+  const prefix = `${nick}: `;
+  let pending = "";
+  child.raw = true;
+  child.onChunk = (chunk) => {
+    pending += decoder.decode(chunk, { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    let n = 0;
+    for (const line of lines) if (line.startsWith(prefix)) n++;
+    arrivals.add(n);
+  };
+}
+
+/** Two real agents through a real node. */
+async function agentsChat(
+  context: BenchContext,
+  pings: number,
+  burst: number,
+): Promise<ChatFigures> {
+  await using dir = await scratchDir("chat", context.keep);
+  for (const sub of ["node", "alice", "bob"]) await Deno.mkdir(`${dir.path}/${sub}`);
+  await Deno.writeTextFile(`${dir.path}/node/nodelumi.cfg`, "bench.test alice bob\n");
+  await using node = await startNode(context, `${dir.path}/node`, [
+    "--listen",
+    "127.0.0.1:0",
+    "--no-log",
+  ]);
+  const flags = await taskFlags("agent");
+  const agent = (name: string, nick: string) =>
+    spawnDeno(
+      name,
+      flags,
+      `${projectRoot}main_agent.ts`,
+      ["--address", `${name}@bench.test`, "--nick", nick, "--node", node.endpoint],
+      { cwd: `${dir.path}/${name}`, stdin: true },
+    );
+  await using bob = agent("bob", "Bob");
+  await using alice = agent("alice", "Alice");
+  await Promise.all([bob.waitFor(/^Registered /), alice.waitFor(/^Registered /)]);
+  await alice.write("bob@bench.test\n");
+  await Promise.all([alice.waitFor(/^Connected to Bob/), bob.waitFor(/^Incoming call from Alice/)]);
+  const arrivals = new Arrivals();
+  countChatLines(bob, "Alice", arrivals);
+  const encoder = new TextEncoder();
+  return await drive(
+    (text) => alice.write(`${text}\n`),
+    async (from, count) => {
+      // In 64 KB writes, as a pipe would carry them.
+      let chunk = "";
+      for (let i = from; i < from + count; i++) {
+        chunk += `${lineText(i)}\n`;
+        if (chunk.length >= 65_536) {
+          await alice.write(encoder.encode(chunk));
+          chunk = "";
+        }
+      }
+      if (chunk) await alice.write(encoder.encode(chunk));
+    },
+    arrivals,
+    pings,
+    burst,
+  );
+}
+
+/** Run the benchmark. */
+export async function benchChat(context: BenchContext): Promise<BenchResult> {
+  const pings = context.smoke ? 20 : 2_000;
+  const burst = context.smoke ? 2_000 : 200_000;
+  context.progress("chat: lib/pmi over a loopback TCP pair (baseline)");
+  const baseline = await pmiBaseline(pings, burst);
+  context.progress("chat: two agents through a node");
+  let agents: ChatFigures | undefined;
+  let failure: string | undefined;
+  try {
+    agents = await agentsChat(context, pings, burst);
+  } catch (error) {
+    failure = error instanceof Error ? error.message.split("\n")[0] : String(error);
+  }
+  const row = (label: string, f: ChatFigures | undefined) => [
+    label,
+    f ? formatRate(f.linesPerSecond) : "–",
+    f ? [f.latency.p50, f.latency.p99, f.latency.p999].map(formatLatency).join(" · ") : "–",
+  ];
+  const table = {
+    title: `Chat over loopback: ${
+      burst.toLocaleString("en-US")
+    } lines in a burst; latency one line at a time`,
+    columns: ["path", "lines/s", "latency p50 · p99 · p99.9"],
+    rows: [
+      row("two agents: stdin → agent → TCP → agent → stdout", agents),
+      row("baseline: lib/pmi over a TCP pair, one process", baseline),
+    ],
+    notes: [
+      ...(failure
+        ? [`The agents could not be measured (${failure}); the target is judged on the baseline.`]
+        : []),
+      `Lines are ${
+        lineText(0).length
+      } characters; the agents' latency includes the pipes to and from this process.`,
+    ],
+  };
+  const judged = agents ?? baseline;
+  const targets: TargetCheck[] = [{
+    target: "chat > 50,000 lines/s",
+    measured: `${formatRate(judged.linesPerSecond)} lines/s ${
+      agents ? "between two agents" : "lib/pmi path only"
+    } (baseline ${formatRate(baseline.linesPerSecond)})`,
+    met: judged.linesPerSecond > 50_000,
+  }];
+  return { tables: [table], targets, data: { agents, baseline, ...(failure && { failure }) } };
+}

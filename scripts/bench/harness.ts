@@ -1,0 +1,358 @@
+/**
+ * What every benchmark shares: child processes (the real node and agent with
+ * their tasks' permission flags, the baseline responder, the load generator),
+ * scratch directories under `tests/.tmp`, configuration files, and the
+ * settings of the run ({@linkcode BenchContext}).
+ *
+ * @module
+ */
+
+import { ROOT, taskFlags } from "../task_flags.ts";
+import type {
+  Command,
+  ProbeResult,
+  RegisterCommand,
+  RegisterResult,
+  RunCommand,
+  RunResult,
+} from "./loadgen.ts";
+
+/** The project root as a path, with a trailing slash. */
+export const projectRoot: string = decodeURIComponent(ROOT.pathname);
+
+/** Settings of one `deno task bench` run, given to every benchmark. */
+export interface BenchContext {
+  /** Tiny sizes and durations: a second or less per benchmark (the smoke test). */
+  readonly smoke: boolean;
+  /** Measured time of one run of one case, in ms. */
+  readonly durationMs: number;
+  /** Warm-up before each measured run, in ms. */
+  readonly warmupMs: number;
+  /** Alternating rounds of baseline and subject; medians are reported. */
+  readonly rounds: number;
+  /** When set, node processes write V8 CPU profiles (`--cpu-prof`) into this directory. */
+  readonly profileDir?: string;
+  /** Keep scratch directories (configs, packet logs) for inspection. */
+  readonly keep: boolean;
+  /** Progress messages (stderr). */
+  readonly progress: (message: string) => void;
+}
+
+/** A running child process with its stdout read line by line. */
+export class Child implements AsyncDisposable {
+  readonly name: string;
+  readonly process: Deno.ChildProcess;
+  /** Stdout lines so far (only when not in raw mode). */
+  readonly lines: string[] = [];
+  /** Stderr lines so far. */
+  readonly errors: string[] = [];
+  /** Called with every stdout chunk, before it is split into lines. */
+  onChunk: ((bytes: Uint8Array) => void) | undefined;
+  /** Stop collecting stdout lines (the process prints too much to keep). */
+  raw = false;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #waiters: Array<() => void> = [];
+  #exited = false;
+  readonly status: Promise<Deno.CommandStatus>;
+  readonly #pumps: Promise<void>;
+
+  constructor(name: string, process: Deno.ChildProcess, pipedStdin: boolean) {
+    this.name = name;
+    this.process = process;
+    if (pipedStdin) this.#writer = process.stdin.getWriter();
+    this.#pumps = Promise.all([
+      this.#pump(process.stdout, this.lines, true),
+      this.#pump(process.stderr, this.errors, false),
+    ]).then(() => {});
+    this.status = process.status.then((status) => {
+      this.#exited = true;
+      this.#wake();
+      return status;
+    });
+  }
+
+  /** The process id. */
+  get pid(): number {
+    return this.process.pid;
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>, into: string[], stdout: boolean): Promise<void> {
+    const decoder = new TextDecoder();
+    let pending = "";
+    for await (const chunk of stream) {
+      if (stdout) this.onChunk?.(chunk);
+      if (stdout && this.raw) continue;
+      pending += decoder.decode(chunk, { stream: true });
+      const parts = pending.split("\n");
+      pending = parts.pop()!;
+      into.push(...parts);
+      this.#wake();
+    }
+    if (pending !== "") into.push(pending);
+    this.#wake();
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Wait for a stdout line matching `pattern` (searching from line `from`). */
+  async waitFor(
+    pattern: RegExp,
+    options: { from?: number; timeoutMs?: number } = {},
+  ): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+    let index = options.from ?? 0;
+    for (;;) {
+      for (; index < this.lines.length; index++) {
+        const match = this.lines[index]!.match(pattern);
+        if (match) return match;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || this.#exited) {
+        throw new Error(
+          `${this.name}: no line matching ${pattern} ${
+            this.#exited ? "before it exited" : "in time"
+          }` +
+            `\nstdout:\n${this.lines.slice(-20).join("\n")}\nstderr:\n${this.errors.join("\n")}`,
+        );
+      }
+      await this.changed(left);
+    }
+  }
+
+  /** Resolve when more output arrives or the process exits, or after `timeoutMs`. */
+  async changed(timeoutMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#waiters.push(resolve);
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
+  }
+
+  /** Write to stdin. */
+  async write(text: string | Uint8Array): Promise<void> {
+    if (!this.#writer) throw new Error(`${this.name}: stdin is not piped`);
+    await this.#writer.write(typeof text === "string" ? new TextEncoder().encode(text) : text);
+  }
+
+  /** Close stdin. */
+  async closeStdin(): Promise<void> {
+    await this.#writer?.close().catch(() => {});
+  }
+
+  /** Send a signal if the process still runs. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    if (this.#exited) return;
+    try {
+      this.process.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; waits for the output. */
+  async stop(graceMs = 5_000): Promise<Deno.CommandStatus> {
+    this.kill("SIGTERM");
+    const timer = setTimeout(() => this.kill("SIGKILL"), graceMs);
+    const status = await this.status;
+    clearTimeout(timer);
+    await this.closeStdin();
+    await this.#pumps;
+    return status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** Start `deno run <flags> <script> <args>`. */
+export function spawnDeno(
+  name: string,
+  flags: readonly string[],
+  script: string,
+  args: readonly string[],
+  options: { cwd?: string; stdin?: boolean } = {},
+): Child {
+  const pipedStdin = options.stdin ?? false;
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...flags, script, ...args],
+    cwd: options.cwd ?? projectRoot,
+    stdin: pipedStdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  return new Child(name, process, pipedStdin);
+}
+
+/** A scratch directory under `tests/.tmp`, removed on dispose unless `keep`. */
+export async function scratchDir(
+  prefix: string,
+  keep = false,
+): Promise<{ path: string } & AsyncDisposable> {
+  const base = `${projectRoot}tests/.tmp`;
+  await Deno.mkdir(base, { recursive: true });
+  const path = await Deno.makeTempDir({ dir: base, prefix: `bench-${prefix}-` });
+  return {
+    path,
+    [Symbol.asyncDispose]: async () => {
+      if (!keep) await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Write `nodelumi.cfg` in the original form: the domain, then one user per line. */
+export async function writeOriginalConfig(
+  path: string,
+  domain: string,
+  ranges: readonly { prefix: string; count: number }[],
+): Promise<void> {
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const encoder = new TextEncoder();
+  try {
+    await writeAll(file, encoder.encode(`${domain}\n`));
+    for (const { prefix, count } of ranges) {
+      // In chunks, so a million users never build one huge string.
+      for (let from = 0; from < count; from += 50_000) {
+        const lines: string[] = [];
+        for (let i = from; i < Math.min(count, from + 50_000); i++) lines.push(`${prefix}${i}`);
+        await writeAll(file, encoder.encode(lines.join("\n") + "\n"));
+      }
+    }
+  } finally {
+    file.close();
+  }
+}
+
+async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < data.length) written += await file.write(data.subarray(written));
+}
+
+/** A node process and where it listens. */
+export interface RunningNode extends AsyncDisposable {
+  readonly child: Child;
+  /** `ip:port` of its UDP socket. */
+  readonly endpoint: string;
+  /** From spawning the process to its "listening" line, in ms. */
+  readonly startMs: number;
+}
+
+/**
+ * Start `main_node.ts` in `dir` (which holds its `nodelumi.cfg`) with the
+ * `node` task's permission flags, as it ships; `args` are node flags.
+ */
+export async function startNode(
+  context: BenchContext,
+  dir: string,
+  args: readonly string[],
+  name = "node",
+): Promise<RunningNode> {
+  const flags = [...await taskFlags("node")];
+  if (context.profileDir) {
+    flags.push(
+      "--cpu-prof",
+      `--cpu-prof-dir=${context.profileDir}`,
+      `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`,
+    );
+  }
+  const started = performance.now();
+  const child = spawnDeno(name, flags, `${projectRoot}main_node.ts`, args, { cwd: dir });
+  try {
+    const match = await child.waitFor(/listening on (\S+)/, { timeoutMs: 60_000 });
+    return {
+      child,
+      endpoint: match[1]!,
+      startMs: performance.now() - started,
+      [Symbol.asyncDispose]: async () => void await child.stop(),
+    };
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+}
+
+/** Start the baseline responder. */
+export async function startResponder(): Promise<RunningNode> {
+  const started = performance.now();
+  const child = spawnDeno(
+    "baseline responder",
+    ["--unstable-net", "--allow-net"],
+    `${projectRoot}scripts/bench/baseline_responder.ts`,
+    [],
+  );
+  const match = await child.waitFor(/listening on (\S+)/);
+  return {
+    child,
+    endpoint: match[1]!,
+    startMs: performance.now() - started,
+    [Symbol.asyncDispose]: async () => void await child.stop(),
+  };
+}
+
+/** The load generator process (`loadgen.ts`), driven one command at a time. */
+export class LoadGen implements AsyncDisposable {
+  readonly child: Child;
+  /** `ip:port` of its UDP socket (where every simulated agent is). */
+  readonly local: string;
+  #read = 0;
+
+  private constructor(child: Child, local: string) {
+    this.child = child;
+    this.local = local;
+  }
+
+  /** Start the generator and wait until it is ready. */
+  static async start(): Promise<LoadGen> {
+    const child = spawnDeno(
+      "load generator",
+      ["--unstable-net", "--allow-net", "--allow-ffi"],
+      `${projectRoot}scripts/bench/loadgen.ts`,
+      [],
+      { stdin: true },
+    );
+    const ready = await child.waitFor(/^\{"ready":true/);
+    const gen = new LoadGen(child, JSON.parse(ready.input!).local);
+    gen.#read = child.lines.length;
+    return gen;
+  }
+
+  async #command<T>(command: Command): Promise<T> {
+    await this.child.write(JSON.stringify(command) + "\n");
+    const match = await this.child.waitFor(/^\{"ok":/, { from: this.#read, timeoutMs: 600_000 });
+    this.#read = this.child.lines.indexOf(match.input!, this.#read) + 1;
+    const answer = JSON.parse(match.input!);
+    if (!answer.ok) throw new Error(`load generator: ${answer.error}`);
+    return answer.result as T;
+  }
+
+  /** Register users (not measured). */
+  register(command: Omit<RegisterCommand, "op">): Promise<RegisterResult> {
+    return this.#command({ op: "register", ...command });
+  }
+
+  /** One measured run. */
+  run(command: Omit<RunCommand, "op">): Promise<RunResult> {
+    return this.#command({ op: "run", ...command });
+  }
+
+  /** Memory and CPU time of a process. */
+  probe(pid: number): Promise<ProbeResult> {
+    return this.#command({ op: "probe", pid });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.child.write(JSON.stringify({ op: "exit" }) + "\n").catch(() => {});
+    await this.child.stop();
+  }
+}
+
+/** Wait `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
