@@ -1,6 +1,7 @@
 /**
- * The packet log of the original implementation: one line per PLUMI packet
- * sent (`E`) or received (`R`), between opening and closing marker lines.
+ * The packet log of the original implementation, for the node and the
+ * agent alike: one line per PLUMI packet sent (`E`) or received (`R`),
+ * between opening and closing marker lines.
  *
  * ```
  * ------ INICI LOG ------
@@ -9,14 +10,15 @@
  * ------ FINAL LOG ------
  * ```
  *
- * Unlike the original, lines are buffered and written every
- * `flushIntervalMs` (and at close), so the log never slows the sender down
- * to the disk's pace. A crash (`kill -9`, power loss) loses at most the lines
- * of the last interval; a clean shutdown loses nothing.
+ * Unlike the original, lines are buffered and written `flushMs` after the
+ * first one of a batch (and at close), so the log never slows the sender
+ * down to the disk's pace. A crash (`kill -9`, power loss) loses at most the
+ * lines of the last interval; a clean shutdown loses nothing.
  *
  * @module
  */
 
+import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
 import type { Endpoint } from "./plumi/address.ts";
 import { printable } from "./plumi/codec.ts";
 
@@ -35,104 +37,147 @@ export const MAX_LOGGED_BYTES = 512;
 /** Direction of a logged packet: `E` sent, `R` received. */
 export type Direction = "E" | "R";
 
-/** Format one log line exactly as the original does (without the newline). */
+/**
+ * Format one log line exactly as the original does (without the newline).
+ * Bytes outside printable ASCII are shown as `\xNN`.
+ *
+ * @example
+ * ```ts
+ * formatLogLine("E", { ip: "10.100.100.104", port: 3344 }, bytes);
+ * // "E: 10.100.100.104:UDP:3344, PLu1@PC-c:u2@PC-d, 17"
+ * ```
+ */
 export function formatLogLine(direction: Direction, remote: Endpoint, bytes: Uint8Array): string {
   return `${direction}: ${remote.ip}:UDP:${remote.port}, ${
     printable(bytes, MAX_LOGGED_BYTES)
   }, ${bytes.length}`;
 }
 
-/** Somewhere to record packets. */
-export interface PacketLog extends AsyncDisposable {
-  /** Record one packet. Never blocks and never throws. */
-  record(direction: Direction, remote: Endpoint, bytes: Uint8Array): void;
-  /** Write what is buffered now. */
-  flush(): Promise<void>;
-  /** Write the closing marker, flush and close the file. */
-  close(): Promise<void>;
+/** Where the log's text goes (a file, or memory in tests). */
+export interface LogSink {
+  /** Append `text` in full. */
+  write(text: string): Promise<void>;
+  /** Release the sink. */
+  close(): Promise<void> | void;
 }
 
-/** A log that records nothing (`--no-log`). */
-export const nullPacketLog: PacketLog = {
-  record() {},
-  flush: () => Promise.resolve(),
-  close: () => Promise.resolve(),
-  [Symbol.asyncDispose]: () => Promise.resolve(),
-};
-
-/** Options of {@linkcode openPacketLog}. */
+/** Options of {@linkcode PacketLog}. */
 export interface PacketLogOptions {
-  /** How often buffered lines are written, in ms. Default: 200. */
-  readonly flushIntervalMs?: number;
-  /** Flush early when this many lines are waiting. Default: 4096. */
-  readonly maxBufferedLines?: number;
-  /** Called when a write fails (disk full, file removed…); logging then goes on. */
+  /** Where the text goes. */
+  readonly sink: LogSink;
+  /** Timers for the periodic flush. Default: the system clock. */
+  readonly clock?: Clock;
+  /** Lines wait at most this long before they are written, in ms. Default: 200. */
+  readonly flushMs?: number;
+  /** Called when a write fails (the log then stops writing). Default: ignore. */
   readonly onError?: (error: unknown) => void;
 }
 
-class FilePacketLog implements PacketLog {
-  #file: Deno.FsFile;
-  #lines: string[] = [];
-  #timer: ReturnType<typeof setInterval>;
+/** A buffered packet log. */
+export class PacketLog implements AsyncDisposable {
+  readonly #sink: LogSink;
+  readonly #clock: Clock;
+  readonly #flushMs: number;
+  readonly #onError: (error: unknown) => void;
+  #buffer: string[] = [];
+  #timer: TimerHandle | undefined;
   #writing: Promise<void> = Promise.resolve();
-  #maxBuffered: number;
-  #onError: (error: unknown) => void;
+  #failed = false;
   #closed = false;
-  #encoder = new TextEncoder();
 
-  constructor(file: Deno.FsFile, options: PacketLogOptions) {
-    this.#file = file;
-    this.#maxBuffered = options.maxBufferedLines ?? 4096;
+  constructor(options: PacketLogOptions) {
+    this.#sink = options.sink;
+    this.#clock = options.clock ?? systemClock;
+    this.#flushMs = options.flushMs ?? 200;
     this.#onError = options.onError ?? (() => {});
-    this.#lines.push(LOG_OPEN_MARKER);
-    this.#timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 200);
-    Deno.unrefTimer(this.#timer);
+    this.#line(LOG_OPEN_MARKER);
   }
 
+  /** Record one packet. Never blocks and never throws. */
   record(direction: Direction, remote: Endpoint, bytes: Uint8Array): void {
-    if (this.#closed) return;
-    this.#lines.push(formatLogLine(direction, remote, bytes));
-    if (this.#lines.length >= this.#maxBuffered) void this.flush();
+    this.#line(formatLogLine(direction, remote, bytes));
   }
 
+  /** Record a datagram sent to `remote`. */
+  sent(remote: Endpoint, bytes: Uint8Array): void {
+    this.record("E", remote, bytes);
+  }
+
+  /** Record a datagram received from `remote`. */
+  received(remote: Endpoint, bytes: Uint8Array): void {
+    this.record("R", remote, bytes);
+  }
+
+  /** Write out what is buffered. */
   flush(): Promise<void> {
-    if (this.#lines.length === 0) return this.#writing;
-    const text = this.#lines.join("\n") + "\n";
-    this.#lines = [];
-    const data = this.#encoder.encode(text);
+    if (this.#timer !== undefined) {
+      this.#clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#buffer.length === 0 || this.#failed) return this.#writing;
+    const text = this.#buffer.join("");
+    this.#buffer = [];
     this.#writing = this.#writing.then(async () => {
+      if (this.#failed) return;
       try {
-        let written = 0;
-        while (written < data.length) written += await this.#file.write(data.subarray(written));
+        await this.#sink.write(text);
       } catch (error) {
+        this.#failed = true;
         this.#onError(error);
       }
     });
     return this.#writing;
   }
 
+  /** Write the closing marker, flush and release the sink. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    clearInterval(this.#timer);
-    this.#lines.push(LOG_CLOSE_MARKER);
-    await this.flush();
+    this.#line(LOG_CLOSE_MARKER);
     this.#closed = true;
-    this.#file.close();
+    await this.flush();
+    try {
+      await this.#sink.close();
+    } catch {
+      // nothing more to do about a log that cannot close
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+
+  #line(text: string): void {
+    if (this.#closed) return;
+    this.#buffer.push(`${text}\n`);
+    if (this.#timer === undefined && !this.#failed) {
+      this.#timer = this.#clock.setTimeout(() => {
+        this.#timer = undefined;
+        void this.flush();
+      }, this.#flushMs);
+    }
+  }
 }
 
-/**
- * Open (append to) a packet log file and write the opening marker.
- * Needs `--allow-write` for `path`.
- */
+/** Append to the file at `path` (created if missing). Needs `--allow-write` for it. */
+export async function openFileSink(path: string): Promise<LogSink> {
+  const file = await Deno.open(path, { write: true, append: true, create: true });
+  const encoder = new TextEncoder();
+  return {
+    async write(text) {
+      const bytes = encoder.encode(text);
+      let offset = 0;
+      while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
+    },
+    close() {
+      file.close();
+    },
+  };
+}
+
+/** Open (append to) a packet log file and write the opening marker. */
 export async function openPacketLog(
   path: string,
-  options: PacketLogOptions = {},
+  options: Omit<PacketLogOptions, "sink"> = {},
 ): Promise<PacketLog> {
-  const file = await Deno.open(path, { append: true, create: true });
-  return new FilePacketLog(file, options);
+  return new PacketLog({ ...options, sink: await openFileSink(path) });
 }

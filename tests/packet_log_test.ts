@@ -43,7 +43,7 @@ Deno.test("a log holds its lines between the opening and closing markers", async
 Deno.test("lines are buffered until a flush, then written in order", async () => {
   await withDir(async (path) => {
     // An interval that never comes during the test: only explicit flushes write.
-    await using log = await openPacketLog(path, { flushIntervalMs: 3_600_000 });
+    await using log = await openPacketLog(path, { flushMs: 3_600_000 });
     log.record("R", AGENT, bytes("PRlaura@bb.com"));
     strictEqual(await Deno.readTextFile(path), "");
     await log.flush();

@@ -24,7 +24,7 @@ import {
   UsageError,
 } from "./errors.ts";
 import { locateNode } from "./locate.ts";
-import { PacketLog } from "./log.ts";
+import { PacketLog } from "../packet_log.ts";
 import { say } from "./messages.ts";
 import {
   type AgentOptions,

@@ -41,13 +41,13 @@ export { DEFAULT_NODE_PORT, locateNode } from "./locate.ts";
 export { chooseAdvertiseIp, type InterfaceAddress, isLoopback } from "./advertise.ts";
 export {
   formatLogLine,
-  LOG_END,
-  LOG_START,
+  LOG_CLOSE_MARKER,
+  LOG_OPEN_MARKER,
   type LogSink,
   openFileSink,
   PacketLog,
   type PacketLogOptions,
-} from "./log.ts";
+} from "../packet_log.ts";
 export { PlumiClient, type PlumiClientOptions } from "./plumi_client.ts";
 export {
   Conversation,

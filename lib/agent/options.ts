@@ -15,7 +15,7 @@ import { connectTcp, listenTcp, type StreamConn, type StreamListener } from "../
 import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
 import type { InterfaceAddress } from "./advertise.ts";
 import { UsageError } from "./errors.ts";
-import { type LogSink, openFileSink } from "./log.ts";
+import { type LogSink, openFileSink } from "../packet_log.ts";
 import type { AgentUi } from "./ui.ts";
 
 /** The sockets the agent opens, injectable for tests. Default: `lib/transport`. */

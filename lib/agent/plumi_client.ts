@@ -17,7 +17,7 @@ import {
 } from "../plumi/messages.ts";
 import type { DatagramSocket } from "../transport/udp.ts";
 import { AbortedError, NodeSilentError } from "./errors.ts";
-import type { PacketLog } from "./log.ts";
+import type { PacketLog } from "../packet_log.ts";
 
 /** Options of {@linkcode PlumiClient}. */
 export interface PlumiClientOptions {

@@ -10,7 +10,7 @@ import { createCredentials } from "../auth.ts";
 import { createLocator, type NodeLocator } from "../locate.ts";
 import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
 import type { PlumiMessage } from "../plumi/messages.ts";
-import { nullPacketLog, openPacketLog, type PacketLog } from "../packet_log.ts";
+import { openPacketLog, type PacketLog } from "../packet_log.ts";
 import { type DnsClient, systemDns, udpDns } from "../transport/dns.ts";
 import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
 import { ConfigStore, loadConfig } from "./config_file.ts";
@@ -122,7 +122,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       cause: error,
     });
   }
-  let log: PacketLog = nullPacketLog;
+  let log: PacketLog | undefined;
   try {
     if (logPath) {
       log = await openPacketLog(logPath, {
@@ -189,7 +189,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     core,
     socket,
     locator,
-    log,
+    ...(log && { log }),
     directory,
     ...(extended && { extended }),
     ...(remote && { remote }),
@@ -281,7 +281,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   socket.close();
   await serving;
   await persist();
-  await log.close();
+  await log?.close();
   accounts?.close();
   await consoleDone?.catch(() => {});
   write(`LUMI node ${domain} stopped\n`);

@@ -20,7 +20,7 @@ import { param } from "../plumi/params.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import type { RemotePresence } from "./remote_presence.ts";
 import type { NodeLocator } from "../locate.ts";
-import { nullPacketLog, type PacketLog } from "../packet_log.ts";
+import type { PacketLog } from "../packet_log.ts";
 import type { DatagramSocket } from "../transport/udp.ts";
 import type { Action, DropReason, ForwardAction, NodeCore, SendAction } from "./core.ts";
 
@@ -120,7 +120,7 @@ export class NodeServer {
   readonly #core: NodeCore;
   readonly #socket: DatagramSocket;
   readonly #locator: NodeLocator;
-  readonly #log: PacketLog;
+  readonly #log: PacketLog | undefined;
   readonly #maxBytes: number;
   readonly #onEvent: (event: NodeEvent) => void;
   readonly #pending = new Set<Promise<void>>();
@@ -142,7 +142,7 @@ export class NodeServer {
     this.#core = options.core;
     this.#socket = options.socket;
     this.#locator = options.locator;
-    this.#log = options.log ?? nullPacketLog;
+    this.#log = options.log;
     this.#maxBytes = options.maxPacketBytes ?? MAX_PACKET_BYTES;
     this.#onEvent = options.onEvent ?? (() => {});
     this.#answerTimeoutMs = options.answerTimeoutMs ?? 1_000;
@@ -179,7 +179,7 @@ export class NodeServer {
       }
     }
     this.stats.received++;
-    this.#log.record("R", from, bytes);
+    this.#log?.record("R", from, bytes);
     const decoded = decodePlumi(bytes, {
       maxBytes: this.#maxBytes,
       maxExtendedBytes: this.#extended ? MAX_EXTENDED_PACKET_BYTES : this.#maxBytes,
@@ -336,7 +336,7 @@ export class NodeServer {
 
   #transmit(to: Endpoint, bytes: Uint8Array): void {
     this.stats.sent++;
-    this.#log.record("E", to, bytes);
+    this.#log?.record("E", to, bytes);
     const sent = this.#socket.send(bytes, to);
     void sent.then((ok) => {
       if (!ok) this.stats.sendFailures++;
