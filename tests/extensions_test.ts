@@ -362,7 +362,11 @@ Deno.test("sign-up answers: RU3 while closed; RU0 created, RU1 taken, RU2 invali
   const ask = (text: string) => agent.request(text, open.at).then((r) => r.text);
 
   assertEquals(await ask(`PUmarta@ext.test;s=${salt};i=100000;k=${key}`), "RU0");
-  assertEquals(await ask(`PUmarta@ext.test;s=${salt};i=100000;k=${key}`), "RU1;e=taken");
+  // The same sign-up again (a retransmission whose RU0 was lost) gets the same answer;
+  // another one for the name is refused.
+  assertEquals(await ask(`PUmarta@ext.test;s=${salt};i=100000;k=${key}`), "RU0");
+  const otherKey = toBase64Url(new Uint8Array(32).fill(8));
+  assertEquals(await ask(`PUmarta@ext.test;s=${salt};i=100000;k=${otherKey}`), "RU1;e=taken");
   assertEquals(await ask(`PUjoan@ext.test;s=${salt};i=100000;k=${key}`), "RU1;e=taken");
   const invalid = [
     `PUana@ext.test;s=${salt};i=99999;k=${key}`,
@@ -665,7 +669,8 @@ Deno.test("no amplification: every answer to an unregistered source is no longer
     ["POlaura@ext.test", "RO1;e=auth"],
     ["POa@b.c", null],
     [`PUmarta@ext.test;s=${salt};i=100000;k=${key}`, "RU0"],
-    [`PUmarta@ext.test;s=${salt};i=100000;k=${key}`, "RU1;e=taken"],
+    [`PUmarta@ext.test;s=${salt};i=100000;k=${key}`, "RU0"], // a copy: the same answer
+    [`PUmarta@ext.test;s=${salt};i=100001;k=${key}`, "RU1;e=taken"],
     ["PUa@ext.test", null], // RU2;e=invalid would be 13 bytes for 12
     ["PUab@ext.test", "RU2;e=invalid"],
     ["PPlaura@ext.test;w=x@far.test", null], // not from far.test's node

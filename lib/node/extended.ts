@@ -12,6 +12,7 @@
 
 import {
   authMessage,
+  constantTimeEqual,
   DEFAULT_ITERATIONS,
   fromBase64Url,
   newNonce,
@@ -75,8 +76,10 @@ export interface ExtendedOptions {
   readonly now?: () => number;
 }
 
-/** Most challenges outstanding at once; the oldest is forgotten first. */
+/** Most sources (address and endpoint) with challenges outstanding; the oldest is forgotten first. */
 const MAX_CHALLENGES = 10_000;
+/** Most challenges outstanding per source: copies of a request each get one, and each stays good. */
+const NONCES_PER_SOURCE = 4;
 /** How long a challenge's nonce may be answered, in ms. */
 const CHALLENGE_MS = 30_000;
 
@@ -119,7 +122,7 @@ export class ExtendedService {
   readonly #protected = new Set<string>();
   /** Users created by sign-up (not listed in nodelumi.cfg). */
   readonly #signedUp = new Set<string>();
-  readonly #challenges = new Map<string, Challenge>();
+  readonly #challenges = new Map<string, Challenge[]>();
   /** Proofs that failed, for the console's `stats`. */
   failedProofs = 0;
 
@@ -241,15 +244,21 @@ export class ExtendedService {
     if (credentials) {
       const nonce = param(params, "n");
       const proof = fromBase64Url(param(params, "p") ?? "");
-      const pending = this.#challenges.get(address);
+      // Challenges are kept per address and source: a stranger asking for challenges cannot
+      // void the one an agent is answering, and a copy of a request voids none.
+      const source = `${address} ${from.ip}:${from.port}`;
+      const pending = this.#challenges.get(source) ?? [];
+      const now = this.#now();
+      const index = pending.findIndex((c) => c.nonce === nonce && c.until > now);
       let proven = false;
-      if (nonce !== undefined && proof && pending?.nonce === nonce && pending.until > this.#now()) {
-        this.#challenges.delete(address); // single use: a replayed proof finds no challenge
+      if (nonce !== undefined && proof && index >= 0) {
+        pending.splice(index, 1); // single use: a replayed proof finds no challenge
+        if (pending.length === 0) this.#challenges.delete(source);
         proven = await verifyProof(credentials, authMessage("PR", address, nonce), proof);
         if (!proven) this.failedProofs++;
       }
       if (!proven) {
-        const fresh = this.#challenge(address);
+        const fresh = newNonce();
         const challenge = no(
           "e=auth",
           `n=${fresh}`,
@@ -257,10 +266,19 @@ export class ExtendedService {
           `i=${credentials.iterations}`,
         );
         // Never answer a short request with a longer challenge (amplification): the agent pads.
-        return size >= formatPlumi(challenge).length ? challenge : no("e=pad");
+        if (size < formatPlumi(challenge).length) return no("e=pad");
+        this.#remember(source, fresh);
+        return challenge;
       }
     }
-    const session = { token: newNonce(), heartbeatMs: this.#heartbeatMs, busy: false };
+    // A copy of the request that registered this agent (a duplicate, or a retransmission whose
+    // answer was lost) keeps its session: a second token would silently end the first one.
+    const current = this.#directory.get(name);
+    const again = current?.session !== undefined && current.endpoint.ip === from.ip &&
+      current.endpoint.port === from.port;
+    const session = again
+      ? current.session!
+      : { token: newNonce(), heartbeatMs: this.#heartbeatMs, busy: false };
     const granted: RegisterReply = {
       kind: "register-reply",
       code: 0,
@@ -279,14 +297,16 @@ export class ExtendedService {
     return granted;
   }
 
-  #challenge(address: string): string {
+  /** Keep `nonce` as a challenge sent to `source` (address and endpoint). */
+  #remember(source: string, nonce: string): void {
+    const pending = this.#challenges.get(source) ?? [];
+    this.#challenges.delete(source);
     if (this.#challenges.size >= MAX_CHALLENGES) {
       this.#challenges.delete(this.#challenges.keys().next().value!);
     }
-    const nonce = newNonce();
-    this.#challenges.delete(address);
-    this.#challenges.set(address, { nonce, until: this.#now() + CHALLENGE_MS });
-    return nonce;
+    pending.push({ nonce, until: this.#now() + CHALLENGE_MS });
+    if (pending.length > NONCES_PER_SOURCE) pending.shift();
+    this.#challenges.set(source, pending);
   }
 
   /** The registration of `address` if `token` is its session's. */
@@ -371,7 +391,15 @@ export class ExtendedService {
       iterations >= this.#minIterations &&
       iterations <= 10 * DEFAULT_ITERATIONS;
     if (!valid || !salt || !storedKey) return reply("U", 2, "e=invalid");
-    if (this.#directory.has(name) || this.#store.get(name)) return reply("U", 1, "e=taken");
+    const existing = this.#store.get(name);
+    // A copy of the sign-up that created this account (a duplicate, or a retransmission whose
+    // answer was lost) carries its very salt and key: it gets the same answer, not "taken".
+    const stored = existing?.signedUp ? existing.credentials : undefined;
+    if (
+      stored && stored.iterations === iterations && constantTimeEqual(stored.salt, salt) &&
+      constantTimeEqual(stored.storedKey, storedKey)
+    ) return reply("U", 0);
+    if (this.#directory.has(name) || existing) return reply("U", 1, "e=taken");
     this.#store.signUp(name, { salt, iterations, storedKey });
     this.#directory.add(name);
     this.#protected.add(name);

@@ -314,7 +314,14 @@ Deno.test("sign-up creates a protected user at once; the console can set, clear 
   }`;
   assertEquals(await ask(signUp, ELSEWHERE), "RU0");
   assertEquals([directory.has("nuria"), service.isProtected("nuria")], [true, true]);
-  assertEquals(await ask(signUp, ELSEWHERE), "RU1;e=taken");
+  // A copy of the same sign-up (a retransmission whose RU0 was lost) is answered the same;
+  // another sign-up of the name is refused.
+  assertEquals(await ask(signUp, ELSEWHERE), "RU0");
+  const other = await createCredentials("other", 100_000);
+  assertEquals(
+    await ask(signUp.replace(/k=.*/, `k=${toBase64Url(other.storedKey)}`), ELSEWHERE),
+    "RU1;e=taken",
+  );
   const challenge = (await ask("PRnuria@bb.com;v=2", LAURA))!;
   assertEquals(param(challenge, "i"), "100000");
   assert((await ask(await proofFor("nuria@bb.com", "pw", challenge), LAURA))!.startsWith("RR0;"));
