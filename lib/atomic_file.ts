@@ -7,7 +7,9 @@
  */
 
 /**
- * Replace `path` with `text` atomically.
+ * Replace `path` with `text` atomically. `text` may also be given in pieces
+ * (an async iterable), which are written as they come, so that a large file
+ * never has to exist as one string.
  * Needs `--allow-write` (and `--allow-read`) for the file's directory.
  *
  * @example
@@ -15,13 +17,19 @@
  * await writeFileAtomic("nodelumi.cfg", "bb.com\nlaura\n");
  * ```
  */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  text: string | AsyncIterable<string>,
+): Promise<void> {
   const temp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  const data = new TextEncoder().encode(text);
+  const encoder = new TextEncoder();
   try {
     using file = await Deno.open(temp, { write: true, create: true, truncate: true });
-    let written = 0;
-    while (written < data.length) written += await file.write(data.subarray(written));
+    for await (const piece of typeof text === "string" ? [text] : text) {
+      const data = encoder.encode(piece);
+      let written = 0;
+      while (written < data.length) written += await file.write(data.subarray(written));
+    }
     await file.sync();
   } catch (error) {
     await Deno.remove(temp).catch(() => {});

@@ -28,10 +28,18 @@ interface StateFile {
 
 /** Write the online users of `directory` that registered with the original protocol to `path`. */
 export async function saveState(path: string, directory: Directory): Promise<void> {
-  // Built in slices that yield to the event loop: a million registrations must not
-  // stop the node answering for the better part of a second.
-  const slices: string[] = [];
+  await writeFileAtomic(path, stateText(directory));
+}
+
+/**
+ * The state file's text, in pieces of {@linkcode SLICE} registrations: each
+ * piece is written before the next is made, so a million registrations
+ * neither stop the node answering nor exist as one huge string.
+ */
+async function* stateText(directory: Directory): AsyncGenerator<string> {
+  yield `{"version":1,"online":[`;
   let slice: string[] = [];
+  let first = true;
   for (const [name, registration] of directory.online()) {
     // An extended agent's session (its token) does not survive a restart: the agent is told
     // RK1 and registers again. Restored without a session, it would never expire.
@@ -39,13 +47,13 @@ export async function saveState(path: string, directory: Directory): Promise<voi
     const { ip, port } = registration.endpoint;
     slice.push(JSON.stringify([name, `${ip}:${port}`, registration.since]));
     if (slice.length === SLICE) {
-      slices.push(slice.join(","));
+      yield (first ? "" : ",") + slice.join(",");
+      first = false;
       slice = [];
-      await new Promise((resolve) => setTimeout(resolve, 0));
     }
   }
-  if (slice.length > 0) slices.push(slice.join(","));
-  await writeFileAtomic(path, `{"version":1,"online":[${slices.join(",")}]}\n`);
+  if (slice.length > 0) yield (first ? "" : ",") + slice.join(",");
+  yield "]}\n";
 }
 
 /** Registrations serialised between two yields to the event loop. */

@@ -37,6 +37,8 @@ class DenoDatagramSocket implements DatagramSocket {
   #buffer = new Uint8Array(RECEIVE_BUFFER);
   /** The shared buffer is in use by a pending receive (a second, concurrent one gets its own). */
   #receiving = false;
+  /** One string per sender IP: a node keeping a million registrations keeps few distinct IPs. */
+  #ips = new Map<string, string>();
 
   constructor(conn: Deno.DatagramConn) {
     this.#conn = conn;
@@ -69,7 +71,7 @@ class DenoDatagramSocket implements DatagramSocket {
         }
         const [bytes, addr] = received;
         const net = addr as Deno.NetAddr;
-        return { bytes: bytes.slice(), from: { ip: net.hostname, port: net.port } };
+        return { bytes: bytes.slice(), from: { ip: this.#intern(net.hostname), port: net.port } };
       } catch (error) {
         if (this.#closed || error instanceof Deno.errors.BadResource) return null;
         // ICMP errors (e.g. port unreachable after an earlier send) surface
@@ -77,6 +79,14 @@ class DenoDatagramSocket implements DatagramSocket {
       }
     }
     return null;
+  }
+
+  #intern(ip: string): string {
+    const known = this.#ips.get(ip);
+    if (known !== undefined) return known;
+    if (this.#ips.size >= 65_536) this.#ips.clear();
+    this.#ips.set(ip, ip);
+    return ip;
   }
 
   close(): void {
