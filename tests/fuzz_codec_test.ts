@@ -7,6 +7,7 @@
  */
 
 import { deepStrictEqual, ok } from "#assert";
+import { Random } from "./support/plumi_fuzz.ts";
 import {
   decodePlumi,
   type DecodeResult,
@@ -37,37 +38,6 @@ function readSeed(): number {
   const text = granted ? Deno.env.get("FUZZ_SEED") : undefined;
   if (text !== undefined && /^\d+$/.test(text)) return Number(text) >>> 0;
   return crypto.getRandomValues(new Uint32Array(1))[0]!;
-}
-
-/** A small, fast seeded PRNG (mulberry32). */
-class Random {
-  #state: number;
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** Integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-  bytes(length: number): Uint8Array {
-    const out = new Uint8Array(length);
-    for (let i = 0; i < length; i++) out[i] = this.int(256);
-    return out;
-  }
 }
 
 const SEED = readSeed();
