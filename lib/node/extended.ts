@@ -20,20 +20,21 @@ import {
   toBase64Url,
   verifyProof,
 } from "../auth.ts";
-import { type Endpoint, isValidName, normalizeDomain, parseAddress } from "../plumi/address.ts";
+import { type Endpoint, isValidName, normalizeDomain } from "../plumi/address.ts";
 import {
   type ExtensionReply,
   type ExtensionRequest,
-  type ExtensionType,
-  MAX_EXTENDED_PACKET_BYTES,
   type PlumiMessage,
   type RegisterReply,
 } from "../plumi/messages.ts";
 import { formatPlumi } from "../plumi/codec.ts";
 import type { SendAction } from "./core.ts";
 import type { Directory, Registration } from "./directory.ts";
-import { isV2, paginate, param } from "../plumi/params.ts";
+import { isV2, param } from "../plumi/params.ts";
 import type { AccountStore } from "./store.ts";
+import { BuddyService, type RemoteBuddies, reply, splitAddress } from "./buddies.ts";
+
+export type { BuddyState, RemoteBuddies } from "./buddies.ts";
 
 /** Settings of the extensions, from the `[accounts]` and `[limits]` sections. */
 export interface ExtendedSettings {
@@ -52,15 +53,6 @@ export interface ExtendedSettings {
   /** Fewest PBKDF2 iterations accepted at sign-up. Default: 100 000. */
   readonly minIterations?: number;
 }
-
-/** Presence of buddies in other domains (see `remote_presence.ts`). */
-export interface RemoteBuddies {
-  /** Cached state of `buddy` as shown to `watcher`; asks its node again when stale. */
-  status(watcher: string, buddy: string): { state: BuddyState; endpoint?: Endpoint; stamp: number };
-}
-
-/** What a watcher may see of a buddy. */
-export type BuddyState = "on" | "busy" | "off" | "?";
 
 /** Options of {@linkcode ExtendedService}. */
 export interface ExtendedOptions {
@@ -88,28 +80,13 @@ interface Challenge {
   readonly until: number;
 }
 
-function reply(type: ExtensionType, code: number, ...params: string[]): ExtensionReply {
-  return { kind: "ext-reply", type, code, params };
-}
-
-function splitAddress(address: string): [string, string] {
-  const at = address.indexOf("@");
-  return [address.slice(0, at), address.slice(at + 1)];
-}
-
-/** An address as buddy lists keep and compare it: the domain in lower case, without a trailing dot. */
-function canonical(address: string): string {
-  const [name, domain] = splitAddress(address);
-  return `${name}@${normalizeDomain(domain)}`;
-}
-
 /** Handles every extended message a node receives from agents and other nodes. */
 export class ExtendedService {
   /** The domain, normalised (lower case, no trailing dot), as watchers' addresses carry it. */
   readonly #domain: string;
   readonly #directory: Directory;
   readonly #store: AccountStore;
-  readonly #remote: RemoteBuddies | undefined;
+  readonly #buddies: BuddyService;
   readonly #isLocal: (domain: string) => boolean;
   readonly #now: () => number;
   readonly #heartbeatMs: number;
@@ -117,7 +94,6 @@ export class ExtendedService {
   readonly #expireOriginalMs: number;
   readonly #openSignup: boolean;
   readonly #onlineList: boolean;
-  readonly #maxBuddies: number;
   readonly #minIterations: number;
   readonly #protected = new Set<string>();
   /** Users created by sign-up (not listed in nodelumi.cfg). */
@@ -131,7 +107,6 @@ export class ExtendedService {
     this.#domain = normalizeDomain(options.domain);
     this.#directory = options.directory;
     this.#store = options.store;
-    this.#remote = options.remote;
     this.#isLocal = options.isLocal;
     this.#now = options.now ?? Date.now;
     this.#heartbeatMs = s.heartbeatMs ?? 30_000;
@@ -139,7 +114,14 @@ export class ExtendedService {
     this.#expireOriginalMs = s.expireOriginalMs ?? 0;
     this.#openSignup = s.openSignup ?? false;
     this.#onlineList = s.onlineList ?? true;
-    this.#maxBuddies = s.maxBuddies ?? 200;
+    this.#buddies = new BuddyService({
+      domain: options.domain,
+      directory: options.directory,
+      store: options.store,
+      isLocal: options.isLocal,
+      ...(options.remote && { remote: options.remote }),
+      ...(s.maxBuddies !== undefined && { maxBuddies: s.maxBuddies }),
+    });
     this.#minIterations = s.minIterations ?? 100_000;
     for (const account of this.#store.accounts()) {
       if (account.signedUp) {
@@ -222,13 +204,19 @@ export class ExtendedService {
       case "U":
         return this.#signUp(message);
       case "B":
-        return this.#buddyChange(message, from);
-      case "S":
-        return this.#buddyStatus(message, from);
+      case "S": {
+        const owner = this.#caller(message.address, message.params, from);
+        if (!owner) return reply(message.type, 1, "e=auth");
+        return message.type === "B"
+          ? this.#buddies.change(owner, message)
+          : this.#buddies.status(owner, message);
+      }
       case "O":
-        return this.#online(message, from);
+        if (!this.#onlineList) return reply("O", 1, "e=off");
+        if (!this.#caller(message.address, message.params, from)) return reply("O", 1, "e=auth");
+        return this.#buddies.online(message);
       case "P":
-        return this.#presenceQuery(message);
+        return this.#buddies.presenceQuery(message);
     }
   }
 
@@ -352,32 +340,7 @@ export class ExtendedService {
       registration.session!.busy = busy;
       this.#directory.touchPresence(name);
     }
-    return reply("K", 0, `c=${this.#buddyStamp(name)}`);
-  }
-
-  /**
-   * A mark that changes whenever anything `owner` may see of its buddies
-   * changes, and only then (it must not tell what the mutual rule hides):
-   * the newest presence change among the local buddies that share their
-   * presence with `owner`, how many do, and the newest remote change.
-   * Starting or stopping to share touches the sharer's presence stamp.
-   */
-  #buddyStamp(owner: string): string {
-    const self = `${owner}@${this.#domain}`;
-    const sharing = new Set(this.#store.watchers(self));
-    let local = 0;
-    let shared = 0;
-    let remote = 0;
-    for (const buddy of this.#store.buddies(owner)) {
-      const [name, domain] = splitAddress(buddy);
-      if (!this.#isLocal(domain)) {
-        remote = Math.max(remote, this.#remote?.status(self, buddy).stamp ?? 0);
-      } else if (sharing.has(name)) {
-        local = Math.max(local, this.#directory.presenceStamp(name));
-        shared++;
-      }
-    }
-    return `${local}.${shared}.${remote}`;
+    return reply("K", 0, `c=${this.#buddies.stamp(name)}`);
   }
 
   #signUp(message: ExtensionRequest): ExtensionReply {
@@ -414,84 +377,6 @@ export class ExtendedService {
     const [name, registration] = found;
     const { ip, port } = registration.endpoint;
     return ip === from.ip && port === from.port ? name : undefined;
-  }
-
-  #buddyChange(message: ExtensionRequest, from: Endpoint): ExtensionReply {
-    const owner = this.#caller(message.address, message.params, from);
-    if (!owner) return reply("B", 1, "e=auth");
-    const raw = param(message.params, "b") ?? "";
-    if (!parseAddress(raw).ok) return reply("B", 1, "e=invalid");
-    const buddy = canonical(raw);
-    if (buddy === `${owner}@${this.#domain}`) return reply("B", 1, "e=self");
-    const op = param(message.params, "op");
-    if (op === "add") {
-      if (this.#store.buddyCount(owner) >= this.#maxBuddies) return reply("B", 1, "e=full");
-      // What `buddy` may see of `owner` changed (mutual rule): its heartbeat mark must change too.
-      if (this.#store.addBuddy(owner, buddy)) this.#directory.touchPresence(owner);
-      return reply("B", 0);
-    }
-    if (op === "del") {
-      if (!this.#store.removeBuddy(owner, buddy)) return reply("B", 1, "e=absent");
-      this.#directory.touchPresence(owner);
-      return reply("B", 0);
-    }
-    return reply("B", 1, "e=invalid");
-  }
-
-  /** What `watcher` (a local user) may see of `buddy`. */
-  #stateOf(watcher: string, buddy: string): { state: BuddyState; endpoint?: Endpoint } {
-    const [name, domain] = splitAddress(buddy);
-    if (!this.#isLocal(domain)) {
-      return this.#remote?.status(`${watcher}@${this.#domain}`, buddy) ?? { state: "?" };
-    }
-    return this.#localPresence(name, `${watcher}@${this.#domain}`);
-  }
-
-  /** Presence of local user `name` as seen by `watcher` (any domain): shown only if `name` added `watcher`. */
-  #localPresence(name: string, watcher: string): { state: BuddyState; endpoint?: Endpoint } {
-    const registration = this.#directory.get(name);
-    if (registration === undefined || !this.#store.hasBuddy(name, canonical(watcher))) {
-      return { state: "?" };
-    }
-    if (!registration) return { state: "off" };
-    return { state: registration.session?.busy ? "busy" : "on", endpoint: registration.endpoint };
-  }
-
-  #buddyStatus(message: ExtensionRequest, from: Endpoint): ExtensionReply {
-    const owner = this.#caller(message.address, message.params, from);
-    if (!owner) return reply("S", 1, "e=auth");
-    const entries = this.#store.buddies(owner).map((buddy) => {
-      const { state, endpoint } = this.#stateOf(owner, buddy);
-      return `b=${state},${endpoint?.ip ?? ""},${endpoint?.port ?? ""},${buddy}`;
-    });
-    return this.#page("S", entries, message.params);
-  }
-
-  #online(message: ExtensionRequest, from: Endpoint): ExtensionReply {
-    if (!this.#onlineList) return reply("O", 1, "e=off");
-    if (!this.#caller(message.address, message.params, from)) return reply("O", 1, "e=auth");
-    const entries: string[] = [];
-    for (const name of this.#directory.onlineNames()) entries.push(`u=${name}`);
-    return this.#page("O", entries, message.params);
-  }
-
-  #page(type: ExtensionType, entries: string[], params: readonly string[]): ExtensionReply {
-    // "R?0;p=NNNNN/NNNNN" is at most 17 bytes.
-    const pages = paginate(entries, 17, MAX_EXTENDED_PACKET_BYTES);
-    const wanted = Math.min(Math.max(1, Number(param(params, "p")) || 1), pages.length);
-    return reply(type, 0, `p=${wanted}/${pages.length}`, ...pages[wanted - 1]!);
-  }
-
-  /** Another node asks what its user (`w=`) may see of our user. */
-  #presenceQuery(message: ExtensionRequest): ExtensionReply {
-    const watcher = param(message.params, "w") ?? "";
-    const [name, domain] = splitAddress(message.address);
-    const base = [`w=${watcher}`, `b=${message.address}`];
-    if (!parseAddress(watcher).ok || !this.#isLocal(domain)) return reply("P", 2, ...base);
-    if (!this.#directory.has(name)) return reply("P", 2, ...base);
-    const { state, endpoint } = this.#localPresence(name, watcher);
-    const code = { on: 0, busy: 1, off: 3, "?": 4 }[state];
-    return reply("P", code, ...base, ...(endpoint ? [`at=${endpoint.ip}:${endpoint.port}`] : []));
   }
 
   /**
