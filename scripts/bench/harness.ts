@@ -7,7 +7,10 @@
  * @module
  */
 
+import { Child } from "../child.ts";
 import { ROOT, taskFlags } from "../task_flags.ts";
+
+export { Child };
 import type {
   Command,
   ProbeResult,
@@ -38,138 +41,6 @@ export interface BenchContext {
   readonly progress: (message: string) => void;
 }
 
-/** A running child process with its stdout read line by line. */
-export class Child implements AsyncDisposable {
-  readonly name: string;
-  readonly process: Deno.ChildProcess;
-  /** Stdout lines so far (only when not in raw mode). */
-  readonly lines: string[] = [];
-  /** Stderr lines so far. */
-  readonly errors: string[] = [];
-  /** Called with every stdout chunk, before it is split into lines. */
-  onChunk: ((bytes: Uint8Array) => void) | undefined;
-  /** Stop collecting stdout lines (the process prints too much to keep). */
-  raw = false;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  #waiters: Array<() => void> = [];
-  #exited = false;
-  readonly status: Promise<Deno.CommandStatus>;
-  readonly #pumps: Promise<void>;
-
-  constructor(name: string, process: Deno.ChildProcess, pipedStdin: boolean) {
-    this.name = name;
-    this.process = process;
-    if (pipedStdin) this.#writer = process.stdin.getWriter();
-    this.#pumps = Promise.all([
-      this.#pump(process.stdout, this.lines, true),
-      this.#pump(process.stderr, this.errors, false),
-    ]).then(() => {});
-    this.status = process.status.then((status) => {
-      this.#exited = true;
-      this.#wake();
-      return status;
-    });
-  }
-
-  /** The process id. */
-  get pid(): number {
-    return this.process.pid;
-  }
-
-  async #pump(stream: ReadableStream<Uint8Array>, into: string[], stdout: boolean): Promise<void> {
-    const decoder = new TextDecoder();
-    let pending = "";
-    for await (const chunk of stream) {
-      if (stdout) this.onChunk?.(chunk);
-      if (stdout && this.raw) continue;
-      pending += decoder.decode(chunk, { stream: true });
-      const parts = pending.split("\n");
-      pending = parts.pop()!;
-      into.push(...parts);
-      this.#wake();
-    }
-    if (pending !== "") into.push(pending);
-    this.#wake();
-  }
-
-  #wake(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  /** Wait for a stdout line matching `pattern` (searching from line `from`). */
-  async waitFor(
-    pattern: RegExp,
-    options: { from?: number; timeoutMs?: number } = {},
-  ): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-    let index = options.from ?? 0;
-    for (;;) {
-      for (; index < this.lines.length; index++) {
-        const match = this.lines[index]!.match(pattern);
-        if (match) return match;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0 || this.#exited) {
-        throw new Error(
-          `${this.name}: no line matching ${pattern} ${
-            this.#exited ? "before it exited" : "in time"
-          }` +
-            `\nstdout:\n${this.lines.slice(-20).join("\n")}\nstderr:\n${this.errors.join("\n")}`,
-        );
-      }
-      await this.changed(left);
-    }
-  }
-
-  /** Resolve when more output arrives or the process exits, or after `timeoutMs`. */
-  async changed(timeoutMs: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await new Promise<void>((resolve) => {
-      this.#waiters.push(resolve);
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    clearTimeout(timer);
-  }
-
-  /** Write to stdin. */
-  async write(text: string | Uint8Array): Promise<void> {
-    if (!this.#writer) throw new Error(`${this.name}: stdin is not piped`);
-    await this.#writer.write(typeof text === "string" ? new TextEncoder().encode(text) : text);
-  }
-
-  /** Close stdin. */
-  async closeStdin(): Promise<void> {
-    await this.#writer?.close().catch(() => {});
-  }
-
-  /** Send a signal if the process still runs. */
-  kill(signal: Deno.Signal = "SIGTERM"): void {
-    if (this.#exited) return;
-    try {
-      this.process.kill(signal);
-    } catch {
-      // already gone
-    }
-  }
-
-  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; waits for the output. */
-  async stop(graceMs = 5_000): Promise<Deno.CommandStatus> {
-    this.kill("SIGTERM");
-    const timer = setTimeout(() => this.kill("SIGKILL"), graceMs);
-    const status = await this.status;
-    clearTimeout(timer);
-    await this.closeStdin();
-    await this.#pumps;
-    return status;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
-  }
-}
-
 /** Start `deno run <flags> <script> <args>`. */
 export function spawnDeno(
   name: string,
@@ -187,7 +58,7 @@ export function spawnDeno(
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
-  return new Child(name, process, pipedStdin);
+  return new Child(name, process, { pipedStdin, waitTimeoutMs: 30_000 });
 }
 
 /** A scratch directory under `tests/.tmp`, removed on dispose unless `keep`. */
