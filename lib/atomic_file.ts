@@ -56,3 +56,26 @@ async function syncDirectory(path: string): Promise<void> {
     // rename is still atomic, only its durability across a power cut is weaker.
   }
 }
+
+/**
+ * Remove the temporary files {@linkcode writeFileAtomic} leaves beside `path`
+ * when the process is killed in the middle of a write (`<name>.tmp-…`).
+ * Call it at start, before anything writes `path`. Returns how many it removed.
+ */
+export async function removeStaleTemps(path: string): Promise<number> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  const prefix = `${path.slice(slash + 1)}.tmp-`;
+  let removed = 0;
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && entry.name.startsWith(prefix)) {
+        await Deno.remove(`${dir}/${entry.name}`);
+        removed++;
+      }
+    }
+  } catch {
+    // An unreadable directory: nothing to tidy that we may touch.
+  }
+  return removed;
+}

@@ -6,6 +6,7 @@
  */
 
 import { getLogger } from "#log";
+import { removeStaleTemps } from "../atomic_file.ts";
 import { createCredentials } from "../auth.ts";
 import { createLocator, type NodeLocator } from "../locate.ts";
 import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
@@ -108,6 +109,9 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     // Accounts created by sign-up are users of the domain too.
     for (const account of accounts.accounts()) if (account.signedUp) directory.add(account.name);
   }
+  // Temporary files of saves cut short by a crash are garbage: the real files are whole.
+  await removeStaleTemps(configPath);
+  if (statePath) await removeStaleTemps(statePath);
   const restored = statePath ? await loadState(statePath, directory) : 0;
   let socket: DatagramSocket;
   try {
