@@ -21,7 +21,7 @@
 
 import { parseArgs } from "#cli";
 import { bindUdp } from "../lib/transport/udp.ts";
-import { fuzzNode } from "../tests/support/node_fuzz.ts";
+import { fuzzNode, fuzzNodeConfig } from "../tests/support/node_fuzz.ts";
 import { NodeProcess, NxDomainServer, ScratchDir } from "../tests/support/node_harness.ts";
 import { checkDatagram, corpusLine, FuzzFailure, outcome } from "../tests/support/plumi_check.ts";
 import { latin1, PlumiFuzzer, randomSeed } from "../tests/support/plumi_fuzz.ts";
@@ -81,20 +81,7 @@ async function fuzzNodeProcess(count: number, seed: number): Promise<Failure[]> 
   taken.close();
   const users = ["laura", "joan", "pere", "anna", "marta"];
   await using dir = await ScratchDir.create("fuzz-script", {
-    "nodelumi.cfg": [
-      "domain = bb.com",
-      `dns-server = 127.0.0.1:${dns.endpoint.port}`,
-      "[limits]",
-      "rate-limit = 0",
-      "[accounts]",
-      "open-signup = yes",
-      "[domains]",
-      `cc.com = 127.0.0.1:${peer.port}`,
-      "[users]",
-      ...users,
-      "probe",
-      "",
-    ].join("\n"),
+    "nodelumi.cfg": fuzzNodeConfig(dns.endpoint.port, peer.port, [...users, "probe"]),
   });
   await using node = await NodeProcess.start(dir.path, ["--no-log"]);
   await node.command("passwd anna s3cret", /^Password set for anna@bb\.com \(saved\)$/);

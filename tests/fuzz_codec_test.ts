@@ -7,7 +7,7 @@
  */
 
 import { deepStrictEqual, ok } from "#assert";
-import { Random } from "./support/plumi_fuzz.ts";
+import { Random, SEED_PACKETS } from "./support/plumi_fuzz.ts";
 import {
   decodePlumi,
   type DecodeResult,
@@ -225,22 +225,8 @@ function randomMessage(random: Random): PlumiMessage {
   }
 }
 
-const SEEDS = [
-  "PRu1@PC-c",
-  "RR0",
-  "RR1",
-  "PLu1@PC-c:u2@PC-d",
-  "RL0u1@PC-c:u2@PC-d:10.100.100.102:43038",
-  "RL1u1@PC-c:u2@PC-d",
-  "RL2u1@PC-c:u2@PC-d",
-  "RL3u1@PC-c:u2@PC-d",
-  "PDu1@PC-c",
-  "RD0",
-  "RD1",
-  "PRlaura@bb.com;v=2",
-  "RR0;v=2;hb=30",
-  "RL0laura@bb.com:jordi@cc.org:127.0.0.1:3344:v=2",
-].map((text) => encoder.encode(text));
+/** The mutator's starting points: the reference exchange and the extensions' examples. */
+const SEEDS = SEED_PACKETS.map((text) => encoder.encode(text));
 
 const PLUMI_GRAMMAR: Grammar = {
   bytes: encoder.encode("PRLD0123456789@:;.-_=vx "),

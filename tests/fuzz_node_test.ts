@@ -14,7 +14,7 @@
 
 import { deepStrictEqual, ok, strictEqual } from "#assert";
 import { bindUdp } from "../lib/transport/udp.ts";
-import { fuzzNode, type NodeFuzzReport } from "./support/node_fuzz.ts";
+import { fuzzNode, fuzzNodeConfig, type NodeFuzzReport } from "./support/node_fuzz.ts";
 import { NodeProcess, NxDomainServer, ScratchDir } from "./support/node_harness.ts";
 import {
   checkDatagram,
@@ -110,20 +110,10 @@ async function fuzzTarget(name: string): Promise<FuzzTarget> {
   const peer = probe.local;
   probe.close();
   const dir = await ScratchDir.create(name, {
-    "nodelumi.cfg": [
-      "domain = bb.com",
-      `dns-server = 127.0.0.1:${dns.endpoint.port}`,
-      "[limits]",
-      "rate-limit = 0",
-      "[accounts]",
-      "open-signup = yes",
-      "[domains]",
-      `cc.com = 127.0.0.1:${peer.port}`,
-      "[users]",
+    "nodelumi.cfg": fuzzNodeConfig(dns.endpoint.port, peer.port, [
       ...USERS,
       "probe after1 after2 after3",
-      "",
-    ].join("\n"),
+    ]),
   });
   const node = await NodeProcess.start(dir.path);
   // One user with a password, so that challenges and proofs are fuzzed too.

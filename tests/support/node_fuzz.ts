@@ -322,3 +322,28 @@ export async function fuzzNode(options: NodeFuzzOptions): Promise<NodeFuzzReport
   report.elapsedMs = performance.now() - started;
   return report;
 }
+
+/**
+ * The configuration of a node under fuzzing: no rate limit (the fuzzer must
+ * not be banned), sign-up open, a DNS server that answers NXDOMAIN, another
+ * domain (`cc.com`) mapped to `peerPort` on 127.0.0.1, and `users`.
+ */
+export function fuzzNodeConfig(
+  dnsPort: number,
+  peerPort: number,
+  users: readonly string[],
+): string {
+  return [
+    "domain = bb.com",
+    `dns-server = 127.0.0.1:${dnsPort}`,
+    "[limits]",
+    "rate-limit = 0",
+    "[accounts]",
+    "open-signup = yes",
+    "[domains]",
+    `cc.com = 127.0.0.1:${peerPort}`,
+    "[users]",
+    ...users,
+    "",
+  ].join("\n");
+}
