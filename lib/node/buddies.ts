@@ -1,6 +1,6 @@
 /**
  * Buddy lists and presence on the node: changes (`PB`), status pages
- * (`PS`), who is online (`PO`), other nodes' presence queries (`PP`), and
+ * (`PS`), other nodes' presence queries (`PP`), and
  * the heartbeat mark. Callers are authenticated by {@linkcode ExtendedService}
  * before they get here. The mutual rule: a user's presence is shown only to
  * watchers the user has added.
@@ -147,13 +147,6 @@ export class BuddyService {
       return `b=${state},${endpoint?.ip ?? ""},${endpoint?.port ?? ""},${buddy}`;
     });
     return this.#page("S", entries, message.params);
-  }
-
-  /** `PO`: one page of the online users (the caller is authenticated). */
-  online(message: ExtensionRequest): ExtensionReply {
-    const entries: string[] = [];
-    for (const name of this.#directory.onlineNames()) entries.push(`u=${name}`);
-    return this.#page("O", entries, message.params);
   }
 
   #page(type: ExtensionType, entries: string[], params: readonly string[]): ExtensionReply {

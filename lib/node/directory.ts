@@ -8,6 +8,7 @@
  */
 
 import type { Endpoint } from "../plumi/address.ts";
+import { OnlineIndex } from "./online.ts";
 
 /** What an extended agent's registration carries beyond the original's. */
 export interface Session {
@@ -49,6 +50,8 @@ export class Directory {
   #endpoints = new Map<string, number>();
   /** When each user last went online or offline, as a reading of `changes` (only users that ever did). */
   #presenceStamps = new Map<string, number>();
+  /** The online users' names in order, for paging the online list (`online.ts`). */
+  readonly #onlineIndex = new OnlineIndex();
 
   constructor(users: Iterable<string> = []) {
     for (const name of users) this.#users.set(name, null);
@@ -72,6 +75,11 @@ export class Directory {
   /** The names of the online users. */
   onlineNames(): IterableIterator<string> {
     return this.#onlineUsers.keys();
+  }
+
+  /** The online users' names in order (kept by `register`, `deregister` and `remove`). */
+  get onlineIndex(): OnlineIndex {
+    return this.#onlineIndex;
   }
 
   /** Counts every change of the table: compare two readings to see whether anything changed. */
@@ -129,6 +137,7 @@ export class Directory {
     if (current === undefined) return false;
     if (current) this.#dropEndpoint(current.endpoint);
     this.#onlineUsers.delete(name);
+    this.#onlineIndex.delete(name);
     this.#users.delete(name);
     this.#presenceStamps.delete(name);
     this.#changes++;
@@ -161,6 +170,7 @@ export class Directory {
     this.#addEndpoint(endpoint);
     this.#users.set(name, registration);
     this.#onlineUsers.set(name, registration);
+    if (!current) this.#onlineIndex.add(name);
     this.#changes++;
     if (!current) this.#presenceStamps.set(name, this.#changes);
     return true;
@@ -173,6 +183,7 @@ export class Directory {
     if (current) {
       this.#dropEndpoint(current.endpoint);
       this.#onlineUsers.delete(name);
+      this.#onlineIndex.delete(name);
       this.#users.set(name, null);
       this.#changes++;
       this.#presenceStamps.set(name, this.#changes);

@@ -33,6 +33,7 @@ import type { Directory, Registration } from "./directory.ts";
 import { isV2, param } from "../plumi/params.ts";
 import type { AccountStore } from "./store.ts";
 import { BuddyService, type RemoteBuddies, reply, splitAddress } from "./buddies.ts";
+import { onlinePage } from "./online.ts";
 
 export type { BuddyState, RemoteBuddies } from "./buddies.ts";
 
@@ -214,7 +215,7 @@ export class ExtendedService {
       case "O":
         if (!this.#onlineList) return reply("O", 1, "e=off");
         if (!this.#caller(message.address, message.params, from)) return reply("O", 1, "e=auth");
-        return this.#buddies.online(message);
+        return onlinePage(this.#directory.onlineIndex, message.params);
       case "P":
         return this.#buddies.presenceQuery(message);
     }

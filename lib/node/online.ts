@@ -1,0 +1,133 @@
+/**
+ * Who is online (`PO`): an ordered index of the online users' names, and the
+ * pages of the online list cut from it. One page costs O(log n + page), never
+ * a walk of every user online, so ten sessions asking for pages as fast as
+ * they can do not slow the node down for everyone else.
+ *
+ * Two ways to page (docs/PROTOCOL.md, "Who is online"):
+ * - **by cursor** (`c=`): a page is the names that follow the cursor, in
+ *   name order, as many as fit; the answer's `c=` is the cursor of the next
+ *   page, absent on the last. Every user online throughout the paging is
+ *   listed exactly once, however many come and go meanwhile.
+ * - **by number** (`p=`, what older agents send): page `p` is the names of
+ *   ranks `(p - 1) × k … p × k - 1`, where `k` is how many of the longest
+ *   online name fit in one answer. While users come and go the ranks shift,
+ *   so a name may be missed or repeated across pages.
+ *
+ * @module
+ */
+
+// @ts-types="npm:@types/functional-red-black-tree@^1.0.6"
+import createTree from "#rbtree";
+import type { ExtensionReply } from "../plumi/messages.ts";
+import { MAX_EXTENDED_PACKET_BYTES } from "../plumi/messages.ts";
+import { param } from "../plumi/params.ts";
+
+/** Longest user name, in bytes (see `isValidName`). */
+const MAX_NAME = 64;
+
+/**
+ * The online users' names in order, with access by rank and by name, each
+ * in O(log n). Names are compared as strings (user names are ASCII).
+ *
+ * @example
+ * ```ts
+ * const index = new OnlineIndex();
+ * index.add("joan");
+ * index.add("laura");
+ * [...index.after("joan")]; // ["laura"]
+ * ```
+ */
+export class OnlineIndex {
+  #tree: createTree.Tree<string, true> = createTree<string, true>();
+  /** How many online names have each length, so the longest is known in O(64). */
+  readonly #lengths = new Array<number>(MAX_NAME + 1).fill(0);
+
+  /** Names in the index. */
+  get size(): number {
+    return this.#tree.length;
+  }
+
+  /** Length of the longest name in the index; 0 when empty. */
+  get longest(): number {
+    for (let length = MAX_NAME; length > 0; length--) if (this.#lengths[length]! > 0) return length;
+    return 0;
+  }
+
+  /** Is `name` in the index? */
+  has(name: string): boolean {
+    return this.#tree.get(name) !== undefined;
+  }
+
+  /** Add `name` (once: adding it again changes nothing). */
+  add(name: string): void {
+    if (this.has(name)) return;
+    this.#tree = this.#tree.insert(name, true);
+    this.#lengths[Math.min(name.length, MAX_NAME)]!++;
+  }
+
+  /** Remove `name`, if there. */
+  delete(name: string): void {
+    if (!this.has(name)) return;
+    this.#tree = this.#tree.remove(name);
+    this.#lengths[Math.min(name.length, MAX_NAME)]!--;
+  }
+
+  /** The names from rank `rank` on (0 is the first), in order. */
+  *from(rank: number): IterableIterator<string> {
+    for (const it = this.#tree.at(rank); it.valid; it.next()) yield it.key!;
+  }
+
+  /** The names after `name` in order (`""`: from the first). */
+  *after(name: string): IterableIterator<string> {
+    for (const it = this.#tree.gt(name); it.valid; it.next()) yield it.key!;
+  }
+}
+
+function reply(code: number, ...params: string[]): ExtensionReply {
+  return { kind: "ext-reply", type: "O", code, params };
+}
+
+/**
+ * One page of the online list, for a `PO` whose caller is authenticated:
+ * by cursor when the request carries `c=`, else by number (`p=`, default 1).
+ * Every answer fits {@linkcode MAX_EXTENDED_PACKET_BYTES}.
+ */
+export function onlinePage(index: OnlineIndex, params: readonly string[]): ExtensionReply {
+  const cursor = param(params, "c");
+  return cursor === undefined ? pageByNumber(index, params) : pageAfter(index, cursor);
+}
+
+/** `RO0;u=…;…[;c=<last>]`: the names after `cursor` that fit, and the next cursor if more follow. */
+function pageAfter(index: OnlineIndex, cursor: string): ExtensionReply {
+  // Room for "RO0" and for ";c=<name>" at the end, whatever the last name is.
+  let room = MAX_EXTENDED_PACKET_BYTES - "RO0".length - ";c=".length - MAX_NAME;
+  const entries: string[] = [];
+  let last: string | undefined;
+  for (const name of index.after(cursor)) {
+    const cost = ";u=".length + name.length;
+    if (cost > room) return reply(0, ...entries, `c=${last}`);
+    entries.push(`u=${name}`);
+    room -= cost;
+    last = name;
+  }
+  return reply(0, ...entries);
+}
+
+/** `RO0;p=<page>/<pages>;u=…`: the names of page `p`, each page the same number of names. */
+function pageByNumber(index: OnlineIndex, params: readonly string[]): ExtensionReply {
+  const count = index.size;
+  const digits = String(Math.max(1, count)).length; // a page number is at most `count`
+  const fixed = "RO0;p=".length + 2 * digits + "/".length;
+  const perPage = Math.floor(
+    (MAX_EXTENDED_PACKET_BYTES - fixed) / (";u=".length + Math.max(1, index.longest)),
+  );
+  const pages = Math.max(1, Math.ceil(count / perPage));
+  const wanted = Math.min(Math.max(1, Math.floor(Number(param(params, "p"))) || 1), pages);
+  const entries: string[] = [];
+  for (const name of index.from((wanted - 1) * perPage)) {
+    if (entries.length === perPage) break;
+    entries.push(`u=${name}`);
+  }
+  return reply(0, `p=${wanted}/${pages}`, ...entries);
+}
