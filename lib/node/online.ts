@@ -75,6 +75,7 @@ export class OnlineIndex {
 
   /** The names from rank `rank` on (0 is the first), in order. */
   *from(rank: number): IterableIterator<string> {
+    if (rank < 0 || rank >= this.size) return; // `at` of an empty tree fails
     for (const it = this.#tree.at(rank); it.valid; it.next()) yield it.key!;
   }
 
