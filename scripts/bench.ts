@@ -4,7 +4,7 @@
  *
  * ```sh
  * deno task bench                      # everything (a few minutes)
- * deno task bench --only node          # one benchmark: node, scale, chat, federation
+ * deno task bench --only node          # one benchmark: node, scale, chat, federation, online
  * deno task bench --smoke              # a second or so each, for the test suite
  * deno task bench --duration 3000      # ms per measured run (default 1500)
  * deno task bench --markdown out.md    # also write the tables as Markdown
@@ -19,6 +19,7 @@ import { benchChat } from "./bench/chat.ts";
 import { benchFederation } from "./bench/federation.ts";
 import type { BenchContext } from "./bench/harness.ts";
 import { benchNode } from "./bench/node_throughput.ts";
+import { benchOnline } from "./bench/online.ts";
 import { benchScale } from "./bench/scale.ts";
 import {
   type BenchResult,
@@ -35,6 +36,7 @@ export const BENCHMARKS = {
   scale: benchScale,
   chat: benchChat,
   federation: benchFederation,
+  online: benchOnline,
 } satisfies Record<string, (context: BenchContext) => Promise<BenchResult>>;
 
 /** A benchmark's name. */

@@ -13,6 +13,7 @@ import { EXPECTED } from "../scripts/bench/node_throughput.ts";
 import type { ScaleFigures } from "../scripts/bench/scale.ts";
 import type { ChatFigures } from "../scripts/bench/chat.ts";
 import type { FederationFigures } from "../scripts/bench/federation.ts";
+import type { OnlineFigures } from "../scripts/bench/online.ts";
 import type { LatencySummary } from "../scripts/bench/stats.ts";
 import { type BenchResult, renderMarkdown, renderText } from "../scripts/bench/table.ts";
 
@@ -126,5 +127,20 @@ Deno.test("bench federation: cross-domain and same-domain look-ups are answered 
     assertRate(f.rate, what);
     assertLatency(f.latency, what);
     assertOnly(f.codes, "RL0", what);
+  }
+});
+
+Deno.test("bench online: look-ups are answered alone and under the PO flood, and pages come back", async () => {
+  const result = await BENCHMARKS.online(context);
+  assertReport(result);
+  const figures = result.data["figures"] as OnlineFigures[];
+  ok(figures.length === 2);
+  for (const f of figures) {
+    const what = `${f.online} online`;
+    assertRate(f.alone.rate, `${what}, alone`);
+    assertRate(f.flooded.rate, `${what}, flooded`);
+    assertLatency(f.alone.latency, `${what}, alone`);
+    assertLatency(f.flooded.latency, `${what}, flooded`);
+    ok(f.pagesAnswered > 0, `${what}: no page answered`);
   }
 });
