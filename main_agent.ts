@@ -16,7 +16,7 @@ import {
   UsageError,
 } from "./lib/agent/mod.ts";
 import { parseEndpoint, parseIp } from "./lib/plumi/address.ts";
-import { udpDns } from "./lib/transport/dns.ts";
+import { systemDns } from "./lib/transport/dns.ts";
 
 /** Exit codes of the agent. */
 export const ExitCode = {
@@ -133,7 +133,7 @@ export function parseFlags(args: string[], signal: AbortSignal): AgentOptions | 
     port: numberFlag("--port", values.port),
     node: endpointFlag("--node", values.node),
     advertise: values.advertise,
-    dns: dnsServer ? udpDns({ server: dnsServer }) : undefined,
+    dns: dnsServer ? systemDns({ server: dnsServer }) : undefined,
     logFile: values["no-log"] ? false : values.log,
     nickTimeoutMs: nickTimeout === undefined ? undefined : nickTimeout * 1000,
     maxChats: numberFlag("--max-chats", values["max-chats"]),

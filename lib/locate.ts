@@ -1,9 +1,12 @@
 /**
  * Finding the node of a domain `D`, in this order:
  * 1. the static map (INI `[domains]`, for local clusters and tests);
- * 2. DNS SRV `_plumi._udp.D`: targets by priority, weighted within a
- *    priority (RFC 2782), each target's A records with the SRV port;
- * 3. DNS A of `D`, port 3344 (what the original does).
+ * 2. the hosts file (`/etc/hosts`), port 3344, as the original's system
+ *    resolver finds `D` there before asking DNS;
+ * 3. DNS SRV `_plumi._udp.D`: targets by priority, weighted within a
+ *    priority (RFC 2782), each target's address (hosts file, then A
+ *    records) with the SRV port;
+ * 4. DNS A of `D`, port 3344 (what the original does).
  *
  * Answers are cached for their TTL, "does not resolve" for a short time, and
  * concurrent look-ups of one domain share one query. A node that stops
@@ -15,7 +18,7 @@
  */
 
 import { type Endpoint, normalizeDomain } from "./plumi/address.ts";
-import { type DnsClient, DnsError, type SrvRecord } from "./transport/dns.ts";
+import { type DnsClient, DnsError, HOSTS_TTL, type SrvRecord } from "./transport/dns.ts";
 
 /** The PLUMI port the original protocol fixes. */
 export const DEFAULT_NODE_PORT = 3344;
@@ -89,16 +92,24 @@ export interface Resolution {
 }
 
 /**
- * Find a domain's node through DNS only: SRV `_plumi._udp.<domain>`, then the
- * A record with port 3344. A DNS server that does not answer the SRV query is
- * not asked again for the A record: the caller learns at once.
+ * Find a domain's node as the system resolver would find its address: the
+ * hosts file first (when `dns` reads one: a domain listed there is the node
+ * at port 3344, and DNS is not asked), then DNS SRV `_plumi._udp.<domain>`,
+ * then the A record with port 3344. A DNS server that does not answer the
+ * SRV query is not asked again for the A record: the caller learns at once.
+ * The domain compares in any case, with or without the trailing dot.
  */
 export async function resolveByDns(
-  domain: string,
+  domainName: string,
   dns: DnsClient,
   options: { random?: () => number; failureTtl?: number } = {},
 ): Promise<Resolution> {
   const failureTtl = options.failureTtl ?? 5;
+  const domain = normalizeDomain(domainName);
+  const listed = await dns.hosts?.(domain) ?? [];
+  if (listed.length > 0) {
+    return { endpoints: listed.map((ip) => ({ ip, port: DEFAULT_NODE_PORT })), ttl: HOSTS_TTL };
+  }
   try {
     const srv = await dns.srv(`_plumi._udp.${domain}`);
     if (srv.records.length > 0) {

@@ -12,7 +12,7 @@ import { createLocator, type NodeLocator } from "../locate.ts";
 import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
 import type { PlumiMessage } from "../plumi/messages.ts";
 import { openPacketLog, type PacketLog } from "../packet_log.ts";
-import { type DnsClient, systemDns, udpDns } from "../transport/dns.ts";
+import { type DnsClient, systemDns } from "../transport/dns.ts";
 import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
 import { ConfigStore, loadConfig } from "./config_file.ts";
 import { type ConsoleEnd, runConsole } from "./console.ts";
@@ -141,7 +141,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
 
   const locator: NodeLocator = createLocator({
     staticMap: config.domains,
-    dns: options.dns ?? (dnsServer ? udpDns({ server: dnsServer }) : systemDns()),
+    dns: options.dns ?? systemDns({ ...(dnsServer && { server: dnsServer }) }),
   });
   const limits = config.limits ?? {};
   const heartbeatMs = (limits.heartbeat ?? 30) * 1000;

@@ -1,12 +1,14 @@
 /**
- * DNS look-ups for finding nodes: a small stub resolver over UDP that keeps
- * record TTLs (which `Deno.resolveDns` does not report) and has short,
- * bounded timeouts, so an unreachable DNS server costs a caller at most
+ * DNS look-ups for finding nodes, as the system resolver makes them: the
+ * hosts file first, then a small stub resolver over UDP that keeps record
+ * TTLs (which `Deno.resolveDns` does not report) and has short, bounded
+ * timeouts, so an unreachable DNS server costs a caller at most
  * `timeoutMs × attempts`.
  *
  * @module
  */
 
+import { lookupHosts, parseHosts } from "../dns/hosts.ts";
 import { decodeDnsResponse, type DnsRecord, encodeDnsQuery, RecordType } from "../dns/message.ts";
 import type { Endpoint } from "../plumi/address.ts";
 import { bindUdp } from "./udp.ts";
@@ -30,10 +32,15 @@ export interface DnsAnswer<T> {
 
 /** The DNS queries LUMI needs. */
 export interface DnsClient {
-  /** IPv4 addresses of `name`. */
+  /** IPv4 addresses of `name` (from the hosts file first, when the client reads one). */
   a(name: string): Promise<DnsAnswer<string>>;
   /** SRV records of `name` (e.g. `_plumi._udp.bb.com`). */
   srv(name: string): Promise<DnsAnswer<SrvRecord>>;
+  /**
+   * The addresses the hosts file gives `name`, `[]` when none: a name listed
+   * there is not looked up in DNS at all. Absent when the client reads no hosts file.
+   */
+  hosts?(name: string): Promise<string[]>;
 }
 
 /** The DNS server did not answer, or answered with an error. */
@@ -114,6 +121,7 @@ export function udpDns(options: UdpDnsOptions): DnsClient {
     }
     throw new DnsError(
       `DNS server ${server.ip}:${server.port} does not answer (${attempts} tries for ${name})`,
+      { timedOut: true },
     );
   }
 
@@ -141,13 +149,80 @@ export function parseResolvConf(text: string): Endpoint | undefined {
 /** Cache time for answers of `Deno.resolveDns`, which reports no TTL, in s. */
 const FALLBACK_TTL = 60;
 
+/** Where the system's hosts file is. */
+export const DEFAULT_HOSTS_PATH = "/etc/hosts";
+/** A hosts file larger than this is not read (and resolves nothing). */
+const MAX_HOSTS_BYTES = 16 * 1024 * 1024;
+/** How long the hosts file's answers may be cached, in s: an edit is seen this soon. */
+export const HOSTS_TTL = 5;
+
 /**
- * The system's resolver: the first nameserver of /etc/resolv.conf through
- * {@linkcode udpDns} (needs `--allow-read=/etc/resolv.conf`), or, where that
- * file cannot be read (Windows, no permission), `Deno.resolveDns` with a
- * fixed cache time.
+ * The hosts file at `path`, read again whenever it changed (its size or
+ * modification time). A file that cannot be read (missing, no permission,
+ * not a regular file, too large) resolves nothing. Needs `--allow-read=<path>`.
  */
-export function systemDns(): DnsClient {
+export function hostsFile(path: string = DEFAULT_HOSTS_PATH): (name: string) => Promise<string[]> {
+  let table = new Map<string, string[]>();
+  let seen = "";
+  return async (name) => {
+    try {
+      const info = await Deno.stat(path);
+      const version = `${info.size} ${info.mtime?.getTime()}`;
+      if (version !== seen) {
+        table = info.isFile && info.size <= MAX_HOSTS_BYTES
+          ? parseHosts(await Deno.readTextFile(path))
+          : new Map();
+        seen = version;
+      }
+    } catch {
+      table = new Map();
+      seen = "";
+    }
+    return lookupHosts(table, name);
+  };
+}
+
+/** `dns` with the hosts file first: a name listed there is answered from it, never asked of DNS. */
+export function withHosts(dns: DnsClient, hosts: (name: string) => Promise<string[]>): DnsClient {
+  return {
+    async a(name) {
+      const listed = await hosts(name);
+      return listed.length > 0 ? { records: listed, ttl: HOSTS_TTL } : await dns.a(name);
+    },
+    srv: (name) => dns.srv(name),
+    hosts,
+  };
+}
+
+/** Options of {@linkcode systemDns}. */
+export interface SystemDnsOptions {
+  /** The DNS server. Default: the first `nameserver` of /etc/resolv.conf. */
+  readonly server?: Endpoint;
+  /** The hosts file, read before DNS; `false` for none. Default: /etc/hosts. */
+  readonly hostsPath?: string | false;
+}
+
+/**
+ * The system's resolver: the hosts file (needs `--allow-read=/etc/hosts`),
+ * then DNS — `server`, or the first nameserver of /etc/resolv.conf (needs
+ * `--allow-read=/etc/resolv.conf`), through {@linkcode udpDns}; or, where
+ * that file cannot be read (Windows, no permission), `Deno.resolveDns` with
+ * a fixed cache time.
+ *
+ * @example
+ * ```ts
+ * const dns = systemDns();
+ * await dns.a("localhost"); // { records: ["127.0.0.1"], ttl: 5 }, from /etc/hosts
+ * ```
+ */
+export function systemDns(options: SystemDnsOptions = {}): DnsClient {
+  const hostsPath = options.hostsPath ?? DEFAULT_HOSTS_PATH;
+  const dns = options.server ? udpDns({ server: options.server }) : resolvConfDns();
+  return hostsPath === false ? dns : withHosts(dns, hostsFile(hostsPath));
+}
+
+/** DNS through the first nameserver of /etc/resolv.conf, else `Deno.resolveDns`. */
+function resolvConfDns(): DnsClient {
   let server: Endpoint | undefined;
   try {
     server = parseResolvConf(Deno.readTextFileSync("/etc/resolv.conf"));
