@@ -12,6 +12,7 @@
 
 import { deepStrictEqual as assertEquals, ok as assert } from "#assert";
 import { createCredentials, toBase64Url } from "../lib/auth.ts";
+import { parseConfig } from "../lib/node/config.ts";
 import { AccountStore } from "../lib/node/store.ts";
 import type { Endpoint } from "../lib/plumi/address.ts";
 import {
@@ -581,6 +582,43 @@ Deno.test("a remote domain with an original node: probed once, never sent a pres
   }
   assertEquals((await ana.status()).reply.text, "RS0;p=1/1;b=?,,,olga@orig.test");
   await idle(100, original);
+});
+
+Deno.test("sign-ups are bounded per source IP (RU3;e=rate past signups-per-hour); a copy of an accepted one is still RU0", async () => {
+  await using node = await ExtNode.start({
+    users: ["joan"],
+    accounts: { "open-signup": "yes", "signups-per-hour": "3" },
+  });
+  await using first = UdpPeer.open("first source", "127.0.104.1");
+  await using second = UdpPeer.open("second source", "127.0.104.2");
+  const salt = toBase64Url(new Uint8Array(16).fill(3));
+  const key = toBase64Url(new Uint8Array(32).fill(4));
+  const signUp = (peer: UdpPeer, name: string) =>
+    peer.request(`PU${name}@ext.test;s=${salt};i=100000;k=${key}`, node.at).then((r) => r.text);
+
+  for (const name of ["a1", "a2", "a3"]) assertEquals(await signUp(first, name), "RU0", name);
+  assertEquals(await signUp(first, "a4"), "RU3;e=rate");
+  assertEquals(await signUp(first, "a3"), "RU0", "a retransmission of an accepted sign-up");
+  assertEquals(await signUp(first, "joan"), "RU1;e=taken");
+  // Another address has its own share, from another port of the first address none.
+  assertEquals(await signUp(second, "b1"), "RU0");
+  await using again = UdpPeer.open("first source, another port", "127.0.104.1");
+  assertEquals(await signUp(again, "a5"), "RU3;e=rate");
+  // The refused names were not created: a registration finds no such user.
+  assertEquals(
+    (await first.request(padded("PRa4@ext.test;v=2"), node.at)).text,
+    "RR1;v=2;e=user",
+  );
+  assertEquals([first.pending, second.pending, again.pending], [[], [], []]);
+});
+
+Deno.test("the shipped example nodelumi.cfg keeps sign-up closed, as the default and SECURITY.md say", async () => {
+  const example = await Deno.readTextFile(new URL("../nodelumi.cfg", import.meta.url));
+  const config = parseConfig(example);
+  assertEquals(config.accounts?.openSignup ?? false, false);
+  await using node = await ExtNode.start({ users: ["joan"] });
+  await using nuria = ExtAgent.open("nuria@ext.test", node.at);
+  assertEquals((await nuria.signUp("pw")).text, "RU3;e=closed");
 });
 
 // ---------------------------------------------------------------------------

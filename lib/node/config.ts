@@ -94,6 +94,8 @@ export interface AccountsConfig {
   readonly database?: string | false;
   /** Anyone may sign up. Default: no. */
   readonly openSignup?: boolean;
+  /** Accounts one source IP may create per hour; 0 for no bound. Default: 10. */
+  readonly signupsPerHour?: number;
   /** Registered users may list who is online. Default: yes. */
   readonly onlineList?: boolean;
 }
@@ -200,7 +202,12 @@ function parseIni(text: string): NodeConfig {
   const seen = new Set<string>();
   const domains = new Map<string, Endpoint>();
   const limits: Partial<Record<LimitName, number>> = {};
-  const accounts: { database?: string | false; openSignup?: boolean; onlineList?: boolean } = {};
+  const accounts: {
+    database?: string | false;
+    openSignup?: boolean;
+    signupsPerHour?: number;
+    onlineList?: boolean;
+  } = {};
   let exempt: string[] | undefined;
 
   text.split(/\r?\n/).forEach((raw, index) => {
@@ -266,10 +273,16 @@ function parseIni(text: string): NodeConfig {
       if (key === "database") accounts.database = pathValue(value, lineNo, key);
       else if (key === "open-signup") accounts.openSignup = yesNo(value, lineNo, key);
       else if (key === "online-list") accounts.onlineList = yesNo(value, lineNo, key);
-      else {
+      else if (key === "signups-per-hour") {
+        const n = /^\d+$/.test(value) ? Number(value) : NaN;
+        if (!(n <= 1_000_000)) {
+          throw new ConfigError(lineNo, `${key} must be a whole number 0-1000000`);
+        }
+        accounts.signupsPerHour = n;
+      } else {
         throw new ConfigError(
           lineNo,
-          `unknown account setting "${key}" (known: database, open-signup, online-list)`,
+          `unknown account setting "${key}" (known: database, open-signup, signups-per-hour, online-list)`,
         );
       }
       return;

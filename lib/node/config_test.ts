@@ -287,3 +287,18 @@ Deno.test("a domain of 1,000,000 users parses and renders in both forms", () => 
   );
   strictEqual(renderConfig("bb.com", "original", "bb.com", more), `bb.com\n${more.join("\n")}\n`);
 });
+
+Deno.test("[accounts] signups-per-hour bounds sign-ups per source; only a whole number is taken", () => {
+  const config = parseConfig(
+    "domain = bb.com\n[accounts]\nopen-signup = yes\nsignups-per-hour = 3\n",
+  );
+  deepStrictEqual(config.accounts, { openSignup: true, signupsPerHour: 3 });
+  strictEqual(parseConfig("[accounts]\nsignups-per-hour = 0\n").accounts?.signupsPerHour, 0);
+  for (const bad of ["-1", "2.5", "many", "", "1000001"]) {
+    fails(
+      `[accounts]\nsignups-per-hour = ${bad}\n`,
+      2,
+      "line 2: signups-per-hour must be a whole number 0-1000000",
+    );
+  }
+});

@@ -34,6 +34,7 @@ import { isV2, param } from "../plumi/params.ts";
 import type { AccountStore } from "./store.ts";
 import { BuddyService, type RemoteBuddies, reply, splitAddress } from "./buddies.ts";
 import { onlinePage } from "./online.ts";
+import { SignupLimit } from "./signup_limit.ts";
 
 export type { BuddyState, RemoteBuddies } from "./buddies.ts";
 
@@ -47,6 +48,8 @@ export interface ExtendedSettings {
   readonly expireOriginalMs?: number;
   /** Anyone may create an account. Default: false. */
   readonly openSignup?: boolean;
+  /** Accounts one source IP may create per hour (`RU3;e=rate` past it); 0 for no bound. Default: 10. */
+  readonly signupsPerHour?: number;
   /** Registered users may list who is online. Default: true. */
   readonly onlineList?: boolean;
   /** Most buddies per user. Default: 200. */
@@ -94,6 +97,7 @@ export class ExtendedService {
   readonly #missed: number;
   readonly #expireOriginalMs: number;
   readonly #openSignup: boolean;
+  readonly #signups: SignupLimit;
   readonly #onlineList: boolean;
   readonly #minIterations: number;
   readonly #protected = new Set<string>();
@@ -102,6 +106,11 @@ export class ExtendedService {
   readonly #challenges = new Map<string, Challenge[]>();
   /** Proofs that failed, for the console's `stats`. */
   failedProofs = 0;
+
+  /** Sign-ups refused because their source had created its hour's share of accounts. */
+  get refusedSignups(): number {
+    return this.#signups.refused;
+  }
 
   constructor(options: ExtendedOptions) {
     const s = options.settings ?? {};
@@ -114,6 +123,10 @@ export class ExtendedService {
     this.#missed = s.missedHeartbeats ?? 3;
     this.#expireOriginalMs = s.expireOriginalMs ?? 0;
     this.#openSignup = s.openSignup ?? false;
+    this.#signups = new SignupLimit({
+      now: this.#now,
+      ...(s.signupsPerHour !== undefined && { perHour: s.signupsPerHour }),
+    });
     this.#onlineList = s.onlineList ?? true;
     this.#buddies = new BuddyService({
       domain: options.domain,
@@ -203,7 +216,7 @@ export class ExtendedService {
       case "K":
         return this.#heartbeat(message, from);
       case "U":
-        return this.#signUp(message);
+        return this.#signUp(message, from);
       case "B":
       case "S": {
         const owner = this.#caller(message.address, message.params, from);
@@ -344,7 +357,7 @@ export class ExtendedService {
     return reply("K", 0, `c=${this.#buddies.stamp(name)}`);
   }
 
-  #signUp(message: ExtensionRequest): ExtensionReply {
+  #signUp(message: ExtensionRequest, from: Endpoint): ExtensionReply {
     if (!this.#openSignup) return reply("U", 3, "e=closed");
     const [name, domain] = splitAddress(message.address);
     const salt = fromBase64Url(param(message.params, "s") ?? "");
@@ -364,7 +377,10 @@ export class ExtendedService {
       constantTimeEqual(stored.storedKey, storedKey)
     ) return reply("U", 0);
     if (this.#directory.has(name) || existing) return reply("U", 1, "e=taken");
+    // Checked last, so that a copy of an accepted sign-up is still answered RU0 (above).
+    if (!this.#signups.allows(from.ip)) return reply("U", 3, "e=rate");
     this.#store.signUp(name, { salt, iterations, storedKey });
+    this.#signups.record(from.ip);
     this.#directory.add(name);
     this.#protected.add(name);
     this.#signedUp.add(name);

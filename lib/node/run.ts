@@ -171,6 +171,8 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
         heartbeatMs,
         expireOriginalMs: (limits["expire-original"] ?? 0) * 1000,
         openSignup: config.accounts?.openSignup ?? false,
+        ...(config.accounts?.signupsPerHour !== undefined &&
+          { signupsPerHour: config.accounts.signupsPerHour }),
         onlineList: config.accounts?.onlineList ?? true,
         ...(limits["max-buddies"] !== undefined && { maxBuddies: limits["max-buddies"] }),
       },
