@@ -35,6 +35,7 @@ import {
   type Endpoint,
   isValidDomain,
   isValidName,
+  NAME_RULE,
   parseEndpoint,
   parseIp,
 } from "../plumi/address.ts";
@@ -141,7 +142,7 @@ function checkUser(name: string, line: number, seen: Set<string>): void {
   if (!isValidName(name)) {
     throw new ConfigError(
       line,
-      `"${name}" is not a valid user name (printable ASCII without @ : ;)`,
+      `"${name}" is not a valid user name (${NAME_RULE})`,
     );
   }
   if (seen.has(name)) throw new ConfigError(line, `user "${name}" is listed twice`);

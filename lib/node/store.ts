@@ -16,15 +16,44 @@
 import { DatabaseSync } from "node:sqlite";
 import type { StoredCredentials } from "../auth.ts";
 
-/** The database file cannot be opened or is not ours. */
+/** Why a {@linkcode StoreError} happened. */
+export type StoreFault =
+  /** The file cannot be used as our database at all (not SQLite, corrupt, newer schema). */
+  | "unusable"
+  /** Another program's SQLite file: refused before anything was written to it. */
+  | "foreign"
+  /** Another connection (an administrator's `sqlite3` shell, a backup) holds a write lock. */
+  | "locked"
+  /** The disk (or the file system's quota) is full. */
+  | "full"
+  /** The file or its directory is read-only, or immutable. */
+  | "read-only"
+  /** Any other SQLite or I/O error. */
+  | "failed";
+
+/** The database file cannot be opened, is not ours, or a read or write of it failed. */
 export class StoreError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  /** Why, as a fault kind; the message says it in words. */
+  readonly fault: StoreFault;
+
+  constructor(message: string, options?: ErrorOptions & { fault?: StoreFault }) {
     super(message, options);
     this.name = "StoreError";
+    this.fault = options?.fault ?? "unusable";
   }
 }
 
+/** `PRAGMA application_id` of our databases: "LUMI" in ASCII. */
+export const APPLICATION_ID = 0x4c554d49;
+
 const SCHEMA_VERSION = 1;
+
+/** The tables of schema 1 and their columns, to recognise a database written before application_id. */
+const TABLES: Record<string, readonly string[]> = {
+  meta: ["key", "value"],
+  accounts: ["name", "signed_up", "salt", "iterations", "stored_key", "created_at"],
+  buddies: ["owner", "buddy"],
+};
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -51,33 +80,135 @@ export interface Account {
   readonly credentials: StoredCredentials | undefined;
 }
 
+/** A write that failed after others worked, or the first that worked after failures. */
+export type StoreEvent =
+  | { readonly kind: "failing"; readonly error: StoreError }
+  | { readonly kind: "recovered"; readonly failures: number };
+
+/** Options of {@linkcode AccountStore.open}. */
+export interface StoreOptions {
+  /**
+   * How long a write waits for another connection's lock before it fails, in
+   * ms. The node's event loop waits with it (SQLite here is synchronous), so
+   * it is short. Default: 100.
+   */
+  readonly busyTimeoutMs?: number;
+  /**
+   * After a write found the database locked, further writes fail at once for
+   * this long instead of each waiting `busyTimeoutMs` again, in ms. Default: 1 000.
+   */
+  readonly lockedBackoffMs?: number;
+  /** Called once when writes start failing and once when they work again (log once per burst). */
+  readonly onEvent?: (event: StoreEvent) => void;
+  /** Monotonic clock in ms, for the back-off. Default: `performance.now`. */
+  readonly now?: () => number;
+}
+
 type Row = Record<string, unknown>;
 
 function toBytes(value: unknown): Uint8Array<ArrayBuffer> {
   return new Uint8Array(value as Uint8Array);
 }
 
+/** The fault kind of an error thrown by SQLite, from its message. */
+export function faultOf(error: unknown): StoreFault {
+  const text = error instanceof Error ? error.message : String(error);
+  if (/database (table )?is locked|SQLITE_BUSY|database is busy/i.test(text)) return "locked";
+  if (/disk is full|SQLITE_FULL/i.test(text)) return "full";
+  if (/readonly|read-only|SQLITE_READONLY|SQLITE_PERM|access permission denied/i.test(text)) {
+    return "read-only";
+  }
+  return "failed";
+}
+
+const FAULT_WORDS: Record<StoreFault, string> = {
+  unusable: "it cannot be used",
+  foreign: "it is not ours",
+  locked: "another program holds a write lock on it",
+  full: "the disk is full",
+  "read-only": "the file or its folder is read-only or immutable",
+  failed: "the system refused the read or write",
+};
+
+/** Refuse anything but a regular file (or no file yet): a FIFO would hang the open, a device eat memory. */
+function checkRegular(path: string): void {
+  if (path === ":memory:" || path === "") return;
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  if (!info.isFile) throw new Error("it is not a regular file");
+}
+
+function applicationId(db: DatabaseSync): number {
+  return Number((db.prepare("PRAGMA application_id").get() as Row)["application_id"]);
+}
+
+/** The tables of `db` (not SQLite's own), sorted. */
+function tableNames(db: DatabaseSync): string[] {
+  return (db.prepare(
+    "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+  ).all() as Row[]).map((row) => String(row["name"]));
+}
+
 /** Accounts, passwords and buddy lists of one domain. */
 export class AccountStore implements Disposable {
   readonly path: string;
   readonly #db: DatabaseSync;
+  readonly #onEvent: (event: StoreEvent) => void;
+  readonly #now: () => number;
+  readonly #lockedBackoffMs: number;
+  /** Writes that failed since the last one that worked (0: healthy). */
+  #failing = 0;
+  /** Until when writes fail at once after a lock (monotonic ms). */
+  #lockedUntil = 0;
+  #lastError: StoreError | undefined;
+  /** Reads and writes that failed since the start, for the console's `stats`. */
+  failures = 0;
 
-  private constructor(path: string, db: DatabaseSync) {
+  private constructor(path: string, db: DatabaseSync, options: StoreOptions) {
     this.path = path;
     this.#db = db;
+    this.#onEvent = options.onEvent ?? (() => {});
+    this.#now = options.now ?? (() => performance.now());
+    this.#lockedBackoffMs = options.lockedBackoffMs ?? 1_000;
   }
 
-  /** Open (creating if needed) the database at `path`. Throws {@linkcode StoreError}. */
-  static open(path: string): AccountStore {
+  /**
+   * Open (creating if needed) the database at `path`. A file that is not
+   * ours (another program's SQLite file) is refused before anything is
+   * written to it. Throws {@linkcode StoreError}.
+   */
+  static open(path: string, options: StoreOptions = {}): AccountStore {
     let db: DatabaseSync | undefined;
     try {
-      db = new DatabaseSync(path);
-      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+      checkRegular(path);
+      db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 100 });
+      // Reads only, until the file is known to be ours.
+      const foreign = AccountStore.#foreign(db);
+      if (foreign) {
+        throw new StoreError(
+          `The account database ${path} belongs to another program (${foreign}); ` +
+            "it was not changed. Give the node a file of its own ([accounts] database, or --database).",
+          { fault: "foreign" },
+        );
+      }
+      // Nothing is written that is already so: a database of ours in a read-only place still opens
+      // (logins work, changes are refused one by one).
+      const journal = (db.prepare("PRAGMA journal_mode").get() as Row)["journal_mode"];
+      if (journal !== "wal") db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
       const check = db.prepare("PRAGMA quick_check").get() as Row | undefined;
       if (check?.["quick_check"] !== "ok") {
         throw new Error(`integrity check says ${JSON.stringify(check)}`);
       }
-      db.exec(SCHEMA);
+      if (tableNames(db).length < Object.keys(TABLES).length) db.exec(SCHEMA);
+      if (applicationId(db) !== APPLICATION_ID) {
+        db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+      }
       const version = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
         | Row
         | undefined;
@@ -88,13 +219,14 @@ export class AccountStore implements Disposable {
       } else if (Number(version["value"]) !== SCHEMA_VERSION) {
         throw new Error(`schema version ${version["value"]}, this node knows ${SCHEMA_VERSION}`);
       }
-      return new AccountStore(path, db);
+      return new AccountStore(path, db, options);
     } catch (error) {
       try {
         db?.close();
       } catch {
         // keep the first error
       }
+      if (error instanceof StoreError) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       throw new StoreError(
         `The account database ${path} cannot be used (${reason}). ` +
@@ -104,17 +236,96 @@ export class AccountStore implements Disposable {
     }
   }
 
+  /** Why `db` is another program's database, or `undefined` when it is ours or empty. Reads only. */
+  static #foreign(db: DatabaseSync): string | undefined {
+    const id = applicationId(db);
+    if (id === APPLICATION_ID) return undefined;
+    if (id !== 0) return `its application_id is 0x${(id >>> 0).toString(16)}`;
+    const names = tableNames(db);
+    const others = (db.prepare(
+      "SELECT count(*) AS n FROM sqlite_schema WHERE type IN ('view', 'trigger')",
+    ).get() as Row)["n"];
+    const userVersion = Number((db.prepare("PRAGMA user_version").get() as Row)["user_version"]);
+    if (names.length === 0 && Number(others) === 0 && userVersion === 0) return undefined;
+    // A database of ours from before application_id: exactly our tables, with our columns.
+    const ours = Object.keys(TABLES).sort();
+    const same = userVersion === 0 && Number(others) === 0 &&
+      names.length === ours.length && names.every((name, i) => name === ours[i]) &&
+      names.every((name) => {
+        const columns = (db.prepare(`PRAGMA table_info(${name})`).all() as Row[])
+          .map((row) => String(row["name"]));
+        return columns.join() === TABLES[name]!.join();
+      });
+    if (same) return undefined;
+    const list = names.slice(0, 5).join(", ") + (names.length > 5 ? ", ..." : "");
+    return names.length ? `its tables are ${list}` : "it has a user_version or views of its own";
+  }
+
+  /** Has the last write failed (and none worked since)? */
+  get failing(): boolean {
+    return this.#failing > 0;
+  }
+
+  /** Run a read; an SQLite error becomes a {@linkcode StoreError}. */
+  #read<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      this.failures++;
+      throw this.#error("read", error);
+    }
+  }
+
+  /** Run a write; errors become {@linkcode StoreError}s, and are reported once per burst. */
+  #write<T>(work: () => T): T {
+    if (this.#lastError?.fault === "locked" && this.#now() < this.#lockedUntil) {
+      this.failures++;
+      this.#failing++;
+      throw this.#lastError;
+    }
+    let result: T;
+    try {
+      result = work();
+    } catch (error) {
+      this.failures++;
+      const failure = this.#error("write", error);
+      if (failure.fault === "locked") this.#lockedUntil = this.#now() + this.#lockedBackoffMs;
+      this.#lastError = failure;
+      if (this.#failing++ === 0) this.#onEvent({ kind: "failing", error: failure });
+      throw failure;
+    }
+    if (this.#failing > 0) {
+      const failures = this.#failing;
+      this.#failing = 0;
+      this.#lastError = undefined;
+      this.#onEvent({ kind: "recovered", failures });
+    }
+    return result;
+  }
+
+  #error(what: "read" | "write", error: unknown): StoreError {
+    if (error instanceof StoreError) return error;
+    const fault = faultOf(error);
+    const reason = error instanceof Error ? error.message : String(error);
+    return new StoreError(
+      `Cannot ${what} the account database ${this.path}: ${FAULT_WORDS[fault]} (${reason})`,
+      { cause: error, fault },
+    );
+  }
+
   /** Every account. */
   accounts(): Account[] {
-    return (this.#db.prepare("SELECT * FROM accounts ORDER BY created_at, name").all() as Row[])
-      .map((row) => this.#account(row));
+    return this.#read(() =>
+      (this.#db.prepare("SELECT * FROM accounts ORDER BY created_at, name").all() as Row[])
+        .map((row) => this.#account(row))
+    );
   }
 
   /** The account of `name`, if any. */
   get(name: string): Account | undefined {
-    const row = this.#db.prepare("SELECT * FROM accounts WHERE name = ?").get(name) as
-      | Row
-      | undefined;
+    const row = this.#read(() =>
+      this.#db.prepare("SELECT * FROM accounts WHERE name = ?").get(name) as Row | undefined
+    );
     return row ? this.#account(row) : undefined;
   }
 
@@ -131,79 +342,92 @@ export class AccountStore implements Disposable {
 
   /** Create a signed-up account. Returns false if the name is taken here. */
   signUp(name: string, credentials: StoredCredentials, now = Date.now()): boolean {
-    const result = this.#db.prepare(
-      "INSERT OR IGNORE INTO accounts (name, signed_up, salt, iterations, stored_key, created_at) VALUES (?, 1, ?, ?, ?, ?)",
-    ).run(name, credentials.salt, credentials.iterations, credentials.storedKey, now);
+    const result = this.#write(() =>
+      this.#db.prepare(
+        "INSERT OR IGNORE INTO accounts (name, signed_up, salt, iterations, stored_key, created_at) VALUES (?, 1, ?, ?, ?, ?)",
+      ).run(name, credentials.salt, credentials.iterations, credentials.storedKey, now)
+    );
     return Number(result.changes) === 1;
   }
 
   /** Set (or replace) the password of `name`, creating its row if needed. */
   setPassword(name: string, credentials: StoredCredentials, now = Date.now()): void {
-    this.#db.prepare(
-      `INSERT INTO accounts (name, signed_up, salt, iterations, stored_key, created_at) VALUES (?, 0, ?, ?, ?, ?)
+    this.#write(() =>
+      this.#db.prepare(
+        `INSERT INTO accounts (name, signed_up, salt, iterations, stored_key, created_at) VALUES (?, 0, ?, ?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET salt = excluded.salt, iterations = excluded.iterations,
        stored_key = excluded.stored_key`,
-    ).run(name, credentials.salt, credentials.iterations, credentials.storedKey, now);
+      ).run(name, credentials.salt, credentials.iterations, credentials.storedKey, now)
+    );
   }
 
   /** Remove the password of `name` (a signed-up account keeps existing, without one). */
   clearPassword(name: string): boolean {
-    const result = this.#db.prepare(
-      "UPDATE accounts SET salt = NULL, iterations = NULL, stored_key = NULL WHERE name = ?",
-    ).run(name);
+    const result = this.#write(() =>
+      this.#db.prepare(
+        "UPDATE accounts SET salt = NULL, iterations = NULL, stored_key = NULL WHERE name = ?",
+      ).run(name)
+    );
     return Number(result.changes) === 1;
   }
 
   /** Delete everything about `name`: account, password, its buddy list. */
   remove(name: string): void {
-    this.#transaction(() => {
-      this.#db.prepare("DELETE FROM accounts WHERE name = ?").run(name);
-      this.#db.prepare("DELETE FROM buddies WHERE owner = ?").run(name);
-    });
+    this.#write(() =>
+      this.#transaction(() => {
+        this.#db.prepare("DELETE FROM accounts WHERE name = ?").run(name);
+        this.#db.prepare("DELETE FROM buddies WHERE owner = ?").run(name);
+      })
+    );
   }
 
   /** The buddies of `owner`, as full addresses, sorted. */
   buddies(owner: string): string[] {
-    return (this.#db.prepare("SELECT buddy FROM buddies WHERE owner = ? ORDER BY buddy").all(
-      owner,
-    ) as Row[])
-      .map((row) => String(row["buddy"]));
+    return this.#read(() =>
+      (this.#db.prepare("SELECT buddy FROM buddies WHERE owner = ? ORDER BY buddy").all(
+        owner,
+      ) as Row[]).map((row) => String(row["buddy"]))
+    );
   }
 
   /** Number of buddies of `owner`. */
   buddyCount(owner: string): number {
-    const row = this.#db.prepare("SELECT count(*) AS n FROM buddies WHERE owner = ?").get(
-      owner,
-    ) as Row;
+    const row = this.#read(() =>
+      this.#db.prepare("SELECT count(*) AS n FROM buddies WHERE owner = ?").get(owner) as Row
+    );
     return Number(row["n"]);
   }
 
   /** Does `owner` have `buddy` (a full address) on its list? */
   hasBuddy(owner: string, buddy: string): boolean {
-    return this.#db.prepare("SELECT 1 FROM buddies WHERE owner = ? AND buddy = ?").get(
-      owner,
-      buddy,
+    return this.#read(() =>
+      this.#db.prepare("SELECT 1 FROM buddies WHERE owner = ? AND buddy = ?").get(owner, buddy)
     ) !== undefined;
   }
 
   /** The local users who have `buddy` on their list. */
   watchers(buddy: string): string[] {
-    return (this.#db.prepare("SELECT owner FROM buddies WHERE buddy = ?").all(buddy) as Row[])
-      .map((row) => String(row["owner"]));
+    return this.#read(() =>
+      (this.#db.prepare("SELECT owner FROM buddies WHERE buddy = ?").all(buddy) as Row[])
+        .map((row) => String(row["owner"]))
+    );
   }
 
   /** Add `buddy` to `owner`'s list. Returns false if it was there already. */
   addBuddy(owner: string, buddy: string): boolean {
-    const result = this.#db.prepare("INSERT OR IGNORE INTO buddies (owner, buddy) VALUES (?, ?)")
-      .run(owner, buddy);
+    const result = this.#write(() =>
+      this.#db.prepare("INSERT OR IGNORE INTO buddies (owner, buddy) VALUES (?, ?)").run(
+        owner,
+        buddy,
+      )
+    );
     return Number(result.changes) === 1;
   }
 
   /** Remove `buddy` from `owner`'s list. Returns false if it was not there. */
   removeBuddy(owner: string, buddy: string): boolean {
-    const result = this.#db.prepare("DELETE FROM buddies WHERE owner = ? AND buddy = ?").run(
-      owner,
-      buddy,
+    const result = this.#write(() =>
+      this.#db.prepare("DELETE FROM buddies WHERE owner = ? AND buddy = ?").run(owner, buddy)
     );
     return Number(result.changes) === 1;
   }
@@ -214,14 +438,18 @@ export class AccountStore implements Disposable {
       work();
       this.#db.exec("COMMIT");
     } catch (error) {
-      this.#db.exec("ROLLBACK");
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw error;
     }
   }
 
   /** Close the database (checkpointing the WAL). */
   close(): void {
-    if (this.#db.isOpen) this.#db.close();
+    try {
+      if (this.#db.isOpen) this.#db.close();
+    } catch {
+      // A checkpoint that cannot be written (full disk): the WAL keeps every commit.
+    }
   }
 
   [Symbol.dispose](): void {
