@@ -25,7 +25,7 @@ async function readConfigText(path: string): Promise<string> {
       : error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
       ? "permission denied"
       : error instanceof FileKindError
-      ? error.message.replace(`${path} is `, "it is ")
+      ? error.reason
       : String(error);
     throw new ConfigError(0, `Cannot read ${path}: ${reason}`, { cause: error });
   }

@@ -8,10 +8,21 @@
 
 /** A file that is not a regular file, or too large. */
 export class FileKindError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+  /** The file. */
+  readonly path: string;
+  /** Why, without the path: "it is a FIFO, not a regular file". */
+  readonly reason: string;
+
+  constructor(path: string, reason: string) {
+    super(`${path}: ${reason}`);
     this.name = "FileKindError";
+    this.path = path;
+    this.reason = reason;
   }
+}
+
+function notRegular(path: string, info: Deno.FileInfo): FileKindError {
+  return new FileKindError(path, `it is ${kindOf(info)}, not a regular file`);
 }
 
 function kindOf(info: Deno.FileInfo): string {
@@ -20,7 +31,7 @@ function kindOf(info: Deno.FileInfo): string {
   if (info.isCharDevice) return "a character device";
   if (info.isBlockDevice) return "a block device";
   if (info.isSocket) return "a socket";
-  return "not a regular file";
+  return "something else";
 }
 
 function mib(bytes: number): string {
@@ -41,9 +52,9 @@ export async function checkRegularFile(path: string, maxBytes = Infinity): Promi
     if (error instanceof Deno.errors.NotFound) return 0;
     throw error;
   }
-  if (!info.isFile) throw new FileKindError(`${path} is ${kindOf(info)}, not a regular file`);
+  if (!info.isFile) throw notRegular(path, info);
   if (info.size > maxBytes) {
-    throw new FileKindError(`${path} is larger than ${mib(maxBytes)} (${info.size} bytes)`);
+    throw new FileKindError(path, `it is larger than ${mib(maxBytes)} (${info.size} bytes)`);
   }
   return info.size;
 }
@@ -56,10 +67,10 @@ export async function checkRegularFile(path: string, maxBytes = Infinity): Promi
  */
 export async function readRegularFile(path: string, maxBytes: number): Promise<string> {
   const info = await Deno.stat(path);
-  if (!info.isFile) throw new FileKindError(`${path} is ${kindOf(info)}, not a regular file`);
+  if (!info.isFile) throw notRegular(path, info);
   using file = await Deno.open(path, { read: true });
   const opened = await file.stat();
-  if (!opened.isFile) throw new FileKindError(`${path} is ${kindOf(opened)}, not a regular file`);
+  if (!opened.isFile) throw notRegular(path, opened);
   const chunks: Uint8Array[] = [];
   let total = 0;
   const buffer = new Uint8Array(64 * 1024);
@@ -68,7 +79,7 @@ export async function readRegularFile(path: string, maxBytes: number): Promise<s
     if (n === null) break;
     total += n;
     if (total > maxBytes) {
-      throw new FileKindError(`${path} is larger than ${mib(maxBytes)}`);
+      throw new FileKindError(path, `it is larger than ${mib(maxBytes)}`);
     }
     chunks.push(buffer.slice(0, n));
   }

@@ -98,7 +98,7 @@ async function claimFiles(files: {
   } catch (error) {
     await lock.release();
     const why = error instanceof FileKindError
-      ? `Cannot use ${error.message}`
+      ? `Cannot use ${error.path}: ${error.reason}`
       : `Cannot check the node's files: ${error}`;
     throw new NodeStartError(why, { cause: error });
   }
