@@ -5,6 +5,14 @@
  * committed to disk before the node acknowledges it, and a crash at any
  * moment leaves the last committed state.
  *
+ * Ours is told by `PRAGMA application_id` (or, for files from before it, by
+ * exactly our tables and columns) before anything is written: another
+ * program's SQLite file is refused untouched. A read or write that fails
+ * (another connection's lock past a short busy timeout, a full disk, a
+ * read-only file) throws a {@linkcode StoreError} with its fault kind, for
+ * the caller to answer; the store reports the first failure of a burst and
+ * the first success after it, and works again by itself once the fault goes.
+ *
  * How it relates to `nodelumi.cfg`: the users of the domain are the names in
  * the configuration file (the original user list, which original tools keep
  * editing) together with the accounts created here by sign-up. Passwords and
@@ -228,6 +236,20 @@ export class AccountStore implements Disposable {
       }
       if (error instanceof StoreError) throw error;
       const reason = error instanceof Error ? error.message : String(error);
+      const fault = faultOf(error);
+      if (fault !== "failed") {
+        throw new StoreError(
+          `The account database ${path} cannot be opened: ${FAULT_WORDS[fault]} (${reason}).`,
+          { cause: error, fault },
+        );
+      }
+      if (/unable to open database file/.test(reason)) {
+        throw new StoreError(
+          `The account database ${path} cannot be opened (${reason}): its folder must be ` +
+            `writable, for SQLite keeps ${path}-wal and ${path}-shm beside it.`,
+          { cause: error, fault: "read-only" },
+        );
+      }
       throw new StoreError(
         `The account database ${path} cannot be used (${reason}). ` +
           "Restore it from a backup, or move it away to start with no accounts.",
