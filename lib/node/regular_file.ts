@@ -68,6 +68,9 @@ export async function checkRegularFile(path: string, maxBytes = Infinity): Promi
 export async function readRegularFile(path: string, maxBytes: number): Promise<string> {
   const info = await Deno.stat(path);
   if (!info.isFile) throw notRegular(path, info);
+  if (info.size > maxBytes) {
+    throw new FileKindError(path, `it is larger than ${mib(maxBytes)} (${info.size} bytes)`);
+  }
   using file = await Deno.open(path, { read: true });
   const opened = await file.stat();
   if (!opened.isFile) throw notRegular(path, opened);
