@@ -25,8 +25,10 @@
  * laura
  * joan
  * ```
- * Comments start with `;` or `#`. Pure: parsing and rendering only; see
- * `config_file.ts` for the disk.
+ * Comments start with `;` or `#`. User names follow the one rule of PLUMI
+ * addresses (`isValidName`, `lib/plumi/address.ts`), which leaves out `=`, `#`,
+ * `[` and `]`, so every name the console accepts is read back as itself.
+ * Pure: parsing and rendering only; see `config_file.ts` for the disk.
  *
  * @module
  */
