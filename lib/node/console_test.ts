@@ -313,3 +313,12 @@ Deno.test("reload takes in the file's user list; signed-up users stay; a bad fil
   );
   deepStrictEqual([...directory.names()].sort(), ["laura", "nuria", "pere"]);
 });
+
+Deno.test("stats adds the account database's counters when there are some", async () => {
+  const { target } = setup();
+  const admin = new AdminConsole({ ...target, moreStats: () => ({ storeFailures: 3 }) });
+  deepStrictEqual(JSON.parse((await admin.execute("stats")).output), {
+    ...stats(),
+    storeFailures: 3,
+  });
+});
