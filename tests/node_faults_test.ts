@@ -218,6 +218,30 @@ Deno.test("an immutable database: e=store while chattr +i, the node stays up and
   await waitForError(node.child, /works again/);
 });
 
+Deno.test("a node started on an immutable database logs users in, answers e=store to changes, writes after chattr -i", async () => {
+  await using dir = await FaultDir.create("immutable-start", { "nodelumi.cfg": CONFIG });
+  {
+    await using node = await startNode(dir);
+    await using nuria = ExtAgent.open("nuria@bb.com", node.at, "127.0.102.3");
+    strictEqual((await nuria.signUp("pw-nuria")).text, "RU0");
+    strictEqual((await node.child.stop()).code, 0);
+  }
+  await run("chattr", "+i", dir.file(DB));
+  await using node = await startNode(dir);
+  await using nuria = ExtAgent.open("nuria@bb.com", node.at, "127.0.102.3");
+  await using oriol = ExtAgent.open("oriol@bb.com", node.at, "127.0.102.4");
+  try {
+    strictEqual((await nuria.register("pw-nuria")).head, "RR0", "a password is read, and checked");
+    strictEqual((await oriol.signUp("pw-oriol")).text, "RU4;e=store");
+    await waitForError(node.child, /Cannot write the account database .*read-only or immutable/);
+    await stillServes(node);
+  } finally {
+    await run("chattr", "-i", dir.file(DB));
+  }
+  await signUpOnceWritable(oriol);
+  strictEqual((await oriol.register("pw-oriol@bb.com")).head, "RR0");
+});
+
 Deno.test("a full disk: e=store while full, the node stays up and recovers once there is room", async () => {
   await using dir = await FaultDir.create("full", {
     "nodelumi.cfg": CONFIG.replace("[accounts]", "[accounts]\ndatabase = disk/accounts.db"),

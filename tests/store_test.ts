@@ -155,3 +155,31 @@ async function chattr(flag: string, path: string): Promise<void> {
   const { code } = await new Deno.Command("chattr", { args: [flag, path] }).output();
   assertEquals(code, 0, `chattr ${flag} ${path}`);
 }
+
+Deno.test("a database opened while immutable is read-only; after chattr -i the store reconnects and writes", async () => {
+  const path = `${await tempDir("store-")}/accounts.db`;
+  const credentials = await createCredentials("pw", 1_000);
+  AccountStore.open(path).close();
+  let now = 0;
+  const events: string[] = [];
+  await chattr("+i", path);
+  let store: AccountStore;
+  try {
+    store = AccountStore.open(path, {
+      now: () => now,
+      onEvent: (e) => events.push(e.kind === "failing" ? e.error.fault : e.kind),
+    });
+    assertEquals(store.accounts(), [], "reads work");
+    assertThrows(
+      () => store.signUp("nuria", credentials),
+      (e: unknown) => e instanceof StoreError && e.fault === "read-only",
+    );
+  } finally {
+    await chattr("-i", path);
+  }
+  using _ = store;
+  assertThrows(() => store.signUp("nuria", credentials), StoreError, "no reconnect within 1 s");
+  now = 1_000;
+  assert(store.signUp("nuria", credentials));
+  assertEquals(events, ["read-only", "recovered"]);
+});

@@ -165,14 +165,17 @@ function tableNames(db: DatabaseSync): string[] {
 /** Accounts, passwords and buddy lists of one domain. */
 export class AccountStore implements Disposable {
   readonly path: string;
-  readonly #db: DatabaseSync;
+  #db: DatabaseSync;
   readonly #onEvent: (event: StoreEvent) => void;
   readonly #now: () => number;
+  readonly #busyTimeoutMs: number;
   readonly #lockedBackoffMs: number;
   /** Writes that failed since the last one that worked (0: healthy). */
   #failing = 0;
-  /** Until when writes fail at once after a lock (monotonic ms). */
-  #lockedUntil = 0;
+  /** After a lock, writes fail at once until then; after a read-only fault, reopen then (monotonic ms). */
+  #retryAt = 0;
+  /** The connection may have been opened read-only (the file was): open it again to write. */
+  #reopen = false;
   #lastError: StoreError | undefined;
   /** Reads and writes that failed since the start, for the console's `stats`. */
   failures = 0;
@@ -182,6 +185,7 @@ export class AccountStore implements Disposable {
     this.#db = db;
     this.#onEvent = options.onEvent ?? (() => {});
     this.#now = options.now ?? (() => performance.now());
+    this.#busyTimeoutMs = options.busyTimeoutMs ?? 100;
     this.#lockedBackoffMs = options.lockedBackoffMs ?? 1_000;
   }
 
@@ -300,18 +304,25 @@ export class AccountStore implements Disposable {
 
   /** Run a write; errors become {@linkcode StoreError}s, and are reported once per burst. */
   #write<T>(work: () => T): T {
-    if (this.#lastError?.fault === "locked" && this.#now() < this.#lockedUntil) {
+    const now = this.#now();
+    if (this.#lastError?.fault === "locked" && now < this.#retryAt) {
       this.failures++;
       this.#failing++;
       throw this.#lastError;
     }
+    if (this.#reopen && now >= this.#retryAt) this.#reconnect();
     let result: T;
     try {
       result = work();
     } catch (error) {
       this.failures++;
       const failure = this.#error("write", error);
-      if (failure.fault === "locked") this.#lockedUntil = this.#now() + this.#lockedBackoffMs;
+      if (failure.fault === "locked") this.#retryAt = this.#now() + this.#lockedBackoffMs;
+      if (failure.fault === "read-only" && !this.#reopen) {
+        // SQLite opens a file it may not write read-only, and stays so: reconnect once it may.
+        this.#reopen = true;
+        this.#retryAt = this.#now() + this.#lockedBackoffMs;
+      }
       this.#lastError = failure;
       if (this.#failing++ === 0) this.#onEvent({ kind: "failing", error: failure });
       throw failure;
@@ -323,6 +334,33 @@ export class AccountStore implements Disposable {
       this.#onEvent({ kind: "recovered", failures });
     }
     return result;
+  }
+
+  /** Open the file again (the fault may be gone); keep the old connection if that fails. */
+  #reconnect(): void {
+    this.#retryAt = this.#now() + this.#lockedBackoffMs;
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(this.path, { timeout: this.#busyTimeoutMs });
+      // The very file may have been swapped meanwhile: write only to ours.
+      if (applicationId(db) !== APPLICATION_ID) throw new Error("not ours any more");
+      db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+    } catch {
+      try {
+        db?.close();
+      } catch {
+        // nothing to keep
+      }
+      return;
+    }
+    const old = this.#db;
+    this.#db = db;
+    this.#reopen = false;
+    try {
+      old.close();
+    } catch {
+      // a checkpoint that could not be written: the new connection sees every commit
+    }
   }
 
   #error(what: "read" | "write", error: unknown): StoreError {
