@@ -96,26 +96,35 @@ export class ConfigStore {
   save(users: Iterable<string>): Promise<void> {
     const list = [...users];
     return this.#serial(async () => {
-      let onDisk: string | undefined;
-      try {
-        onDisk = await readConfigText(this.path);
-      } catch (error) {
-        if (!(error instanceof ConfigError && error.cause instanceof Deno.errors.NotFound)) {
-          throw error;
-        }
-      }
-      if (onDisk !== this.#text) {
-        throw new ConfigChangedError(
-          `${this.path} was ${
-            onDisk === undefined ? "removed" : "changed"
-          } on disk since the node read it, so it was not overwritten. ` +
-            `Type "reload" to take the file in, then repeat the command.`,
-        );
-      }
+      await this.#unchanged();
       const text = renderConfig(this.#text, this.#format, this.#domain, list);
       await writeFileAtomic(this.path, text);
       this.#text = text;
     });
+  }
+
+  /** Reject with {@linkcode ConfigChangedError} if the file is no longer what the node last read or wrote. */
+  verify(): Promise<void> {
+    return this.#serial(() => this.#unchanged());
+  }
+
+  async #unchanged(): Promise<void> {
+    let onDisk: string | undefined;
+    try {
+      onDisk = await readConfigText(this.path);
+    } catch (error) {
+      if (!(error instanceof ConfigError && error.cause instanceof Deno.errors.NotFound)) {
+        throw error;
+      }
+    }
+    if (onDisk !== this.#text) {
+      throw new ConfigChangedError(
+        `${this.path} was ${
+          onDisk === undefined ? "removed" : "changed"
+        } on disk since the node read it, so it was not overwritten. ` +
+          `Type "reload" to take the file in, then repeat the command.`,
+      );
+    }
   }
 
   /**

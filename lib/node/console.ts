@@ -32,6 +32,8 @@ export interface ConsoleTarget {
   readonly stats: NodeStats;
   /** Persist the user list of nodelumi.cfg; rejects if it could not be saved (or changed on disk). */
   save(users: Iterable<string>): Promise<void>;
+  /** Reject (with the reason) if `save` would refuse now: before changes that come first. Default: none. */
+  verify?(): Promise<void>;
   /**
    * Read nodelumi.cfg again: its user list, and a note when other settings
    * changed (they take effect at the next start). Rejects with the reason
@@ -265,6 +267,11 @@ export class AdminConsole {
       return out.join("\n");
     };
     if (op === "remove" && accounts) {
+      try {
+        await this.#target.verify?.();
+      } catch (error) {
+        return failed(error);
+      }
       // The account database first: if it cannot be changed, nothing is (no password left behind).
       const done: string[] = [];
       try {

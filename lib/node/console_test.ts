@@ -322,3 +322,23 @@ Deno.test("stats adds the account database's counters when there are some", asyn
     storeFailures: 3,
   });
 });
+
+Deno.test("del checks the file is unchanged before it deletes a password: a hand edit leaves all as it was", async () => {
+  const { target, directory } = setup();
+  let forgotten = 0;
+  const accounts = {
+    ...failingAccounts("unused"),
+    forget: () => void forgotten++,
+  };
+  const admin = new AdminConsole({
+    ...target,
+    accounts,
+    verify: () => Promise.reject(new Error("nodelumi.cfg was changed on disk")),
+  });
+  strictEqual(
+    (await admin.execute("del joan")).output,
+    "Not saved, nothing changed: nodelumi.cfg was changed on disk",
+  );
+  strictEqual(forgotten, 0);
+  strictEqual(directory.has("joan"), true);
+});

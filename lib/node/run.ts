@@ -308,6 +308,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
         directory,
         stats: server.stats,
         save: (users) => store.save(users),
+        verify: () => store.verify(),
         reload: () => store.reload(),
         ...(accounts && {
           moreStats: () => ({
