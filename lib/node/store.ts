@@ -23,62 +23,19 @@
 
 import { DatabaseSync } from "node:sqlite";
 import type { StoredCredentials } from "../auth.ts";
+import { faultOf, faultWords, StoreError } from "./store_error.ts";
+import {
+  APPLICATION_ID,
+  applicationId,
+  foreignReason,
+  SCHEMA,
+  SCHEMA_VERSION,
+  tableNames,
+  TABLES,
+} from "./store_schema.ts";
 
-/** Why a {@linkcode StoreError} happened. */
-export type StoreFault =
-  /** The file cannot be used as our database at all (not SQLite, corrupt, newer schema). */
-  | "unusable"
-  /** Another program's SQLite file: refused before anything was written to it. */
-  | "foreign"
-  /** Another connection (an administrator's `sqlite3` shell, a backup) holds a write lock. */
-  | "locked"
-  /** The disk (or the file system's quota) is full. */
-  | "full"
-  /** The file or its directory is read-only, or immutable. */
-  | "read-only"
-  /** Any other SQLite or I/O error. */
-  | "failed";
-
-/** The database file cannot be opened, is not ours, or a read or write of it failed. */
-export class StoreError extends Error {
-  /** Why, as a fault kind; the message says it in words. */
-  readonly fault: StoreFault;
-
-  constructor(message: string, options?: ErrorOptions & { fault?: StoreFault }) {
-    super(message, options);
-    this.name = "StoreError";
-    this.fault = options?.fault ?? "unusable";
-  }
-}
-
-/** `PRAGMA application_id` of our databases: "LUMI" in ASCII. */
-export const APPLICATION_ID = 0x4c554d49;
-
-const SCHEMA_VERSION = 1;
-
-/** The tables of schema 1 and their columns, to recognise a database written before application_id. */
-const TABLES: Record<string, readonly string[]> = {
-  meta: ["key", "value"],
-  accounts: ["name", "signed_up", "salt", "iterations", "stored_key", "created_at"],
-  buddies: ["owner", "buddy"],
-};
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-CREATE TABLE IF NOT EXISTS accounts (
-  name TEXT PRIMARY KEY,
-  signed_up INTEGER NOT NULL,          -- 1: created by sign-up; 0: a user of nodelumi.cfg with a password
-  salt BLOB,
-  iterations INTEGER,
-  stored_key BLOB,
-  created_at INTEGER NOT NULL
-) STRICT;
-CREATE TABLE IF NOT EXISTS buddies (
-  owner TEXT NOT NULL,
-  buddy TEXT NOT NULL,                 -- a full address, name@domain
-  PRIMARY KEY (owner, buddy)
-) STRICT, WITHOUT ROWID;
-`;
+export { APPLICATION_ID } from "./store_schema.ts";
+export { faultOf, StoreError, type StoreFault } from "./store_error.ts";
 
 /** An account row. */
 export interface Account {
@@ -118,26 +75,6 @@ function toBytes(value: unknown): Uint8Array<ArrayBuffer> {
   return new Uint8Array(value as Uint8Array);
 }
 
-/** The fault kind of an error thrown by SQLite, from its message. */
-export function faultOf(error: unknown): StoreFault {
-  const text = error instanceof Error ? error.message : String(error);
-  if (/database (table )?is locked|SQLITE_BUSY|database is busy/i.test(text)) return "locked";
-  if (/disk is full|SQLITE_FULL/i.test(text)) return "full";
-  if (/readonly|read-only|SQLITE_READONLY|SQLITE_PERM|access permission denied/i.test(text)) {
-    return "read-only";
-  }
-  return "failed";
-}
-
-const FAULT_WORDS: Record<StoreFault, string> = {
-  unusable: "it cannot be used",
-  foreign: "it is not ours",
-  locked: "another program holds a write lock on it",
-  full: "the disk is full",
-  "read-only": "the file or its folder is read-only or immutable",
-  failed: "the system refused the read or write",
-};
-
 /** Refuse anything but a regular file (or no file yet): a FIFO would hang the open, a device eat memory. */
 function checkRegular(path: string): void {
   if (path === ":memory:" || path === "") return;
@@ -149,17 +86,6 @@ function checkRegular(path: string): void {
     throw error;
   }
   if (!info.isFile) throw new Error("it is not a regular file");
-}
-
-function applicationId(db: DatabaseSync): number {
-  return Number((db.prepare("PRAGMA application_id").get() as Row)["application_id"]);
-}
-
-/** The tables of `db` (not SQLite's own), sorted. */
-function tableNames(db: DatabaseSync): string[] {
-  return (db.prepare(
-    "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-  ).all() as Row[]).map((row) => String(row["name"]));
 }
 
 /** Accounts, passwords and buddy lists of one domain. */
@@ -200,7 +126,7 @@ export class AccountStore implements Disposable {
       checkRegular(path);
       db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 100 });
       // Reads only, until the file is known to be ours.
-      const foreign = AccountStore.#foreign(db);
+      const foreign = foreignReason(db);
       if (foreign) {
         throw new StoreError(
           `The account database ${path} belongs to another program (${foreign}); ` +
@@ -243,7 +169,7 @@ export class AccountStore implements Disposable {
       const fault = faultOf(error);
       if (fault !== "failed") {
         throw new StoreError(
-          `The account database ${path} cannot be opened: ${FAULT_WORDS[fault]} (${reason}).`,
+          `The account database ${path} cannot be opened: ${faultWords(fault)} (${reason}).`,
           { cause: error, fault },
         );
       }
@@ -260,31 +186,6 @@ export class AccountStore implements Disposable {
         { cause: error },
       );
     }
-  }
-
-  /** Why `db` is another program's database, or `undefined` when it is ours or empty. Reads only. */
-  static #foreign(db: DatabaseSync): string | undefined {
-    const id = applicationId(db);
-    if (id === APPLICATION_ID) return undefined;
-    if (id !== 0) return `its application_id is 0x${(id >>> 0).toString(16)}`;
-    const names = tableNames(db);
-    const others = (db.prepare(
-      "SELECT count(*) AS n FROM sqlite_schema WHERE type IN ('view', 'trigger')",
-    ).get() as Row)["n"];
-    const userVersion = Number((db.prepare("PRAGMA user_version").get() as Row)["user_version"]);
-    if (names.length === 0 && Number(others) === 0 && userVersion === 0) return undefined;
-    // A database of ours from before application_id: exactly our tables, with our columns.
-    const ours = Object.keys(TABLES).sort();
-    const same = userVersion === 0 && Number(others) === 0 &&
-      names.length === ours.length && names.every((name, i) => name === ours[i]) &&
-      names.every((name) => {
-        const columns = (db.prepare(`PRAGMA table_info(${name})`).all() as Row[])
-          .map((row) => String(row["name"]));
-        return columns.join() === TABLES[name]!.join();
-      });
-    if (same) return undefined;
-    const list = names.slice(0, 5).join(", ") + (names.length > 5 ? ", ..." : "");
-    return names.length ? `its tables are ${list}` : "it has a user_version or views of its own";
   }
 
   /** Has the last write failed (and none worked since)? */
@@ -368,7 +269,7 @@ export class AccountStore implements Disposable {
     const fault = faultOf(error);
     const reason = error instanceof Error ? error.message : String(error);
     return new StoreError(
-      `Cannot ${what} the account database ${this.path}: ${FAULT_WORDS[fault]} (${reason})`,
+      `Cannot ${what} the account database ${this.path}: ${faultWords(fault)} (${reason})`,
       { cause: error, fault },
     );
   }
