@@ -9,10 +9,12 @@
  */
 
 import { parseArgs } from "#cli";
+import { getLogger } from "#log";
 import { setupLogging } from "./lib/logging.ts";
 import { ConfigError } from "./lib/node/config.ts";
 import { NodeStartError, runNode } from "./lib/node/run.ts";
 import { StateError } from "./lib/node/state.ts";
+import { StoreError } from "./lib/node/store.ts";
 import { parseEndpoint } from "./lib/plumi/address.ts";
 
 const USAGE = `LUMI node: the locator of one domain (PLUMI over UDP).
@@ -34,9 +36,12 @@ Options:
   -h, --help           show this help
 
 Console commands (type them while the node runs; "help" lists them):
-  list, online, add <user>, del <user>, stats, exit
+  list, online, add <user>, del <user>, reload, stats, exit
 
-Exit codes: 0 stopped cleanly, 2 bad configuration or cannot start, 64 bad flags.`;
+Signals: SIGINT and SIGTERM stop the node cleanly; SIGHUP is ignored (logged).
+
+Exit codes: 0 stopped cleanly, 2 bad configuration or cannot start (also: another node
+uses the same files), 64 bad flags.`;
 
 class UsageError extends Error {
   constructor(message: string) {
@@ -83,6 +88,14 @@ async function main(args: string[]): Promise<number> {
       // SIGTERM does not exist on Windows.
     }
   }
+  try {
+    // A closed terminal or an operator's habit must not kill the node (nor lose its state).
+    Deno.addSignalListener("SIGHUP", () => {
+      getLogger(["lumi", "node"]).warn("SIGHUP received: ignored (the node keeps running)");
+    });
+  } catch {
+    // No SIGHUP on Windows.
+  }
   const listen = endpointFlag("listen", values.listen);
   const dnsServer = endpointFlag("dns-server", values["dns-server"]);
   const interactive = Deno.stdin.isTerminal();
@@ -115,7 +128,8 @@ try {
     Deno.exit(64);
   }
   if (
-    error instanceof ConfigError || error instanceof StateError || error instanceof NodeStartError
+    error instanceof ConfigError || error instanceof StateError ||
+    error instanceof NodeStartError || error instanceof StoreError
   ) {
     console.error(error.message);
     Deno.exit(2);

@@ -25,8 +25,10 @@
  * laura
  * joan
  * ```
- * Comments start with `;` or `#`. Pure: parsing and rendering only; see
- * `config_file.ts` for the disk.
+ * Comments start with `;` or `#`. User names follow the one rule of PLUMI
+ * addresses (`isValidName`, `lib/plumi/address.ts`), which leaves out `=`, `#`,
+ * `[` and `]`, so every name the console accepts is read back as itself.
+ * Pure: parsing and rendering only; see `config_file.ts` for the disk.
  *
  * @module
  */
@@ -35,6 +37,7 @@ import {
   type Endpoint,
   isValidDomain,
   isValidName,
+  NAME_RULE,
   parseEndpoint,
   parseIp,
 } from "../plumi/address.ts";
@@ -143,7 +146,7 @@ function checkUser(name: string, line: number, seen: Set<string>): void {
   if (!isValidName(name)) {
     throw new ConfigError(
       line,
-      `"${name}" is not a valid user name (printable ASCII without @ : ;)`,
+      `"${name}" is not a valid user name (${NAME_RULE})`,
     );
   }
   if (seen.has(name)) throw new ConfigError(line, `user "${name}" is listed twice`);

@@ -1,12 +1,13 @@
 /**
  * The administrator console: commands read line by line from the terminal
  * (or a pipe), answers written back. Every change to the user list is on
- * disk before the console says it is done.
+ * disk before the console says it is done. A command that fails says why,
+ * and the console goes on reading.
  *
  * @module
  */
 
-import { isValidName } from "../plumi/address.ts";
+import { isValidName, NAME_RULE } from "../plumi/address.ts";
 import type { Directory } from "./directory.ts";
 import type { NodeStats } from "./server.ts";
 
@@ -29,8 +30,18 @@ export interface ConsoleTarget {
   readonly domain: string;
   readonly directory: Directory;
   readonly stats: NodeStats;
-  /** Persist the user list of nodelumi.cfg; rejects if it could not be saved. */
+  /** Persist the user list of nodelumi.cfg; rejects if it could not be saved (or changed on disk). */
   save(users: Iterable<string>): Promise<void>;
+  /** Reject (with the reason) if `save` would refuse now: before changes that come first. Default: none. */
+  verify?(): Promise<void>;
+  /**
+   * Read nodelumi.cfg again: its user list, and a note when other settings
+   * changed (they take effect at the next start). Rejects with the reason
+   * when the file cannot be used. Default: no `reload` command.
+   */
+  reload?(): Promise<{ readonly users: readonly string[]; readonly note?: string }>;
+  /** More counters for `stats` (the account database's). Default: none. */
+  moreStats?(): Record<string, number>;
   /** The account database, if the node has one. */
   readonly accounts?: ConsoleAccounts;
 }
@@ -60,6 +71,7 @@ const HELP = `Commands:
   passwd <user> <password>   set a user's password (then only extended agents with it log in)
   nopasswd <user>   remove a user's password
   buddies <user>    a user's buddy list
+  reload            read nodelumi.cfg again (after editing it by hand)
   stats             packet counters
   help              this text
   exit              stop the node (also: quit)`;
@@ -78,8 +90,17 @@ export class AdminConsole {
     this.#color = color;
   }
 
-  /** Run one command line; returns the answer text, and whether to exit. */
+  /** Run one command line; returns the answer text, and whether to exit. Never rejects. */
   async execute(line: string): Promise<{ output: string; exit: boolean }> {
+    try {
+      return await this.#execute(line);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return { output: paint(this.#color, 31, `Not done: ${reason}`), exit: false };
+    }
+  }
+
+  async #execute(line: string): Promise<{ output: string; exit: boolean }> {
     const [command = "", ...args] = line.trim().split(/\s+/);
     switch (command.toLowerCase()) {
       case "":
@@ -119,8 +140,13 @@ export class AdminConsole {
           }),
           exit: false,
         };
+      case "reload":
+        return { output: await this.#reload(), exit: false };
       case "stats":
-        return { output: JSON.stringify(this.#target.stats, null, 2), exit: false };
+        return {
+          output: JSON.stringify({ ...this.#target.stats, ...this.#target.moreStats?.() }, null, 2),
+          exit: false,
+        };
       case "exit":
       case "quit":
         return { output: "Stopping the node.", exit: true };
@@ -161,6 +187,30 @@ export class AdminConsole {
     return paint(this.#color, 32, `Password set for ${name}@${this.#target.domain} (saved)`);
   }
 
+  async #reload(): Promise<string> {
+    const reload = this.#target.reload;
+    if (!reload) return "This node cannot reload its configuration.";
+    const { users, note } = await reload.call(this.#target);
+    const { directory, domain } = this.#target;
+    const accounts = this.#target.accounts;
+    const wanted = new Set(users);
+    const added = users.filter((name) => directory.add(name));
+    // Signed-up accounts are users without being in the file.
+    const removed = [...directory.names()].filter((name) =>
+      !wanted.has(name) && !accounts?.isSignedUp(name)
+    );
+    for (const name of removed) directory.remove(name);
+    const names = (list: string[]) => list.map((n) => `${n}@${domain}`).join(", ");
+    const lines = [
+      `Reloaded: ${directory.size} users` +
+      (added.length ? `; added ${names(added)}` : "") +
+      (removed.length ? `; removed ${names(removed)}` : "") +
+      (added.length || removed.length ? "" : "; no change to the user list"),
+    ];
+    if (note) lines.push(note);
+    return lines.join("\n");
+  }
+
   #list(onlineOnly: boolean): string {
     const { directory, domain } = this.#target;
     const lines: string[] = [];
@@ -197,7 +247,7 @@ export class AdminConsole {
       );
       if (op === "add") {
         if (!isValidName(bare)) {
-          out.push(`"${name}" is not a valid user name (printable ASCII without @ : ;)`);
+          out.push(`"${name}" is not a valid user name (${NAME_RULE})`);
         } else if (!directory.add(bare)) out.push(`${bare} is already a user`);
         else changed.push(bare);
       } else if (!directory.has(bare)) out.push(`${bare} is not a user`);
@@ -209,25 +259,46 @@ export class AdminConsole {
     const accounts = this.#target.accounts;
     // Signed-up accounts live in the database only, never in nodelumi.cfg.
     const next = [...directory.names()].filter((n) => !gone.has(n) && !accounts?.isSignedUp(n));
+    const failed = (error: unknown, what = "Not saved, nothing changed") => {
+      if (op === "add") { for (const name of changed) directory.remove(name); }
+      out.push(
+        paint(this.#color, 31, `${what}: ${error instanceof Error ? error.message : error}`),
+      );
+      return out.join("\n");
+    };
+    if (op === "remove" && accounts) {
+      try {
+        await this.#target.verify?.();
+      } catch (error) {
+        return failed(error);
+      }
+      // The account database first: if it cannot be changed, nothing is (no password left behind).
+      const done: string[] = [];
+      try {
+        for (const name of changed) {
+          accounts.forget(name);
+          done.push(name);
+        }
+      } catch (error) {
+        return failed(
+          error,
+          done.length
+            ? `Not removed; the password and buddies of ${done.join(", ")} were deleted already`
+            : "Not removed, nothing changed",
+        );
+      }
+    }
     try {
       await this.#target.save(next);
     } catch (error) {
-      if (op === "add") { for (const name of changed) directory.remove(name); }
-      out.push(
-        paint(
-          this.#color,
-          31,
-          `Not saved, nothing changed: ${error instanceof Error ? error.message : error}`,
-        ),
+      return failed(
+        error,
+        op === "remove" && accounts
+          ? "Not saved: their passwords and buddies are deleted, but they stay users"
+          : undefined,
       );
-      return out.join("\n");
     }
-    if (op === "remove") {
-      for (const name of changed) {
-        directory.remove(name);
-        accounts?.forget(name);
-      }
-    }
+    if (op === "remove") { for (const name of changed) directory.remove(name); }
     const verb = op === "add" ? "Added" : "Removed";
     out.push(
       paint(

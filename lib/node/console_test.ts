@@ -1,4 +1,5 @@
 import { deepStrictEqual, strictEqual } from "#assert";
+import { NAME_RULE } from "../plumi/address.ts";
 import { AdminConsole, type ConsoleTarget, runConsole } from "./console.ts";
 import { Directory } from "./directory.ts";
 import type { NodeStats } from "./server.ts";
@@ -75,7 +76,7 @@ Deno.test("add takes several names, with or without @domain, and reports the res
     output,
     [
       "laura is already a user",
-      `"bad:name" is not a valid user name (printable ASCII without @ : ;)`,
+      `"bad:name" is not a valid user name (${NAME_RULE})`,
       "Added pere@bb.com, anna@bb.com (saved)",
     ].join("\n"),
   );
@@ -87,7 +88,7 @@ Deno.test("add with nothing new saves nothing", async () => {
   strictEqual((await admin.execute("add laura")).output, "laura is already a user");
   strictEqual(
     (await admin.execute("add x@cc.com")).output,
-    `"x@cc.com" is not a valid user name (printable ASCII without @ : ;)`,
+    `"x@cc.com" is not a valid user name (${NAME_RULE})`,
   );
   strictEqual((await admin.execute("add")).output, "Usage: add <user>...");
   deepStrictEqual(saved, []);
@@ -227,4 +228,117 @@ Deno.test("runConsole stops reading when its signal aborts", async () => {
   };
   strictEqual(await runConsole(target, { input, write, signal: stop.signal }), "eof");
   strictEqual(out.split("\n")[0], "Commands:");
+});
+
+Deno.test("add refuses names the configuration could not hold: [x], a=b, #x", async () => {
+  const { admin, saved, directory } = setup();
+  strictEqual(
+    (await admin.execute("add [x] a=b #x")).output,
+    ["[x]", "a=b", "#x"].map((n) => `"${n}" is not a valid user name (${NAME_RULE})`).join("\n"),
+  );
+  deepStrictEqual(saved, []);
+  deepStrictEqual([...directory.names()], ["laura", "joan"]);
+});
+
+/** Accounts whose every change fails as a locked database does. */
+function failingAccounts(message: string) {
+  const fail = () => {
+    throw new Error(message);
+  };
+  return {
+    setPassword: () => Promise.reject(new Error(message)),
+    clearPassword: fail,
+    forget: fail,
+    isProtected: () => true,
+    isSignedUp: () => false,
+    buddiesOf: fail,
+  };
+}
+
+Deno.test("a command whose account database fails says why, and the console goes on", async () => {
+  const { target, saved, directory } = setup();
+  const broken: ConsoleTarget = { ...target, accounts: failingAccounts("database is locked") };
+  let out = "";
+  const end = await runConsole(broken, {
+    input: streamOf("nopasswd laura\nbuddies laura\ndel joan\npasswd joan pw\nlist\n"),
+    write: (text) => out += text,
+  });
+  strictEqual(end, "eof");
+  strictEqual(
+    out,
+    [
+      "Not done: database is locked",
+      "Not done: database is locked",
+      "Not removed, nothing changed: database is locked",
+      "Not saved: database is locked",
+      `  ${"laura@bb.com".padEnd(32)} offline  [password]`,
+      `  ${"joan@bb.com".padEnd(32)} offline  [password]`,
+      "2 users, 0 online",
+      "",
+    ].join("\n"),
+  );
+  deepStrictEqual(saved, [], "nothing saved: the user keeps its password, so it stays a user");
+  strictEqual(directory.has("joan"), true);
+});
+
+Deno.test("reload takes in the file's user list; signed-up users stay; a bad file changes nothing", async () => {
+  const { target, directory } = setup(["laura", "joan", "nuria"]);
+  directory.register("joan", { ip: "127.0.0.1", port: 5000 }, 0);
+  let file: { users: string[]; note?: string } | Error = { users: ["laura", "pere"] };
+  const accounts = { ...failingAccounts("unused"), isSignedUp: (n: string) => n === "nuria" };
+  const admin = new AdminConsole({
+    ...target,
+    accounts,
+    reload: () => file instanceof Error ? Promise.reject(file) : Promise.resolve(file),
+  });
+  strictEqual(
+    (await admin.execute("reload")).output,
+    "Reloaded: 3 users; added pere@bb.com; removed joan@bb.com",
+  );
+  deepStrictEqual([...directory.names()].sort(), ["laura", "nuria", "pere"]);
+  strictEqual(directory.onlineCount, 0, "a removed user is offline");
+  file = {
+    users: ["laura", "pere"],
+    note: "Settings other than the users take effect at the next start.",
+  };
+  strictEqual(
+    (await admin.execute("reload")).output,
+    "Reloaded: 3 users; no change to the user list\n" +
+      "Settings other than the users take effect at the next start.",
+  );
+  file = new Error(`nodelumi.cfg: line 2: "a=" is wrong`);
+  strictEqual(
+    (await admin.execute("reload")).output,
+    `Not done: nodelumi.cfg: line 2: "a=" is wrong`,
+  );
+  deepStrictEqual([...directory.names()].sort(), ["laura", "nuria", "pere"]);
+});
+
+Deno.test("stats adds the account database's counters when there are some", async () => {
+  const { target } = setup();
+  const admin = new AdminConsole({ ...target, moreStats: () => ({ storeFailures: 3 }) });
+  deepStrictEqual(JSON.parse((await admin.execute("stats")).output), {
+    ...stats(),
+    storeFailures: 3,
+  });
+});
+
+Deno.test("del checks the file is unchanged before it deletes a password: a hand edit leaves all as it was", async () => {
+  const { target, directory } = setup();
+  let forgotten = 0;
+  const accounts = {
+    ...failingAccounts("unused"),
+    forget: () => void forgotten++,
+  };
+  const admin = new AdminConsole({
+    ...target,
+    accounts,
+    verify: () => Promise.reject(new Error("nodelumi.cfg was changed on disk")),
+  });
+  strictEqual(
+    (await admin.execute("del joan")).output,
+    "Not saved, nothing changed: nodelumi.cfg was changed on disk",
+  );
+  strictEqual(forgotten, 0);
+  strictEqual(directory.has("joan"), true);
 });

@@ -31,7 +31,7 @@ import { formatPlumi } from "../plumi/codec.ts";
 import type { SendAction } from "./core.ts";
 import type { Directory, Registration } from "./directory.ts";
 import { isV2, param } from "../plumi/params.ts";
-import type { AccountStore } from "./store.ts";
+import { type AccountStore, StoreError } from "./store.ts";
 import { BuddyService, type RemoteBuddies, reply, splitAddress } from "./buddies.ts";
 import { onlinePage } from "./online.ts";
 import { SignupLimit } from "./signup_limit.ts";
@@ -84,6 +84,28 @@ interface Challenge {
   readonly until: number;
 }
 
+/**
+ * The answer to a request that met an account database error (`e=store`,
+ * docs/PROTOCOL.md), or `undefined` for a counted drop: heartbeats (the agent
+ * sends the next one anyway) and other nodes' presence queries.
+ */
+function storeFailure(message: PlumiMessage): PlumiMessage | undefined {
+  switch (message.kind) {
+    case "register":
+      return { kind: "register-reply", code: 1, params: ["v=2", "e=store"] };
+    case "deregister":
+      return { kind: "deregister-reply", code: 1, params: ["v=2", "e=store"] };
+    case "ext-request":
+      if (message.type === "U") return reply("U", 4, "e=store");
+      if (message.type === "B" || message.type === "S" || message.type === "O") {
+        return reply(message.type, 1, "e=store");
+      }
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
 /** Handles every extended message a node receives from agents and other nodes. */
 export class ExtendedService {
   /** The domain, normalised (lower case, no trailing dot), as watchers' addresses carry it. */
@@ -106,6 +128,8 @@ export class ExtendedService {
   readonly #challenges = new Map<string, Challenge[]>();
   /** Proofs that failed, for the console's `stats`. */
   failedProofs = 0;
+  /** Requests answered `e=store` or dropped because the account database failed, for `stats`. */
+  storeFailures = 0;
 
   /** Sign-ups refused because their source had created its hour's share of accounts. */
   get refusedSignups(): number {
@@ -196,7 +220,15 @@ export class ExtendedService {
 
   /** Answer one extended message from `from`; `size` is its length in bytes. */
   async handle(message: PlumiMessage, from: Endpoint, size: number): Promise<SendAction[]> {
-    const answer = await this.#answer(message, from, size);
+    let answer: PlumiMessage | undefined;
+    try {
+      answer = await this.#answer(message, from, size);
+    } catch (error) {
+      // The account database failed (locked, full, read-only): nothing changed; say so, or drop.
+      if (!(error instanceof StoreError)) throw error;
+      this.storeFailures++;
+      answer = storeFailure(message);
+    }
     return answer ? [{ kind: "send", to: from, message: answer }] : [];
   }
 

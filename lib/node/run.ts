@@ -15,6 +15,8 @@ import { openPacketLog, type PacketLog } from "../packet_log.ts";
 import { type DnsClient, systemDns } from "../transport/dns.ts";
 import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
 import { ConfigStore, loadConfig } from "./config_file.ts";
+import { FileLockedError, NodeLock } from "./file_lock.ts";
+import { checkRegularFile, FileKindError } from "./regular_file.ts";
 import { type ConsoleEnd, runConsole } from "./console.ts";
 import { NodeCore } from "./core.ts";
 import { Directory } from "./directory.ts";
@@ -22,7 +24,7 @@ import { ExtendedService } from "./extended.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { RemotePresence } from "./remote_presence.ts";
 import { NodeServer } from "./server.ts";
-import { AccountStore } from "./store.ts";
+import { AccountStore, StoreError } from "./store.ts";
 import { loadState, saveState } from "./state.ts";
 
 /** The default UDP address of a node: every interface, port 3344. */
@@ -70,6 +72,39 @@ export class NodeStartError extends Error {
   }
 }
 
+/** The largest state file the node reads at start (200 k registrations take about 10 MiB). */
+const MAX_STATE_BYTES = 512 * 2 ** 20;
+
+/** Lock the node's files and check that they are regular files; throws {@linkcode NodeStartError}. */
+async function claimFiles(files: {
+  config: string;
+  database: string | false;
+  state: string | false;
+  log: string | false;
+}): Promise<NodeLock> {
+  const paths = [files.config, files.database, files.state, files.log]
+    .filter((p): p is string => typeof p === "string" && p !== "" && p !== ":memory:");
+  let lock: NodeLock;
+  try {
+    lock = await NodeLock.acquire(paths);
+  } catch (error) {
+    if (error instanceof FileLockedError) throw new NodeStartError(error.message, { cause: error });
+    throw new NodeStartError(`Cannot lock the node's files: ${error}`, { cause: error });
+  }
+  try {
+    if (files.state) await checkRegularFile(files.state, MAX_STATE_BYTES);
+    if (files.log) await checkRegularFile(files.log);
+    if (files.database && files.database !== ":memory:") await checkRegularFile(files.database);
+  } catch (error) {
+    await lock.release();
+    const why = error instanceof FileKindError
+      ? `Cannot use ${error.path}: ${error.reason}`
+      : `Cannot check the node's files: ${error}`;
+    throw new NodeStartError(why, { cause: error });
+  }
+  return lock;
+}
+
 const encoder = new TextEncoder();
 const stdoutWrite = (text: string) => void Deno.stdout.writeSync(encoder.encode(text));
 
@@ -98,16 +133,39 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
 
   let accounts: AccountStore | undefined;
   const databasePath = options.databasePath ?? config.accounts?.database ?? `nodelumi-${domain}.db`;
+  // One node per set of files: before anything reads or tidies them.
+  await using lock = await claimFiles({
+    config: configPath,
+    database: databasePath,
+    state: statePath,
+    log: logPath,
+  });
+  for (const { path, reason } of lock.skipped) {
+    logger.warn("Not locked (another node could use it too): {path}: {reason}", { path, reason });
+  }
   if (databasePath) {
     try {
-      accounts = AccountStore.open(databasePath);
-    } catch (error) {
-      throw new NodeStartError(error instanceof Error ? error.message : String(error), {
-        cause: error,
+      accounts = AccountStore.open(databasePath, {
+        onEvent: (event) => {
+          if (event.kind === "failing") {
+            logger.error("{message} (answered e=store until it works again)", {
+              message: event.error.message,
+            });
+          } else {
+            logger.warn("The account database {path} works again ({failures} requests failed)", {
+              path: databasePath,
+              failures: event.failures,
+            });
+          }
+        },
       });
+      // Accounts created by sign-up are users of the domain too.
+      for (const account of accounts.accounts()) if (account.signedUp) directory.add(account.name);
+    } catch (error) {
+      accounts?.close();
+      if (!(error instanceof StoreError)) throw error;
+      throw new NodeStartError(error.message, { cause: error });
     }
-    // Accounts created by sign-up are users of the domain too.
-    for (const account of accounts.accounts()) if (account.signedUp) directory.add(account.name);
   }
   // Temporary files of saves cut short by a crash are garbage: the real files are whole.
   await removeStaleTemps(configPath);
@@ -252,6 +310,14 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
         directory,
         stats: server.stats,
         save: (users) => store.save(users),
+        verify: () => store.verify(),
+        reload: () => store.reload(),
+        ...(accounts && {
+          moreStats: () => ({
+            storeFailures: accounts.failures,
+            failedProofs: extended?.failedProofs ?? 0,
+          }),
+        }),
         ...(extended && {
           accounts: {
             setPassword: async (name: string, password: string) =>

@@ -32,10 +32,14 @@ export type ParseResult<T, K extends string> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly kind: K; readonly message: string };
 
-// A user name: printable ASCII except the characters PLUMI uses as separators
-// (`@`, `:`, `;`) and space. Up to 64 bytes.
+// A user name: printable ASCII except space, the characters PLUMI uses as separators
+// (`@`, `:`, `;`), and those that nodelumi.cfg gives a meaning (`=`, `#`, `[`, `]`), so that
+// every name a node accepts can be written to its configuration and read back. Up to 64 bytes.
 const NAME = /^[!-~]{1,64}$/;
-const NAME_FORBIDDEN = /[@:;]/;
+const NAME_FORBIDDEN = /[@:;=#[\]]/;
+
+/** The rule for user names, in words, for messages. */
+export const NAME_RULE = "1-64 printable ASCII characters, without space or @ : ; = # [ ]";
 // A DNS name (letters, digits, hyphens, dots), as the original accepts e.g. `PC-c`.
 const DOMAIN =
   /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
@@ -47,7 +51,7 @@ function fail<K extends string>(kind: K, message: string): { ok: false; kind: K;
   return { ok: false, kind, message };
 }
 
-/** Is `name` acceptable as the user part of an @MI address? */
+/** Is `name` acceptable as the user part of an @MI address (see {@linkcode NAME_RULE})? */
 export function isValidName(name: string): boolean {
   return NAME.test(name) && !NAME_FORBIDDEN.test(name);
 }

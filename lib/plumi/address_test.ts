@@ -48,7 +48,7 @@ Deno.test("parseAddress reports the precise kind of error", () => {
   }
 });
 
-Deno.test("isValidName accepts 1 to 64 printable ASCII characters except space, @, : and ;", () => {
+Deno.test("isValidName accepts 1 to 64 printable ASCII characters except space, @ : ; and the config's = # [ ]", () => {
   for (
     const name of [
       "a",
@@ -56,7 +56,7 @@ Deno.test("isValidName accepts 1 to 64 printable ASCII characters except space, 
       "Laura",
       "n".repeat(64),
       "a.b-c_d+e",
-      "!\"#$%&'()*+,-./<=>?[\\]^_`{|}~",
+      "!\"$%&'()*+,-./<>?\\^_`{|}~",
     ]
   ) {
     strictEqual(isValidName(name), true, name);
@@ -69,6 +69,12 @@ Deno.test("isValidName accepts 1 to 64 printable ASCII characters except space, 
       "a@b",
       "a:b",
       "a;b",
+      "a=b",
+      "#x",
+      "x#",
+      "[x]",
+      "a[b",
+      "a]b",
       "a\tb",
       "a\x7fb",
       "làura",
