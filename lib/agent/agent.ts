@@ -376,6 +376,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     for (const close of closing) await close();
     o.signal?.removeEventListener("abort", onAbort);
     ui.close();
+    await ui.flush?.(2_000);
   }
 }
 
