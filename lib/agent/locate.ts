@@ -25,9 +25,19 @@ export { DEFAULT_NODE_PORT };
  * ```
  */
 export async function locateNode(domain: string, dns: DnsClient): Promise<Endpoint> {
+  return (await locateNodes(domain, dns))[0]!;
+}
+
+/**
+ * Every endpoint of the node of `domain`, best first: the SRV targets in
+ * order (the first is where the agent registers; the others are the
+ * failover targets it also accepts datagrams from), else the A records on
+ * port 3344. Never empty; throws {@linkcode NodeNotFoundError} as
+ * {@linkcode locateNode} does.
+ */
+export async function locateNodes(domain: string, dns: DnsClient): Promise<Endpoint[]> {
   const { endpoints, error } = await resolveByDns(domain, dns);
-  const first = endpoints[0];
-  if (first) return first;
+  if (endpoints.length > 0) return [...endpoints];
   if (error !== undefined) {
     throw new NodeNotFoundError(
       domain,
