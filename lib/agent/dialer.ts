@@ -18,6 +18,7 @@ import { parseFeatures, type PeerFeatures } from "./features.ts";
 import { dialGroupLink, type GroupLink, type GroupLinkTiming } from "./group_link.ts";
 import type { JoinRecord } from "./group_wire.ts";
 import { say } from "./messages.ts";
+import { ORIGINAL_PACE_MS } from "./pmi_link.ts";
 import type { PlumiClient } from "./plumi_client.ts";
 import type { AgentUi } from "./ui.ts";
 
@@ -91,13 +92,16 @@ export class Dialer {
   /**
    * Connect to `endpoint` and exchange nicknames as the caller: a
    * conversation of `N` and `L` frames only. Failures are reported with
-   * `fail(address, why)` and give `undefined`.
+   * `fail(address, why)` and give `undefined`. Unless the peer is known to be
+   * `extended`, frames go out one per write, paced, as an original agent
+   * needs them.
    */
   async conversation(
     address: string,
     endpoint: Endpoint,
     signal: AbortSignal,
     fail: (address: string, why: string) => string,
+    extended = false,
   ): Promise<Conversation | undefined> {
     const { ui } = this.#o;
     let conn: StreamConn | null;
@@ -118,6 +122,7 @@ export class Dialer {
         role: "caller",
         nick: this.#o.nick,
         ...this.#o.timing,
+        paceMs: extended ? undefined : ORIGINAL_PACE_MS,
       });
     } catch (error) {
       if (!signal.aborted) ui.warn(fail(address, describeError(error)));

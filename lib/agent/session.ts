@@ -23,6 +23,7 @@ import { availableReply, featureFields } from "./features.ts";
 import type { GroupLinkTiming } from "./group_link.ts";
 import { Groups } from "./groups.ts";
 import { say } from "./messages.ts";
+import { ORIGINAL_PACE_MS } from "./pmi_link.ts";
 import type { PlumiClient } from "./plumi_client.ts";
 import { type Chat, isChat, Roster, type Target } from "./roster.ts";
 import type { AgentUi } from "./ui.ts";
@@ -219,6 +220,7 @@ export class Session {
         found.endpoint,
         stop,
         say.callFailed,
+        found.features.extended,
       );
       if (!conversation) return;
       ui.info(say.connected(conversation.peerNick, address));
@@ -394,6 +396,8 @@ export class Session {
         role: "callee",
         nick: this.#o.nick,
         ...this.#timing,
+        // The caller may be an original agent: nothing in PMI tells.
+        paceMs: ORIGINAL_PACE_MS,
       });
       if (this.#closed) {
         conversation.close();

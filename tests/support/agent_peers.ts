@@ -192,6 +192,49 @@ export class RawPmi implements AsyncDisposable {
 }
 
 /**
+ * The receiving side of an original agent's PMI connection, exactly as the
+ * original reads it: one read of at most 102 bytes, the first frame in it
+ * decoded, and whatever else the read returned thrown away; then it shows
+ * the line on its terminal (`busyMs`) before it reads again. Two frames that
+ * reach its socket together therefore lose the second.
+ */
+export class OriginalReader {
+  readonly conn: StreamConn;
+  /** Bytes thrown away so far, as the original would have. */
+  discarded = 0;
+  readonly #busyMs: number;
+  #reads = 0;
+
+  /** `busyMs`: how long showing a line takes before the next read. Default: 10. */
+  constructor(conn: StreamConn, busyMs = 10) {
+    this.conn = conn;
+    this.#busyMs = busyMs;
+  }
+
+  /** One read, one frame: its type and text; `null` at the end of the stream. */
+  async readFrame(timeoutMs = 5_000): Promise<{ type: string; text: string } | null> {
+    if (this.#reads++ > 0) await new Promise((resolve) => setTimeout(resolve, this.#busyMs));
+    const buffer = new Uint8Array(102);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no data within ${timeoutMs} ms`)), timeoutMs);
+    });
+    let n: number | null;
+    try {
+      n = await Promise.race([this.conn.read(buffer), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (n === null) return null;
+    const header = decoder.decode(buffer.subarray(0, Math.min(3, n)));
+    if (!/^.\d\d$/.test(header)) throw new Error(`not a PMI frame header: "${header}"`);
+    const end = 3 + Number(header.slice(1));
+    this.discarded += Math.max(0, n - end);
+    return { type: header[0]!, text: decoder.decode(buffer.subarray(3, Math.min(end, n))) };
+  }
+}
+
+/**
  * An agent built to the original protocol out of bare sockets: it registers
  * with `PR`, answers look-ups itself, and speaks PMI byte by byte as the test
  * says. Nothing in it comes from `lib/agent`.
