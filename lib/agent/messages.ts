@@ -111,3 +111,19 @@ export const say = {
     `Ignored ${count} malformed or unexpected datagram${count === 1 ? "" : "s"}`,
   bye: (): string => "Bye.",
 } as const;
+
+/**
+ * More of the agent's stable output lines: its defences against strangers,
+ * and what exactly failed when a call does not go through.
+ */
+export const report = {
+  handshakeCut: (from: Endpoint): string =>
+    `Refused a connection from ${
+      formatEndpoint(from)
+    }: cut while being set up, to make room for newer ones`,
+  quietCut: (from: Endpoint, nick: string): string =>
+    `Refused a connection from ${formatEndpoint(from)}: ${
+      sanitize(nick)
+    } said nothing, cut to make room for newer callers`,
+  pushedOut: (): string => "it said nothing and was cut to make room for newer callers",
+} as const;
