@@ -17,6 +17,7 @@ import {
 import { projectRoot, taskFlags, tempDir } from "./support/process.ts";
 import { UdpPeer } from "./support/udp_peer.ts";
 import { listenTcp } from "../lib/transport/tcp.ts";
+import net from "node:net";
 
 Deno.test("datagrams from a stranger are dropped: a forged PL shows no call, a forged RL0 connects nowhere", async (t) => {
   const dir = await tempDir("strangers-");
@@ -193,3 +194,120 @@ class OriginalAgentListener implements AsyncDisposable {
     return Promise.resolve();
   }
 }
+
+/** A TCP connection from `localIp` (node:net can choose the source address; Deno.connect cannot). */
+function connectFrom(localIp: string, to: { ip: string; port: number }): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: to.ip, port: to.port, localAddress: localIp });
+    socket.once("connect", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+Deno.test("eight callers that send a nickname and then nothing, and eight silent ones reopened as they are cut, never make the agent busy", async () => {
+  const dir = await tempDir("evil-eight-");
+  const started = await startNode(dir, "bb.com", ["laura", "joan"]);
+  await using _node = started.process;
+  await using laura = await startAgent(dir, "laura@bb.com", "Laura", started.endpoint, [
+    "--nick-timeout",
+    "1",
+  ]);
+  const at = await advertisedEndpoint(laura);
+  const evil: RawPmi[] = [];
+  let reopening = true;
+  let cuts = 0;
+  const silent = (async () => {
+    // Eight silent connections, each reopened as soon as the agent cuts it.
+    const one = async () => {
+      while (reopening) {
+        const pmi = await RawPmi.connect(at).catch(() => null);
+        if (!pmi) return;
+        evil.push(pmi);
+        await pmi.expectEnd(5_000).then(() => cuts++, () => {});
+        pmi.close();
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, one));
+  })();
+  try {
+    for (let i = 0; i < 8; i++) {
+      const pmi = await RawPmi.connect(at);
+      evil.push(pmi);
+      await pmi.send("N04Evil");
+      assert.equal((await pmi.readFrame()).text, "Laura");
+    }
+    // Every silent one was cut after the 1 s handshake timeout, and reopened, at least once.
+    await waitUntil(() => cuts >= 8, 10_000);
+    await laura.waitFor(/^Incoming connection from 127\.0\.0\.1:\d+ dropped: no nickname received/);
+    // Joan's look-up is answered RL0 (not busy), and her conversation goes through.
+    await using joan = await startAgent(dir, "joan@bb.com", "Joan", started.endpoint);
+    for (let call = 0; call < 2; call++) {
+      await joan.send("laura@bb.com");
+      await joan.waitFor(/^Connected to Laura \(laura@bb\.com\)$/, { from: joan.lines.length });
+      await joan.send(`call ${call}`);
+      await laura.waitFor(new RegExp(`^(\\[.*\\] )?Joan: call ${call}$`));
+      await joan.send("/exit");
+      await laura.waitFor(/^Conversation with Joan ended/, { from: laura.lines.length });
+    }
+    assert.ok(!joan.lines.some((l) => / is busy$/.test(l)));
+    // The strangers were never shown as calls: none of them said a line.
+    assert.ok(!laura.lines.some((l) => /Incoming call from Evil/.test(l)));
+  } finally {
+    reopening = false;
+    for (const pmi of evil) pmi.close();
+    await silent;
+  }
+});
+
+Deno.test({
+  name: "a real caller gets through while 1,000 hostile connections from 125 addresses are open",
+  // Binding 127.0.105.x needs the whole 127/8 on loopback, as Linux has.
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const dir = await tempDir("thousand-");
+    const started = await startNode(dir, "bb.com", ["laura", "joan"]);
+    await using _node = started.process;
+    // Default limits and timeouts: what a user runs.
+    await using laura = await startAgent(dir, "laura@bb.com", "Laura", started.endpoint);
+    const at = await advertisedEndpoint(laura);
+    const hostile: net.Socket[] = [];
+    let evilSettled = 0;
+    let silentCut = 0;
+    try {
+      // 8 from each of 127.0.105.1–125: half say a nickname and then nothing, half say nothing.
+      for (let host = 1; host <= 125; host++) {
+        const batch = await Promise.all(
+          Array.from({ length: 8 }, () => connectFrom(`127.0.105.${host}`, at)),
+        );
+        batch.forEach((socket, i) => {
+          socket.on("error", () => {});
+          if (i % 2 === 0) {
+            socket.write("N04Evil");
+            // Answered with Laura's nickname (it is a quiet conversation now), or cut.
+            socket.once("data", () => evilSettled++);
+            socket.once("close", () => evilSettled++);
+          } else socket.once("close", () => silentCut++);
+        });
+        hostile.push(...batch);
+      }
+      assert.equal(hostile.length, 1_000);
+      // The agent has taken them all in: at most 32 silent ones are left being set up.
+      await waitUntil(() => evilSettled >= 500 && silentCut >= 500 - 32, 20_000);
+      await using joan = await startAgent(dir, "joan@bb.com", "Joan", started.endpoint);
+      const started_ = performance.now();
+      await joan.send("laura@bb.com");
+      await joan.waitFor(/^Connected to Laura \(laura@bb\.com\)$/);
+      await joan.send("through the storm");
+      await laura.waitFor(/^(\[.*\] )?Joan: through the storm$/);
+      const tookMs = performance.now() - started_;
+      console.log(`the real caller got through in ${Math.round(tookMs)} ms`);
+      // What the agent printed about the strangers stays a handful of lines.
+      const strangers = laura.lines.filter((l) => /Refused|Evil|127\.0\.105\./.test(l));
+      assert.ok(strangers.length < 50, `${strangers.length} lines:\n${strangers.join("\n")}`);
+      // And the hostile connections that were not cut are still open.
+      assert.ok(hostile.filter((socket) => !socket.destroyed).length >= 32);
+    } finally {
+      for (const socket of hostile) socket.destroy();
+    }
+  },
+});
