@@ -23,7 +23,7 @@ import {
   RegistrationError,
   UsageError,
 } from "./errors.ts";
-import { locateNodes } from "./locate.ts";
+import { domainExists, locateNodes } from "./locate.ts";
 import { PacketLog } from "../packet_log.ts";
 import { say } from "./messages.ts";
 import {
@@ -306,6 +306,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       maxPendingHandshakes: o.maxPendingHandshakes,
       maxPendingPerIp: o.maxPendingPerIp,
       refusalReportMs: o.refusalReportMs,
+      domainExists: (domain) => domainExists(domain, o.dns ?? systemDns()),
     });
     route.session = session;
     closing.unshift(() => session.close());

@@ -52,3 +52,17 @@ export async function locateNodes(domain: string, dns: DnsClient): Promise<Endpo
     `domain ${domain} not found: it has no _plumi._udp SRV record and no DNS address record`,
   );
 }
+
+/**
+ * What DNS says of `domain`, the way the agent finds a node: `found` (an SRV
+ * or A record), `missing` (DNS answered that there is none), or `unknown`
+ * (DNS failed or did not answer).
+ */
+export async function domainExists(
+  domain: string,
+  dns: DnsClient,
+): Promise<"found" | "missing" | "unknown"> {
+  const { endpoints, error } = await resolveByDns(domain, dns);
+  if (endpoints.length > 0) return "found";
+  return error === undefined ? "missing" : "unknown";
+}

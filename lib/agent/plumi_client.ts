@@ -92,6 +92,11 @@ export class PlumiClient {
     return this.#node;
   }
 
+  /** How long a request waits for an answer before it is sent again, ms. */
+  get retryIntervalMs(): number {
+    return this.#interval;
+  }
+
   /** The local UDP endpoint. */
   get local(): Endpoint {
     return this.#socket.local;

@@ -23,7 +23,7 @@ import { closeOnAbort } from "./abort.ts";
 import { Admission } from "./admission.ts";
 import { sameAddress } from "./addresses.ts";
 import { Conversation, explainEnd } from "./conversation.ts";
-import { Dialer } from "./dialer.ts";
+import { Dialer, type DomainCheck } from "./dialer.ts";
 import { describeError } from "./errors.ts";
 import { availableReply, featureFields } from "./features.ts";
 import type { GroupLinkTiming } from "./group_link.ts";
@@ -73,6 +73,8 @@ export interface SessionOptions {
   readonly maxPendingHandshakes: number;
   readonly maxPendingPerIp: number;
   readonly refusalReportMs: number;
+  /** Whether DNS knows a domain, to tell a missing domain from a missing user. Default: unknown. */
+  readonly domainExists?: (domain: string) => Promise<DomainCheck>;
 }
 
 /** The agent between registration and deregistration. */
@@ -135,6 +137,7 @@ export class Session {
       ui: options.ui,
       timing: this.#timing,
       stop: this.#stop.signal,
+      domainExists: options.domainExists,
     });
     if (options.groupListener) {
       this.#groupEndpoint = { ip: options.advertised.ip, port: options.groupListener.local.port };
