@@ -85,7 +85,11 @@ export class Dialer {
     const me = this.#o.address;
     const since = this.#o.timing.clock.now();
     const probeStop = new AbortController();
-    const probing = this.#probeNode(since, AbortSignal.any([signal, probeStop.signal]));
+    const probing = this.#probeNode(
+      address,
+      since,
+      AbortSignal.any([signal, probeStop.signal]),
+    );
     let answer: LookupReply;
     try {
       answer = await client.request(
@@ -125,30 +129,48 @@ export class Dialer {
     return theirs === ours ? report.agentSilent(address, ours) : report.remoteSilent(address, ours);
   }
 
-  /** One interval after `since`, unless the node was heard meanwhile, ask it about nobody. */
-  async #probeNode(since: number, signal: AbortSignal): Promise<void> {
-    const { client, timing } = this.#o;
-    await new Promise<void>((resolve) => {
-      const timer = timing.clock.setTimeout(done, client.retryIntervalMs);
-      signal.addEventListener("abort", done, { once: true });
-      function done() {
-        timing.clock.clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
+  /**
+   * One interval after `since`, unless the node was heard meanwhile, ask it
+   * about nobody; two intervals after, if the node was heard and the look-up
+   * of `address` is still unanswered, say so (the look-up goes on).
+   */
+  async #probeNode(address: string, since: number, signal: AbortSignal): Promise<void> {
+    const { client, ui } = this.#o;
+    const interval = client.retryIntervalMs;
+    if (!await this.#sleep(interval, signal)) return;
+    const me = this.#o.address;
+    const ours = domainOf(me);
+    if (client.heardAt < since) {
+      const probe = `${PROBE_NAME}@${ours}`;
+      try {
+        await client.request(
+          { kind: "lookup", from: me, to: probe },
+          (m) => m.kind === "lookup-reply" && sameAddress(m.from, me) && sameAddress(m.to, probe),
+          signal,
+        );
+      } catch {
+        // silent too, or given up: the look-up's own outcome says what matters
+      }
+    }
+    const left = since + 2 * interval - this.#o.timing.clock.now();
+    if (!await this.#sleep(Math.max(0, left), signal)) return;
+    if (client.heardAt >= since) ui.info(report.stillTrying(address, ours));
+  }
+
+  /** Wait `ms`; `false` if `signal` aborted first. */
+  #sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+    const { clock } = this.#o.timing;
+    return new Promise<boolean>((resolve) => {
+      if (signal.aborted) return resolve(false);
+      const timer = clock.setTimeout(() => finish(true), ms);
+      const onAbort = () => finish(false);
+      signal.addEventListener("abort", onAbort, { once: true });
+      function finish(ok: boolean) {
+        clock.clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        resolve(ok);
       }
     });
-    if (signal.aborted || client.heardAt >= since) return;
-    const me = this.#o.address;
-    const probe = `${PROBE_NAME}@${domainOf(me)}`;
-    try {
-      await client.request(
-        { kind: "lookup", from: me, to: probe },
-        (m) => m.kind === "lookup-reply" && sameAddress(m.from, me) && sameAddress(m.to, probe),
-        signal,
-      );
-    } catch {
-      // silent too, or given up: the look-up's own outcome says what matters
-    }
   }
 
   /** `RL2`: a user its node does not know, or (as DNS tells) a domain that does not exist. */

@@ -130,6 +130,8 @@ export const report = {
     `the agent of ${address} does not answer (the node of ${domain} does: the agent may have crashed or be frozen)`,
   remoteSilent: (address: string, ourDomain: string): string =>
     `no answer from the agent of ${address} or the node of its domain (the node of ${ourDomain} does answer)`,
+  stillTrying: (address: string, ourDomain: string): string =>
+    `No answer yet from the agent of ${address} (the node of ${ourDomain} answers); still trying...`,
   noSuchDomain: (domain: string): string => `${domain}: no such domain`,
   noSuchUserThere: (address: string, domain: string): string =>
     `${address} does not exist (the node of ${domain} has no such user)`,

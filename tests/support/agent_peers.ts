@@ -21,7 +21,7 @@ export interface RunningNode {
  * Start `main_node.ts` for `domain` with `users`, in `dir`, on `listen`
  * (default: a free loopback port). With `domains` (other domains' nodes), the
  * configuration is written in the INI form with a `[domains]` map, so nodes
- * on loopback find each other without DNS.
+ * on loopback find each other without DNS. `extraArgs` are more flags of the node.
  */
 export async function startNode(
   dir: string,
@@ -29,6 +29,7 @@ export async function startNode(
   users: readonly string[],
   listen = "127.0.0.1:0",
   domains?: Readonly<Record<string, string>>,
+  extraArgs: readonly string[] = [],
 ): Promise<RunningNode> {
   const config = `${dir}/nodelumi-${domain}.cfg`;
   const text = domains === undefined ? `${domain} ${users.join(" ")}\n` : [
@@ -42,7 +43,7 @@ export async function startNode(
   await Deno.writeTextFile(config, text);
   const process = await startProgram(
     "node",
-    ["--config", config, "--listen", listen, "--no-log", "--no-state"],
+    ["--config", config, "--listen", listen, "--no-log", "--no-state", ...extraArgs],
     { cwd: dir, name: `node ${domain}` },
   );
   const match = await process.waitFor(/listening on (\d+\.\d+\.\d+\.\d+):(\d+)/);
