@@ -8,7 +8,7 @@
 import assert from "#assert";
 import { ScriptedNode, startAgent, startNode } from "./support/agent_peers.ts";
 import { startDnsServer } from "./support/dns_server.ts";
-import { tempDir } from "./support/process.ts";
+import { startProgram, tempDir } from "./support/process.ts";
 
 Deno.test("a crashed or frozen callee: the agent does not answer, then it is offline; never 'the node does not respond'", async (t) => {
   const dir = await tempDir("truth-");
@@ -100,4 +100,30 @@ Deno.test({
       /^Not in a conversation, and "joan" is not an address: add @ and the domain, e\.g\. joan@bb\.com$/,
     );
   },
+});
+
+Deno.test("a user the node does not know is pointed at --signup when the node allows it", async () => {
+  const dir = await tempDir("truth-signup-");
+  const config = `${dir}/nodelumi.cfg`;
+  await Deno.writeTextFile(
+    config,
+    "domain = bb.com\nstate = off\n[accounts]\nopen-signup = yes\n[users]\npere\n",
+  );
+  await using node = await startProgram(
+    "node",
+    ["--config", config, "--listen", "127.0.0.1:0", "--no-log", "--no-state"],
+    { cwd: dir, name: "node bb.com" },
+  );
+  const [, ip, port] = await node.waitFor(/listening on (\d+\.\d+\.\d+\.\d+):(\d+)/);
+  await using nuria = await startProgram(
+    "agent",
+    ["--address", "nuria@bb.com", "--nick", "Nuria", "--node", `${ip}:${port}`],
+    { cwd: dir, name: "agent nuria" },
+  );
+  const status = await nuria.exited();
+  assert.equal(status.code, 3);
+  assert.deepEqual(nuria.errors, [
+    "Cannot register nuria@bb.com: the node of bb.com does not know this user; " +
+    "this node allows sign-up: run again with --signup to create nuria@bb.com",
+  ]);
 });
