@@ -91,6 +91,8 @@ export class Session {
   readonly #groupEndpoint: Endpoint | undefined;
   readonly #timing: GroupLinkTiming;
   #calling = 0;
+  /** Incoming conversations whose nicknames are being exchanged. */
+  #answering = 0;
   #offers: Array<{ address: string; at: number }> = [];
   #changed: Array<() => void> = [];
   #loops: Promise<void>[] = [];
@@ -349,6 +351,8 @@ export class Session {
     this.#o.groupListener?.close();
     await this.#groups?.close();
     await Promise.all(this.#roster.chats.map((chat) => this.#end(chat)));
+    // Quiet callers never shown (they said nothing) are not in the roster: end them too.
+    await Promise.all([...this.#tentative.keys()].map((chat) => this.#end(chat)));
     this.#admission.close();
     this.#quiet.close();
     this.#wake();
@@ -422,6 +426,12 @@ export class Session {
     const { ui } = this.#o;
     const remote = remoteOf(conn);
     const unwatch = closeOnAbort(conn, this.#stop.signal);
+    this.#answering++;
+    let answering = true;
+    const answered = () => {
+      if (answering) this.#answering--;
+      answering = false;
+    };
     try {
       const conversation = await Conversation.open({
         conn,
@@ -436,6 +446,7 @@ export class Session {
         return;
       }
       // The handshake is over: its slot goes back, and the conversation is quiet until a line.
+      answered();
       release();
       let pushedOut = false;
       const quiet = this.#quiet.admit(remote.ip, this.#o.maxPendingPerIp, () => {
@@ -453,6 +464,7 @@ export class Session {
     } catch (error) {
       if (!this.#closed && !cut()) ui.warn(say.incomingFailed(remote, describeError(error)));
     } finally {
+      answered();
       unwatch();
       release();
       this.#wake();
@@ -479,7 +491,7 @@ export class Session {
     this.#offers = this.#offers.filter((o) => now - o.at < OFFER_TTL_MS);
     const offer = this.#offers.shift();
     if (!offer) return { announced: false };
-    const alone = this.#admission.pending === 0;
+    const alone = this.#answering === 0;
     return alone ? { announced: true, address: offer.address } : { announced: true };
   }
 
