@@ -170,9 +170,11 @@ Deno.test("a node that never answers: registration and calls give up after exact
 
   await joan.waitFor(/^Cannot call laura@bb\.com: the node does not respond \(5 tries\)$/);
   assert.deepEqual(
-    lookupsIgnored.texts.filter((t) => t.startsWith("PL")),
+    lookupsIgnored.texts.filter((t) => t.startsWith("PLjoan@bb.com:laura")),
     Array(5).fill("PLjoan@bb.com:laura@bb.com"),
   );
+  // The node was probed too (a look-up of nobody), and as it stayed silent, it is the one blamed.
+  assert.ok(lookupsIgnored.texts.includes("PLjoan@bb.com:.lumi-probe@bb.com"));
 });
 
 Deno.test("deregistration: /quit, SIGTERM, SIGINT and the end of input each send a PD", async () => {

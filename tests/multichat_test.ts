@@ -124,10 +124,15 @@ Deno.test("past --max-chats, look-ups are answered busy and the caller is told",
   await using _pere = pere;
   await using _anna = anna;
 
+  // A conversation counts once a line has passed (one that says nothing never makes Laura busy).
   await joan.send("laura@bb.com");
   await joan.waitFor(/^Connected to Laura/);
+  await joan.send("hi");
+  await laura.waitFor(/Joan: hi$/);
   await pere.send("laura@bb.com");
   await pere.waitFor(/^Connected to Laura/);
+  await pere.send("hi");
+  await laura.waitFor(/Pere: hi$/);
   await anna.send("laura@bb.com");
   await anna.waitFor(/^laura@bb\.com is busy$/);
   await laura.waitFor(/^anna@bb\.com tried to call you \(answered busy\)$/);

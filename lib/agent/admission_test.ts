@@ -51,3 +51,27 @@ Deno.test("a burst of refusals prints the first one, then one summary when the b
   admission.close();
   assert.deepEqual(printed, ["refused 0", "499 more", "later", "1 more"]);
 });
+
+Deno.test("a full budget cuts the oldest handshake of the IP holding most, so a newcomer always gets a slot", () => {
+  const admission = gate(new ManualClock(), []);
+  const cut: string[] = [];
+  const take = (ip: string, name: string) => admission.admit(ip, undefined, () => cut.push(name));
+  assert.equal(typeof take("10.0.0.1", "a1"), "function");
+  assert.equal(typeof take("10.0.0.2", "b1"), "function");
+  assert.equal(typeof take("10.0.0.1", "a2"), "function");
+  // Full (3): the caller from 10.0.0.3 gets the oldest slot of 10.0.0.1, which holds two.
+  const c1 = take("10.0.0.3", "c1");
+  assert.equal(typeof c1, "function");
+  assert.deepEqual(cut, ["a1"]);
+  assert.equal(admission.pending, 3);
+  assert.equal(admission.evicted, 1);
+  // 10.0.0.1 holds one slot (a2) and may take another; every IP holds one: the oldest goes…
+  assert.equal(typeof take("10.0.0.1", "a3"), "function");
+  assert.deepEqual(cut, ["a1", "b1"]);
+  // …but never more than its share: a third one takes the place of its oldest.
+  assert.equal(typeof take("10.0.0.1", "a4"), "function");
+  assert.deepEqual(cut, ["a1", "b1", "a2"]);
+  // A slot given back after it was cut changes nothing.
+  (c1 as () => void)();
+  assert.equal(admission.pending, 2);
+});

@@ -23,7 +23,7 @@ import {
   RegistrationError,
   UsageError,
 } from "./errors.ts";
-import { locateNode } from "./locate.ts";
+import { domainExists, locateNodes } from "./locate.ts";
 import { PacketLog } from "../packet_log.ts";
 import { say } from "./messages.ts";
 import {
@@ -94,12 +94,16 @@ async function withRetry<T>(
   }
 }
 
-async function findNode(o: ResolvedAgentOptions, ui: AgentUi, address: string): Promise<Endpoint> {
-  if (o.node) return o.node;
+async function findNode(
+  o: ResolvedAgentOptions,
+  ui: AgentUi,
+  address: string,
+): Promise<Endpoint[]> {
+  if (o.node) return [o.node];
   const domain = address.slice(address.indexOf("@") + 1);
   ui.info(say.locating(domain));
   try {
-    return await locateNode(domain, o.dns ?? systemDns());
+    return await locateNodes(domain, o.dns ?? systemDns());
   } catch (error) {
     if (!(error instanceof NodeNotFoundError)) throw error;
     throw new NodeNotFoundError(domain, `Cannot register ${address}: ${error.message}`, {
@@ -263,8 +267,9 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       }
     }
 
-    const node = await withRetry(ui, stop.signal, () => findNode(o, ui, address));
-    if (node === null) return;
+    const nodes = await withRetry(ui, stop.signal, () => findNode(o, ui, address));
+    if (nodes === null) return;
+    const node = nodes[0]!;
     const { socket, listener, groupListener } = openSockets(o);
     const advertised = { ip: advertisedIp(o, node), port: listener.local.port };
     // Look-ups may arrive as soon as the client runs; they go to the session once it exists.
@@ -272,6 +277,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     const client = new PlumiClient({
       socket,
       node: node,
+      trusted: nodes,
       clock: o.clock,
       retryIntervalMs: o.retryIntervalMs,
       attempts: o.attempts,
@@ -300,6 +306,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       maxPendingHandshakes: o.maxPendingHandshakes,
       maxPendingPerIp: o.maxPendingPerIp,
       refusalReportMs: o.refusalReportMs,
+      domainExists: (domain) => domainExists(domain, o.dns ?? systemDns()),
     });
     route.session = session;
     closing.unshift(() => session.close());
@@ -376,6 +383,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     for (const close of closing) await close();
     o.signal?.removeEventListener("abort", onAbort);
     ui.close();
+    await ui.flush?.(2_000);
   }
 }
 

@@ -6,7 +6,7 @@
 
 import { parseAddress } from "../plumi/address.ts";
 import { GROUP_NAME } from "./group_wire.ts";
-import { say } from "./messages.ts";
+import { report, say } from "./messages.ts";
 
 /** One line of user input, interpreted. */
 export type Command =
@@ -140,12 +140,24 @@ export function parseCommand(line: string, talking: boolean): Command {
   if (talking) return { kind: "say", text: line };
   const text = line.trim();
   if (text === "") return { kind: "nothing" };
-  if (!text.includes("@")) return { kind: "invalid", message: say.notInConversation() };
+  if (!text.includes("@")) {
+    // A bare name is most likely an address without its domain.
+    const bare = /^[^\s@:;]{1,64}$/.test(text) && !text.startsWith("/");
+    return {
+      kind: "invalid",
+      message: bare ? report.bareWordWhileFree(text) : say.notInConversation(),
+    };
+  }
   return addressCommand("call", text);
 }
 
 function addressCommand(kind: "call" | "invite", text: string): Command {
   const parsed = parseAddress(text);
-  if (!parsed.ok) return { kind: "invalid", message: say.notAnAddress(parsed.message) };
+  if (!parsed.ok) {
+    const message = parsed.kind === "missing-at"
+      ? report.bareName(text)
+      : say.notAnAddress(parsed.message);
+    return { kind: "invalid", message };
+  }
   return { kind, address: text };
 }

@@ -60,3 +60,16 @@ Deno.test("commands for several conversations and groups", () => {
     address: "joan@bb.com",
   });
 });
+
+Deno.test("a bare name is explained as an address without its domain", () => {
+  const free = parseCommand("joan", false);
+  assert.equal(
+    free.kind === "invalid" ? free.message : "",
+    'Not in a conversation, and "joan" is not an address: add @ and the domain, e.g. joan@bb.com',
+  );
+  const call = parseCommand("/call joan", false);
+  assert.equal(
+    call.kind === "invalid" ? call.message : "",
+    '"joan" is not an address: add @ and the domain, e.g. joan@bb.com',
+  );
+});

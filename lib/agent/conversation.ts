@@ -47,6 +47,8 @@ export interface ConversationOptions {
   readonly maxQueuedBytes?: number;
   /** Frame types accepted besides `N` and `L` (group links). Default: none. */
   readonly extensionTypes?: string;
+  /** One frame per write, this many ms apart when several are queued (original peers). Default: none. */
+  readonly paceMs?: number;
 }
 
 /** How a conversation ended. */
@@ -88,6 +90,7 @@ export async function exchangeNicks(options: ConversationOptions): Promise<Hands
     extensionTypes: options.extensionTypes,
     frameTimeoutMs: options.frameTimeoutMs,
     maxQueuedBytes: options.maxQueuedBytes,
+    paceMs: options.paceMs,
   });
   let awaited = "nickname";
   let timer: TimerHandle | undefined = clock.setTimeout(() => {

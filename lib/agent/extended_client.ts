@@ -23,7 +23,9 @@ import { formatPlumi } from "../plumi/codec.ts";
 import type { ExtensionReply, ExtensionType, RegisterRequest } from "../plumi/messages.ts";
 import { isV2, param, params as allParams } from "../plumi/params.ts";
 import { NodeSilentError, RegistrationError } from "./errors.ts";
+import { report } from "./messages.ts";
 import type { PlumiClient } from "./plumi_client.ts";
+import { signupOpen } from "./signup_probe.ts";
 
 /** What an extended node granted at registration. */
 export interface NodeSession {
@@ -95,6 +97,12 @@ export async function registerWith(
   }
   if (first.code === 0) return { kind: "extended", session: sessionOf(first.params) };
   const error = param(first.params, "e");
+  if (error === "user" && await signupOpen(client, address, signal)) {
+    throw new RegistrationError(
+      address,
+      `${refusal(address, error).message}; ${report.signupHint(address)}`,
+    );
+  }
   if (error !== "auth") throw refusal(address, error);
 
   const secret = await password();

@@ -25,9 +25,19 @@ export { DEFAULT_NODE_PORT };
  * ```
  */
 export async function locateNode(domain: string, dns: DnsClient): Promise<Endpoint> {
+  return (await locateNodes(domain, dns))[0]!;
+}
+
+/**
+ * Every endpoint of the node of `domain`, best first: the SRV targets in
+ * order (the first is where the agent registers; the others are the
+ * failover targets it also accepts datagrams from), else the A records on
+ * port 3344. Never empty; throws {@linkcode NodeNotFoundError} as
+ * {@linkcode locateNode} does.
+ */
+export async function locateNodes(domain: string, dns: DnsClient): Promise<Endpoint[]> {
   const { endpoints, error } = await resolveByDns(domain, dns);
-  const first = endpoints[0];
-  if (first) return first;
+  if (endpoints.length > 0) return [...endpoints];
   if (error !== undefined) {
     throw new NodeNotFoundError(
       domain,
@@ -41,4 +51,18 @@ export async function locateNode(domain: string, dns: DnsClient): Promise<Endpoi
     domain,
     `domain ${domain} not found: it has no _plumi._udp SRV record and no DNS address record`,
   );
+}
+
+/**
+ * What DNS says of `domain`, the way the agent finds a node: `found` (an SRV
+ * or A record), `missing` (DNS answered that there is none), or `unknown`
+ * (DNS failed or did not answer).
+ */
+export async function domainExists(
+  domain: string,
+  dns: DnsClient,
+): Promise<"found" | "missing" | "unknown"> {
+  const { endpoints, error } = await resolveByDns(domain, dns);
+  if (endpoints.length > 0) return "found";
+  return error === undefined ? "missing" : "unknown";
 }

@@ -1,7 +1,7 @@
 import assert from "#assert";
 import type { DnsClient } from "../transport/dns.ts";
 import { NodeNotFoundError } from "./errors.ts";
-import { locateNode } from "./locate.ts";
+import { locateNode, locateNodes } from "./locate.ts";
 
 function dnsWith(a: (name: string) => Promise<string[]>): DnsClient {
   return {
@@ -57,4 +57,23 @@ Deno.test("a failing DNS server is reported as not found, with the cause kept", 
   assert.ok(error instanceof NodeNotFoundError);
   assert.equal(error.cause, cause);
   assert.match(error.message, /server timed out/);
+});
+
+Deno.test("every SRV target of the domain is one of its node's endpoints, best first", async () => {
+  const dns: DnsClient = {
+    srv: () =>
+      Promise.resolve({
+        records: [
+          { priority: 20, weight: 1, port: 4000, target: "backup.bb.com" },
+          { priority: 10, weight: 1, port: 3999, target: "lumi.bb.com" },
+        ],
+        ttl: 60,
+      }),
+    a: (name) =>
+      Promise.resolve({ records: name === "lumi.bb.com" ? ["10.0.0.9"] : ["10.0.0.2"], ttl: 60 }),
+  };
+  assert.deepEqual(await locateNodes("bb.com", dns), [
+    { ip: "10.0.0.9", port: 3999 },
+    { ip: "10.0.0.2", port: 4000 },
+  ]);
 });

@@ -111,3 +111,36 @@ export const say = {
     `Ignored ${count} malformed or unexpected datagram${count === 1 ? "" : "s"}`,
   bye: (): string => "Bye.",
 } as const;
+
+/**
+ * More of the agent's stable output lines: its defences against strangers,
+ * and what exactly failed when a call does not go through.
+ */
+export const report = {
+  handshakeCut: (from: Endpoint): string =>
+    `Refused a connection from ${
+      formatEndpoint(from)
+    }: cut while being set up, to make room for newer ones`,
+  quietCut: (from: Endpoint, nick: string): string =>
+    `Refused a connection from ${formatEndpoint(from)}: ${
+      sanitize(nick)
+    } said nothing, cut to make room for newer callers`,
+  pushedOut: (): string => "it said nothing and was cut to make room for newer callers",
+  agentSilent: (address: string, domain: string): string =>
+    `the agent of ${address} does not answer (the node of ${domain} does: the agent may have crashed or be frozen)`,
+  remoteSilent: (address: string, ourDomain: string): string =>
+    `no answer from the agent of ${address} or the node of its domain (the node of ${ourDomain} does answer)`,
+  stillTrying: (address: string, ourDomain: string): string =>
+    `No answer yet from the agent of ${address} (the node of ${ourDomain} answers); still trying...`,
+  noSuchDomain: (domain: string): string => `${domain}: no such domain`,
+  noSuchUserThere: (address: string, domain: string): string =>
+    `${address} does not exist (the node of ${domain} has no such user)`,
+  bareName: (name: string): string =>
+    `"${sanitize(name)}" is not an address: add @ and the domain, e.g. ${sanitize(name)}@bb.com`,
+  bareWordWhileFree: (word: string): string =>
+    `Not in a conversation, and "${sanitize(word)}" is not an address: add @ and the domain, e.g. ${
+      sanitize(word)
+    }@bb.com`,
+  signupHint: (address: string): string =>
+    `this node allows sign-up: run again with --signup to create ${address}`,
+} as const;

@@ -2,7 +2,10 @@
  * The agent's side of PLUMI: one UDP socket towards its own node, requests
  * (PR, PD, PL) retransmitted every second up to five attempts, look-ups
  * forwarded by the node handed to the agent, every datagram logged, and
- * malformed or unexpected datagrams counted and ignored.
+ * malformed or unexpected datagrams counted and ignored. Only the node's own
+ * endpoints are listened to: a datagram from any other source (a forged
+ * `RL0` or `PL` from a stranger) is counted and dropped before it is decoded
+ * or logged.
  *
  * @module
  */
@@ -25,6 +28,11 @@ export interface PlumiClientOptions {
   readonly socket: DatagramSocket;
   /** The node's UDP endpoint, where requests go. */
   readonly node: Endpoint;
+  /**
+   * Every endpoint of the node datagrams are accepted from (the one
+   * registered with, and the domain's other SRV targets). Default: `[node]`.
+   */
+  readonly trusted?: readonly Endpoint[];
   /** Timers for retransmission. */
   readonly clock: Clock;
   /** Wait for an answer this long before sending again, in ms. Default: 1000. */
@@ -60,7 +68,10 @@ export class PlumiClient {
   readonly #onLookup: (request: LookupRequest, from: Endpoint) => boolean;
   readonly #onIgnored: (reason: string, from: Endpoint) => void;
   readonly #pending = new Set<Pending>();
+  readonly #trusted: Set<string>;
   #ignored = 0;
+  #strangers = 0;
+  #heardAt = -Infinity;
   #closed = false;
   #loop: Promise<void> | undefined;
 
@@ -73,6 +84,7 @@ export class PlumiClient {
     this.#log = options.log;
     this.#onLookup = options.onLookup ?? (() => false);
     this.#onIgnored = options.onIgnored ?? (() => {});
+    this.#trusted = new Set([options.node, ...options.trusted ?? []].map(endpointKey));
   }
 
   /** The node this client talks to. */
@@ -80,14 +92,29 @@ export class PlumiClient {
     return this.#node;
   }
 
+  /** How long a request waits for an answer before it is sent again, ms. */
+  get retryIntervalMs(): number {
+    return this.#interval;
+  }
+
   /** The local UDP endpoint. */
   get local(): Endpoint {
     return this.#socket.local;
   }
 
-  /** Datagrams ignored so far: malformed, or not expected at that moment. */
+  /** Datagrams ignored so far: malformed, not expected at that moment, or from a stranger. */
   get ignored(): number {
     return this.#ignored;
+  }
+
+  /** Datagrams dropped because they did not come from the node. */
+  get strangers(): number {
+    return this.#strangers;
+  }
+
+  /** When (clock time) the node was last heard from: any datagram of it, valid or not. */
+  get heardAt(): number {
+    return this.#heardAt;
   }
 
   /** Start the receive loop (idempotent). */
@@ -162,6 +189,15 @@ export class PlumiClient {
     for (;;) {
       const datagram = await this.#socket.receive();
       if (datagram === null) return;
+      if (!this.#trusted.has(endpointKey(datagram.from))) {
+        this.#strangers++;
+        this.#ignore(
+          `datagram from ${datagram.from.ip}:${datagram.from.port}, not the node`,
+          datagram.from,
+        );
+        continue;
+      }
+      this.#heardAt = this.#clock.now();
       this.#log?.received(datagram.from, datagram.bytes);
       this.#dispatch(datagram.bytes, datagram.from);
     }
@@ -195,4 +231,9 @@ export class PlumiClient {
     this.#ignored++;
     this.#onIgnored(reason, from);
   }
+}
+
+function endpointKey(endpoint: Endpoint): string {
+  // An IPv4-mapped IPv6 source (::ffff:10.0.0.1) is the IPv4 address it maps.
+  return `${endpoint.ip.replace(/^::ffff:/i, "")}:${endpoint.port}`;
 }

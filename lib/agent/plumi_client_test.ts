@@ -105,3 +105,44 @@ Deno.test("closing the client ends pending requests", async () => {
   await client.close();
   assert.ok(await result instanceof AbortedError);
 });
+
+Deno.test("datagrams from anyone but the node are counted and dropped: no forged answer or look-up gets in", async () => {
+  const seen: LookupRequest[] = [];
+  const clock = new ManualClock();
+  const socket = new MemorySocket();
+  const backup = { ip: "127.0.0.2", port: 4000 };
+  const client = new PlumiClient({
+    socket,
+    node,
+    trusted: [backup],
+    clock,
+    onLookup: (request) => (seen.push(request), true),
+  });
+  client.start();
+  const lookup = { kind: "lookup", from: "laura@bb.com", to: "joan@bb.com" } as const;
+  const result = client.request(lookup, (m) => m.kind === "lookup-reply");
+  await tick();
+  // The same port on another IP, and another port on the node's IP, are strangers.
+  socket.deliver("RL0laura@bb.com:joan@bb.com:6.6.6.6:666", { ip: "6.6.6.6", port: 3344 });
+  socket.deliver("RL0laura@bb.com:joan@bb.com:6.6.6.6:666", { ip: "127.0.0.1", port: 3345 });
+  socket.deliver("PLboss@bb.com:laura@bb.com", { ip: "6.6.6.6", port: 3344 });
+  await tick();
+  assert.equal(client.strangers, 3);
+  assert.equal(client.ignored, 3);
+  assert.equal(client.heardAt, -Infinity);
+  assert.deepEqual(seen, []);
+  // The node, at any of its endpoints, is heard.
+  clock.advance(10);
+  socket.deliver("PLjoan@bb.com:laura@bb.com", backup);
+  socket.deliver("RL3laura@bb.com:joan@bb.com", node);
+  assert.deepEqual(await result, {
+    kind: "lookup-reply",
+    code: 3,
+    from: "laura@bb.com",
+    to: "joan@bb.com",
+    extra: [],
+  });
+  assert.deepEqual(seen.map((r) => r.from), ["joan@bb.com"]);
+  assert.equal(client.heardAt, 10);
+  await client.close();
+});

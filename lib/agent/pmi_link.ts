@@ -6,7 +6,10 @@
  * cut off. Writing: a queue that never blocks the caller and holds at most a
  * bounded number of bytes, so a peer that stops reading is cut off instead of
  * holding the agent (or a whole group) back. Memory per connection is bounded:
- * one read buffer, one partial frame, and the write queue.
+ * one read buffer, one partial frame, and the write queue. Towards a peer that
+ * may be an original agent (which decodes one frame per read of 102 bytes and
+ * drops the rest), frames go one per write, paced when several are queued, so
+ * that they do not merge.
  *
  * @module
  */
@@ -30,7 +33,20 @@ export interface PmiLinkOptions {
   readonly frameTimeoutMs?: number;
   /** Most bytes waiting to be written before the peer is cut off as not reading. Default: 1 MiB. */
   readonly maxQueuedBytes?: number;
+  /**
+   * Write one frame per write, at least this many ms apart when several are
+   * queued (for original peers: {@linkcode ORIGINAL_PACE_MS}). Default: none,
+   * queued frames are joined into large writes.
+   */
+  readonly paceMs?: number;
 }
+
+/**
+ * The gap between two frames written to a peer that may be an original agent:
+ * it reads at most 102 bytes at a time and decodes only the first frame, so
+ * two frames in its socket buffer at once would lose the second.
+ */
+export const ORIGINAL_PACE_MS = 50;
 
 const READ_BUFFER = 4_096;
 /** Largest single write: queued frames are joined up to this size. */
@@ -64,6 +80,7 @@ export class PmiLink {
   readonly #decoder: PmiDecoder;
   readonly #frameTimeoutMs: number;
   readonly #maxQueued: number;
+  readonly #paceMs: number | undefined;
   readonly #frames: PmiFrame[] = [];
   #ended = false;
   #failure: Error | undefined;
@@ -85,6 +102,15 @@ export class PmiLink {
     this.#decoder = new PmiDecoder({ extensionTypes: options.extensionTypes });
     this.#frameTimeoutMs = options.frameTimeoutMs ?? 5_000;
     this.#maxQueued = options.maxQueuedBytes ?? 1024 * 1024;
+    this.#paceMs = options.paceMs;
+    if (this.#paceMs !== undefined) {
+      // Each frame its own TCP segment: Nagle's algorithm would join them again.
+      try {
+        (options.conn as Partial<Pick<Deno.TcpConn, "setNoDelay">>).setNoDelay?.(true);
+      } catch {
+        // not a TCP socket (tests), or already closed
+      }
+    }
     this.remote = endpointOf(options.conn.remoteAddr);
     this.lastReceived = this.lastSent = this.#clock.now();
   }
@@ -184,7 +210,8 @@ export class PmiLink {
       );
       return false;
     }
-    this.#queue.push(bytes);
+    if (this.#paceMs === undefined) this.#queue.push(bytes);
+    else this.#queue.push(...splitFrames(bytes));
     this.#queued += bytes.length;
     this.lastSent = this.#clock.now();
     if (!this.#writing) void this.#drain();
@@ -195,10 +222,11 @@ export class PmiLink {
     this.#writing = true;
     try {
       while (this.#queue.length > 0 && !this.#closed) {
-        const chunk = this.#takeChunk();
+        const chunk = this.#paceMs === undefined ? this.#takeChunk() : this.#queue.shift()!;
         let offset = 0;
         while (offset < chunk.length) offset += await this.#conn.write(chunk.subarray(offset));
         this.#queued -= chunk.length;
+        if (this.#paceMs !== undefined && this.#queue.length > 0) await this.#pause(this.#paceMs);
       }
     } catch (error) {
       if (!this.#closed) this.fail(error instanceof Error ? error : new Error(String(error)));
@@ -206,6 +234,18 @@ export class PmiLink {
       this.#writing = false;
       for (const wake of this.#drained.splice(0)) wake();
     }
+  }
+
+  /** Wait `ms`, or less if the link closes meanwhile. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = this.#clock.setTimeout(resolve, ms);
+      // Closing wakes the drained waiters: then the pause ends at once.
+      this.#drained.push(() => {
+        this.#clock.clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   #takeChunk(): Uint8Array {
@@ -262,4 +302,19 @@ export class PmiLink {
     }
     for (const wake of this.#drained.splice(0)) wake();
   }
+}
+
+/** Cut encoded PMI frames, back to back, into one array per frame. */
+function splitFrames(bytes: Uint8Array): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  let offset = 0;
+  while (offset < bytes.length) {
+    const length = bytes.length - offset >= 3
+      ? (bytes[offset + 1]! - 0x30) * 10 + (bytes[offset + 2]! - 0x30)
+      : bytes.length;
+    const end = Math.min(bytes.length, offset + 3 + Math.max(0, length));
+    frames.push(bytes.subarray(offset, end));
+    offset = end;
+  }
+  return frames;
 }

@@ -66,3 +66,34 @@ Deno.test("queued writes go out in order, joined, and flush waits for them", asy
   assert.equal(await readText(theirs, 12), "L01aL01bL01c");
   link.close();
 });
+
+Deno.test("towards an original peer, frames go one per write, paced when several are queued", async () => {
+  const clock = new ManualClock();
+  const [ours, theirs] = connPair();
+  const link = new PmiLink({ conn: ours, clock, paceMs: 50 });
+  link.write(bytes("L02hiL03you")); // one long line: two frames
+  link.write(bytes("L01!"));
+  const buffer = new Uint8Array(102);
+  const readOnce = async () => {
+    const n = await theirs.read(buffer);
+    return new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+  };
+  assert.equal(await readOnce(), "L02hi");
+  let second: string | undefined;
+  const reading = readOnce().then((text) => (second = text));
+  clock.advance(49);
+  await tick();
+  assert.equal(second, undefined);
+  clock.advance(1);
+  await reading;
+  assert.equal(second, "L03you");
+  const third = readOnce();
+  clock.advance(50);
+  assert.equal(await third, "L01!");
+  assert.equal(link.queuedBytes, 0);
+  // Closing during a pause ends it at once.
+  link.write(bytes("L01aL01b"));
+  assert.equal(await readOnce(), "L01a");
+  link.close();
+  await link.flush(1_000);
+});

@@ -3,8 +3,14 @@
  * while it has room for another conversation, `RL1` past `maxChats`), accepts
  * conversations and group links, places calls, and keeps the conversations
  * and groups open at once (`roster.ts`, `groups.ts`). Incoming connections go
- * through an admission gate (`admission.ts`). Everything it does is reported
- * through the UI with the stable texts of `messages.ts`.
+ * through an admission gate (`admission.ts`): a handshake budget of their own
+ * that never counts towards `maxChats`. A caller that sent its nickname is
+ * shown at once, but its conversation counts as one of `maxChats` only once a
+ * line has passed either way; until then it holds a slot of a second,
+ * equally bounded budget ("quiet" conversations), where newer callers push
+ * out the oldest. So connections that send a nickname and then nothing (or
+ * nothing at all) never make the agent busy for real callers. Everything it
+ * does is reported through the UI with the stable texts of `messages.ts`.
  *
  * @module
  */
@@ -17,20 +23,24 @@ import { closeOnAbort } from "./abort.ts";
 import { Admission } from "./admission.ts";
 import { sameAddress } from "./addresses.ts";
 import { Conversation, explainEnd } from "./conversation.ts";
-import { Dialer } from "./dialer.ts";
+import { Dialer, type DomainCheck } from "./dialer.ts";
 import { describeError } from "./errors.ts";
 import { availableReply, featureFields } from "./features.ts";
 import type { GroupLinkTiming } from "./group_link.ts";
 import { Groups } from "./groups.ts";
-import { say } from "./messages.ts";
+import { report, say } from "./messages.ts";
+import { ORIGINAL_PACE_MS } from "./pmi_link.ts";
 import type { PlumiClient } from "./plumi_client.ts";
 import { type Chat, isChat, Roster, type Target } from "./roster.ts";
 import type { AgentUi } from "./ui.ts";
 
 export { explainEnd, sameAddress };
 
-/** How long an `RL0` answer is remembered to name the caller whose connection follows, ms. */
-const OFFER_TTL_MS = 60_000;
+/**
+ * How long an `RL0` answer is remembered to name the caller whose connection
+ * follows, ms: a caller connects at once (within its 5 s connect timeout).
+ */
+const OFFER_TTL_MS = 15_000;
 /** At most this many `RL0` answers are remembered. */
 const MAX_OFFERS = 64;
 
@@ -63,6 +73,8 @@ export interface SessionOptions {
   readonly maxPendingHandshakes: number;
   readonly maxPendingPerIp: number;
   readonly refusalReportMs: number;
+  /** Whether DNS knows a domain, to tell a missing domain from a missing user. Default: unknown. */
+  readonly domainExists?: (domain: string) => Promise<DomainCheck>;
 }
 
 /** The agent between registration and deregistration. */
@@ -70,11 +82,16 @@ export class Session {
   readonly #o: SessionOptions;
   readonly #roster: Roster;
   readonly #admission: Admission;
+  /** Conversations that got past the nicknames but where no line has passed yet. */
+  readonly #quiet: Admission;
+  /** Those quiet conversations, with the function that gives their slot back. */
+  readonly #tentative = new Map<Chat, () => void>();
   readonly #dialer: Dialer;
   readonly #groups: Groups | undefined;
   readonly #groupEndpoint: Endpoint | undefined;
   readonly #timing: GroupLinkTiming;
   #calling = 0;
+  /** Incoming conversations whose nicknames are being exchanged. */
   #answering = 0;
   #offers: Array<{ address: string; at: number }> = [];
   #changed: Array<() => void> = [];
@@ -98,6 +115,14 @@ export class Session {
       print: (text) => options.ui.warn(text),
       summary: say.refusedMore,
     });
+    this.#quiet = new Admission({
+      maxPending: options.maxPendingHandshakes,
+      maxPendingPerIp: options.maxPendingPerIp,
+      clock: options.clock,
+      reportMs: options.refusalReportMs,
+      print: (text) => options.ui.warn(text),
+      summary: say.refusedMore,
+    });
     this.#timing = {
       clock: options.clock,
       nickTimeoutMs: options.nickTimeoutMs,
@@ -114,6 +139,7 @@ export class Session {
       ui: options.ui,
       timing: this.#timing,
       stop: this.#stop.signal,
+      domainExists: options.domainExists,
     });
     if (options.groupListener) {
       this.#groupEndpoint = { ip: options.advertised.ip, port: options.groupListener.local.port };
@@ -136,18 +162,17 @@ export class Session {
   /** Start accepting conversations and group links (idempotent). */
   start(): void {
     if (this.#loops.length > 0) return;
-    this.#loops.push(this.#acceptLoop(this.#o.listener, (conn, release) => {
-      this.#answering++;
-      return this.#answer(conn, release);
+    this.#loops.push(this.#acceptLoop(this.#o.listener, (conn, release, cut) => {
+      return this.#answer(conn, release, cut);
     }));
     const groups = this.#groups;
     if (this.#o.groupListener && groups) {
-      this.#loops.push(this.#acceptLoop(this.#o.groupListener, async (conn, release) => {
+      this.#loops.push(this.#acceptLoop(this.#o.groupListener, async (conn, release, cut) => {
         const unwatch = closeOnAbort(conn, this.#stop.signal);
         try {
           await groups.answer(conn);
         } catch (error) {
-          if (!this.#closed) {
+          if (!this.#closed && !cut()) {
             this.#o.ui.warn(say.incomingFailed(remoteOf(conn), describeError(error)));
           }
         } finally {
@@ -163,9 +188,13 @@ export class Session {
     return this.#roster.current !== undefined;
   }
 
-  /** Whether the agent would answer a look-up with `RL1`: no room for another conversation. */
+  /**
+   * Whether the agent would answer a look-up with `RL1`: no room for another
+   * conversation. Handshakes and quiet conversations (no line yet) do not count.
+   */
   get busy(): boolean {
-    return this.#roster.chats.length + this.#calling + this.#answering >= this.#o.maxChats;
+    const talking = this.#roster.chats.filter((chat) => !this.#tentative.has(chat)).length;
+    return talking + this.#calling >= this.#o.maxChats;
   }
 
   /** The group endpoint advertised as `g=`, when groups are on. */
@@ -219,6 +248,7 @@ export class Session {
         found.endpoint,
         stop,
         say.callFailed,
+        found.features.extended,
       );
       if (!conversation) return;
       ui.info(say.connected(conversation.peerNick, address));
@@ -236,7 +266,7 @@ export class Session {
     else if (!isChat(target)) target.say(text);
     else if (!target.conversation.send(text)) {
       this.#o.ui.warn(say.sendFailed("the conversation is over"));
-    }
+    } else this.#settle(target);
   }
 
   /** `/exit`: end the current conversation, or leave the current group. */
@@ -321,7 +351,10 @@ export class Session {
     this.#o.groupListener?.close();
     await this.#groups?.close();
     await Promise.all(this.#roster.chats.map((chat) => this.#end(chat)));
+    // Quiet callers never shown (they said nothing) are not in the roster: end them too.
+    await Promise.all([...this.#tentative.keys()].map((chat) => this.#end(chat)));
     this.#admission.close();
+    this.#quiet.close();
     this.#wake();
     await Promise.all(this.#loops);
     await Promise.all([...this.#tasks]);
@@ -350,7 +383,7 @@ export class Session {
 
   async #acceptLoop(
     listener: StreamListener,
-    handle: (conn: StreamConn, release: () => void) => Promise<void>,
+    handle: (conn: StreamConn, release: () => void, cut: () => boolean) => Promise<void>,
   ): Promise<void> {
     const conversations = listener === this.#o.listener;
     // Members behind one address (a NAT, a test on loopback) may all link with a newcomer at
@@ -365,7 +398,12 @@ export class Session {
           break;
         }
         const remote = remoteOf(conn);
-        const release = this.#admission.admit(remote.ip, perIp);
+        let cut = false;
+        const release = this.#admission.admit(remote.ip, perIp, () => {
+          cut = true;
+          closeQuietly(conn);
+          this.#admission.refused(report.handshakeCut(remote));
+        });
         if (typeof release === "string") {
           closeQuietly(conn);
           this.#admission.refused(say.refused(remote, release));
@@ -377,48 +415,98 @@ export class Session {
           this.#admission.refused(say.refusedBusy(remote, this.#o.maxChats));
           continue;
         }
-        this.#track(handle(conn, release));
+        this.#track(handle(conn, release, () => cut));
       }
     } catch {
       // the listener was closed
     }
   }
 
-  async #answer(conn: StreamConn, release: () => void): Promise<void> {
+  async #answer(conn: StreamConn, release: () => void, cut: () => boolean): Promise<void> {
     const { ui } = this.#o;
     const remote = remoteOf(conn);
     const unwatch = closeOnAbort(conn, this.#stop.signal);
+    this.#answering++;
+    let answering = true;
+    const answered = () => {
+      if (answering) this.#answering--;
+      answering = false;
+    };
     try {
       const conversation = await Conversation.open({
         conn,
         role: "callee",
         nick: this.#o.nick,
         ...this.#timing,
+        // The caller may be an original agent: nothing in PMI tells.
+        paceMs: ORIGINAL_PACE_MS,
       });
       if (this.#closed) {
         conversation.close();
         return;
       }
-      const address = this.#takeOffer();
-      ui.info(say.incoming(conversation.peerNick, address));
-      this.#beginChat(conversation, address, false);
+      // The handshake is over: its slot goes back, and the conversation is quiet until a line.
+      answered();
+      release();
+      let pushedOut = false;
+      const quiet = this.#quiet.admit(remote.ip, this.#o.maxPendingPerIp, () => {
+        pushedOut = true;
+        conversation.close();
+        this.#quiet.refused(report.quietCut(remote, conversation.peerNick));
+      });
+      const offer = this.#takeOffer();
+      this.#beginChat(conversation, offer.address, false, {
+        release: typeof quiet === "string" ? () => {} : quiet,
+        pushedOut: () => pushedOut,
+        announced: offer.announced,
+        remote,
+      });
     } catch (error) {
-      if (!this.#closed) ui.warn(say.incomingFailed(remote, describeError(error)));
+      if (!this.#closed && !cut()) ui.warn(say.incomingFailed(remote, describeError(error)));
     } finally {
+      answered();
       unwatch();
       release();
-      this.#answering--;
       this.#wake();
     }
   }
 
-  #takeOffer(): string | undefined {
-    const now = this.#o.clock.now();
-    this.#offers = this.#offers.filter((o) => now - o.at < OFFER_TTL_MS);
-    return this.#offers.shift()?.address;
+  /** A line passed in `chat`: it is a conversation for real, and counts towards `maxChats`. */
+  #settle(chat: Chat): void {
+    const release = this.#tentative.get(chat);
+    if (!release) return;
+    this.#tentative.delete(chat);
+    release();
   }
 
-  #beginChat(conversation: Conversation, address: string | undefined, focus: boolean): void {
+  /**
+   * Who the caller whose nicknames just came is, as far as the node told:
+   * `announced` when a look-up came through the node before (a real caller
+   * always looks us up first); its `address` only when no other connection
+   * is being set up at the same time, so that a stranger's connection
+   * between a caller's look-up and its connection cannot take its name.
+   */
+  #takeOffer(): { announced: boolean; address?: string } {
+    const now = this.#o.clock.now();
+    this.#offers = this.#offers.filter((o) => now - o.at < OFFER_TTL_MS);
+    const offer = this.#offers.shift();
+    if (!offer) return { announced: false };
+    const alone = this.#answering === 0;
+    return alone ? { announced: true, address: offer.address } : { announced: true };
+  }
+
+  #beginChat(
+    conversation: Conversation,
+    address: string | undefined,
+    focus: boolean,
+    quiet?: {
+      release: () => void;
+      pushedOut: () => boolean;
+      /** The node announced a caller: shown at once; otherwise only once it says a line. */
+      announced: boolean;
+      remote: Endpoint;
+    },
+  ): void {
     const { ui } = this.#o;
     const chat: Chat = {
       kind: "chat",
@@ -427,16 +515,38 @@ export class Session {
       conversation,
       ended: Promise.resolve(),
     };
-    this.#roster.add(chat, focus);
+    let visible = false;
+    const show = () => {
+      if (visible) return;
+      visible = true;
+      if (quiet) ui.info(say.incoming(conversation.peerNick, address));
+      this.#roster.add(chat, focus);
+    };
+    if (quiet) this.#tentative.set(chat, quiet.release);
+    if (!quiet || quiet.announced) show();
     let shown = conversation.peerNick;
     chat.ended = conversation.run({
-      onLine: (text) => ui.chat(conversation.peerNick, text, this.#roster.prefixFor(chat)),
+      onLine: (text) => {
+        this.#settle(chat);
+        show();
+        ui.chat(conversation.peerNick, text, this.#roster.prefixFor(chat));
+      },
       onNick: (nick) => {
         ui.info(say.nickChanged(shown, nick));
         shown = nick;
       },
     }).then((end) => {
-      ui.info(say.ended(conversation.peerNick, explainEnd(end, conversation.peerNick)));
+      this.#settle(chat);
+      if (!visible) {
+        // A stranger that never said anything: reported in bursts, like refused connections.
+        const why = explainEnd(end, conversation.peerNick);
+        if (quiet && !quiet.pushedOut() && !this.#closed) {
+          this.#quiet.refused(say.incomingFailed(quiet.remote, why));
+        }
+        return;
+      }
+      const why = quiet?.pushedOut() ? report.pushedOut() : explainEnd(end, conversation.peerNick);
+      ui.info(say.ended(conversation.peerNick, why));
       this.#roster.remove(chat);
     });
   }

@@ -9,6 +9,7 @@
  */
 
 import { LineEditor } from "./line_editor.ts";
+import { BoundedOutput } from "./output.ts";
 
 /** Colours for statuses: good (online), warn (busy), bad (errors), dim (offline, unknown). */
 export type Tone = "good" | "warn" | "bad" | "dim";
@@ -43,6 +44,8 @@ export interface AgentUi {
   onInterrupt: () => void;
   /** Restore the terminal. */
   close(): void;
+  /** Wait until what was printed is out, or `timeoutMs` passes (before exiting). Default: at once. */
+  flush?(timeoutMs: number): Promise<void>;
 }
 
 /**
@@ -82,6 +85,8 @@ export interface PlainUiOptions {
   readonly write: (text: string) => void;
   /** Whether a person types (stdin is a TTY but stdout is not). Default: false. */
   readonly interactive?: boolean;
+  /** Wait until what was written is out, or `timeoutMs` passes. Default: nothing to wait for. */
+  readonly flush?: (timeoutMs: number) => Promise<void>;
 }
 
 /** Plain lines in, plain lines out: no prompt, no colour, no cursor movement. */
@@ -89,11 +94,13 @@ export class PlainUi implements AgentUi {
   readonly interactive: boolean;
   onInterrupt: () => void = () => {};
   readonly #write: (text: string) => void;
+  readonly #flush: ((timeoutMs: number) => Promise<void>) | undefined;
   readonly #lines: AsyncGenerator<string> | undefined;
 
   constructor(options: PlainUiOptions) {
     this.interactive = options.interactive ?? false;
     this.#write = options.write;
+    this.#flush = options.flush;
     this.#lines = options.input ? textLines(options.input) : undefined;
   }
 
@@ -124,6 +131,10 @@ export class PlainUi implements AgentUi {
   }
 
   close(): void {}
+
+  async flush(timeoutMs: number): Promise<void> {
+    await this.#flush?.(timeoutMs);
+  }
 }
 
 /** The raw terminal a {@linkcode TerminalUi} drives. */
@@ -138,6 +149,8 @@ export interface RawTerminal {
   columns(): number;
   /** Whether colours may be used (NO_COLOR unset). */
   readonly color: boolean;
+  /** Wait until what was written is out, or `timeoutMs` passes. Default: nothing to wait for. */
+  flush?(timeoutMs: number): Promise<void>;
 }
 
 const CLEAR_LINE = "\r\x1b[K";
@@ -212,6 +225,10 @@ export class TerminalUi implements AgentUi {
     return this.#paint(TONES[tone], text);
   }
 
+  async flush(timeoutMs: number): Promise<void> {
+    await this.#terminal.flush?.(timeoutMs);
+  }
+
   close(): void {
     if (!this.#raw) return;
     this.#raw = false;
@@ -283,17 +300,16 @@ export class TerminalUi implements AgentUi {
   }
 }
 
-function writeStdout(text: string): void {
-  const bytes = new TextEncoder().encode(text);
-  let offset = 0;
-  while (offset < bytes.length) offset += Deno.stdout.writeSync(bytes.subarray(offset));
-}
-
 /**
  * The UI for this process: a {@linkcode TerminalUi} when stdin and stdout are
- * both terminals, otherwise a {@linkcode PlainUi} on stdin/stdout.
+ * both terminals, otherwise a {@linkcode PlainUi} on stdin/stdout. Output goes
+ * through a {@linkcode BoundedOutput}: the agent never waits on its terminal,
+ * and what nobody reads beyond its bound is dropped with a marker line.
  */
 export function createConsoleUi(): AgentUi {
+  const out = new BoundedOutput({ write: (bytes) => Deno.stdout.write(bytes) });
+  const writeStdout = (text: string) => out.write(text);
+  const flush = (timeoutMs: number) => out.flush(timeoutMs);
   const stdinTty = Deno.stdin.isTerminal();
   if (stdinTty && Deno.stdout.isTerminal()) {
     return new TerminalUi({
@@ -308,7 +324,13 @@ export function createConsoleUi(): AgentUi {
         }
       },
       color: !Deno.noColor,
+      flush,
     });
   }
-  return new PlainUi({ input: Deno.stdin.readable, write: writeStdout, interactive: stdinTty });
+  return new PlainUi({
+    input: Deno.stdin.readable,
+    write: writeStdout,
+    interactive: stdinTty,
+    flush,
+  });
 }

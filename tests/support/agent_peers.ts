@@ -21,7 +21,7 @@ export interface RunningNode {
  * Start `main_node.ts` for `domain` with `users`, in `dir`, on `listen`
  * (default: a free loopback port). With `domains` (other domains' nodes), the
  * configuration is written in the INI form with a `[domains]` map, so nodes
- * on loopback find each other without DNS.
+ * on loopback find each other without DNS. `extraArgs` are more flags of the node.
  */
 export async function startNode(
   dir: string,
@@ -29,6 +29,7 @@ export async function startNode(
   users: readonly string[],
   listen = "127.0.0.1:0",
   domains?: Readonly<Record<string, string>>,
+  extraArgs: readonly string[] = [],
 ): Promise<RunningNode> {
   const config = `${dir}/nodelumi-${domain}.cfg`;
   const text = domains === undefined ? `${domain} ${users.join(" ")}\n` : [
@@ -42,7 +43,7 @@ export async function startNode(
   await Deno.writeTextFile(config, text);
   const process = await startProgram(
     "node",
-    ["--config", config, "--listen", listen, "--no-log", "--no-state"],
+    ["--config", config, "--listen", listen, "--no-log", "--no-state", ...extraArgs],
     { cwd: dir, name: `node ${domain}` },
   );
   const match = await process.waitFor(/listening on (\d+\.\d+\.\d+\.\d+):(\d+)/);
@@ -188,6 +189,49 @@ export class RawPmi implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();
+  }
+}
+
+/**
+ * The receiving side of an original agent's PMI connection, exactly as the
+ * original reads it: one read of at most 102 bytes, the first frame in it
+ * decoded, and whatever else the read returned thrown away; then it shows
+ * the line on its terminal (`busyMs`) before it reads again. Two frames that
+ * reach its socket together therefore lose the second.
+ */
+export class OriginalReader {
+  readonly conn: StreamConn;
+  /** Bytes thrown away so far, as the original would have. */
+  discarded = 0;
+  readonly #busyMs: number;
+  #reads = 0;
+
+  /** `busyMs`: how long showing a line takes before the next read. Default: 10. */
+  constructor(conn: StreamConn, busyMs = 10) {
+    this.conn = conn;
+    this.#busyMs = busyMs;
+  }
+
+  /** One read, one frame: its type and text; `null` at the end of the stream. */
+  async readFrame(timeoutMs = 5_000): Promise<{ type: string; text: string } | null> {
+    if (this.#reads++ > 0) await new Promise((resolve) => setTimeout(resolve, this.#busyMs));
+    const buffer = new Uint8Array(102);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no data within ${timeoutMs} ms`)), timeoutMs);
+    });
+    let n: number | null;
+    try {
+      n = await Promise.race([this.conn.read(buffer), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (n === null) return null;
+    const header = decoder.decode(buffer.subarray(0, Math.min(3, n)));
+    if (!/^.\d\d$/.test(header)) throw new Error(`not a PMI frame header: "${header}"`);
+    const end = 3 + Number(header.slice(1));
+    this.discarded += Math.max(0, n - end);
+    return { type: header[0]!, text: decoder.decode(buffer.subarray(3, Math.min(end, n))) };
   }
 }
 
