@@ -302,6 +302,7 @@ Deno.test("every request duplicated: each changes the state once, and both copie
   // Deregistration with the session: done once, the copy finds nothing to undo.
   const bye = await answers(nuria, `PDnuria@bb.com;v=2;t=${token}`);
   strictEqual(bye.first, "RD0;v=2");
+  deepStrictEqual(bye.all, ["RD0;v=2", "RD0;v=2"]);
   strictEqual(await online(), "3 users, 1 online");
   const stats = await node.stats();
   strictEqual(stats.received, relay.counts.deliveredForward);

@@ -363,6 +363,9 @@ export class ExtendedService {
       params: ["v=2", ...extra],
     });
     if (!this.#isLocal(domain) || !this.#directory.has(name)) return done(1, "e=user");
+    // Already offline: nothing to undo and nothing to protect, so a retransmitted or duplicated PD
+    // gets the answer its first copy got.
+    if (this.#directory.get(name) === null) return done(0);
     // Without the session's token from the session's address: allowed only where the original
     // allows it, for users without a password.
     if (!this.#caller(address, params, from) && this.#protected.has(name)) {
