@@ -23,9 +23,10 @@ import { type Endpoint, parseEndpoint } from "../plumi/address.ts";
 import type { ExtensionReply, PlumiMessage, RegisterReply } from "../plumi/messages.ts";
 import type { BuddyState, RemoteBuddies } from "./extended.ts";
 import { isV2, param } from "../plumi/params.ts";
+import { PROBE_NAME } from "./liveness.ts";
 
-/** The user name of capability probes; not a valid user anywhere by convention. */
-export const PROBE_NAME = ".lumi-probe";
+/** The user name of capability probes (and of liveness probes); not a valid user anywhere by convention. */
+export { PROBE_NAME };
 
 /** Options of {@linkcode RemotePresence}. */
 export interface RemotePresenceOptions {
