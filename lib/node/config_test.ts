@@ -182,7 +182,7 @@ Deno.test("INI form errors name the line and the reason", () => {
   fails(
     "[limits]\nusers = 5\n",
     2,
-    `line 2: unknown limit "users" (known: offline-after, rate-limit, rate-window, ban, heartbeat, expire-original, max-buddies, exempt)`,
+    `line 2: unknown limit "users" (known: offline-after, rate-limit, rate-window, ban, heartbeat, expire-original, max-buddies, exempt-limit, exempt)`,
   );
   fails(
     "[domains]\ncc.com = 127.0.0.3:0\n",

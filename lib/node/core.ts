@@ -163,7 +163,11 @@ export class NodeCore {
       kind: "probe",
       name,
       registration,
-      refusal: send(from, { kind: "register-reply", code: 1, params: v2 ? ["v=2", "e=online"] : [] }),
+      refusal: send(from, {
+        kind: "register-reply",
+        code: 1,
+        params: v2 ? ["v=2", "e=online"] : [],
+      }),
     };
   }
 

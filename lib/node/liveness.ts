@@ -127,7 +127,7 @@ export class Liveness {
     const now = this.clock.now();
     const since = registration.awaitingSince;
     if (since >= 0) {
-      if (registration.at.heardAt >= since) {
+      if (registration.at.heardAt > since) {
         // Answered: a fresh window for this look-up (it stays in the map).
         registration.unanswered = 0;
         registration.awaitingSince = now;
@@ -171,7 +171,7 @@ export class Liveness {
     if (waiting) waiting.push(done);
     else this.#moves.set(name, [done]);
     this.#moveWaiters++;
-    if (registration.awaitingSince < 0 || registration.at.heardAt >= registration.awaitingSince) {
+    if (registration.awaitingSince < 0 || registration.at.heardAt > registration.awaitingSince) {
       this.#open(name, registration, now);
     }
     this.#probe(name, registration);
@@ -235,7 +235,7 @@ export class Liveness {
         continue;
       }
       const since = registration.awaitingSince;
-      if (since < 0 || registration.at.heardAt >= since) {
+      if (since < 0 || registration.at.heardAt > since) {
         if (since >= 0) registration.unanswered = 0;
         registration.awaitingSince = -1;
         this.#windows.delete(name);

@@ -314,7 +314,11 @@ export class NodeServer {
       try {
         if (alive) this.#send(verdict.refusal, request);
         // The agent is silent: handle the PR (checking again if the registration changed meanwhile).
-        else this.#route(message, request, this.#directory?.get(verdict.name) !== verdict.registration);
+        else {this.#route(
+            message,
+            request,
+            this.#directory?.get(verdict.name) !== verdict.registration,
+          );}
       } catch (error) {
         this.#internalError(error, request.from);
       }
