@@ -154,16 +154,13 @@ export class Liveness {
 
   /**
    * Someone else wants to register as `name`, online at `registration`:
-   * `done(true)` if its agent there shows a sign of life within the
-   * deadline (then the move is refused), `done(false)` if it stays silent.
+   * the agent there is probed at once, and `done(true)` is called if it
+   * shows a sign of life within the deadline (then the move is refused),
+   * `done(false)` if it stays silent.
    * Returns false (and never calls `done`) when too many are waiting.
    */
   probeMove(name: string, registration: Registration, done: (alive: boolean) => void): boolean {
     const now = this.clock.now();
-    if (now - registration.at.heardAt < this.#deadlineMs) {
-      done(true);
-      return true;
-    }
     const waiting = this.#moves.get(name);
     if (this.#moveWaiters >= MAX_MOVE_WAITERS || (waiting?.length ?? 0) >= MOVE_WAITERS_PER_USER) {
       return false;
@@ -171,9 +168,9 @@ export class Liveness {
     if (waiting) waiting.push(done);
     else this.#moves.set(name, [done]);
     this.#moveWaiters++;
-    if (registration.awaitingSince < 0 || registration.at.heardAt > registration.awaitingSince) {
-      this.#open(name, registration, now);
-    }
+    if (waiting) return true; // a probe is out already
+    // A window of its own: what was heard before this moment does not count.
+    this.#open(name, registration, now);
     this.#probe(name, registration);
     return true;
   }
