@@ -5,7 +5,7 @@
  * Most datagrams are sent each from a socket of its own, bound for it alone:
  * such a source is never a registered agent when its datagram arrives, so
  * everything the socket ever receives is the node's answer to that one
- * datagram, and must not be longer than it (docs/PROTOCOL.md, "Flood and
+ * datagram, and must be at most one byte longer than it (docs/PROTOCOL.md, "Flood and
  * amplification rules"). A socket whose datagram registered it (it received
  * `RR0`) is an agent from then on, and only what came before counts.
  *
@@ -25,6 +25,7 @@
  */
 
 import type { Endpoint } from "../../lib/plumi/address.ts";
+import { MAX_ANSWER_GROWTH } from "../../lib/node/server.ts";
 import { bindUdp, type DatagramSocket } from "../../lib/transport/udp.ts";
 import { fromLatin1, latin1, mutate, PlumiFuzzer, type Vocabulary } from "./plumi_fuzz.ts";
 
@@ -83,7 +84,7 @@ export interface NodeFuzzReport {
   freshBytesReceived: number;
   /** Fresh sockets whose datagram registered them (their later traffic is an agent's). */
   registeredByFuzz: number;
-  /** Datagrams answered with more bytes than they had: must stay empty. */
+  /** Datagrams answered with more than one byte more than they had: must stay empty. */
   amplifications: Amplification[];
   /** Datagrams the peer node received from the node, and answered. */
   peerReceived: number;
@@ -255,7 +256,8 @@ export async function fuzzNode(options: NodeFuzzOptions): Promise<NodeFuzzReport
         report.registeredByFuzz++;
         registeredPorts.add(fresh.socket.local.port);
       }
-      if (bytes > fresh.request.length) {
+      // The bound of the amplification rule: at most one byte more (an RL2/RL3 for a PL).
+      if (bytes > fresh.request.length + MAX_ANSWER_GROWTH) {
         report.amplifications.push({
           request: fromLatin1(fresh.request),
           answers: fresh.answers.map(fromLatin1),
