@@ -123,6 +123,10 @@ function openFresh(request: Uint8Array, registeredPorts: ReadonlySet<number>): F
       const datagram = await socket.receive();
       if (!datagram) return;
       if (state.registered) continue;
+      // A look-up is never an answer: it is sent to a user's registered address (a fuzzed PR
+      // that the node moved there after probing the old one, once this port's earlier socket
+      // had closed): the node's business with that user, not this datagram's answer.
+      if (datagram.bytes[0] === 0x50 && datagram.bytes[1] === 0x4c) continue;
       answers.push(datagram.bytes);
       const text = fromLatin1(datagram.bytes);
       if (text === "RR0" || text.startsWith("RR0;")) state.registered = true;
