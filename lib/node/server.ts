@@ -312,13 +312,13 @@ export class NodeServer {
     const waiting = this.#liveness.probeMove(verdict.name, verdict.registration, (alive) => {
       this.#heldMoves.delete(key);
       try {
-        if (alive) this.#send(verdict.refusal, request);
-        // The agent is silent: handle the PR (checking again if the registration changed meanwhile).
-        else {this.#route(
-            message,
-            request,
-            this.#directory?.get(verdict.name) !== verdict.registration,
-          );}
+        if (alive) {
+          this.#send(verdict.refusal, request);
+        } else {
+          // The agent is silent: handle the PR, checked again if the registration changed meanwhile.
+          const changed = this.#directory?.get(verdict.name) !== verdict.registration;
+          this.#route(message, request, changed);
+        }
       } catch (error) {
         this.#internalError(error, request.from);
       }
@@ -355,10 +355,16 @@ export class NodeServer {
     return nodes.some((n) => n.ip === endpoint.ip && n.port === endpoint.port);
   }
 
+  /** Keep `work` until it settles; a rejection is an internal error (counted, logged), never unhandled. */
   #track(work: Promise<void>, from: Endpoint): void {
-    const guarded = work.catch((error) => this.#internalError(error, from));
-    this.#pending.add(guarded);
-    void guarded.finally(() => this.#pending.delete(guarded));
+    const settled: Promise<void> = work.then(
+      () => void this.#pending.delete(settled),
+      (error) => {
+        this.#pending.delete(settled);
+        this.#internalError(error, from);
+      },
+    );
+    this.#pending.add(settled);
   }
 
   #perform(action: Action, request: Request): void {
