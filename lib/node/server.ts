@@ -15,6 +15,7 @@ import {
   MAX_PACKET_BYTES,
   type PlumiErrorKind,
   type PlumiMessage,
+  type RegisterRequest,
 } from "../plumi/messages.ts";
 import type { Directory } from "./directory.ts";
 import type { ExtendedService } from "./extended.ts";
@@ -291,7 +292,9 @@ export class NodeServer {
   #route(message: PlumiMessage, request: Request, admit: boolean): void {
     if (admit && (message.kind === "register" || message.kind === "deregister")) {
       const verdict = this.#core.admit(message, request.from);
-      if (verdict?.kind === "probe") return this.#holdForProbe(verdict, message, request);
+      if (verdict?.kind === "probe") {
+        return this.#holdForProbe(verdict, message as RegisterRequest, request);
+      }
       if (verdict) return this.#send(verdict, request);
     }
     if (this.#extended?.wants(message)) {
@@ -302,7 +305,7 @@ export class NodeServer {
   }
 
   /** A PR that would move an online user: refused if the agent where it is answers a probe. */
-  #holdForProbe(verdict: ProbeVerdict, message: PlumiMessage, request: Request): void {
+  #holdForProbe(verdict: ProbeVerdict, message: RegisterRequest, request: Request): void {
     const key = `${verdict.name} ${request.from.ip}:${request.from.port}`;
     if (this.#heldMoves.has(key) || this.#heldMoves.size >= 10_000) {
       bump(this.stats.dropped, "move-pending"); // a copy: the first one will be answered
@@ -316,8 +319,9 @@ export class NodeServer {
           this.#send(verdict.refusal, request);
         } else {
           // The agent is silent: handle the PR, checked again if the registration changed meanwhile.
-          const changed = this.#directory?.get(verdict.name) !== verdict.registration;
-          this.#route(message, request, changed);
+          const again = this.#core.admit(message, request.from);
+          const same = again?.kind === "probe" && again.registration === verdict.registration;
+          this.#route(message, request, !same);
         }
       } catch (error) {
         this.#internalError(error, request.from);
