@@ -10,6 +10,7 @@
 
 import { deepStrictEqual, ok, strictEqual } from "#assert";
 import type { Endpoint } from "../lib/plumi/address.ts";
+import { ExtAgent } from "./support/ext_agent.ts";
 import { LossyRelay } from "./support/lossy_relay.ts";
 import { NodeProcess, ScratchDir } from "./support/node_harness.ts";
 import { randomSeed } from "./support/plumi_fuzz.ts";
@@ -78,6 +79,29 @@ Deno.test("a stranger's bursts of look-ups do not take an original agent that an
     (await pere.request("PLx@bb.com:nobody@bb.com", node.at)).text,
     "RL2x@bb.com:nobody@bb.com",
   );
+});
+
+Deno.test("a user with a heartbeat session is judged by its heartbeats, never by strangers' look-ups", async () => {
+  await using dir = await ScratchDir.create("liveness-session");
+  await using node = await startNode(dir, ["domain = bb.com", "[users]", "laura joan"]);
+  // laura's extended agent heartbeats, but every look-up forwarded to it is lost on the way.
+  await using laura = ExtAgent.open("laura@bb.com", node.at, "127.0.101.5");
+  strictEqual((await laura.register()).head, "RR0");
+  await using stranger = UdpPeer.open("stranger", "127.0.101.6");
+  for (let round = 0; round < 3; round++) {
+    await burst(stranger, node.at, "PLx@bb.com:laura@bb.com", 6);
+    // The node handles datagrams in order: once this is answered, the burst was handled.
+    strictEqual(
+      (await stranger.request("PLx@bb.com:nobody@bb.com", node.at)).text,
+      "RL2x@bb.com:nobody@bb.com",
+    );
+    await laura.peer.send(`PKlaura@bb.com;t=${laura.token}`, node.at);
+    ok((await receiveMatching(laura.peer, (t) => t.startsWith("RK"))).startsWith("RK0;"));
+  }
+  strictEqual((await node.list()).users.get("laura"), `online ${laura.at}`);
+  // Nor may a stranger end her session with an extended PD.
+  strictEqual((await stranger.request("PDlaura@bb.com;v=2", node.at)).text, "RD1;v=2;e=auth");
+  strictEqual((await node.list()).users.get("laura"), `online ${laura.at}`);
 });
 
 Deno.test("under 30 % loss, delay, duplication and reordering a running agent is never reported offline", async () => {
@@ -222,4 +246,42 @@ Deno.test("a local flood is rate-limited: other clients keep being served", asyn
   ok(retried <= all.length * 0.05, `${retried} of ${all.length} requests needed a retry`);
   await stderrLine(node, /Banned .*127\.0\.0\.1/);
   ok((await node.stats()).bans >= 1);
+});
+
+Deno.test("a source the configuration names exempt is never banned, but its flood is cut to its budget", async () => {
+  await using dir = await ScratchDir.create("liveness-exempt");
+  await using node = await startNode(
+    dir,
+    ["domain = bb.com", "[limits]", "exempt = 127.0.0.1", "exempt-limit = 500", "[users]", "laura"],
+  );
+  await using flooder = UdpPeer.open("exempt flooder", "127.0.0.1");
+  await using client = RawAgent.open("client", { node: node.at, ip: "127.0.101.51" });
+  const stop = new AbortController();
+  const flooding = (async () => {
+    let sent = 0;
+    while (!stop.signal.aborted && sent < 400_000) {
+      await burst(flooder, node.at, "PLx@bb.com:nobody@bb.com", 200);
+      sent += 200;
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    return sent;
+  })();
+  const attempts: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const answer = await client.request("PLx@bb.com:nobody@bb.com");
+    strictEqual(answer.text, "RL2x@bb.com:nobody@bb.com");
+    attempts.push(answer.attempt);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  stop.abort();
+  const flooded = await flooding;
+  ok(attempts.filter((n) => n > 1).length <= 1, `tries: ${attempts}`);
+  const stats = await node.stats();
+  console.log(
+    `exempt flood of ${flooded}; ${stats.dropped["rate-limited"]} dropped past the budget`,
+  );
+  strictEqual(stats.bans, 0);
+  ok((stats.dropped["rate-limited"] ?? 0) > 0, "the flood was never cut");
+  await stderrLine(node, /Exempt source .*127\.0\.0\.1.* over its budget/);
+  ok(!node.child.errors.some((line) => /Banned/.test(line)), node.child.errors.join("\n"));
 });

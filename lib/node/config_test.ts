@@ -287,3 +287,18 @@ Deno.test("a domain of 1,000,000 users parses and renders in both forms", () => 
   );
   strictEqual(renderConfig("bb.com", "original", "bb.com", more), `bb.com\n${more.join("\n")}\n`);
 });
+
+Deno.test("[limits] names exempt sources and their budget; none is exempt unless named", () => {
+  const config = parseConfig(
+    "domain = bb.com\n[limits]\nexempt = 127.0.0.1, 10.0.0.7\nexempt-limit = 50000\n[users]\nu1\n",
+  );
+  deepStrictEqual(config.exempt, ["127.0.0.1", "10.0.0.7"]);
+  deepStrictEqual(config.limits, { "exempt-limit": 50_000 });
+  strictEqual(parseConfig("domain = bb.com\n[users]\nu1\n").exempt, undefined);
+  fails(
+    "[limits]\nexempt-limit = 0\n",
+    2,
+    "line 2: exempt-limit must be a whole number 1-100000000",
+  );
+  fails("[limits]\nexempt = localhost\n", 2, 'line 2: exempt: "localhost" is not an IPv4 address');
+});
