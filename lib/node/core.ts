@@ -53,7 +53,7 @@ export interface DropAction {
 }
 
 /** What the node does with one message. */
-export type Action = SendAction | ForwardAction | DropAction;
+export type Action = SendAction | ForwardAction | DropAction | ProbeVerdict;
 
 /**
  * A registration that would move `name` away from an address where it is
@@ -63,6 +63,8 @@ export interface ProbeVerdict {
   readonly kind: "probe";
   readonly name: string;
   readonly registration: Registration;
+  /** The registration, handled again (with `registration` as `probed`) if the agent is silent. */
+  readonly message: RegisterRequest;
   /** The answer when the agent there is alive: the move is refused. */
   readonly refusal: SendAction;
 }
@@ -133,52 +135,66 @@ export class NodeCore {
   }
 
   /**
-   * The checks of a `PR` or `PD` (original or extended) before it is
-   * handled: a `PD` only from the address holding the registration, and a
-   * `PR` that would move an online user without a password only once its
-   * agent is found silent. Returns what to do instead, or `undefined` to go on.
+   * The checks of an extended `PR` or `PD` before the extensions handle it
+   * (the core makes the same ones for original ones in {@linkcode NodeCore.handle}):
+   * a `PD` only from the address holding the registration, and a `PR` that
+   * would move an online user without a password only once its agent is
+   * found silent — unless `probed` is the registration already found so.
+   * Returns what to do instead, or `undefined` to go on.
    */
   admit(
     message: RegisterRequest | DeregisterRequest,
     from: Endpoint,
+    probed?: Registration,
   ): SendAction | ProbeVerdict | undefined {
     const [name, domain] = splitAddress(message.address);
     if (!this.isLocal(domain)) return undefined;
     const registration = this.#directory.get(name);
-    if (!registration) return undefined;
+    if (!registration || registration === probed) return undefined;
     if (registration.endpoint.ip === from.ip && registration.endpoint.port === from.port) {
       return undefined;
     }
-    const v2 = isV2(message.params);
     if (message.kind === "deregister") {
-      return send(from, {
-        kind: "deregister-reply",
-        code: 1,
-        params: v2 ? ["v=2", "e=auth"] : [],
-      });
+      return send(from, { kind: "deregister-reply", code: 1, params: ["v=2", "e=auth"] });
     }
     // A user with a password moves only with a proof (extended) or not at all (original).
     if (this.#isProtected(name)) return undefined;
-    return {
-      kind: "probe",
-      name,
-      registration,
-      refusal: send(from, {
-        kind: "register-reply",
-        code: 1,
-        params: v2 ? ["v=2", "e=online"] : [],
-      }),
-    };
+    return this.#probe(name, registration, message, from);
   }
 
-  /** Decide what to do with `message`, received from `from`. */
-  handle(message: PlumiMessage, from: Endpoint): Action {
+  #probe(
+    name: string,
+    registration: Registration,
+    message: RegisterRequest,
+    from: Endpoint,
+  ): ProbeVerdict {
+    const refusal = send(from, {
+      kind: "register-reply",
+      code: 1,
+      params: isV2(message.params) ? ["v=2", "e=online"] : [],
+    });
+    return { kind: "probe", name, registration, message, refusal };
+  }
+
+  /**
+   * Decide what to do with `message`, received from `from`. `probed`: the
+   * registration whose agent a move probe found silent (see {@linkcode ProbeVerdict}).
+   */
+  handle(message: PlumiMessage, from: Endpoint, probed?: Registration): Action {
     switch (message.kind) {
       case "register": {
         // A user with a password registers only through the extended protocol (with a proof).
         const [name, domain] = splitAddress(message.address);
-        const ok = this.isLocal(domain) && !this.#isProtected(name) &&
-          this.#directory.register(name, from, this.#now());
+        if (!this.isLocal(domain) || this.#isProtected(name)) {
+          return send(from, { kind: "register-reply", code: 1, params: [] });
+        }
+        const current = this.#directory.get(name);
+        // Online elsewhere: not while the agent there is alive.
+        if (
+          current && current !== probed &&
+          (current.endpoint.ip !== from.ip || current.endpoint.port !== from.port)
+        ) return this.#probe(name, current, message, from);
+        const ok = this.#directory.register(name, from, this.#now());
         return send(from, { kind: "register-reply", code: ok ? 0 : 1, params: [] });
       }
       case "deregister": {

@@ -22,7 +22,8 @@ function message(text: string): PlumiMessage {
 type Outcome =
   | ["send", string, string]
   | ["forward", string, string, ...([] | [string, string])]
-  | ["drop", string];
+  | ["drop", string]
+  | ["probe", string, string];
 
 function outcome(action: Action): Outcome {
   switch (action.kind) {
@@ -34,6 +35,8 @@ function outcome(action: Action): Outcome {
     }
     case "drop":
       return ["drop", action.reason];
+    case "probe":
+      return ["probe", action.name, formatPlumi(action.refusal.message)];
   }
 }
 
@@ -416,6 +419,19 @@ Deno.test("a PR that would move an online user asks for a probe first", () => {
   strictEqual(n.core.admit(message("PRu3@PC-c") as never, STRANGER), undefined);
   n.directory.register("u3", { ip: "10.0.0.3", port: 4003 }, 42);
   strictEqual(n.core.admit(message("PRu3@PC-c;v=2") as never, STRANGER), undefined);
+});
+
+Deno.test("an original PR from elsewhere for an online user is a probe first; once silent, it moves", () => {
+  const n = node({ online: true });
+  deepStrictEqual(n.handle("PRu2@PC-c", STRANGER), ["probe", "u2", "RR1"]);
+  strictEqual(n.directory.get("u2")?.endpoint, AGENT_U2);
+  const probed = n.directory.get("u2")!;
+  deepStrictEqual(outcome(n.core.handle(message("PRu2@PC-c"), STRANGER, probed)), [
+    "send",
+    "10.0.0.9:4009",
+    "RR0",
+  ]);
+  strictEqual(n.directory.get("u2")?.endpoint, STRANGER);
 });
 
 Deno.test("a move probe: refused if the agent answers, moved if it stays silent", () => {

@@ -15,9 +15,8 @@ import {
   MAX_PACKET_BYTES,
   type PlumiErrorKind,
   type PlumiMessage,
-  type RegisterRequest,
 } from "../plumi/messages.ts";
-import type { Directory } from "./directory.ts";
+import type { Directory, Registration } from "./directory.ts";
 import type { ExtendedService } from "./extended.ts";
 import { param } from "../plumi/params.ts";
 import type { RateLimiter } from "./rate_limit.ts";
@@ -285,27 +284,27 @@ export class NodeServer {
       this.#remote.onProbeAnswer(message, from);
       return;
     }
-    this.#route(message, request, true);
+    this.#route(message, request);
   }
 
-  /** One dispatch: the admission checks of PR and PD, then the extensions or the core. */
-  #route(message: PlumiMessage, request: Request, admit: boolean): void {
-    if (admit && (message.kind === "register" || message.kind === "deregister")) {
-      const verdict = this.#core.admit(message, request.from);
-      if (verdict?.kind === "probe") {
-        return this.#holdForProbe(verdict, message as RegisterRequest, request);
-      }
-      if (verdict) return this.#send(verdict, request);
-    }
+  /**
+   * One dispatch: to the extensions (after the checks of PR and PD) or to the
+   * core. `probed`: the registration a move probe found silent.
+   */
+  #route(message: PlumiMessage, request: Request, probed?: Registration): void {
     if (this.#extended?.wants(message)) {
+      if (message.kind === "register" || message.kind === "deregister") {
+        const verdict = this.#core.admit(message, request.from, probed);
+        if (verdict) return this.#perform(verdict, request);
+      }
       this.#track(this.#handleExtended(this.#extended, message, request), request.from);
       return;
     }
-    this.#perform(this.#core.handle(message, request.from), request);
+    this.#perform(this.#core.handle(message, request.from, probed), request);
   }
 
   /** A PR that would move an online user: refused if the agent where it is answers a probe. */
-  #holdForProbe(verdict: ProbeVerdict, message: RegisterRequest, request: Request): void {
+  #holdForProbe(verdict: ProbeVerdict, request: Request): void {
     const key = `${verdict.name} ${request.from.ip}:${request.from.port}`;
     if (this.#heldMoves.has(key) || this.#heldMoves.size >= 10_000) {
       bump(this.stats.dropped, "move-pending"); // a copy: the first one will be answered
@@ -315,14 +314,9 @@ export class NodeServer {
     const waiting = this.#liveness.probeMove(verdict.name, verdict.registration, (alive) => {
       this.#heldMoves.delete(key);
       try {
-        if (alive) {
-          this.#send(verdict.refusal, request);
-        } else {
-          // The agent is silent: handle the PR, checked again if the registration changed meanwhile.
-          const again = this.#core.admit(message, request.from);
-          const same = again?.kind === "probe" && again.registration === verdict.registration;
-          this.#route(message, request, !same);
-        }
+        // Alive: refused. Silent: the PR is handled (and checked again if anything changed).
+        if (alive) this.#send(verdict.refusal, request);
+        else this.#route(verdict.message, request, verdict.registration);
       } catch (error) {
         this.#internalError(error, request.from);
       }
@@ -382,6 +376,9 @@ export class NodeServer {
         return;
       case "forward":
         this.#track(this.#forward(action, request), request.from);
+        return;
+      case "probe":
+        this.#holdForProbe(action, request);
         return;
     }
   }
