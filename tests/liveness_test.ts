@@ -14,7 +14,7 @@ import { ExtAgent } from "./support/ext_agent.ts";
 import { LossyRelay } from "./support/lossy_relay.ts";
 import { NodeProcess, ScratchDir } from "./support/node_harness.ts";
 import { randomSeed } from "./support/plumi_fuzz.ts";
-import { RawAgent } from "./support/raw_agent.ts";
+import { NoAnswerError, RawAgent } from "./support/raw_agent.ts";
 import { UdpPeer } from "./support/udp_peer.ts";
 
 const ep = (e: Endpoint) => `${e.ip}:${e.port}`;
@@ -105,8 +105,11 @@ Deno.test("a user with a heartbeat session is judged by its heartbeats, never by
 });
 
 Deno.test("under 30 % loss, delay, duplication and reordering a running agent is never reported offline", async () => {
-  const seed = randomSeed();
-  console.log(`lossy seed ${seed}`);
+  const granted = Deno.permissions.querySync({ name: "env", variable: "LOSSY_SEED" }).state ===
+    "granted";
+  const given = granted ? Deno.env.get("LOSSY_SEED") : undefined;
+  const seed = given !== undefined && /^\d+$/.test(given) ? Number(given) >>> 0 : randomSeed();
+  console.log(`lossy seed ${seed} (replay: LOSSY_SEED=${seed})`);
   await using dir = await ScratchDir.create("liveness-lossy");
   await using node = await startNode(dir, ["domain = bb.com", "[users]", "laura joan pere"]);
   await using relay = LossyRelay.front(node.at, { seed, drop: 0.42, ip: "127.0.101.10" });
@@ -126,7 +129,14 @@ Deno.test("under 30 % loss, delay, duplication and reordering a running agent is
   const answers: string[] = [];
   const calls = async (caller: RawAgent, count: number) => {
     for (let i = 0; i < count; i++) {
-      const answer = await caller.request(`PL${caller.name}@bb.com:laura@bb.com`);
+      // Five tries may all be lost on the way (the node's probes share laura's path): that is
+      // loss, not a verdict. What must never come is RL3, "offline".
+      const answer = await caller.request(`PL${caller.name}@bb.com:laura@bb.com`).catch(
+        (error) => {
+          if (error instanceof NoAnswerError) return { text: "lost" };
+          throw error;
+        },
+      );
       answers.push(answer.text.slice(0, 3));
       if (i % 4 === 0) await burst(stranger, node.at, "PLx@bb.com:laura@bb.com", 6);
     }
@@ -140,7 +150,8 @@ Deno.test("under 30 % loss, delay, duplication and reordering a running agent is
       `${counts.duplicated} duplicated, ${counts.delayed} held back; answers: ${answers}`,
   );
   ok(lost > 0.25, `only ${(100 * lost).toFixed(0)} % lost`);
-  deepStrictEqual(answers.filter((a) => a !== "RL0"), [], "laura was reported offline");
+  deepStrictEqual(answers.filter((a) => a !== "RL0" && a !== "los"), [], "laura reported offline");
+  ok(answers.filter((a) => a === "RL0").length >= answers.length * 0.8, "too many lost");
   strictEqual(
     (await node.list()).users.get("laura"),
     `online ${ep(relay.upstreamOf(laura.local)!)}`,
