@@ -53,7 +53,7 @@ async function burst(peer: UdpPeer, to: Endpoint, packet: string, count: number)
 
 Deno.test("a stranger's bursts of look-ups do not take an original agent that answers offline", async () => {
   await using dir = await ScratchDir.create("liveness-burst");
-  await using node = await startNode(dir, ["domain = bb.com", "[users]", "laura joan"]);
+  await using node = await startNode(dir, ["domain = bb.com", "[users]", "laura joan marta"]);
   await using laura = RawAgent.open("laura", { node: node.at, ip: "127.0.101.1" });
   await using joan = RawAgent.open("joan", { node: node.at, ip: "127.0.101.2" });
   await using stranger = UdpPeer.open("stranger", "127.0.101.3");
@@ -72,11 +72,14 @@ Deno.test("a stranger's bursts of look-ups do not take an original agent that an
   }
   const list = await node.list();
   strictEqual(list.users.get("laura"), `online ${ep(laura.local)}`);
-  // The stranger's look-ups of an offline user get the original's answer, RL3 (one byte more).
-  await stranger.send("PLx@bb.com:joan@bb.com", node.at);
-  await using pere = UdpPeer.open("pere", "127.0.101.4");
+  // A source that never registered gets the original's answers, RL3 and RL2 (one byte more).
+  deepStrictEqual(stranger.pending, []);
   strictEqual(
-    (await pere.request("PLx@bb.com:nobody@bb.com", node.at)).text,
+    (await stranger.request("PLx@bb.com:marta@bb.com", node.at)).text,
+    "RL3x@bb.com:marta@bb.com",
+  );
+  strictEqual(
+    (await stranger.request("PLx@bb.com:nobody@bb.com", node.at)).text,
     "RL2x@bb.com:nobody@bb.com",
   );
 });
