@@ -18,6 +18,7 @@
  * @module
  */
 
+import { type Clock, systemClock } from "../clock.ts";
 import type { NodeLocator } from "../locate.ts";
 import { type Endpoint, parseEndpoint } from "../plumi/address.ts";
 import type { ExtensionReply, PlumiMessage, RegisterReply } from "../plumi/messages.ts";
@@ -37,8 +38,10 @@ export interface RemotePresenceOptions {
   readonly refreshMs: number;
   /** How long to wait for a probe's answer, in ms. Default: 2 000. */
   readonly probeTimeoutMs?: number;
-  /** Clock in ms. Default: `performance.now`. */
+  /** Clock in ms. Default: `clock.now`. */
   readonly now?: () => number;
+  /** Time and timers (the probe timeout). Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 interface Entry {
@@ -68,6 +71,7 @@ export class RemotePresence implements RemoteBuddies {
   readonly #refreshMs: number;
   readonly #probeTimeoutMs: number;
   readonly #now: () => number;
+  readonly #timers: Clock;
   readonly #entries = new Map<string, Entry>();
   readonly #capabilities = new Map<string, Capability>();
   #clock = 0;
@@ -79,7 +83,9 @@ export class RemotePresence implements RemoteBuddies {
     this.#send = options.send;
     this.#refreshMs = options.refreshMs;
     this.#probeTimeoutMs = options.probeTimeoutMs ?? 2_000;
-    this.#now = options.now ?? (() => performance.now());
+    const clock = options.clock ?? systemClock;
+    this.#timers = clock;
+    this.#now = options.now ?? (() => clock.now());
   }
 
   status(
@@ -133,8 +139,11 @@ export class RemotePresence implements RemoteBuddies {
       address: `${PROBE_NAME}@${domain}`,
       params: ["v=2", PADDING],
     });
-    const timer = setTimeout(() => this.#settle(node, false, 60_000), this.#probeTimeoutMs);
-    void answer.then(() => clearTimeout(timer));
+    const timer = this.#timers.setTimeout(
+      () => this.#settle(node, false, 60_000),
+      this.#probeTimeoutMs,
+    );
+    void answer.then(() => this.#timers.clearTimeout(timer));
     return answer;
   }
 
