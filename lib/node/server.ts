@@ -153,6 +153,8 @@ export class NodeServer {
   readonly #clock: Clock;
   readonly #liveness: Liveness;
   readonly #logger = getLogger(["lumi", "node"]);
+  /** Internal errors logged in the current minute, and those left out since the last line. */
+  #errorLog = { since: -Infinity, lines: 0, quiet: 0 };
   readonly #directory: Directory | undefined;
   readonly #extended: ExtendedService | undefined;
   readonly #remote: RemotePresence | undefined;
@@ -207,10 +209,20 @@ export class NodeServer {
   #internalError(error: unknown, from: Endpoint): void {
     bump(this.stats.dropped, "internal-error");
     const reason = error instanceof Error ? (error.stack ?? String(error)) : String(error);
-    this.#logger.error("Internal error handling a datagram from {ip}:{port}: {reason}", {
-      ...from,
-      reason,
-    });
+    // One line each, but a stream of them (a bug a stranger can trigger) at most 10 a minute.
+    const now = this.#clock.now();
+    if (now - this.#errorLog.since >= 60_000) {
+      this.#errorLog = { since: now, lines: 0, quiet: this.#errorLog.quiet };
+    }
+    if (this.#errorLog.lines < 10) {
+      this.#errorLog.lines++;
+      const quiet = this.#errorLog.quiet;
+      this.#errorLog.quiet = 0;
+      this.#logger.error(
+        "Internal error handling a datagram from {ip}:{port} ({quiet} more not logged): {reason}",
+        { ...from, reason, quiet },
+      );
+    } else this.#errorLog.quiet++;
     try {
       this.#onEvent({ kind: "internal-error", from, reason });
     } catch {

@@ -1,4 +1,5 @@
 import { deepStrictEqual, strictEqual } from "#assert";
+import { configure, type LogRecord, reset } from "#log";
 import { ManualClock } from "../clock.ts";
 import type { NodeLocator } from "../locate.ts";
 import type { Endpoint } from "../plumi/address.ts";
@@ -160,4 +161,34 @@ Deno.test("a flood from an exempt source is throttled past its budget, never ban
   // Another source keeps its own budget.
   datagram("PRlaura@bb.com", LAURA);
   deepStrictEqual(socket.take(), ["10.0.0.1:4001 RR0"]);
+});
+
+Deno.test("an internal error is logged once with its stack; a stream of them at most ten a minute", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: ["lumi"], lowestLevel: "error", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
+    ],
+  });
+  try {
+    const { node, clock, datagram } = server({ directory: new BrokenDirectory(["laura", "joan"]) });
+    datagram("PRjoan@bb.com", JOAN);
+    strictEqual(records.length, 1);
+    const reason = String(records[0]!.properties["reason"]);
+    strictEqual(reason.startsWith("TypeError: the directory is broken\n"), true, reason);
+    strictEqual(reason.includes("BrokenDirectory.get"), true, reason);
+    for (let i = 0; i < 50; i++) datagram("PRjoan@bb.com", JOAN);
+    strictEqual(node.stats.dropped["internal-error"], 51);
+    strictEqual(records.length, 10);
+    // A minute later, one more line, saying how many were left out.
+    clock.advance(60_000);
+    datagram("PRjoan@bb.com", JOAN);
+    strictEqual(records.length, 11);
+    strictEqual(records[10]!.properties["quiet"], 41);
+  } finally {
+    await reset();
+  }
 });
