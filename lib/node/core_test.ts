@@ -461,3 +461,14 @@ Deno.test("isLocal compares domains without case and ignores a final dot", () =>
   strictEqual(core.isLocal("bb.co"), false);
   strictEqual(core.isLocal("bb.com.es"), false);
 });
+
+Deno.test("a probe that cannot be sent does not stop the deadlines from being watched", () => {
+  const n = node({ online: true });
+  n.core.liveness.attach(() => {
+    throw new Error("the socket is broken");
+  });
+  n.handle("PLu1@PC-c:u2@PC-c", AGENT_U1);
+  n.clock.advance(1_000);
+  n.clock.advance(1_000);
+  strictEqual(n.directory.get("u2")!.unanswered, 1);
+});

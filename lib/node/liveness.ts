@@ -206,11 +206,18 @@ export class Liveness {
   #probe(name: string, registration: Registration): void {
     if (!this.#send) return;
     this.probes++;
-    this.#send(registration.endpoint, {
-      kind: "lookup",
-      from: `${PROBE_NAME}@${this.#domain}`,
-      to: `${name}@${this.#domain}`,
-    });
+    try {
+      this.#send(registration.endpoint, {
+        kind: "lookup",
+        from: `${PROBE_NAME}@${this.#domain}`,
+        to: `${name}@${this.#domain}`,
+      });
+    } catch (error) {
+      this.#log.error("Cannot send a probe to {name}: {reason}", {
+        name,
+        reason: error instanceof Error ? (error.stack ?? String(error)) : String(error),
+      });
+    }
   }
 
   #settleMoves(name: string, alive: boolean): void {
@@ -223,6 +230,20 @@ export class Liveness {
 
   #tick(): void {
     this.#timer = undefined;
+    try {
+      this.#sweep();
+    } catch (error) {
+      // A timer's exception would end the process: log it, and keep watching.
+      this.#log.error("Internal error checking look-up deadlines: {reason}", {
+        reason: error instanceof Error ? (error.stack ?? String(error)) : String(error),
+      });
+    }
+    if (this.#windows.size > 0 && this.#timer === undefined) {
+      this.#timer = this.clock.setTimeout(() => this.#tick(), this.#probeEveryMs);
+    }
+  }
+
+  #sweep(): void {
     const now = this.clock.now();
     for (const [name, registration] of this.#windows) {
       if (this.#directory.get(name) !== registration) {
@@ -246,9 +267,6 @@ export class Liveness {
       } else if (now - since >= this.#probeEveryMs) {
         this.#probe(name, registration);
       }
-    }
-    if (this.#windows.size > 0) {
-      this.#timer = this.clock.setTimeout(() => this.#tick(), this.#probeEveryMs);
     }
   }
 }

@@ -417,7 +417,11 @@ export class NodeServer {
     if (this.#awaiting.has(key) || this.#awaiting.size >= MAX_AWAITING) return;
     const timer = this.#clock.setTimeout(() => {
       this.#awaiting.delete(key);
-      this.#locator.reportDown(target);
+      try {
+        this.#locator.reportDown(target);
+      } catch (error) {
+        this.#internalError(error, target);
+      }
     }, this.#answerTimeoutMs);
     this.#awaiting.set(key, timer);
   }
