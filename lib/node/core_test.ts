@@ -472,3 +472,28 @@ Deno.test("a probe that cannot be sent does not stop the deadlines from being wa
   n.clock.advance(1_000);
   strictEqual(n.directory.get("u2")!.unanswered, 1);
 });
+
+Deno.test("a move probe is settled by the window it shares with look-ups", () => {
+  const n = node({ online: true });
+  const results: boolean[] = [];
+  const u2 = n.directory.get("u2")!;
+  n.clock.advance(5_000);
+  n.core.liveness.probeMove("u2", u2, (alive) => results.push(alive));
+  n.clock.advance(10);
+  n.handle("RL0.lumi-probe@PC-c:u2@PC-c:10.0.0.2:40000", AGENT_U2);
+  // A look-up comes before the next check: it finds the window answered, and so is the move.
+  n.handle("PLu1@PC-c:u2@PC-c", AGENT_U1);
+  deepStrictEqual(results, [true]);
+  // Silent this time, and a look-up finds the deadline passed before the next check does.
+  n.clock.advance(5_000);
+  const current = n.directory.get("u2")!;
+  n.core.liveness.probeMove("u2", current, (alive) => results.push(alive));
+  n.clock.advance(850);
+  deepStrictEqual(results, [true]);
+  n.handle("PLu1@PC-c:u2@PC-c", AGENT_U1);
+  deepStrictEqual(results, [true, false]);
+  // Closing refuses the moves still waiting.
+  n.core.liveness.probeMove("u2", current, (alive) => results.push(alive));
+  n.core.liveness.close();
+  deepStrictEqual(results, [true, false, true]);
+});

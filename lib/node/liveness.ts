@@ -131,10 +131,12 @@ export class Liveness {
         // Answered: a fresh window for this look-up (it stays in the map).
         registration.unanswered = 0;
         registration.awaitingSince = now;
+        if (this.#moveWaiters > 0) this.#settleMoves(name, true);
         return true;
       }
       if (now - since < this.#deadlineMs) return true; // one is awaiting: this adds nothing
       this.#miss(name, registration, now);
+      if (this.#moveWaiters > 0) this.#settleMoves(name, false);
     }
     if (registration.unanswered > 0 && registration.at.heardAt > registration.missedAt) {
       registration.unanswered = 0;
