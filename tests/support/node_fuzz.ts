@@ -259,6 +259,12 @@ export async function fuzzNode(options: NodeFuzzOptions): Promise<NodeFuzzReport
       if (fresh.registered) {
         report.registeredByFuzz++;
         registeredPorts.add(fresh.socket.local.port);
+      } else if (
+        fresh.answers.length === 0 && fresh.request[0] === 0x50 && fresh.request[1] === 0x52
+      ) {
+        // A PR not answered yet may be held while the node probes the user's agent elsewhere,
+        // and register this port after the socket closed: to the node, a user's agent.
+        registeredPorts.add(fresh.socket.local.port);
       }
       // The bound of the amplification rule: at most one byte more (an RL2/RL3 for a PL).
       if (bytes > fresh.request.length + MAX_ANSWER_GROWTH) {
