@@ -12,6 +12,7 @@ import {
   type DeregisterRequest,
   LookupCode,
   type LookupReply,
+  type LookupRequest,
   type PlumiMessage,
   type RegisterRequest,
 } from "../plumi/messages.ts";
@@ -220,7 +221,7 @@ export class NodeCore {
     }
   }
 
-  #lookup(caller: string, callee: string, message: PlumiMessage, from: Endpoint): Action {
+  #lookup(caller: string, callee: string, message: LookupRequest, from: Endpoint): Action {
     const [name, domain] = splitAddress(callee);
     if (!this.isLocal(domain)) {
       // Only our own agents' look-ups go on to another node: a look-up between
@@ -239,7 +240,10 @@ export class NodeCore {
     }
     const registration = this.#directory.get(name);
     if (registration === undefined) return send(from, reply(LookupCode.NoSuchUser, caller, callee));
-    if (registration === null || !this.liveness.forward(name, registration)) {
+    if (
+      registration === null ||
+      !this.liveness.forward(name, registration, message)
+    ) {
       return send(from, reply(LookupCode.Offline, caller, callee));
     }
     return send(registration.endpoint, message);

@@ -8,6 +8,7 @@
  */
 
 import type { Endpoint } from "../plumi/address.ts";
+import type { LookupRequest } from "../plumi/messages.ts";
 
 /** What an extended agent's registration carries beyond the original's. */
 export interface Session {
@@ -44,6 +45,8 @@ export interface Registration {
   unanswered: number;
   /** When the look-up now awaiting an answer was forwarded (monotonic ms), or -1 when none is. */
   awaitingSince: number;
+  /** The last look-up forwarded while one awaits an answer: sent again while the agent is silent. */
+  awaited: LookupRequest | undefined;
   /** When the last unanswered look-up was counted (monotonic ms); anything heard later clears the count. */
   missedAt: number;
   /** When it registered (ms since the epoch). */
@@ -231,6 +234,7 @@ export class Directory {
       at: this.#addEndpoint(endpoint),
       unanswered: 0,
       awaitingSince: -1,
+      awaited: undefined,
       missedAt: -Infinity,
       since: now,
       lastSeen: now,

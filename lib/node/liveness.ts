@@ -6,9 +6,10 @@
  * - A forwarded look-up opens an answer **window** for its user (one at a
  *   time: look-ups arriving while one is open add nothing). The window is
  *   answered by any datagram at all from the user's registered address; it
- *   fails when its deadline passes in silence. Meanwhile the node sends the
- *   agent a few **probes**, look-ups of its own (`PL.lumi-probe@<domain>:<user>`)
- *   that any agent answers, so a lost datagram or two does not fail it.
+ *   fails when its deadline passes in silence. Meanwhile, after 400 ms of
+ *   silence, the node sends the agent the awaited look-up again (twice at
+ *   most), so that a lost datagram or two neither fails the window nor
+ *   costs the caller its answer.
  * - The node forwards `offlineAfter − 1` look-ups that fail and answers the
  *   next one itself with `RL3`, as the original (4 and the 5th). The user
  *   then *lapses*: offline, but the address is remembered, and any datagram
@@ -16,11 +17,12 @@
  * - A user with a heartbeat session (`v=2`) is judged by its heartbeats
  *   only (see `extended.ts`), never by look-ups.
  * - Before a registration moves a user from a live address, the old one is
- *   probed the same way ({@linkcode Liveness.probeMove}).
+ *   probed the same way, with a look-up of the node's own that any agent
+ *   answers (`PL.lumi-probe@<domain>:<user>`; {@linkcode Liveness.probeMove}).
  *
  * Cheap on the hot path: noting a datagram is one map look-up (done anyway
- * for the amplification rule), opening a window is two field writes and a
- * map insert; timers run only while windows are open, one for all of them.
+ * for the amplification rule), a forwarded look-up a few field writes (and a
+ * map insert when it opens a window); one timer runs while windows are open.
  *
  * @module
  */
@@ -28,7 +30,7 @@
 import { getLogger } from "#log";
 import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
 import type { Endpoint } from "../plumi/address.ts";
-import type { PlumiMessage } from "../plumi/messages.ts";
+import type { LookupRequest, PlumiMessage } from "../plumi/messages.ts";
 import type { Directory, Registration } from "./directory.ts";
 
 /** The user name of the node's probes; not a valid user anywhere by convention. */
@@ -46,7 +48,9 @@ export interface LivenessOptions {
   readonly offlineAfter?: number;
   /** How long a forwarded look-up waits for a sign of life, in ms. Default: 800 (under an agent's 1 s retry). */
   readonly deadlineMs?: number;
-  /** While a window is open and silent, a probe goes out this often, in ms. Default: 250. */
+  /** How long a window waits in silence before the first probe, in ms. Default: 400. */
+  readonly probeAfterMs?: number;
+  /** How often open windows are checked (and silent ones probed), in ms. Default: 200. */
   readonly probeEveryMs?: number;
   /** Wall-clock ms, for the registration time of a user brought back. Default: `Date.now`. */
   readonly now?: () => number;
@@ -65,6 +69,7 @@ export class Liveness {
   /** Failed windows in a row before the next look-up is answered RL3. */
   readonly #threshold: number;
   readonly #deadlineMs: number;
+  readonly #probeAfterMs: number;
   readonly #probeEveryMs: number;
   readonly #wallNow: () => number;
   /** Users with a window open, by name. */
@@ -86,7 +91,8 @@ export class Liveness {
     this.#domain = options.domain;
     this.#threshold = Math.max(1, (options.offlineAfter ?? 5) - 1);
     this.#deadlineMs = options.deadlineMs ?? 800;
-    this.#probeEveryMs = options.probeEveryMs ?? 250;
+    this.#probeAfterMs = options.probeAfterMs ?? 400;
+    this.#probeEveryMs = options.probeEveryMs ?? 200;
     this.#wallNow = options.now ?? Date.now;
   }
 
@@ -122,10 +128,11 @@ export class Liveness {
    * (true), or has the agent failed enough windows that the node answers
    * `RL3` itself and takes the user offline (false)?
    */
-  forward(name: string, registration: Registration): boolean {
+  forward(name: string, registration: Registration, lookup?: LookupRequest): boolean {
     if (registration.session !== undefined) return true; // judged by its heartbeats
     const now = this.clock.now();
     const since = registration.awaitingSince;
+    registration.awaited = lookup;
     if (since >= 0) {
       if (registration.at.heardAt > since) {
         // Answered: a fresh window for this look-up (it stays in the map).
@@ -173,6 +180,7 @@ export class Liveness {
     if (waiting) return true; // a probe is out already
     // A window of its own: what was heard before this moment does not count.
     this.#open(name, registration, now);
+    registration.awaited = undefined;
     this.#probe(name, registration);
     return true;
   }
@@ -197,6 +205,7 @@ export class Liveness {
     registration.unanswered++;
     registration.missedAt = now;
     registration.awaitingSince = -1;
+    registration.awaited = undefined;
     this.misses++;
     this.#log.debug("look-up for {name} unanswered ({count} of {threshold})", {
       name,
@@ -205,15 +214,22 @@ export class Liveness {
     });
   }
 
+  /**
+   * Send the agent a look-up: the one awaiting its answer again (so that the
+   * answer reaches the caller too), or, when none does, one of the node's own.
+   */
   #probe(name: string, registration: Registration): void {
     if (!this.#send) return;
     this.probes++;
     try {
-      this.#send(registration.endpoint, {
-        kind: "lookup",
-        from: `${PROBE_NAME}@${this.#domain}`,
-        to: `${name}@${this.#domain}`,
-      });
+      this.#send(
+        registration.endpoint,
+        registration.awaited ?? {
+          kind: "lookup",
+          from: `${PROBE_NAME}@${this.#domain}`,
+          to: `${name}@${this.#domain}`,
+        },
+      );
     } catch (error) {
       this.#log.error("Cannot send a probe to {name}: {reason}", {
         name,
@@ -258,6 +274,7 @@ export class Liveness {
       if (since < 0 || registration.at.heardAt > since) {
         if (since >= 0) registration.unanswered = 0;
         registration.awaitingSince = -1;
+        registration.awaited = undefined;
         this.#windows.delete(name);
         this.#settleMoves(name, true);
         continue;
@@ -266,7 +283,7 @@ export class Liveness {
         this.#miss(name, registration, now);
         this.#windows.delete(name);
         this.#settleMoves(name, false);
-      } else if (now - since >= this.#probeEveryMs) {
+      } else if (now - since >= this.#probeAfterMs) {
         this.#probe(name, registration);
       }
     }
