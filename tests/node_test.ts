@@ -161,34 +161,59 @@ Deno.test("node answers look-ups: RL2 unknown, RL3 offline, online routed via th
   deepStrictEqual([joan.pending, laura.pending], [[], []]);
 });
 
-Deno.test("node answers RL3 after five unanswered look-ups; an RL or a PR resets the count", async () => {
+Deno.test("node forwards four unanswered look-ups and answers the fifth RL3, as the original; any datagram from the agent or a PR resets the count", async () => {
   await using dir = await NodeDir.create("offline", { "nodelumi.cfg": "bb.com laura joan\n" });
-  await using node = await startNode(dir);
+  await using node = await startNode(dir, { args: ["--verbose"] });
   await using joan = UdpPeer.open("joan");
   await using laura = UdpPeer.open("laura");
   const lookup = "PLjoan@bb.com:laura@bb.com";
-  const forwardFive = async (round: string) => {
-    for (let i = 1; i <= 5; i++) {
+  /** What laura got meanwhile: the node sends a silent agent the awaited look-up again. */
+  const drainCopies = async (what: string) => {
+    for (let left = laura.pending.length; left > 0; left--) {
+      assertDatagram(await laura.receive(), lookup, node.at, `${what}: a copy`);
+    }
+  };
+  /** `count` look-ups forwarded to laura, each counted unanswered once its deadline passed. */
+  const unanswered = async (round: string, count: number) => {
+    for (let i = 1; i <= count; i++) {
+      const from = node.child.errors.length;
       await joan.send(lookup, node.at);
       assertDatagram(await laura.receive(), lookup, node.at, `${round}: look-up ${i} forwarded`);
+      // Look-ups arriving meanwhile would add nothing: the count moves only when a deadline passes.
+      await stderrLine(node, new RegExp(`look-up for "?laura"? unanswered \\(${i} of 4\\)`), from);
+      await drainCopies(`${round}: look-up ${i}`);
     }
   };
   await exchange(joan, node.at, "PRjoan@bb.com", "RR0");
   await exchange(laura, node.at, "PRlaura@bb.com", "RR0");
 
-  await forwardFive("first five");
+  await unanswered("first", 3);
   // laura answers at last: her count starts again.
   await laura.send("RL1joan@bb.com:laura@bb.com", node.at);
   assertDatagram(await joan.receive(), "RL1joan@bb.com:laura@bb.com", node.at);
-  await forwardFive("after an RL");
+  await unanswered("after an RL", 2);
   // A new registration starts it again too.
   await exchange(laura, node.at, "PRlaura@bb.com", "RR0");
-  await forwardFive("after a PR");
-  // The sixth unanswered one: the node answers RL3 itself and forwards nothing.
+  await unanswered("after a PR", 4);
+  // The fifth unanswered one: the node answers RL3 itself and forwards nothing.
   await exchange(joan, node.at, lookup, "RL3joan@bb.com:laura@bb.com");
   await exchange(joan, node.at, lookup, "RL3joan@bb.com:laura@bb.com");
   deepStrictEqual(laura.pending, []);
 });
+
+/** Wait for a line on the node's stderr matching `pattern`, from line `from`. */
+async function stderrLine(node: RunningNode, pattern: RegExp, from = 0, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = node.child.errors.slice(from).find((l) => pattern.test(l));
+    if (line !== undefined) return line;
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      throw new Error(`no stderr line matching ${pattern}:\n${node.child.errors.join("\n")}`);
+    }
+    await node.child.changed(left);
+  }
+}
 
 /** A free UDP port on `ip` (bound and released: another process could take it in between). */
 async function freePort(ip: string): Promise<number> {

@@ -16,7 +16,9 @@
  * dns-server = 127.0.0.1:5353   ; default: the system's resolver
  *
  * [limits]
- * offline-after = 5          ; unanswered forwarded look-ups before a user is offline
+ * offline-after = 5          ; the Nth unanswered look-up in a row is answered RL3 (user offline)
+ * exempt = 127.0.0.1         ; never banned, but served at most exempt-limit per window
+ * exempt-limit = 20000       ; default: 100 × rate-limit
  *
  * [domains]                  ; static domain-to-node map, checked before DNS
  * cc.com = 127.0.0.3:3344
@@ -64,7 +66,7 @@ export interface NodeConfig {
   readonly domains: ReadonlyMap<string, Endpoint>;
   /** Other numeric limits of `[limits]` (see {@linkcode LIMITS}); absent ones take their defaults. */
   readonly limits?: Partial<Record<LimitName, number>>;
-  /** Source IPs never rate-limited (`[limits] exempt = ip ip …`). */
+  /** Source IPs never banned, with the larger budget `exempt-limit` (`[limits] exempt = ip ip …`); none unless named. */
   readonly exempt?: readonly string[];
   /** `[accounts]`: the account database and the extensions' switches. */
   readonly accounts?: AccountsConfig;
@@ -72,7 +74,7 @@ export interface NodeConfig {
 
 /** The numeric limits of `[limits]`, with their ranges. */
 export const LIMITS = {
-  /** Unanswered forwarded look-ups before a user is offline. */
+  /** The Nth forwarded look-up in a row left unanswered is answered RL3, and the user is offline. */
   "offline-after": [1, 1000],
   /** Datagrams per window from one IP before a ban; 0 turns rate limiting off. */
   "rate-limit": [0, 1_000_000],
@@ -86,6 +88,8 @@ export const LIMITS = {
   "expire-original": [0, 31_536_000],
   /** Most buddies per user. */
   "max-buddies": [1, 10_000],
+  /** Datagrams per window served from each `exempt` source (never banned; the excess is dropped). Default: 100 × rate-limit. */
+  "exempt-limit": [1, 100_000_000],
 } as const satisfies Record<string, readonly [number, number]>;
 
 /** A key of {@linkcode LIMITS}. */

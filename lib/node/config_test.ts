@@ -183,7 +183,7 @@ Deno.test("INI form errors name the line and the reason", () => {
   fails(
     "[limits]\nusers = 5\n",
     2,
-    `line 2: unknown limit "users" (known: offline-after, rate-limit, rate-window, ban, heartbeat, expire-original, max-buddies, exempt)`,
+    `line 2: unknown limit "users" (known: offline-after, rate-limit, rate-window, ban, heartbeat, expire-original, max-buddies, exempt-limit, exempt)`,
   );
   fails(
     "[domains]\ncc.com = 127.0.0.3:0\n",
@@ -317,4 +317,19 @@ Deno.test("every name the grammar accepts is written and read back as itself, in
     const text = renderConfig(format === "ini" ? "domain = bb.com\n" : "", format, "bb.com", names);
     deepStrictEqual(parseConfig(text).users, names, text);
   }
+});
+
+Deno.test("[limits] names exempt sources and their budget; none is exempt unless named", () => {
+  const config = parseConfig(
+    "domain = bb.com\n[limits]\nexempt = 127.0.0.1, 10.0.0.7\nexempt-limit = 50000\n[users]\nu1\n",
+  );
+  deepStrictEqual(config.exempt, ["127.0.0.1", "10.0.0.7"]);
+  deepStrictEqual(config.limits, { "exempt-limit": 50_000 });
+  strictEqual(parseConfig("domain = bb.com\n[users]\nu1\n").exempt, undefined);
+  fails(
+    "[limits]\nexempt-limit = 0\n",
+    2,
+    "line 2: exempt-limit must be a whole number 1-100000000",
+  );
+  fails("[limits]\nexempt = localhost\n", 2, 'line 2: exempt: "localhost" is not an IPv4 address');
 });

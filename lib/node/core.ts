@@ -6,9 +6,19 @@
  * @module
  */
 
+import type { Clock } from "../clock.ts";
 import type { Endpoint } from "../plumi/address.ts";
-import { LookupCode, type LookupReply, type PlumiMessage } from "../plumi/messages.ts";
-import type { Directory } from "./directory.ts";
+import {
+  type DeregisterRequest,
+  LookupCode,
+  type LookupReply,
+  type LookupRequest,
+  type PlumiMessage,
+  type RegisterRequest,
+} from "../plumi/messages.ts";
+import { isV2 } from "../plumi/params.ts";
+import type { Directory, Registration } from "./directory.ts";
+import { Liveness, PROBE_NAME } from "./liveness.ts";
 
 /** Send `message` to `to`. */
 export interface SendAction {
@@ -34,7 +44,8 @@ export type DropReason =
   | "extension-not-enabled"
   | "unexpected-reply"
   | "reply-for-offline-user"
-  | "reply-for-unknown-user";
+  | "reply-for-unknown-user"
+  | "probe-answer";
 
 /** Answer nothing; count the reason. */
 export interface DropAction {
@@ -43,7 +54,21 @@ export interface DropAction {
 }
 
 /** What the node does with one message. */
-export type Action = SendAction | ForwardAction | DropAction;
+export type Action = SendAction | ForwardAction | DropAction | ProbeVerdict;
+
+/**
+ * A registration that would move `name` away from an address where it is
+ * online: first see whether the agent there is alive ({@linkcode Liveness.probeMove}).
+ */
+export interface ProbeVerdict {
+  readonly kind: "probe";
+  readonly name: string;
+  readonly registration: Registration;
+  /** The registration, handled again (with `registration` as `probed`) if the agent is silent. */
+  readonly message: RegisterRequest;
+  /** The answer when the agent there is alive: the move is refused. */
+  readonly refusal: SendAction;
+}
 
 /** Options of {@linkcode NodeCore}. */
 export interface NodeCoreOptions {
@@ -51,8 +76,12 @@ export interface NodeCoreOptions {
   readonly domain: string;
   /** The user table. */
   readonly directory: Directory;
-  /** Unanswered forwarded look-ups after which a user is offline. Default: 5. */
+  /** The Nth forwarded look-up in a row left unanswered is answered RL3 by the node, and the user is offline. Default: 5. */
   readonly offlineAfter?: number;
+  /** Monotonic time and timers, for the answer deadlines of look-ups. Default: the system clock. */
+  readonly clock?: Clock;
+  /** How long a forwarded look-up waits for a sign of life from the agent, in ms. Default: 800. */
+  readonly answerDeadlineMs?: number;
   /** Wall-clock time in ms, for registration times. Default: `Date.now`. */
   readonly now?: () => number;
   /** Does this user have a password (so that only a proven, extended PR/PD may change it)? Default: no one. */
@@ -79,8 +108,9 @@ export class NodeCore {
   /** The domain, as configured. */
   readonly domain: string;
   readonly #domainKey: string;
+  /** Who is still there: answer windows, probes, lapsed users. */
+  readonly liveness: Liveness;
   readonly #directory: Directory;
-  readonly #offlineAfter: number;
   readonly #now: () => number;
   readonly #isProtected: (name: string) => boolean;
 
@@ -88,9 +118,16 @@ export class NodeCore {
     this.domain = options.domain;
     this.#domainKey = normalize(options.domain);
     this.#directory = options.directory;
-    this.#offlineAfter = options.offlineAfter ?? 5;
     this.#now = options.now ?? Date.now;
     this.#isProtected = options.isProtected ?? (() => false);
+    this.liveness = new Liveness({
+      directory: options.directory,
+      domain: options.domain,
+      now: this.#now,
+      ...(options.clock && { clock: options.clock }),
+      ...(options.offlineAfter !== undefined && { offlineAfter: options.offlineAfter }),
+      ...(options.answerDeadlineMs !== undefined && { deadlineMs: options.answerDeadlineMs }),
+    });
   }
 
   /** Is `domain` this node's domain (case-insensitive)? */
@@ -98,19 +135,76 @@ export class NodeCore {
     return normalize(domain) === this.#domainKey;
   }
 
-  /** Decide what to do with `message`, received from `from`. */
-  handle(message: PlumiMessage, from: Endpoint): Action {
+  /**
+   * The checks of an extended `PR` or `PD` before the extensions handle it
+   * (the core makes the same ones for original ones in {@linkcode NodeCore.handle}):
+   * a `PD` only from the address holding the registration, and a `PR` that
+   * would move an online user without a password only once its agent is
+   * found silent — unless `probed` is the registration already found so.
+   * Returns what to do instead, or `undefined` to go on.
+   */
+  admit(
+    message: RegisterRequest | DeregisterRequest,
+    from: Endpoint,
+    probed?: Registration,
+  ): SendAction | ProbeVerdict | undefined {
+    const [name, domain] = splitAddress(message.address);
+    if (!this.isLocal(domain)) return undefined;
+    const registration = this.#directory.get(name);
+    if (!registration || registration === probed) return undefined;
+    if (registration.endpoint.ip === from.ip && registration.endpoint.port === from.port) {
+      return undefined;
+    }
+    if (message.kind === "deregister") {
+      return send(from, { kind: "deregister-reply", code: 1, params: ["v=2", "e=auth"] });
+    }
+    // A user with a password moves only with a proof (extended) or not at all (original).
+    if (this.#isProtected(name)) return undefined;
+    return this.#probe(name, registration, message, from);
+  }
+
+  #probe(
+    name: string,
+    registration: Registration,
+    message: RegisterRequest,
+    from: Endpoint,
+  ): ProbeVerdict {
+    const refusal = send(from, {
+      kind: "register-reply",
+      code: 1,
+      params: isV2(message.params) ? ["v=2", "e=online"] : [],
+    });
+    return { kind: "probe", name, registration, message, refusal };
+  }
+
+  /**
+   * Decide what to do with `message`, received from `from`. `probed`: the
+   * registration whose agent a move probe found silent (see {@linkcode ProbeVerdict}).
+   */
+  handle(message: PlumiMessage, from: Endpoint, probed?: Registration): Action {
     switch (message.kind) {
       case "register": {
         // A user with a password registers only through the extended protocol (with a proof).
         const [name, domain] = splitAddress(message.address);
-        const ok = this.isLocal(domain) && !this.#isProtected(name) &&
-          this.#directory.register(name, from, this.#now());
+        if (!this.isLocal(domain) || this.#isProtected(name)) {
+          return send(from, { kind: "register-reply", code: 1, params: [] });
+        }
+        const current = this.#directory.get(name);
+        // Online elsewhere: not while the agent there is alive.
+        if (
+          current && current !== probed &&
+          (current.endpoint.ip !== from.ip || current.endpoint.port !== from.port)
+        ) return this.#probe(name, current, message, from);
+        const ok = this.#directory.register(name, from, this.#now());
         return send(from, { kind: "register-reply", code: ok ? 0 : 1, params: [] });
       }
       case "deregister": {
         const [name, domain] = splitAddress(message.address);
-        const ok = this.isLocal(domain) && !this.#isProtected(name) &&
+        const current = this.isLocal(domain) ? this.#directory.get(name) : undefined;
+        // Only the address holding the registration may end it.
+        const holder = !current ||
+          (current.endpoint.ip === from.ip && current.endpoint.port === from.port);
+        const ok = this.isLocal(domain) && !this.#isProtected(name) && holder &&
           this.#directory.deregister(name);
         return send(from, { kind: "deregister-reply", code: ok ? 0 : 1, params: [] });
       }
@@ -127,7 +221,7 @@ export class NodeCore {
     }
   }
 
-  #lookup(caller: string, callee: string, message: PlumiMessage, from: Endpoint): Action {
+  #lookup(caller: string, callee: string, message: LookupRequest, from: Endpoint): Action {
     const [name, domain] = splitAddress(callee);
     if (!this.isLocal(domain)) {
       // Only our own agents' look-ups go on to another node: a look-up between
@@ -146,24 +240,18 @@ export class NodeCore {
     }
     const registration = this.#directory.get(name);
     if (registration === undefined) return send(from, reply(LookupCode.NoSuchUser, caller, callee));
-    if (registration === null) return send(from, reply(LookupCode.Offline, caller, callee));
-    if (registration.unanswered >= this.#offlineAfter) {
-      this.#directory.deregister(name);
+    if (
+      registration === null ||
+      !this.liveness.forward(name, registration, message)
+    ) {
       return send(from, reply(LookupCode.Offline, caller, callee));
     }
-    registration.unanswered++;
     return send(registration.endpoint, message);
   }
 
-  #routeReply(message: LookupReply, from: Endpoint): Action {
-    // An answer from the callee's own agent shows it is alive.
-    const [calleeName, calleeDomain] = splitAddress(message.to);
-    if (this.isLocal(calleeDomain)) {
-      const callee = this.#directory.get(calleeName);
-      if (callee && callee.endpoint.ip === from.ip && callee.endpoint.port === from.port) {
-        callee.unanswered = 0;
-      }
-    }
+  #routeReply(message: LookupReply, _from: Endpoint): Action {
+    // That the callee's agent answered was noted when its datagram arrived (Liveness.heard).
+    const [, calleeDomain] = splitAddress(message.to);
     const [callerName, callerDomain] = splitAddress(message.from);
     if (!this.isLocal(callerDomain)) {
       // Likewise, an answer goes to another node only if it is about one of our users.
@@ -171,8 +259,16 @@ export class NodeCore {
       return { kind: "forward", domain: callerDomain, message };
     }
     const caller = this.#directory.get(callerName);
-    if (caller === undefined) return { kind: "drop", reason: "reply-for-unknown-user" };
-    if (caller === null) return { kind: "drop", reason: "reply-for-offline-user" };
+    if (caller === undefined) {
+      if (callerName === PROBE_NAME) return { kind: "drop", reason: "probe-answer" };
+      return { kind: "drop", reason: "reply-for-unknown-user" };
+    }
+    if (caller === null) {
+      // A caller taken offline for unanswered look-ups is still where it was: the answer goes there.
+      const lapsed = this.#directory.lapsedEndpoint(callerName);
+      if (lapsed) return send(lapsed, message);
+      return { kind: "drop", reason: "reply-for-offline-user" };
+    }
     return send(caller.endpoint, message);
   }
 }

@@ -9,6 +9,7 @@
 
 import type { Endpoint } from "../plumi/address.ts";
 import { OnlineIndex } from "./online.ts";
+import type { LookupRequest } from "../plumi/messages.ts";
 
 /** What an extended agent's registration carries beyond the original's. */
 export interface Session {
@@ -20,12 +21,35 @@ export interface Session {
   busy: boolean;
 }
 
+/**
+ * One UDP address that users registered from, shared by every user there: a
+ * datagram from it is a sign of life of each of them.
+ */
+export interface EndpointState {
+  /** `ip:port`. */
+  readonly key: string;
+  /** Online users registered here. */
+  users: number;
+  /** When a datagram last came from here, on the node's monotonic clock (ms); `-Infinity` never. */
+  heardAt: number;
+  /** Users taken offline for unanswered look-ups while registered here: any datagram from here brings them back. */
+  lapsed: string[] | undefined;
+}
+
 /** Where an online user's agent is, and how it has been answering. */
 export interface Registration {
   /** The agent's UDP address, taken from its PR datagram (a heartbeat may move it, e.g. after NAT rebinding). */
   endpoint: Endpoint;
-  /** Look-ups forwarded to the agent and not answered yet. */
+  /** The state of that address (when it was last heard from). */
+  at: EndpointState;
+  /** Forwarded look-ups whose answer deadline passed with nothing heard from the agent. */
   unanswered: number;
+  /** When the look-up now awaiting an answer was forwarded (monotonic ms), or -1 when none is. */
+  awaitingSince: number;
+  /** The last look-up forwarded while one awaits an answer: sent again while the agent is silent. */
+  awaited: LookupRequest | undefined;
+  /** When the last unanswered look-up was counted (monotonic ms); anything heard later clears the count. */
+  missedAt: number;
   /** When it registered (ms since the epoch). */
   readonly since: number;
   /** Last sign of life: registration or heartbeat (ms since the epoch). */
@@ -46,8 +70,10 @@ export class Directory {
   /** The online users: a second, small map, so sweeps and listings do not walk every user. */
   #onlineUsers = new Map<string, Registration>();
   #changes = 0;
-  /** How many online users are registered at each `ip:port`. */
-  #endpoints = new Map<string, number>();
+  /** The addresses online users are registered at (and lapsed users were), by `ip:port`. */
+  #endpoints = new Map<string, EndpointState>();
+  /** Users taken offline for unanswered look-ups, and where they were. */
+  #lapsedAt = new Map<string, EndpointState>();
   /** When each user last went online or offline, as a reading of `changes` (only users that ever did). */
   #presenceStamps = new Map<string, number>();
   /** The online users' names in order, for paging the online list (`online.ts`). */
@@ -89,28 +115,78 @@ export class Directory {
 
   /** Is some online user registered at `endpoint`? */
   hasEndpoint(endpoint: Endpoint): boolean {
-    return this.#endpoints.has(`${endpoint.ip}:${endpoint.port}`);
+    return (this.#endpoints.get(`${endpoint.ip}:${endpoint.port}`)?.users ?? 0) > 0;
+  }
+
+  /**
+   * Note a datagram from `endpoint` at `now` (monotonic ms). Returns the
+   * address's state when users are (or lapsed users were) registered there,
+   * else `undefined`. One map look-up: this runs for every datagram.
+   */
+  heard(endpoint: Endpoint, now: number): EndpointState | undefined {
+    const state = this.#endpoints.get(`${endpoint.ip}:${endpoint.port}`);
+    if (state !== undefined) state.heardAt = now;
+    return state;
   }
 
   /** Move an online user's registration to a new UDP address (an agent behind a NAT that rebinds). */
   moveEndpoint(name: string, endpoint: Endpoint): void {
     const registration = this.#users.get(name);
     if (!registration) return;
-    this.#dropEndpoint(registration.endpoint);
+    this.#dropEndpoint(registration.at);
     registration.endpoint = endpoint;
-    this.#addEndpoint(endpoint);
+    registration.at = this.#addEndpoint(endpoint);
+    registration.awaitingSince = -1;
   }
 
-  #addEndpoint(endpoint: Endpoint): void {
+  #addEndpoint(endpoint: Endpoint): EndpointState {
     const key = `${endpoint.ip}:${endpoint.port}`;
-    this.#endpoints.set(key, (this.#endpoints.get(key) ?? 0) + 1);
+    let state = this.#endpoints.get(key);
+    if (state === undefined) {
+      state = { key, users: 0, heardAt: -Infinity, lapsed: undefined };
+      this.#endpoints.set(key, state);
+    }
+    state.users++;
+    return state;
   }
 
-  #dropEndpoint(endpoint: Endpoint): void {
-    const key = `${endpoint.ip}:${endpoint.port}`;
-    const count = this.#endpoints.get(key) ?? 0;
-    if (count <= 1) this.#endpoints.delete(key);
-    else this.#endpoints.set(key, count - 1);
+  #dropEndpoint(state: EndpointState): void {
+    state.users--;
+    if (state.users <= 0 && state.lapsed === undefined) this.#endpoints.delete(state.key);
+  }
+
+  /** Forget that `name` lapsed (it registered again, went offline for good, or is gone). */
+  #unlapse(name: string): void {
+    const state = this.#lapsedAt.get(name);
+    if (state === undefined) return;
+    this.#lapsedAt.delete(name);
+    const rest = state.lapsed?.filter((n) => n !== name);
+    state.lapsed = rest && rest.length > 0 ? rest : undefined;
+    if (state.users <= 0 && state.lapsed === undefined) this.#endpoints.delete(state.key);
+  }
+
+  /**
+   * Take `name` offline because its agent stopped answering look-ups, but
+   * remember where it was: a datagram from there brings it back (see
+   * {@linkcode Directory.heard}), and answers to its own look-ups still reach it.
+   */
+  lapse(name: string): boolean {
+    const current = this.#users.get(name);
+    if (!current) return false;
+    this.deregister(name);
+    const state = this.#endpoints.get(current.at.key) ?? current.at;
+    this.#endpoints.set(state.key, state);
+    state.lapsed = [...(state.lapsed ?? []), name];
+    this.#lapsedAt.set(name, state);
+    return true;
+  }
+
+  /** Where `name` was registered when it lapsed (offline for unanswered look-ups), if it did. */
+  lapsedEndpoint(name: string): Endpoint | undefined {
+    const state = this.#lapsedAt.get(name);
+    if (state === undefined) return undefined;
+    const colon = state.key.lastIndexOf(":");
+    return { ip: state.key.slice(0, colon), port: Number(state.key.slice(colon + 1)) };
   }
 
   /** Is `name` a user of the domain? */
@@ -135,7 +211,8 @@ export class Directory {
   remove(name: string): boolean {
     const current = this.#users.get(name);
     if (current === undefined) return false;
-    if (current) this.#dropEndpoint(current.endpoint);
+    if (current) this.#dropEndpoint(current.at);
+    this.#unlapse(name);
     this.#onlineUsers.delete(name);
     this.#onlineIndex.delete(name);
     this.#users.delete(name);
@@ -159,15 +236,19 @@ export class Directory {
   register(name: string, endpoint: Endpoint, now: number, session?: Session): boolean {
     const current = this.#users.get(name);
     if (current === undefined) return false;
+    if (current) this.#dropEndpoint(current.at);
+    else this.#unlapse(name);
     const registration: Registration = {
       endpoint,
+      at: this.#addEndpoint(endpoint),
       unanswered: 0,
+      awaitingSince: -1,
+      awaited: undefined,
+      missedAt: -Infinity,
       since: now,
       lastSeen: now,
       ...(session && { session }),
     };
-    if (current) this.#dropEndpoint(current.endpoint);
-    this.#addEndpoint(endpoint);
     this.#users.set(name, registration);
     this.#onlineUsers.set(name, registration);
     if (!current) this.#onlineIndex.add(name);
@@ -176,12 +257,13 @@ export class Directory {
     return true;
   }
 
-  /** Mark `name` offline. Returns false if there is no such user. */
+  /** Mark `name` offline (and forget where it lapsed, if it did). Returns false if there is no such user. */
   deregister(name: string): boolean {
     const current = this.#users.get(name);
     if (current === undefined) return false;
+    if (current === null) this.#unlapse(name);
     if (current) {
-      this.#dropEndpoint(current.endpoint);
+      this.#dropEndpoint(current.at);
       this.#onlineUsers.delete(name);
       this.#onlineIndex.delete(name);
       this.#users.set(name, null);

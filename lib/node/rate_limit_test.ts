@@ -30,9 +30,31 @@ Deno.test("a flooding source does not affect another source", () => {
   assertEquals(limiter.bans, 1);
 });
 
-Deno.test("exempt addresses are never limited", () => {
-  const limiter = new RateLimiter({ limit: 1, exempt: ["127.0.0.3"] });
-  for (let i = 0; i < 100; i++) assertEquals(limiter.check("127.0.0.3", 0), "pass");
+Deno.test("an exempt address has a larger budget and is never banned, but its excess is dropped", () => {
+  const limiter = new RateLimiter({ limit: 1, windowMs: 1_000, exempt: ["127.0.0.3"] });
+  // 100 × the limit by default: 100 pass, the 101st starts the throttling, the rest are dropped.
+  const verdicts = Array.from({ length: 150 }, () => limiter.check("127.0.0.3", 0));
+  assertEquals(verdicts.filter((v) => v === "pass").length, 100);
+  assertEquals(verdicts[100], "throttle-starts");
+  assertEquals(verdicts.slice(101).every((v) => v === "throttled"), true);
+  assertEquals(limiter.bans, 0);
+  assertEquals(limiter.dropped, 50);
+  // Not banned: served again as soon as the window ends; a flood that goes on is reported once.
+  assertEquals(limiter.check("127.0.0.3", 1_000), "pass");
+  for (let i = 0; i < 100; i++) limiter.check("127.0.0.3", 1_000);
+  assertEquals(limiter.check("127.0.0.3", 1_000), "throttled");
+  // Other sources keep the normal limit.
+  assertEquals([limiter.check("127.0.0.1", 0), limiter.check("127.0.0.1", 1)], [
+    "pass",
+    "ban-starts",
+  ]);
+});
+
+Deno.test("the exempt budget can be set", () => {
+  const limiter = new RateLimiter({ limit: 1, exempt: ["10.0.0.1"], exemptLimit: 3 });
+  const verdicts = [0, 1, 2, 3].map((t) => limiter.check("10.0.0.1", t));
+  assertEquals(verdicts, ["pass", "pass", "pass", "throttle-starts"]);
+  assertThrows(() => new RateLimiter({ limit: 1, exemptLimit: 0 }), RangeError);
 });
 
 Deno.test("the source table stays bounded under a spoofed flood from many addresses", () => {

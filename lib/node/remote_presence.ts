@@ -18,14 +18,16 @@
  * @module
  */
 
+import { type Clock, systemClock } from "../clock.ts";
 import type { NodeLocator } from "../locate.ts";
 import { type Endpoint, parseEndpoint } from "../plumi/address.ts";
 import type { ExtensionReply, PlumiMessage, RegisterReply } from "../plumi/messages.ts";
 import type { BuddyState, RemoteBuddies } from "./extended.ts";
 import { isV2, param } from "../plumi/params.ts";
+import { PROBE_NAME } from "./liveness.ts";
 
-/** The user name of capability probes; not a valid user anywhere by convention. */
-export const PROBE_NAME = ".lumi-probe";
+/** The user name of capability probes (and of liveness probes); not a valid user anywhere by convention. */
+export { PROBE_NAME };
 
 /** Options of {@linkcode RemotePresence}. */
 export interface RemotePresenceOptions {
@@ -36,8 +38,10 @@ export interface RemotePresenceOptions {
   readonly refreshMs: number;
   /** How long to wait for a probe's answer, in ms. Default: 2 000. */
   readonly probeTimeoutMs?: number;
-  /** Clock in ms. Default: `performance.now`. */
+  /** Clock in ms. Default: `clock.now`. */
   readonly now?: () => number;
+  /** Time and timers (the probe timeout). Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 interface Entry {
@@ -67,6 +71,7 @@ export class RemotePresence implements RemoteBuddies {
   readonly #refreshMs: number;
   readonly #probeTimeoutMs: number;
   readonly #now: () => number;
+  readonly #timers: Clock;
   readonly #entries = new Map<string, Entry>();
   readonly #capabilities = new Map<string, Capability>();
   #clock = 0;
@@ -78,7 +83,9 @@ export class RemotePresence implements RemoteBuddies {
     this.#send = options.send;
     this.#refreshMs = options.refreshMs;
     this.#probeTimeoutMs = options.probeTimeoutMs ?? 2_000;
-    this.#now = options.now ?? (() => performance.now());
+    const clock = options.clock ?? systemClock;
+    this.#timers = clock;
+    this.#now = options.now ?? (() => clock.now());
   }
 
   status(
@@ -132,8 +139,11 @@ export class RemotePresence implements RemoteBuddies {
       address: `${PROBE_NAME}@${domain}`,
       params: ["v=2", PADDING],
     });
-    const timer = setTimeout(() => this.#settle(node, false, 60_000), this.#probeTimeoutMs);
-    void answer.then(() => clearTimeout(timer));
+    const timer = this.#timers.setTimeout(
+      () => this.#settle(node, false, 60_000),
+      this.#probeTimeoutMs,
+    );
+    void answer.then(() => this.#timers.clearTimeout(timer));
     return answer;
   }
 

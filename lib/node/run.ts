@@ -242,11 +242,10 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       limit: rate,
       windowMs: limits["rate-window"] ?? 1_000,
       banMs: (limits.ban ?? 10) * 1000,
-      // The nodes of the static map (other domains' traffic arrives from them) and this host.
-      exempt: [
-        ...(config.exempt ?? ["127.0.0.1"]),
-        ...[...config.domains.values()].map((e) => e.ip),
-      ],
+      // Only what the configuration names: `exempt`, and the nodes of the static map (other
+      // domains' traffic arrives from them). Exempt is not unlimited: see `exempt-limit`.
+      exempt: [...(config.exempt ?? []), ...[...config.domains.values()].map((e) => e.ip)],
+      ...(limits["exempt-limit"] !== undefined && { exemptLimit: limits["exempt-limit"] }),
     })
     : undefined;
   const server = new NodeServer({

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { getLogger } from "#log";
+import type { Clock, TimerHandle } from "../clock.ts";
 import type { Endpoint } from "../plumi/address.ts";
 import { decodePlumi, encodePlumi } from "../plumi/codec.ts";
 import {
@@ -14,7 +16,7 @@ import {
   type PlumiErrorKind,
   type PlumiMessage,
 } from "../plumi/messages.ts";
-import type { Directory } from "./directory.ts";
+import type { Directory, Registration } from "./directory.ts";
 import type { ExtendedService } from "./extended.ts";
 import { param } from "../plumi/params.ts";
 import type { RateLimiter } from "./rate_limit.ts";
@@ -22,7 +24,15 @@ import type { RemotePresence } from "./remote_presence.ts";
 import type { NodeLocator } from "../locate.ts";
 import type { PacketLog } from "../packet_log.ts";
 import type { DatagramSocket } from "../transport/udp.ts";
-import type { Action, DropReason, ForwardAction, NodeCore, SendAction } from "./core.ts";
+import type {
+  Action,
+  DropReason,
+  ForwardAction,
+  NodeCore,
+  ProbeVerdict,
+  SendAction,
+} from "./core.ts";
+import type { Liveness } from "./liveness.ts";
 
 /** Counters of what the node has seen and done. */
 export interface NodeStats {
@@ -42,7 +52,9 @@ export interface NodeStats {
       | "forward-to-self"
       | "rate-limited"
       | "amplification-guard"
-      | "unverified-node",
+      | "unverified-node"
+      | "move-pending"
+      | "internal-error",
       number
     >
   >;
@@ -54,7 +66,8 @@ export interface NodeStats {
 export type NodeEvent =
   | { readonly kind: "malformed"; readonly from: Endpoint; readonly reason: string }
   | { readonly kind: "dropped"; readonly from: Endpoint; readonly reason: string }
-  | { readonly kind: "banned"; readonly from: Endpoint; readonly reason: string };
+  | { readonly kind: "banned"; readonly from: Endpoint; readonly reason: string }
+  | { readonly kind: "internal-error"; readonly from: Endpoint; readonly reason: string };
 
 /** Options of {@linkcode NodeServer}. */
 export interface NodeServerOptions {
@@ -84,7 +97,9 @@ export interface NodeServerOptions {
   readonly remote?: RemotePresence;
   /** Flood protection per source IP. Default: none. */
   readonly limiter?: RateLimiter;
-  /** Monotonic clock in ms, for the limiter. Default: `performance.now`. */
+  /** Monotonic time and timers (answer deadlines, the limiter). Default: the clock of `core`. */
+  readonly clock?: Clock;
+  /** Monotonic clock in ms, for the limiter. Default: `clock.now`. */
   readonly now?: () => number;
 }
 
@@ -94,9 +109,15 @@ interface Request {
   readonly size: number;
   /** Was the source a registered agent when the request arrived? */
   readonly registered: boolean;
-  /** A node of this domain (by `from`'s domain in a look-up) may get a slightly longer answer once verified. */
-  readonly nodeOf?: string;
 }
+
+/**
+ * How many bytes longer than its request an answer to a source that is not
+ * a registered agent may be: an `RL2`/`RL3` is one byte longer than its `PL`,
+ * as the original answers. With the per-source rate limit this bounds what
+ * a spoofed source can make the node send.
+ */
+export const MAX_ANSWER_GROWTH = 1;
 
 /** Most forwarded look-ups awaiting an answer at once; past it, failover tracking pauses. */
 const MAX_AWAITING = 10_000;
@@ -126,7 +147,14 @@ export class NodeServer {
   readonly #pending = new Set<Promise<void>>();
   readonly #answerTimeoutMs: number;
   /** Look-ups forwarded to other nodes, by `from:to`, until their answer comes. */
-  readonly #awaiting = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #awaiting = new Map<string, TimerHandle>();
+  /** Registrations waiting for a move probe, by `name ip:port`: copies of one are not queued twice. */
+  readonly #heldMoves = new Set<string>();
+  readonly #clock: Clock;
+  readonly #liveness: Liveness;
+  readonly #logger = getLogger(["lumi", "node"]);
+  /** Internal errors logged in the current minute, and those left out since the last line. */
+  #errorLog = { since: -Infinity, lines: 0, quiet: 0 };
   readonly #directory: Directory | undefined;
   readonly #extended: ExtendedService | undefined;
   readonly #remote: RemotePresence | undefined;
@@ -138,7 +166,10 @@ export class NodeServer {
     this.#extended = options.extended;
     this.#remote = options.remote;
     this.#limiter = options.limiter;
-    this.#now = options.now ?? (() => performance.now());
+    this.#liveness = options.core.liveness;
+    this.#clock = options.clock ?? this.#liveness.clock;
+    const clock = this.#clock;
+    this.#now = options.now ?? (() => clock.now());
     this.#core = options.core;
     this.#socket = options.socket;
     this.#locator = options.locator;
@@ -146,6 +177,7 @@ export class NodeServer {
     this.#maxBytes = options.maxPacketBytes ?? MAX_PACKET_BYTES;
     this.#onEvent = options.onEvent ?? (() => {});
     this.#answerTimeoutMs = options.answerTimeoutMs ?? 1_000;
+    this.#liveness.attach((to, message) => this.sendTo(to, message));
   }
 
   /** Receive and answer datagrams until the socket is closed. */
@@ -155,15 +187,53 @@ export class NodeServer {
       if (!datagram) break;
       this.handleDatagram(datagram.bytes, datagram.from);
     }
+    this.#liveness.close();
     await Promise.all(this.#pending);
-    for (const timer of this.#awaiting.values()) clearTimeout(timer);
+    for (const timer of this.#awaiting.values()) this.#clock.clearTimeout(timer);
     this.#awaiting.clear();
   }
 
-  /** Handle one datagram (exposed for in-process tests and benchmarks). */
+  /**
+   * Handle one datagram (exposed for in-process tests and benchmarks). Never
+   * throws: an unexpected error is a counted drop (`internal-error`) and one
+   * log line with its stack.
+   */
   handleDatagram(bytes: Uint8Array, from: Endpoint): void {
+    try {
+      this.#handle(bytes, from);
+    } catch (error) {
+      this.#internalError(error, from);
+    }
+  }
+
+  #internalError(error: unknown, from: Endpoint): void {
+    bump(this.stats.dropped, "internal-error");
+    const reason = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+    // One line each, but a stream of them (a bug a stranger can trigger) at most 10 a minute.
+    const now = this.#clock.now();
+    if (now - this.#errorLog.since >= 60_000) {
+      this.#errorLog = { since: now, lines: 0, quiet: this.#errorLog.quiet };
+    }
+    if (this.#errorLog.lines < 10) {
+      this.#errorLog.lines++;
+      const quiet = this.#errorLog.quiet;
+      this.#errorLog.quiet = 0;
+      this.#logger.error(
+        "Internal error handling a datagram from {ip}:{port} ({quiet} more not logged): {reason}",
+        { ...from, reason, quiet },
+      );
+    } else this.#errorLog.quiet++;
+    try {
+      this.#onEvent({ kind: "internal-error", from, reason });
+    } catch {
+      // The event sink failing too must not stop the node either.
+    }
+  }
+
+  #handle(bytes: Uint8Array, from: Endpoint): void {
+    const now = this.#now();
     if (this.#limiter) {
-      const verdict = this.#limiter.check(from.ip, this.#now());
+      const verdict = this.#limiter.check(from.ip, now);
       if (verdict !== "pass") {
         // Counted, not logged per packet: a flood must not become a disk flood.
         bump(this.stats.dropped, "rate-limited");
@@ -174,6 +244,11 @@ export class NodeServer {
             from,
             reason: "too many datagrams: ignored for a while",
           });
+        } else if (verdict === "throttle-starts") {
+          this.#logger.warn(
+            "Exempt source {ip} is over its budget: the rest of each window's datagrams are dropped",
+            { ...from },
+          );
         }
         return;
       }
@@ -192,15 +267,15 @@ export class NodeServer {
     const message = decoded.message;
     if (message.kind === "lookup-reply" && this.#awaiting.size > 0) {
       const key = `${message.from}:${message.to}`;
-      clearTimeout(this.#awaiting.get(key));
+      const timer = this.#awaiting.get(key);
+      if (timer !== undefined) this.#clock.clearTimeout(timer);
       this.#awaiting.delete(key);
     }
+    // Any datagram from a registered agent's address is a sign of life (and says it is registered).
     const request: Request = {
       from,
       size: bytes.length,
-      registered: this.#directory?.hasEndpoint(from) ?? false,
-      ...(message.kind === "lookup" &&
-        { nodeOf: message.from.slice(message.from.indexOf("@") + 1) }),
+      registered: this.#directory ? this.#liveness.heard(from, now) : false,
     };
     if (this.#remote && message.kind === "ext-reply" && message.type === "P") {
       // Only the buddy's own node may say where the buddy is.
@@ -211,6 +286,7 @@ export class NodeServer {
           if (verified) remote.onAnswer(message);
           else bump(this.stats.dropped, "unverified-node");
         }),
+        from,
       );
       return;
     }
@@ -220,11 +296,47 @@ export class NodeServer {
       this.#remote.onProbeAnswer(message, from);
       return;
     }
+    this.#route(message, request);
+  }
+
+  /**
+   * One dispatch: to the extensions (after the checks of PR and PD) or to the
+   * core. `probed`: the registration a move probe found silent.
+   */
+  #route(message: PlumiMessage, request: Request, probed?: Registration): void {
     if (this.#extended?.wants(message)) {
-      this.#track(this.#handleExtended(this.#extended, message, request));
+      if (message.kind === "register" || message.kind === "deregister") {
+        const verdict = this.#core.admit(message, request.from, probed);
+        if (verdict) return this.#perform(verdict, request);
+      }
+      this.#track(this.#handleExtended(this.#extended, message, request), request.from);
       return;
     }
-    this.#perform(this.#core.handle(message, from), request);
+    this.#perform(this.#core.handle(message, request.from, probed), request);
+  }
+
+  /** A PR that would move an online user: refused if the agent where it is answers a probe. */
+  #holdForProbe(verdict: ProbeVerdict, request: Request): void {
+    const key = `${verdict.name} ${request.from.ip}:${request.from.port}`;
+    if (this.#heldMoves.has(key) || this.#heldMoves.size >= 10_000) {
+      bump(this.stats.dropped, "move-pending"); // a copy: the first one will be answered
+      return;
+    }
+    this.#heldMoves.add(key);
+    const waiting = this.#liveness.probeMove(verdict.name, verdict.registration, (alive) => {
+      this.#heldMoves.delete(key);
+      try {
+        // Alive: refused. Silent: the PR is handled (and checked again if anything changed).
+        if (alive) this.#send(verdict.refusal, request);
+        else this.#route(verdict.message, request, verdict.registration);
+      } catch (error) {
+        this.#internalError(error, request.from);
+      }
+    });
+    if (!waiting) {
+      this.#heldMoves.delete(key);
+      bump(this.stats.dropped, "move-pending");
+    }
   }
 
   async #handleExtended(
@@ -253,9 +365,16 @@ export class NodeServer {
     return nodes.some((n) => n.ip === endpoint.ip && n.port === endpoint.port);
   }
 
-  #track(work: Promise<void>): void {
-    this.#pending.add(work);
-    void work.finally(() => this.#pending.delete(work));
+  /** Keep `work` until it settles; a rejection is an internal error (counted, logged), never unhandled. */
+  #track(work: Promise<void>, from: Endpoint): void {
+    const settled: Promise<void> = work.then(
+      () => void this.#pending.delete(settled),
+      (error) => {
+        this.#pending.delete(settled);
+        this.#internalError(error, from);
+      },
+    );
+    this.#pending.add(settled);
   }
 
   #perform(action: Action, request: Request): void {
@@ -268,7 +387,10 @@ export class NodeServer {
         this.#onEvent({ kind: "dropped", from: request.from, reason: action.reason });
         return;
       case "forward":
-        this.#track(this.#forward(action, request));
+        this.#track(this.#forward(action, request), request.from);
+        return;
+      case "probe":
+        this.#holdForProbe(action, request);
         return;
     }
   }
@@ -293,9 +415,13 @@ export class NodeServer {
   #awaitAnswer(lookup: LookupRequest, target: Endpoint): void {
     const key = `${lookup.from}:${lookup.to}`;
     if (this.#awaiting.has(key) || this.#awaiting.size >= MAX_AWAITING) return;
-    const timer = setTimeout(() => {
+    const timer = this.#clock.setTimeout(() => {
       this.#awaiting.delete(key);
-      this.#locator.reportDown(target);
+      try {
+        this.#locator.reportDown(target);
+      } catch (error) {
+        this.#internalError(error, target);
+      }
     }, this.#answerTimeoutMs);
     this.#awaiting.set(key, timer);
   }
@@ -309,26 +435,16 @@ export class NodeServer {
 
   /**
    * Send, keeping the amplification rule: an answer back to a source that was
-   * not a registered agent is never longer than its request — unless the
-   * source is verified to be the node of the caller's domain (whose RL2/RL3
-   * answers are one byte longer than the look-up).
+   * not a registered agent is at most {@linkcode MAX_ANSWER_GROWTH} bytes
+   * longer than its request (so an `RL2`/`RL3` answers any `PL`, as the
+   * original does; the per-source rate limit bounds the total).
    */
   #send(action: SendAction, request?: Request): void {
     const bytes = encodePlumi(action.message);
     const back = request && action.to.ip === request.from.ip &&
       action.to.port === request.from.port;
-    if (back && !request.registered && bytes.length > request.size) {
-      const nodeOf = request.nodeOf;
-      if (nodeOf === undefined) {
-        bump(this.stats.dropped, "amplification-guard");
-        return;
-      }
-      this.#track(
-        this.#isNodeOf(nodeOf, request.from).then((verified) => {
-          if (verified) this.#transmit(action.to, bytes);
-          else bump(this.stats.dropped, "amplification-guard");
-        }),
-      );
+    if (back && !request.registered && bytes.length > request.size + MAX_ANSWER_GROWTH) {
+      bump(this.stats.dropped, "amplification-guard");
       return;
     }
     this.#transmit(action.to, bytes);

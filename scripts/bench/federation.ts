@@ -13,7 +13,7 @@
  */
 
 import { bindUdp } from "../../lib/transport/udp.ts";
-import { type BenchContext, LoadGen, scratchDir, startNode } from "./harness.ts";
+import { BENCH_LIMITS, type BenchContext, LoadGen, scratchDir, startNode } from "./harness.ts";
 import type { RunResult } from "./loadgen.ts";
 import {
   formatLatency,
@@ -65,6 +65,8 @@ function iniConfig(
   return [
     `domain = ${domain}`,
     `listen = ${listen}`,
+    "",
+    ...BENCH_LIMITS,
     "",
     "[domains]",
     `${other} = ${otherAt}`,

@@ -23,7 +23,7 @@ import {
   scratchDir,
   startNode,
   startResponder,
-  writeOriginalConfig,
+  writeBenchConfig,
 } from "./harness.ts";
 import type { RunCommand, RunResult } from "./loadgen.ts";
 import {
@@ -138,7 +138,7 @@ export async function benchNode(context: BenchContext): Promise<BenchResult> {
   ];
   for (const sub of ["log-on", "log-off"]) {
     await Deno.mkdir(`${dir.path}/${sub}`);
-    await writeOriginalConfig(`${dir.path}/${sub}/nodelumi.cfg`, DOMAIN, users);
+    await writeBenchConfig(`${dir.path}/${sub}/nodelumi.cfg`, DOMAIN, users);
   }
   context.progress("node: starting the bare responder, two nodes and the load generator");
   const [ceiling, logOn, logOff, gen] = await Promise.all([

@@ -1,6 +1,6 @@
 /**
  * Scale: what a node costs as its domain grows. For 10,000, 100,000 and
- * 1,000,000 users in `nodelumi.cfg` (original form), beside a node with 64
+ * 1,000,000 users in `nodelumi.cfg` (INI form, the load generator named exempt), beside a node with 64
  * (each size also has the 64 callers of the load generator):
  *
  * - **start-up**: from spawning `main_node.ts` to its "listening" line;
@@ -20,7 +20,7 @@ import {
   scratchDir,
   sleep,
   startNode,
-  writeOriginalConfig,
+  writeBenchConfig,
 } from "./harness.ts";
 import {
   formatBytes,
@@ -58,7 +58,7 @@ export interface ScaleFigures {
 
 async function measure(context: BenchContext, users: number): Promise<ScaleFigures> {
   await using dir = await scratchDir(`scale-${users}`, context.keep);
-  await writeOriginalConfig(`${dir.path}/nodelumi.cfg`, DOMAIN, [
+  await writeBenchConfig(`${dir.path}/nodelumi.cfg`, DOMAIN, [
     { prefix: "c", count: CALLERS },
     { prefix: "u", count: users },
   ]);

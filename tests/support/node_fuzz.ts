@@ -5,7 +5,7 @@
  * Most datagrams are sent each from a socket of its own, bound for it alone:
  * such a source is never a registered agent when its datagram arrives, so
  * everything the socket ever receives is the node's answer to that one
- * datagram, and must not be longer than it (docs/PROTOCOL.md, "Flood and
+ * datagram, and must be at most one byte longer than it (docs/PROTOCOL.md, "Flood and
  * amplification rules"). A socket whose datagram registered it (it received
  * `RR0`) is an agent from then on, and only what came before counts.
  *
@@ -25,6 +25,7 @@
  */
 
 import type { Endpoint } from "../../lib/plumi/address.ts";
+import { MAX_ANSWER_GROWTH } from "../../lib/node/server.ts";
 import { bindUdp, type DatagramSocket } from "../../lib/transport/udp.ts";
 import { fromLatin1, latin1, mutate, PlumiFuzzer, type Vocabulary } from "./plumi_fuzz.ts";
 
@@ -83,7 +84,7 @@ export interface NodeFuzzReport {
   freshBytesReceived: number;
   /** Fresh sockets whose datagram registered them (their later traffic is an agent's). */
   registeredByFuzz: number;
-  /** Datagrams answered with more bytes than they had: must stay empty. */
+  /** Datagrams answered with more than one byte more than they had: must stay empty. */
   amplifications: Amplification[];
   /** Datagrams the peer node received from the node, and answered. */
   peerReceived: number;
@@ -122,6 +123,10 @@ function openFresh(request: Uint8Array, registeredPorts: ReadonlySet<number>): F
       const datagram = await socket.receive();
       if (!datagram) return;
       if (state.registered) continue;
+      // A look-up is never an answer: it is sent to a user's registered address (a fuzzed PR
+      // that the node moved there after probing the old one, once this port's earlier socket
+      // had closed): the node's business with that user, not this datagram's answer.
+      if (datagram.bytes[0] === 0x50 && datagram.bytes[1] === 0x4c) continue;
       answers.push(datagram.bytes);
       const text = fromLatin1(datagram.bytes);
       if (text === "RR0" || text.startsWith("RR0;")) state.registered = true;
@@ -254,8 +259,15 @@ export async function fuzzNode(options: NodeFuzzOptions): Promise<NodeFuzzReport
       if (fresh.registered) {
         report.registeredByFuzz++;
         registeredPorts.add(fresh.socket.local.port);
+      } else if (
+        fresh.answers.length === 0 && fresh.request[0] === 0x50 && fresh.request[1] === 0x52
+      ) {
+        // A PR not answered yet may be held while the node probes the user's agent elsewhere,
+        // and register this port after the socket closed: to the node, a user's agent.
+        registeredPorts.add(fresh.socket.local.port);
       }
-      if (bytes > fresh.request.length) {
+      // The bound of the amplification rule: at most one byte more (an RL2/RL3 for a PL).
+      if (bytes > fresh.request.length + MAX_ANSWER_GROWTH) {
         report.amplifications.push({
           request: fromLatin1(fresh.request),
           answers: fresh.answers.map(fromLatin1),

@@ -1,0 +1,291 @@
+/**
+ * Is a registered agent still there? Original agents register once and
+ * never say more unless asked, so the node judges them by how they answer
+ * the look-ups it forwards — but only by silence, never by who asks:
+ *
+ * - A forwarded look-up opens an answer **window** for its user (one at a
+ *   time: look-ups arriving while one is open add nothing). The window is
+ *   answered by any datagram at all from the user's registered address; it
+ *   fails when its deadline passes in silence. Meanwhile, after 400 ms of
+ *   silence, the node sends the agent the awaited look-up again (twice at
+ *   most), so that a lost datagram or two neither fails the window nor
+ *   costs the caller its answer.
+ * - The node forwards `offlineAfter − 1` look-ups that fail and answers the
+ *   next one itself with `RL3`, as the original (4 and the 5th). The user
+ *   then *lapses*: offline, but the address is remembered, and any datagram
+ *   from it brings the user back online.
+ * - A user with a heartbeat session (`v=2`) is judged by its heartbeats
+ *   only (see `extended.ts`), never by look-ups.
+ * - Before a registration moves a user from a live address, the old one is
+ *   probed the same way, with a look-up of the node's own that any agent
+ *   answers (`PL.lumi-probe@<domain>:<user>`; {@linkcode Liveness.probeMove}).
+ *
+ * Cheap on the hot path: noting a datagram is one map look-up (done anyway
+ * for the amplification rule), a forwarded look-up a few field writes (and a
+ * map insert when it opens a window); one timer runs while windows are open.
+ *
+ * @module
+ */
+
+import { getLogger } from "#log";
+import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
+import type { Endpoint } from "../plumi/address.ts";
+import type { LookupRequest, PlumiMessage } from "../plumi/messages.ts";
+import type { Directory, Registration } from "./directory.ts";
+
+/** The user name of the node's probes; not a valid user anywhere by convention. */
+export const PROBE_NAME = ".lumi-probe";
+
+/** Options of {@linkcode Liveness}. */
+export interface LivenessOptions {
+  /** The user table. */
+  readonly directory: Directory;
+  /** The node's domain, for the probes' caller address. */
+  readonly domain: string;
+  /** Time and timers. Default: the system clock. */
+  readonly clock?: Clock;
+  /** The Nth unanswered look-up in a row is answered `RL3` by the node. Default: 5 (the original's). */
+  readonly offlineAfter?: number;
+  /** How long a forwarded look-up waits for a sign of life, in ms. Default: 800 (under an agent's 1 s retry). */
+  readonly deadlineMs?: number;
+  /** How long a window waits in silence before the first probe, in ms. Default: 400. */
+  readonly probeAfterMs?: number;
+  /** How often open windows are checked (and silent ones probed), in ms. Default: 200. */
+  readonly probeEveryMs?: number;
+  /** Wall-clock ms, for the registration time of a user brought back. Default: `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** Most registrations waiting for a move probe at once; past it, moves are refused. */
+const MAX_MOVE_WAITERS = 10_000;
+/** Most registrations of one user waiting for a move probe. */
+const MOVE_WAITERS_PER_USER = 4;
+
+/** Watches the agents of the domain's online users; see the module doc. */
+export class Liveness {
+  readonly clock: Clock;
+  readonly #directory: Directory;
+  readonly #domain: string;
+  /** Failed windows in a row before the next look-up is answered RL3. */
+  readonly #threshold: number;
+  readonly #deadlineMs: number;
+  readonly #probeAfterMs: number;
+  readonly #probeEveryMs: number;
+  readonly #wallNow: () => number;
+  /** Users with a window open, by name. */
+  readonly #windows = new Map<string, Registration>();
+  /** Move probes waiting on a window, by user name. */
+  readonly #moves = new Map<string, Array<(alive: boolean) => void>>();
+  #moveWaiters = 0;
+  #timer: TimerHandle | undefined;
+  #send: ((to: Endpoint, message: PlumiMessage) => void) | undefined;
+  #log = getLogger(["lumi", "node", "liveness"]);
+  /** Probes sent, for the console's `stats`. */
+  probes = 0;
+  /** Windows that failed (deadline passed in silence). */
+  misses = 0;
+
+  constructor(options: LivenessOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.#directory = options.directory;
+    this.#domain = options.domain;
+    this.#threshold = Math.max(1, (options.offlineAfter ?? 5) - 1);
+    this.#deadlineMs = options.deadlineMs ?? 800;
+    this.#probeAfterMs = options.probeAfterMs ?? 400;
+    this.#probeEveryMs = options.probeEveryMs ?? 200;
+    this.#wallNow = options.now ?? Date.now;
+  }
+
+  /** Where probes go out (the server's socket). Without it none are sent. */
+  attach(send: (to: Endpoint, message: PlumiMessage) => void): void {
+    this.#send = send;
+  }
+
+  /**
+   * Note a datagram from `from` at `now` (this clock). Brings back users who
+   * lapsed there. Returns whether an online user is registered at `from`.
+   */
+  heard(from: Endpoint, now: number): boolean {
+    const state = this.#directory.heard(from, now);
+    if (state === undefined) return false;
+    if (state.lapsed !== undefined) {
+      for (const name of state.lapsed.slice()) {
+        if (this.#directory.get(name) !== null) continue;
+        this.#directory.register(name, from, this.#wallNow());
+        this.#log.info("{name} is back online: its agent at {ip}:{port} spoke again", {
+          name,
+          ...from,
+        });
+      }
+      const again = this.#directory.heard(from, now);
+      return (again?.users ?? 0) > 0;
+    }
+    return state.users > 0;
+  }
+
+  /**
+   * A look-up for `name` is about to be forwarded to its agent: may it be
+   * (true), or has the agent failed enough windows that the node answers
+   * `RL3` itself and takes the user offline (false)?
+   */
+  forward(name: string, registration: Registration, lookup?: LookupRequest): boolean {
+    if (registration.session !== undefined) return true; // judged by its heartbeats
+    const now = this.clock.now();
+    const since = registration.awaitingSince;
+    registration.awaited = lookup;
+    if (since >= 0) {
+      if (registration.at.heardAt > since) {
+        // Answered: a fresh window for this look-up (it stays in the map).
+        registration.unanswered = 0;
+        registration.awaitingSince = now;
+        if (this.#moveWaiters > 0) this.#settleMoves(name, true);
+        return true;
+      }
+      if (now - since < this.#deadlineMs) return true; // one is awaiting: this adds nothing
+      this.#miss(name, registration, now);
+      if (this.#moveWaiters > 0) this.#settleMoves(name, false);
+    }
+    if (registration.unanswered > 0 && registration.at.heardAt > registration.missedAt) {
+      registration.unanswered = 0;
+    }
+    if (registration.unanswered >= this.#threshold) {
+      this.#directory.lapse(name);
+      this.#windows.delete(name);
+      this.#log.info("{name} is offline: {count} forwarded look-ups in a row went unanswered", {
+        name,
+        count: registration.unanswered,
+      });
+      return false;
+    }
+    this.#open(name, registration, now);
+    return true;
+  }
+
+  /**
+   * Someone else wants to register as `name`, online at `registration`:
+   * the agent there is probed at once, and `done(true)` is called if it
+   * shows a sign of life within the deadline (then the move is refused),
+   * `done(false)` if it stays silent.
+   * Returns false (and never calls `done`) when too many are waiting.
+   */
+  probeMove(name: string, registration: Registration, done: (alive: boolean) => void): boolean {
+    const now = this.clock.now();
+    const waiting = this.#moves.get(name);
+    if (this.#moveWaiters >= MAX_MOVE_WAITERS || (waiting?.length ?? 0) >= MOVE_WAITERS_PER_USER) {
+      return false;
+    }
+    if (waiting) waiting.push(done);
+    else this.#moves.set(name, [done]);
+    this.#moveWaiters++;
+    if (waiting) return true; // a probe is out already
+    // A window of its own: what was heard before this moment does not count.
+    this.#open(name, registration, now);
+    registration.awaited = undefined;
+    this.#probe(name, registration);
+    return true;
+  }
+
+  /** Stop the timer (the server is closing). Waiting moves are told the agent is alive: refused. */
+  close(): void {
+    if (this.#timer !== undefined) this.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const name of [...this.#moves.keys()]) this.#settleMoves(name, true);
+    this.#windows.clear();
+  }
+
+  #open(name: string, registration: Registration, now: number): void {
+    registration.awaitingSince = now;
+    this.#windows.set(name, registration);
+    if (this.#timer === undefined) {
+      this.#timer = this.clock.setTimeout(() => this.#tick(), this.#probeEveryMs);
+    }
+  }
+
+  #miss(name: string, registration: Registration, now: number): void {
+    registration.unanswered++;
+    registration.missedAt = now;
+    registration.awaitingSince = -1;
+    registration.awaited = undefined;
+    this.misses++;
+    this.#log.debug("look-up for {name} unanswered ({count} of {threshold})", {
+      name,
+      count: registration.unanswered,
+      threshold: this.#threshold,
+    });
+  }
+
+  /**
+   * Send the agent a look-up: the one awaiting its answer again (so that the
+   * answer reaches the caller too), or, when none does, one of the node's own.
+   */
+  #probe(name: string, registration: Registration): void {
+    if (!this.#send) return;
+    this.probes++;
+    try {
+      this.#send(
+        registration.endpoint,
+        registration.awaited ?? {
+          kind: "lookup",
+          from: `${PROBE_NAME}@${this.#domain}`,
+          to: `${name}@${this.#domain}`,
+        },
+      );
+    } catch (error) {
+      this.#log.error("Cannot send a probe to {name}: {reason}", {
+        name,
+        reason: error instanceof Error ? (error.stack ?? String(error)) : String(error),
+      });
+    }
+  }
+
+  #settleMoves(name: string, alive: boolean): void {
+    const waiting = this.#moves.get(name);
+    if (!waiting) return;
+    this.#moves.delete(name);
+    this.#moveWaiters -= waiting.length;
+    for (const done of waiting) done(alive);
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    try {
+      this.#sweep();
+    } catch (error) {
+      // A timer's exception would end the process: log it, and keep watching.
+      this.#log.error("Internal error checking look-up deadlines: {reason}", {
+        reason: error instanceof Error ? (error.stack ?? String(error)) : String(error),
+      });
+    }
+    if (this.#windows.size > 0 && this.#timer === undefined) {
+      this.#timer = this.clock.setTimeout(() => this.#tick(), this.#probeEveryMs);
+    }
+  }
+
+  #sweep(): void {
+    const now = this.clock.now();
+    for (const [name, registration] of this.#windows) {
+      if (this.#directory.get(name) !== registration) {
+        // Registered again, deregistered or removed meanwhile: nothing to wait for.
+        this.#windows.delete(name);
+        this.#settleMoves(name, false);
+        continue;
+      }
+      const since = registration.awaitingSince;
+      if (since < 0 || registration.at.heardAt > since) {
+        if (since >= 0) registration.unanswered = 0;
+        registration.awaitingSince = -1;
+        registration.awaited = undefined;
+        this.#windows.delete(name);
+        this.#settleMoves(name, true);
+        continue;
+      }
+      if (now - since >= this.#deadlineMs) {
+        this.#miss(name, registration, now);
+        this.#windows.delete(name);
+        this.#settleMoves(name, false);
+      } else if (now - since >= this.#probeAfterMs) {
+        this.#probe(name, registration);
+      }
+    }
+  }
+}
