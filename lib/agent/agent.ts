@@ -39,7 +39,9 @@ import {
   type PasswordSource,
   registerWith,
   type Registration,
+  SignedInElsewhereError,
   signUp,
+  WrongPasswordError,
 } from "./extended_client.ts";
 import { PlumiClient } from "./plumi_client.ts";
 import { Presence } from "./presence.ts";
@@ -67,21 +69,38 @@ async function askFor(
   }
 }
 
-/** Errors a person at a terminal may want to try again after. */
+/**
+ * The user was shown `cause` and chose to leave (or the agent had to stop
+ * after telling them why): the program exits with the code of `cause`,
+ * without printing it again.
+ */
+export class GaveUpError extends Error {
+  override readonly cause: Error;
+
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = "GaveUpError";
+    this.cause = cause;
+  }
+}
+
+/** Errors a person at a terminal may want to try again after (the same again would not help). */
 function retryable(error: unknown): boolean {
+  if (error instanceof WrongPasswordError || error instanceof SignedInElsewhereError) return false;
   return error instanceof NodeNotFoundError || error instanceof NodeSilentError ||
     error instanceof RegistrationError;
 }
 
 /**
  * Run `step`; on a retryable failure, a person at a terminal is told why and
- * may try again. Resolves `null` if they chose to quit; rethrows otherwise.
+ * may try again. Throws {@linkcode GaveUpError} if they chose to leave;
+ * rethrows otherwise.
  */
 async function withRetry<T>(
   ui: AgentUi,
   signal: AbortSignal,
   step: () => Promise<T>,
-): Promise<T | null> {
+): Promise<T> {
   for (;;) {
     try {
       return await step();
@@ -89,7 +108,8 @@ async function withRetry<T>(
       if (!ui.interactive || !retryable(error) || signal.aborted) throw error;
       ui.warn((error as Error).message);
       const answer = await untilAborted(ui.ask("Try again? [Y/n] "), signal);
-      if (answer === null || /^\s*n/i.test(answer)) return null;
+      if (signal.aborted) throw new AbortedError("interrupted");
+      if (answer === null || /^\s*n/i.test(answer)) throw new GaveUpError(error as Error);
     }
   }
 }
@@ -157,10 +177,11 @@ async function register(
   address: string,
   password: PasswordSource,
   signal: AbortSignal,
+  replace = false,
 ): Promise<Registration> {
   const where = `Cannot register ${address} with node ${formatEndpoint(client.node)}`;
   try {
-    return await registerWith(client, address, password, signal);
+    return await registerWith(client, address, password, { signal, replace });
   } catch (error) {
     if (error instanceof NodeSilentError) {
       throw new NodeSilentError(error.node, error.attempts, { cause: error }, where);
@@ -169,18 +190,86 @@ async function register(
   }
 }
 
-/** The password: given in the options, else asked once on a terminal (hidden), else none. */
-function passwordSource(o: ResolvedAgentOptions, ui: AgentUi, address: string): PasswordSource {
+/** The password, and what to do when the node refuses it. */
+interface Password {
+  /** Given in the options, else asked on a terminal (hidden) when the node wants one, else none. */
+  readonly get: PasswordSource;
+  /** The node refused it: a typed password is forgotten (asked again, `true`); a given one cannot be. */
+  refused(): boolean;
+}
+
+function passwordSource(
+  o: ResolvedAgentOptions,
+  ui: AgentUi,
+  address: string,
+  signal: AbortSignal,
+): Password {
   let known = o.password;
-  return async () => {
-    if (known === undefined && ui.interactive) {
-      known = (await (ui.askSecret
-        ? ui.askSecret(`Password for ${address}: `)
-        : ui.ask(`Password for ${address}: `))) ??
-        undefined;
-    }
-    return known;
+  let typed = false;
+  return {
+    get: async () => {
+      if (known === undefined && ui.interactive) {
+        const question = `Password for ${address}: `;
+        const answer = await untilAborted(
+          ui.askSecret ? ui.askSecret(question) : ui.ask(question),
+          signal,
+        );
+        // Ctrl-C at the prompt: leave (the prompt itself does not end on an interrupt).
+        if (signal.aborted) throw new AbortedError("interrupted");
+        known = answer ?? undefined;
+        typed = known !== undefined;
+      }
+      return known;
+    },
+    refused: () => {
+      if (!typed) return false;
+      known = undefined;
+      typed = false;
+      return true;
+    },
   };
+}
+
+/** Most passwords asked in a row on a terminal before the agent gives up. */
+const PASSWORD_TRIES = 3;
+
+/**
+ * Register, dealing with what the user can fix at once: a wrong typed
+ * password is asked again (a wrong `LUMI_PASSWORD` is said to be wrong); on a
+ * terminal, when another agent is signed in, the user may take over.
+ */
+async function registerFirst(
+  o: ResolvedAgentOptions,
+  client: PlumiClient,
+  address: string,
+  password: Password,
+  ui: AgentUi,
+  signal: AbortSignal,
+): Promise<Registration> {
+  let replace = o.replace;
+  for (let tries = 1;; tries++) {
+    try {
+      return await register(client, address, password.get, signal, replace);
+    } catch (error) {
+      if (error instanceof WrongPasswordError) {
+        if (!password.refused()) {
+          throw new WrongPasswordError(address, say.wrongPasswordFrom(address, o.passwordOrigin));
+        }
+        if (tries >= PASSWORD_TRIES) throw error;
+        ui.warn(say.wrongPassword(address));
+        continue;
+      }
+      if (error instanceof SignedInElsewhereError && ui.interactive && !replace) {
+        ui.warn(error.message);
+        const answer = await untilAborted(ui.ask(say.takeOver()), signal);
+        if (signal.aborted) throw new AbortedError("interrupted");
+        if (answer === null || !/^\s*y/i.test(answer)) throw new GaveUpError(error);
+        replace = true;
+        continue;
+      }
+      throw error;
+    }
+  }
 }
 
 async function deregister(
@@ -236,6 +325,15 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
   if (o.signal?.aborted) stop.abort();
   ui.onInterrupt = () => (stop.signal.aborted ? hurry.abort() : stop.abort());
   const closing: Array<() => void | Promise<void>> = [];
+  let registered = false;
+  /** Why the agent had to stop by itself (another agent signed in as this user). */
+  let stopped: Error | undefined;
+  const endWith = (error: Error) => {
+    if (stopped) return;
+    stopped = error;
+    ui.warn(error.message);
+    stop.abort();
+  };
   try {
     const nick = o.nick ?? await askFor(ui, "Nickname: ", checkNick, "--nick", stop.signal);
     if (nick === null) return;
@@ -264,7 +362,6 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     }
 
     const node = await withRetry(ui, stop.signal, () => findNode(o, ui, address));
-    if (node === null) return;
     const { socket, listener, groupListener } = openSockets(o);
     const advertised = { ip: advertisedIp(o, node), port: listener.local.port };
     // Look-ups may arrive as soon as the client runs; they go to the session once it exists.
@@ -310,9 +407,9 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       ui.info(say.listeningGroups(groupListener.local, session.groupEndpoint));
     }
 
-    const password = passwordSource(o, ui, address);
+    const password = passwordSource(o, ui, address, stop.signal);
     if (o.signup) {
-      const secret = await password();
+      const secret = await password.get();
       if (!secret) {
         throw new UsageError("--signup needs a password: set LUMI_PASSWORD, or run on a terminal");
       }
@@ -330,20 +427,32 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     const registration = await withRetry(
       ui,
       stop.signal,
-      () => register(client, address, password, stop.signal),
+      () => registerFirst(o, client, address, password, ui, stop.signal),
     );
-    if (registration === null) return;
+    registered = true;
     ui.info(say.registered(address, node));
     const presence = new Presence(ui);
     let extended: ExtendedSession | undefined;
     if (registration.kind === "extended") {
+      const domain = address.slice(address.indexOf("@") + 1);
+      let renewing = false;
       const renew = async () => {
+        if (renewing) return;
+        renewing = true;
         try {
-          const again = await register(client, address, password, stop.signal);
+          // Never with --replace: an agent that was replaced must not take the session back.
+          const again = await register(client, address, password.get, stop.signal);
           if (again.kind === "extended" && extended) extended.session = again.session;
-          ui.info(`Registered ${address} again (the node had forgotten the session)`);
+          presence.forgetCounts();
+          ui.info(say.registeredAgain(address));
+          void presence.refresh();
         } catch (error) {
-          ui.warn(`Cannot register ${address} again: ${describeError(error)}`);
+          if (error instanceof SignedInElsewhereError) endWith(error);
+          else if (!(error instanceof AbortedError)) {
+            ui.warn(say.cannotRegisterAgain(address, describeError(error)));
+          }
+        } finally {
+          renewing = false;
         }
       };
       extended = new ExtendedSession(client, address, registration.session, {
@@ -351,26 +460,40 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
         busy: () => session.busy,
         onBuddiesChanged: () => void presence.refresh(),
         onSessionLost: () => void renew(),
+        onReplaced: (at) =>
+          endWith(new SignedInElsewhereError(address, say.replaced(address, at), at)),
+        onContact: (lost) => {
+          presence.setContact(lost);
+          if (lost) ui.warn(say.lostContact(domain));
+          else ui.info(say.backInContact(domain));
+        },
       });
       closing.unshift(() => extended?.stop());
       extended.start();
       presence.attach(extended);
       ui.info("This node keeps your buddies: /buddies, /add, /del, /online");
-      void presence.refresh(false);
+      void presence.refresh();
     }
     ui.info(say.ready());
 
     await commandLoop(
-      { session, presence, client, ui, password, iterations: o.signupIterations },
+      { session, presence, client, ui, password: password.get, iterations: o.signupIterations },
       stop.signal,
     );
 
     await session.close();
-    await deregister(client, address, extended, ui, hurry.signal);
+    // Replaced by another agent: the session is no longer ours to end.
+    if (!stopped) await deregister(client, address, extended, ui, hurry.signal);
     if (client.ignored > 0) ui.info(say.ignored(client.ignored));
     ui.info(say.bye());
+    if (stopped) throw new GaveUpError(stopped);
   } catch (error) {
-    if (error instanceof AbortedError && stop.signal.aborted) return;
+    if (error instanceof AbortedError && stop.signal.aborted) {
+      if (stopped) throw new GaveUpError(stopped);
+      // Interrupted before being registered (at a prompt, or while registering): not a success.
+      if (!registered) throw new AbortedError("interrupted", { cause: error });
+      return;
+    }
     throw error;
   } finally {
     for (const close of closing) await close();

@@ -9,7 +9,7 @@ import {
   ScriptedUi,
   tick,
 } from "./_testing.ts";
-import { runAgent } from "./agent.ts";
+import { GaveUpError, runAgent } from "./agent.ts";
 import { RegistrationError, UsageError } from "./errors.ts";
 import type { AgentOptions } from "./options.ts";
 import { firstRegistration } from "./extended_client.ts";
@@ -108,7 +108,7 @@ Deno.test("with piped input, a refused registration is an error", async () => {
   );
 });
 
-Deno.test("on a terminal, a refused registration can be tried again, or given up", async () => {
+Deno.test("on a terminal, a refused registration can be tried again, or given up (which fails)", async () => {
   const ui = new ScriptedUi(true);
   let refusals = 1;
   const { options } = harness(ui, (p) => {
@@ -128,7 +128,11 @@ Deno.test("on a terminal, a refused registration can be tried again, or given up
   const giving = runAgent({ ...refusing.options, address: "laura@bb.com", nick: "Laura" });
   await ui2.waitFor(/does not know this user/);
   ui2.type("n");
-  await giving;
+  // Leaving after a failure is not a success: the failure's error, marked as already shown.
+  await assert.rejects(
+    giving,
+    (e: unknown) => e instanceof GaveUpError && e.cause instanceof RegistrationError,
+  );
   assert.ok(!ui2.output.some((line) => line.startsWith("Registered")));
 });
 

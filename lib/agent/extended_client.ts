@@ -18,7 +18,7 @@ import {
   toBase64Url,
 } from "../auth.ts";
 import type { Clock, TimerHandle } from "../clock.ts";
-import { type Endpoint, formatEndpoint, parsePort } from "../plumi/address.ts";
+import { type Endpoint, formatEndpoint, parseEndpoint, parsePort } from "../plumi/address.ts";
 import { formatPlumi } from "../plumi/codec.ts";
 import type { ExtensionReply, ExtensionType, RegisterRequest } from "../plumi/messages.ts";
 import { isV2, param, params as allParams } from "../plumi/params.ts";
@@ -42,8 +42,44 @@ export type Registration =
   | { readonly kind: "original" }
   | { readonly kind: "extended"; readonly session: NodeSession };
 
-/** Where the password comes from when the node asks for one (called at most once). */
+/** Where the password comes from when the node asks for one (called once per registration). */
 export type PasswordSource = () => Promise<string | undefined>;
+
+/** The node refused the password: the proof did not match, twice. */
+export class WrongPasswordError extends RegistrationError {
+  constructor(address: string, message = `Cannot register ${address}: wrong password`) {
+    super(address, message);
+    this.name = "WrongPasswordError";
+  }
+}
+
+/**
+ * Another agent is signed in as this user: the node refused this one
+ * (`e=signed-in`), or a newcomer with `--replace` took the session over
+ * (`RK1;e=replaced`). `at` is where the other agent is, when the node said.
+ */
+export class SignedInElsewhereError extends RegistrationError {
+  readonly at: Endpoint | undefined;
+
+  constructor(address: string, message: string, at?: Endpoint) {
+    super(address, message);
+    this.name = "SignedInElsewhereError";
+    this.at = at;
+  }
+}
+
+/** The `at=<ip>:<port>` parameter, if present and valid. */
+function endpointParam(params: readonly string[]): Endpoint | undefined {
+  const text = param(params, "at");
+  if (text === undefined) return undefined;
+  const parsed = parseEndpoint(text);
+  return parsed.ok ? parsed.value : undefined;
+}
+
+/** How the agent says that `address` is signed in elsewhere. */
+export function signedInElsewhere(address: string, at: Endpoint | undefined): string {
+  return `${address} is already signed in from ${at ? formatEndpoint(at) : "another place"}`;
+}
 
 /** A PR without proof is padded to this many bytes, so the node may answer with a challenge. */
 const PADDED_PR_BYTES = 100;
@@ -63,25 +99,35 @@ function domainOf(address: string): string {
  * `;x=---…` so that an extended node may answer with a challenge. An
  * original node ignores everything after the address.
  */
-export function firstRegistration(address: string): RegisterRequest {
-  return pad({ kind: "register", address, params: ["v=2"] });
+export function firstRegistration(address: string, replace = false): RegisterRequest {
+  return pad({ kind: "register", address, params: ["v=2", ...(replace ? ["replace"] : [])] });
+}
+
+/** Options of {@linkcode registerWith}. */
+export interface RegisterOptions {
+  /** Take the session over if another agent is signed in as this user (`;replace`). Default: false. */
+  readonly replace?: boolean;
+  readonly signal?: AbortSignal;
 }
 
 /**
  * Register `address` with the node, in the extended protocol if the node
  * speaks it: `PR…;v=2`, answering a password challenge with a proof when
  * the user has a password. Throws {@linkcode RegistrationError} with a
- * plain-words reason on refusal, {@linkcode NodeSilentError} when the node
- * is silent.
+ * plain-words reason on refusal ({@linkcode WrongPasswordError},
+ * {@linkcode SignedInElsewhereError}), {@linkcode NodeSilentError} when the
+ * node is silent.
  */
 export async function registerWith(
   client: PlumiClient,
   address: string,
   password: PasswordSource,
-  signal?: AbortSignal,
+  options: RegisterOptions = {},
 ): Promise<Registration> {
+  const { signal, replace = false } = options;
+  const wants = replace ? ["replace"] : [];
   const first = await client.request(
-    firstRegistration(address),
+    firstRegistration(address, replace),
     (m) => m.kind === "register-reply",
     signal,
   );
@@ -95,7 +141,7 @@ export async function registerWith(
   }
   if (first.code === 0) return { kind: "extended", session: sessionOf(first.params) };
   const error = param(first.params, "e");
-  if (error !== "auth") throw refusal(address, error);
+  if (error !== "auth") throw refusal(address, error, first.params);
 
   const secret = await password();
   if (secret === undefined || secret === "") {
@@ -113,7 +159,7 @@ export async function registerWith(
     const iterations = Number(param(challenge, "i"));
     const saltBytes = fromBase64Url(s);
     if (!saltBytes || !Number.isInteger(iterations) || iterations < 1) {
-      throw refusal(address, "bad-challenge");
+      throw refusal(address, "bad-challenge", []);
     }
     if (!clientKey || s !== salt) {
       clientKey = await deriveClientKey(secret, saltBytes, iterations);
@@ -121,7 +167,7 @@ export async function registerWith(
     }
     const proof = toBase64Url(await makeProof(clientKey, authMessage("PR", address, nonce)));
     const answer = await client.request(
-      { kind: "register", address, params: ["v=2", `n=${nonce}`, `p=${proof}`] },
+      { kind: "register", address, params: ["v=2", `n=${nonce}`, `p=${proof}`, ...wants] },
       (m) => m.kind === "register-reply",
       signal,
     );
@@ -129,12 +175,13 @@ export async function registerWith(
     if (answer.code === 0 && isV2(answer.params)) {
       return { kind: "extended", session: sessionOf(answer.params) };
     }
-    if (param(answer.params, "e") !== "auth") throw refusal(address, param(answer.params, "e"));
+    const code = param(answer.params, "e");
+    if (code !== "auth") throw refusal(address, code, answer.params);
     // A new challenge: either the password is wrong, or our proof arrived twice (a lost answer
     // made us send it again, and the second copy found its nonce spent). Try once more.
     challenge = answer.params;
   }
-  throw new RegistrationError(address, `Cannot register ${address}: wrong password`);
+  throw new WrongPasswordError(address);
 }
 
 function sessionOf(params: readonly string[]): NodeSession {
@@ -146,7 +193,19 @@ function sessionOf(params: readonly string[]): NodeSession {
   };
 }
 
-function refusal(address: string, code: string | undefined): RegistrationError {
+function refusal(
+  address: string,
+  code: string | undefined,
+  params: readonly string[],
+): RegistrationError {
+  if (code === "signed-in") {
+    const at = endpointParam(params);
+    return new SignedInElsewhereError(
+      address,
+      `${signedInElsewhere(address, at)} (--replace signs in here and stops the other agent)`,
+      at,
+    );
+  }
   const domain = domainOf(address);
   const why = code === "user"
     ? `the node of ${domain} does not know this user`
@@ -189,12 +248,44 @@ export async function signUp(
   return (["created", "taken", "invalid", "closed"] as const)[code] ?? "invalid";
 }
 
+/** What the node shows of a buddy: `on`, `busy`, `off`, or `?` (not shared with you, or unknown). */
+export type BuddyState = "on" | "busy" | "off" | "?";
+
 /** A buddy and what the node shows of it. */
 export interface BuddyStatus {
   readonly address: string;
-  /** `on`, `busy`, `off`, or `?` (not shared with you, or unknown). */
-  readonly state: "on" | "busy" | "off" | "?";
+  readonly state: BuddyState;
   readonly endpoint?: Endpoint;
+  /** How many presence changes the node has seen of this buddy (a local, shared buddy of an extended node). */
+  readonly seq?: number;
+  /** The states after its last changes, oldest first, ending with `state` (with `seq`). */
+  readonly trail?: readonly BuddyState[];
+}
+
+function buddyState(text: string | undefined): BuddyState {
+  return text === "on" || text === "busy" || text === "off" ? text : "?";
+}
+
+/**
+ * One `b=` entry of a status page: `<state>,<ip>,<port>,<buddy>`, or with
+ * history (`h=1`) `<state>,<ip>,<port>,<seq>,<trail>,<buddy>`. The buddy
+ * address comes last, as it may hold commas.
+ */
+export function parseBuddyEntry(entry: string, history: boolean): BuddyStatus {
+  const fields = entry.split(",");
+  const fixed = history ? 5 : 3;
+  const [state, ip, port, seq, trail] = fields;
+  const p = parsePort(port ?? "");
+  const count = Number(seq);
+  return {
+    address: fields.slice(fixed).join(","),
+    state: buddyState(state),
+    ...(ip && p.ok && { endpoint: { ip, port: p.value } }),
+    ...(history && seq !== "" && Number.isInteger(count) && count >= 0 && {
+      seq: count,
+      trail: (trail ?? "").split(".").map(buddyState),
+    }),
+  };
 }
 
 /** Why a buddy change was refused, in plain words. */
@@ -215,6 +306,12 @@ export interface ExtendedSessionOptions {
   readonly onBuddiesChanged?: () => void;
   /** The node forgot the session (restart, expiry): register again. */
   readonly onSessionLost?: () => void;
+  /** Another agent took the session over (`RK1;e=replaced`): the heartbeats have stopped. */
+  readonly onReplaced?: (at: Endpoint | undefined) => void;
+  /** The node stopped answering (`true`), or answers again (`false`). */
+  readonly onContact?: (lost: boolean) => void;
+  /** While contact is lost, heartbeats are tried this often (at most the heartbeat interval), ms. Default: 2000. */
+  readonly lostRetryMs?: number;
 }
 
 /** An extended registration: heartbeats, buddies, status, online list, deregistration. */
@@ -226,6 +323,7 @@ export class ExtendedSession {
   #timer: TimerHandle | undefined;
   #mark: string | undefined;
   #stopped = false;
+  #lost = false;
   /** One request at a time: answers are told apart only by their type. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -246,6 +344,11 @@ export class ExtendedSession {
     this.#schedule();
   }
 
+  /** Whether the node has stopped answering (since its last answer). */
+  get lost(): boolean {
+    return this.#lost;
+  }
+
   /** Stop the heartbeats. */
   stop(): void {
     this.#stopped = true;
@@ -254,13 +357,27 @@ export class ExtendedSession {
 
   #schedule(): void {
     if (this.#stopped) return;
-    this.#timer = this.#options.clock.setTimeout(() => void this.#beat(), this.session.heartbeatMs);
+    const every = this.#lost
+      ? Math.min(this.#options.lostRetryMs ?? 2_000, this.session.heartbeatMs)
+      : this.session.heartbeatMs;
+    this.#timer = this.#options.clock.setTimeout(() => void this.#beat(), every);
+  }
+
+  #contact(lost: boolean): void {
+    if (this.#lost === lost) return;
+    this.#lost = lost;
+    this.#options.onContact?.(lost);
   }
 
   async #beat(): Promise<void> {
     try {
       const reply = await this.#ask("K", [...(this.#options.busy?.() ? ["st=busy"] : [])]);
       if (reply.code === 1) {
+        if (param(reply.params, "e") === "replaced") {
+          this.stop();
+          this.#options.onReplaced?.(endpointParam(reply.params));
+          return;
+        }
         this.#options.onSessionLost?.();
         return;
       }
@@ -272,7 +389,7 @@ export class ExtendedSession {
       this.#mark = mark;
     } catch (error) {
       if (!(error instanceof NodeSilentError)) throw error;
-      // A silent node: keep beating; the node expires us if it really is gone.
+      // A silent node: said at once (by #ask); keep beating, faster, until it answers again.
     } finally {
       this.#schedule();
     }
@@ -280,15 +397,22 @@ export class ExtendedSession {
 
   #ask(type: ExtensionType, extra: readonly string[]): Promise<ExtensionReply> {
     const run = async () => {
-      const reply = await this.#client.request(
-        {
-          kind: "ext-request",
-          type,
-          address: this.address,
-          params: [`t=${this.session.token}`, ...extra],
-        },
-        (m) => m.kind === "ext-reply" && m.type === type,
-      );
+      let reply;
+      try {
+        reply = await this.#client.request(
+          {
+            kind: "ext-request",
+            type,
+            address: this.address,
+            params: [`t=${this.session.token}`, ...extra],
+          },
+          (m) => m.kind === "ext-reply" && m.type === type,
+        );
+      } catch (error) {
+        if (error instanceof NodeSilentError && !this.#stopped) this.#contact(true);
+        throw error;
+      }
+      this.#contact(false);
       return reply as ExtensionReply;
     };
     const next = this.#queue.then(run, run);
@@ -308,36 +432,42 @@ export class ExtendedSession {
     return reply.code === 0 ? undefined : BUDDY_ERRORS[param(reply.params, "e") ?? ""] ?? "refused";
   }
 
-  /** Every page of `type` (`S` or `O`), concatenated: the values of `key` parameters. */
-  async #pages(type: "S" | "O", key: string): Promise<string[] | undefined> {
-    const out: string[] = [];
+  /**
+   * Every page of `type` (`S` or `O`), concatenated: the values of `key`
+   * parameters, and the parameters of the first page.
+   */
+  async #pages(
+    type: "S" | "O",
+    key: string,
+    extra: readonly string[] = [],
+  ): Promise<{ values: string[]; first: readonly string[] } | undefined> {
+    const values: string[] = [];
+    let first: readonly string[] = [];
     for (let page = 1, pages = 1; page <= pages && page <= 1000; page++) {
-      const reply = await this.#ask(type, [`p=${page}`]);
+      const reply = await this.#ask(type, [`p=${page}`, ...extra]);
       if (reply.code !== 0) return undefined;
+      if (page === 1) first = reply.params;
       pages = Number((param(reply.params, "p") ?? "1/1").split("/")[1]) || 1;
-      out.push(...allParams(reply.params, key));
+      values.push(...allParams(reply.params, key));
     }
-    return out;
+    return { values, first };
   }
 
-  /** The status of every buddy, or `undefined` if the node refused. */
+  /**
+   * The status of every buddy, or `undefined` if the node refused. Asks for
+   * the buddies' recent changes (`h=1`); a node that does not keep them
+   * answers without `h=1`, and the entries have no `seq`.
+   */
   async buddies(): Promise<BuddyStatus[] | undefined> {
-    const entries = await this.#pages("S", "b");
-    return entries?.map((entry) => {
-      const [state, ip, port] = entry.split(",", 3) as [string, string, string];
-      const address = entry.split(",").slice(3).join(",");
-      const p = parsePort(port);
-      return {
-        address,
-        state: (["on", "busy", "off"].includes(state) ? state : "?") as BuddyStatus["state"],
-        ...(ip && p.ok && { endpoint: { ip, port: p.value } }),
-      };
-    });
+    const pages = await this.#pages("S", "b", ["h=1"]);
+    if (!pages) return undefined;
+    const history = param(pages.first, "h") === "1";
+    return pages.values.map((entry) => parseBuddyEntry(entry, history));
   }
 
   /** The online users of the domain, or `undefined` if the node refused (list turned off). */
   async online(): Promise<string[] | undefined> {
-    return await this.#pages("O", "u");
+    return (await this.#pages("O", "u"))?.values;
   }
 
   /** Deregister (`PD…;v=2;t=…`). Resolves true when the node confirmed. */

@@ -13,7 +13,8 @@
  * @module
  */
 
-export { runAgent } from "./agent.ts";
+export { GaveUpError, runAgent } from "./agent.ts";
+export { SignedInElsewhereError, WrongPasswordError } from "./extended_client.ts";
 export {
   type AgentOptions,
   type AgentTransport,
