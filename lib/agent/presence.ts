@@ -41,6 +41,8 @@ export class Presence {
   #session: ExtendedSession | undefined;
   /** Each buddy as last seen and announced: a change is announced once, by whichever fetch sees it. */
   #known = new Map<string, BuddyStatus>();
+  /** Buddies just added: their state is announced when first seen (unless unknown). */
+  #added = new Set<string>();
   /** The node has stopped answering: every buddy shows as unknown. */
   #lost = false;
   /** Fetches run one at a time, so that two of them never announce the same change. */
@@ -100,6 +102,7 @@ export class Presence {
       if (problem) this.#ui.warn(`Cannot add ${address}: ${problem}`);
       else {
         this.#ui.info(`Added ${address} to your buddies`);
+        this.#added.add(address);
         await this.refresh();
       }
     });
@@ -221,8 +224,10 @@ export class Presence {
   /** Announce what changed in `buddies` since they were last seen, and remember them. */
   #update(buddies: readonly BuddyStatus[]): void {
     for (const buddy of buddies) {
-      const before = this.#known.get(buddy.address);
-      if (!before) continue; // first sight: nothing changed that we knew of
+      const before = this.#known.get(buddy.address) ??
+        // First sight: nothing changed that we knew of; a buddy just added is told as it is.
+        (this.#added.has(buddy.address) ? { address: buddy.address, state: "?" } : undefined);
+      if (!before) continue;
       const steps = changesSince(before, buddy);
       steps.forEach((state, i) => {
         const last = i === steps.length - 1;
@@ -232,6 +237,7 @@ export class Presence {
       });
     }
     this.#known = new Map(buddies.map((b) => [b.address, b]));
+    this.#added.clear();
   }
 }
 
