@@ -280,18 +280,23 @@ async function deregister(
   signal: AbortSignal,
 ): Promise<void> {
   try {
-    let done: boolean;
-    if (extended) done = await extended.deregister(signal);
+    let refused: string | undefined;
+    if (extended) refused = await extended.deregister(signal);
     else {
       const reply = await client.request(
         { kind: "deregister", address, params: [] },
         (m) => m.kind === "deregister-reply",
         signal,
       );
-      done = reply.kind === "deregister-reply" && reply.code === 0;
+      // An original node refuses a user it does not know; ours also a PD from anywhere but the
+      // agent that holds the registration (another agent signed in as this user since).
+      if (reply.kind !== "deregister-reply" || reply.code !== 0) {
+        refused = "the node refused it (it does not know this user, or another agent holds " +
+          "the registration)";
+      }
     }
-    if (done) ui.info(say.deregistered(address));
-    else ui.warn(say.deregisterFailed(address, "the node does not know this user"));
+    if (refused === undefined) ui.info(say.deregistered(address));
+    else ui.warn(say.deregisterFailed(address, refused));
   } catch (error) {
     if (error instanceof AbortedError) ui.warn(say.deregisterFailed(address, "interrupted"));
     else ui.warn(say.deregisterFailed(address, describeError(error)));

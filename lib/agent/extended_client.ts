@@ -470,15 +470,24 @@ export class ExtendedSession {
     return (await this.#pages("O", "u"))?.values;
   }
 
-  /** Deregister (`PD…;v=2;t=…`). Resolves true when the node confirmed. */
-  async deregister(signal?: AbortSignal): Promise<boolean> {
+  /**
+   * Deregister (`PD…;v=2;t=…`). Resolves `undefined` when the node
+   * confirmed, else why it refused, in plain words.
+   */
+  async deregister(signal?: AbortSignal): Promise<string | undefined> {
     this.stop();
     const reply = await this.#client.request(
       { kind: "deregister", address: this.address, params: ["v=2", `t=${this.session.token}`] },
       (m) => m.kind === "deregister-reply",
       signal,
     );
-    return reply.kind === "deregister-reply" && reply.code === 0;
+    if (reply.kind === "deregister-reply" && reply.code === 0) return undefined;
+    const code = reply.kind === "deregister-reply" ? param(reply.params, "e") : undefined;
+    return code === "replaced"
+      ? "another agent has signed in as this user"
+      : code === "user"
+      ? "the node does not know this user"
+      : "the node no longer knows this session";
   }
 }
 
