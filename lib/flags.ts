@@ -75,7 +75,7 @@ export function parseFlags<T extends Record<string, FlagSpec>>(
       allowPositionals: false,
       options: flags,
     });
-    return values as FlagValues<T>;
+    return { ...values } as FlagValues<T>;
   } catch (error) {
     throw new FlagError(explain(error, Object.keys(flags)), { cause: error });
   }

@@ -76,7 +76,10 @@ export class PtyProgram implements AsyncDisposable {
    * Wait until the shown text, from offset `from`, matches `pattern`;
    * resolves with the offset just past the match.
    */
-  async waitFor(pattern: RegExp, options: { from?: number; timeoutMs?: number } = {}) {
+  async waitFor(
+    pattern: RegExp,
+    options: { from?: number; timeoutMs?: number } = {},
+  ): Promise<number> {
     const deadline = Date.now() + (options.timeoutMs ?? 15_000);
     for (;;) {
       const rest = this.text.slice(options.from ?? 0);
