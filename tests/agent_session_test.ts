@@ -27,7 +27,7 @@ function count(lines: readonly string[], pattern: RegExp, from = 0): number {
   return lines.slice(from).filter((line) => pattern.test(line)).length;
 }
 
-Deno.test("a second agent of a signed-in user is refused; with --replace it takes over and the first one stops", async () => {
+Deno.test("a second agent of a signed-in user is refused; with --replace (or yes at a terminal) it takes over and the first one stops", async () => {
   await using node = await AccountNode.start({
     listen: "127.0.106.1:0",
     users: ["nuria", "pere"],
@@ -72,6 +72,28 @@ Deno.test("a second agent of a signed-in user is refused; with --replace it take
   await third.waitFor(/^No buddies yet/, { from });
   assert.equal(count(first.lines, /again/) + count(third.lines, /again/), 0);
 
+  // At a terminal, the user is asked whether to take over instead.
+  await using person = await PtyProgram.start("agent", [
+    "--address",
+    "nuria@bb.com",
+    "--nick",
+    "Nuria",
+    "--node",
+    node.address,
+    "--no-log",
+  ], { cwd: node.dir, env: { LUMI_PASSWORD: "pa55-nuria" } });
+  let shown = await person.waitFor(/nuria@bb\.com is already signed in from \S+ \(--replace/);
+  shown = await person.waitFor(/Sign in here and stop the other agent\? \[y\/N\] /, {
+    from: shown,
+  });
+  await person.type(`y${Keys.enter}`);
+  await person.waitFor(/Registered nuria@bb\.com with node /, { from: shown });
+  await third.waitFor(/^nuria@bb\.com signed in from another place \(\S+\): this agent stops$/);
+  assert.equal((await third.exited()).code, 7);
+  await person.type(`/quit${Keys.enter}`);
+  await person.waitFor(/Deregistered nuria@bb\.com/, { from: shown });
+  assert.equal(await person.exited(), 0);
+
   // A user without a password is protected from a duplicate the same way.
   await using pere = await startAgent(node, "pere@bb.com");
   await pere.waitFor(READY);
@@ -79,9 +101,9 @@ Deno.test("a second agent of a signed-in user is refused; with --replace it take
   assert.equal((await pere2.exited()).code, 7);
   assert.match(pere2.errors[0] ?? "", /^pere@bb\.com is already signed in from another place/);
 
-  await third.send("/quit");
-  assert.equal((await third.exited()).code, 0);
-  await third.waitFor(/^Deregistered nuria@bb\.com$/);
+  await pere.send("/quit");
+  assert.equal((await pere.exited()).code, 0);
+  await pere.waitFor(/^Deregistered pere@bb\.com$/);
 });
 
 Deno.test("a wrong LUMI_PASSWORD is named and exits 3; on a terminal a wrong password is asked again", async () => {

@@ -61,6 +61,7 @@ async function askFor(
   }
   for (;;) {
     const answer = await untilAborted(ui.ask(question), signal);
+    if (signal.aborted) throw new AbortedError("interrupted");
     if (answer === null) return null;
     const text = answer.trim();
     const problem = check(text);
