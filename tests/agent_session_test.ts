@@ -14,6 +14,7 @@ import assert from "#assert";
 import { AccountNode, startAgent } from "./support/account_node.ts";
 import type { ChildProcess } from "./support/process.ts";
 import { Keys, PtyProgram } from "./support/pty.ts";
+import { UdpPeer } from "./support/udp_peer.ts";
 
 const READY = /^This node keeps your buddies/;
 
@@ -104,6 +105,26 @@ Deno.test("a second agent of a signed-in user is refused; with --replace (or yes
   await pere.send("/quit");
   assert.equal((await pere.exited()).code, 0);
   await pere.waitFor(/^Deregistered pere@bb\.com$/);
+});
+
+Deno.test("a duplicate of a user registered by an original agent is refused, so its leaving cannot take the original offline", async () => {
+  await using node = await AccountNode.start({ listen: "127.0.106.6:0", users: ["pere"] });
+  await using original = UdpPeer.open("original pere");
+  assert.equal((await original.request("PRpere@bb.com", node.at)).text, "RR0");
+  const at = `${original.local.ip}:${original.local.port}`;
+
+  await using duplicate = await startAgent(node, "pere@bb.com");
+  assert.equal((await duplicate.exited()).code, 7);
+  assert.match(duplicate.errors[0] ?? "", /^pere@bb\.com is already signed in from another place/);
+  assert.equal((await node.list()).get("pere"), `online ${at}`);
+
+  // --replace takes it (the original cannot be told); that agent's leaving then is its own.
+  await using taking = await startAgent(node, "pere@bb.com", { args: ["--replace"] });
+  await taking.waitFor(READY);
+  assert.notEqual((await node.list()).get("pere"), `online ${at}`);
+  await taking.send("/quit");
+  assert.equal((await taking.exited()).code, 0);
+  assert.equal((await node.list()).get("pere"), "offline");
 });
 
 Deno.test("a wrong LUMI_PASSWORD is named and exits 3; on a terminal a wrong password is asked again", async () => {

@@ -277,9 +277,15 @@ export class ExtendedService {
     const again = current?.session !== undefined && current.endpoint.ip === from.ip &&
       current.endpoint.port === from.port;
     // One agent per user: a live session elsewhere is kept unless the newcomer asks to replace
-    // it; otherwise two agents would take the session from each other at every heartbeat.
-    const elsewhere = !again && current?.session !== undefined ? current : undefined;
-    if (elsewhere && this.#live(elsewhere) && param(params, "replace") === undefined) {
+    // it; otherwise two agents would take the session from each other at every heartbeat. So is
+    // an original agent's registration elsewhere: it has no heartbeat to show it is gone, and
+    // could never be told it was replaced (nor would a duplicate leaving then take it offline).
+    const elsewhere = current && !again &&
+        (current.endpoint.ip !== from.ip || current.endpoint.port !== from.port)
+      ? current
+      : undefined;
+    const held = elsewhere && (elsewhere.session ? this.#live(elsewhere) : true);
+    if (held && param(params, "replace") === undefined) {
       // Where the other agent is: only to one who proved the password.
       const refused = credentials
         ? no("e=signed-in", `at=${elsewhere.endpoint.ip}:${elsewhere.endpoint.port}`)
@@ -303,7 +309,7 @@ export class ExtendedService {
     // The answer may not be longer than the request (amplification rule): ask for padding
     // before changing anything, rather than registering with an answer that cannot be sent.
     if (size < formatPlumi(granted).length) return no("e=pad");
-    if (elsewhere) this.#rememberReplaced(elsewhere.session!.token, from);
+    if (elsewhere?.session) this.#rememberReplaced(elsewhere.session.token, from);
     this.#directory.register(name, from, this.#now(), session);
     return granted;
   }
