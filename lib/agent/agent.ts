@@ -571,8 +571,12 @@ async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
       case "signup": {
         const secret = command.password ??
           (ui.interactive
-            ? (await (ui.askSecret ?? ui.ask).call(ui, `Password for ${command.address}: `))
+            ? await untilAborted(
+              (ui.askSecret ?? ui.ask).call(ui, `Password for ${command.address}: `),
+              signal,
+            )
             : null);
+        if (signal.aborted) return;
         if (!secret) {
           ui.warn("Usage: /signup <address> [password] (the password is asked on a terminal)");
         } else await presence.signUp(loop.client, command.address, secret, loop.iterations);
