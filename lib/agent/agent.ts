@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
+import type { Endpoint } from "../plumi/address.ts";
 import { systemDns } from "../transport/dns.ts";
 import type { StreamListener } from "../transport/tcp.ts";
 import type { DatagramSocket } from "../transport/udp.ts";
@@ -19,7 +19,6 @@ import {
   describeError,
   ListenError,
   NodeNotFoundError,
-  NodeSilentError,
   RegistrationError,
   UsageError,
 } from "./errors.ts";
@@ -34,18 +33,19 @@ import {
   resolveAgentOptions,
   type ResolvedAgentOptions,
 } from "./options.ts";
-import {
-  ExtendedSession,
-  type PasswordSource,
-  registerWith,
-  type Registration,
-  SignedInElsewhereError,
-  signUp,
-  WrongPasswordError,
-} from "./extended_client.ts";
+import { ExtendedSession } from "./extended_client.ts";
+import { type PasswordSource, SignedInElsewhereError, signUp } from "./registration.ts";
 import { PlumiClient } from "./plumi_client.ts";
 import { Presence } from "./presence.ts";
 import { Session } from "./session.ts";
+import {
+  deregister,
+  GaveUpError,
+  passwordSource,
+  register,
+  registerFirst,
+  withRetry,
+} from "./sign_in.ts";
 import { type AgentUi, createConsoleUi } from "./ui.ts";
 
 /** Ask on a TTY until the answer passes `check`; `null` if the input ends or the user stops. */
@@ -67,51 +67,6 @@ async function askFor(
     const problem = check(text);
     if (!problem) return text;
     ui.warn(problem);
-  }
-}
-
-/**
- * The user was shown `cause` and chose to leave (or the agent had to stop
- * after telling them why): the program exits with the code of `cause`,
- * without printing it again.
- */
-export class GaveUpError extends Error {
-  override readonly cause: Error;
-
-  constructor(cause: Error) {
-    super(cause.message, { cause });
-    this.name = "GaveUpError";
-    this.cause = cause;
-  }
-}
-
-/** Errors a person at a terminal may want to try again after (the same again would not help). */
-function retryable(error: unknown): boolean {
-  if (error instanceof WrongPasswordError || error instanceof SignedInElsewhereError) return false;
-  return error instanceof NodeNotFoundError || error instanceof NodeSilentError ||
-    error instanceof RegistrationError;
-}
-
-/**
- * Run `step`; on a retryable failure, a person at a terminal is told why and
- * may try again. Throws {@linkcode GaveUpError} if they chose to leave;
- * rethrows otherwise.
- */
-async function withRetry<T>(
-  ui: AgentUi,
-  signal: AbortSignal,
-  step: () => Promise<T>,
-): Promise<T> {
-  for (;;) {
-    try {
-      return await step();
-    } catch (error) {
-      if (!ui.interactive || !retryable(error) || signal.aborted) throw error;
-      ui.warn((error as Error).message);
-      const answer = await untilAborted(ui.ask("Try again? [Y/n] "), signal);
-      if (signal.aborted) throw new AbortedError("interrupted");
-      if (answer === null || /^\s*n/i.test(answer)) throw new GaveUpError(error as Error);
-    }
   }
 }
 
@@ -171,137 +126,6 @@ function advertisedIp(o: ResolvedAgentOptions, node: Endpoint): string {
     // not allowed or not available: the choice falls back on the node's side
   }
   return chooseAdvertiseIp(node.ip, interfaces);
-}
-
-async function register(
-  client: PlumiClient,
-  address: string,
-  password: PasswordSource,
-  signal: AbortSignal,
-  replace = false,
-): Promise<Registration> {
-  const where = `Cannot register ${address} with node ${formatEndpoint(client.node)}`;
-  try {
-    return await registerWith(client, address, password, { signal, replace });
-  } catch (error) {
-    if (error instanceof NodeSilentError) {
-      throw new NodeSilentError(error.node, error.attempts, { cause: error }, where);
-    }
-    throw error;
-  }
-}
-
-/** The password, and what to do when the node refuses it. */
-interface Password {
-  /** Given in the options, else asked on a terminal (hidden) when the node wants one, else none. */
-  readonly get: PasswordSource;
-  /** The node refused it: a typed password is forgotten (asked again, `true`); a given one cannot be. */
-  refused(): boolean;
-}
-
-function passwordSource(
-  o: ResolvedAgentOptions,
-  ui: AgentUi,
-  address: string,
-  signal: AbortSignal,
-): Password {
-  let known = o.password;
-  let typed = false;
-  return {
-    get: async () => {
-      if (known === undefined && ui.interactive) {
-        const question = `Password for ${address}: `;
-        const answer = await untilAborted(
-          ui.askSecret ? ui.askSecret(question) : ui.ask(question),
-          signal,
-        );
-        // Ctrl-C at the prompt: leave (the prompt itself does not end on an interrupt).
-        if (signal.aborted) throw new AbortedError("interrupted");
-        known = answer ?? undefined;
-        typed = known !== undefined;
-      }
-      return known;
-    },
-    refused: () => {
-      if (!typed) return false;
-      known = undefined;
-      typed = false;
-      return true;
-    },
-  };
-}
-
-/** Most passwords asked in a row on a terminal before the agent gives up. */
-const PASSWORD_TRIES = 3;
-
-/**
- * Register, dealing with what the user can fix at once: a wrong typed
- * password is asked again (a wrong `LUMI_PASSWORD` is said to be wrong); on a
- * terminal, when another agent is signed in, the user may take over.
- */
-async function registerFirst(
-  o: ResolvedAgentOptions,
-  client: PlumiClient,
-  address: string,
-  password: Password,
-  ui: AgentUi,
-  signal: AbortSignal,
-): Promise<Registration> {
-  let replace = o.replace;
-  for (let tries = 1;; tries++) {
-    try {
-      return await register(client, address, password.get, signal, replace);
-    } catch (error) {
-      if (error instanceof WrongPasswordError) {
-        if (!password.refused()) {
-          throw new WrongPasswordError(address, say.wrongPasswordFrom(address, o.passwordOrigin));
-        }
-        if (tries >= PASSWORD_TRIES) throw error;
-        ui.warn(say.wrongPassword(address));
-        continue;
-      }
-      if (error instanceof SignedInElsewhereError && ui.interactive && !replace) {
-        ui.warn(error.message);
-        const answer = await untilAborted(ui.ask(say.takeOver()), signal);
-        if (signal.aborted) throw new AbortedError("interrupted");
-        if (answer === null || !/^\s*y/i.test(answer)) throw new GaveUpError(error);
-        replace = true;
-        continue;
-      }
-      throw error;
-    }
-  }
-}
-
-async function deregister(
-  client: PlumiClient,
-  address: string,
-  extended: ExtendedSession | undefined,
-  ui: AgentUi,
-  signal: AbortSignal,
-): Promise<void> {
-  try {
-    let refused: string | undefined;
-    if (extended) refused = await extended.deregister(signal);
-    else {
-      const reply = await client.request(
-        { kind: "deregister", address, params: [] },
-        (m) => m.kind === "deregister-reply",
-        signal,
-      );
-      // An original node refuses a user it does not know; ours also a PD from anywhere but the
-      // agent that holds the registration (another agent signed in as this user since).
-      if (reply.kind !== "deregister-reply" || reply.code !== 0) {
-        refused = "the node refused it (it does not know this user, or another agent holds " +
-          "the registration)";
-      }
-    }
-    if (refused === undefined) ui.info(say.deregistered(address));
-    else ui.warn(say.deregisterFailed(address, refused));
-  } catch (error) {
-    if (error instanceof AbortedError) ui.warn(say.deregisterFailed(address, "interrupted"));
-    else ui.warn(say.deregisterFailed(address, describeError(error)));
-  }
 }
 
 /**

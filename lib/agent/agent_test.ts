@@ -9,7 +9,8 @@ import {
   ScriptedUi,
   tick,
 } from "./_testing.ts";
-import { GaveUpError, runAgent } from "./agent.ts";
+import { runAgent } from "./agent.ts";
+import { GaveUpError } from "./sign_in.ts";
 import { RegistrationError, UsageError } from "./errors.ts";
 import type { AgentOptions } from "./options.ts";
 import { firstRegistration } from "./extended_client.ts";

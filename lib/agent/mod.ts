@@ -13,7 +13,8 @@
  * @module
  */
 
-export { GaveUpError, runAgent } from "./agent.ts";
+export { runAgent } from "./agent.ts";
+export { GaveUpError } from "./sign_in.ts";
 export { SignedInElsewhereError, WrongPasswordError } from "./extended_client.ts";
 export {
   type AgentOptions,

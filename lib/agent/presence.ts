@@ -9,12 +9,8 @@
 
 import { formatEndpoint } from "../plumi/address.ts";
 import { describeError } from "./errors.ts";
-import {
-  type BuddyState,
-  type BuddyStatus,
-  type ExtendedSession,
-  signUp,
-} from "./extended_client.ts";
+import type { BuddyState, BuddyStatus, ExtendedSession } from "./extended_client.ts";
+import { signUp } from "./registration.ts";
 import { say } from "./messages.ts";
 import type { PlumiClient } from "./plumi_client.ts";
 import type { AgentUi, Tone } from "./ui.ts";
