@@ -5,28 +5,39 @@
  * @module
  */
 
-import { parseArgs } from "#cli";
 import {
+  EXIT_USAGE,
+  FlagError,
+  type FlagSpec,
+  parseFlags as parseCommandLine,
+  versionLine,
+} from "./lib/flags.ts";
+import {
+  AbortedError,
   type AgentOptions,
+  GaveUpError,
   ListenError,
   NodeNotFoundError,
   NodeSilentError,
   RegistrationError,
   runAgent,
+  SignedInElsewhereError,
   UsageError,
 } from "./lib/agent/mod.ts";
 import { parseEndpoint, parseIp } from "./lib/plumi/address.ts";
 import { systemDns } from "./lib/transport/dns.ts";
 
-/** Exit codes of the agent. */
+/** Exit codes of the agent (README.md, "Exit codes"). */
 export const ExitCode = {
   Ok: 0,
   Failure: 1,
-  Usage: 2,
   NotAUser: 3,
   NodeNotFound: 4,
   NodeSilent: 5,
   CannotListen: 6,
+  SignedInElsewhere: 7,
+  Usage: EXIT_USAGE,
+  Interrupted: 130,
 } as const;
 
 const HELP = `LUMI agent: chat with other @MI users through the node of your domain.
@@ -54,6 +65,8 @@ Options:
   --max-handshakes N     most incoming connections being set up at once (default 32)
   --max-handshakes-per-ip N   the same, from one IP address (default 8)
   --signup               create the account NAME@DOMAIN on the node first (if it allows sign-up)
+  --replace              sign in even if NAME@DOMAIN is signed in elsewhere; that agent stops
+  --version              show the program's and Deno's versions
   --help                 show this help
 
 Password: a user with a password logs in with a proof (the password never
@@ -67,8 +80,34 @@ and /leave group chats; /add, /del, /buddies and /online buddies and presence
 or the end of the input) leaves, /help lists every command. With stdin piped,
 commands are read one per line.
 
-Exit codes: 0 done, 1 unexpected failure, 2 bad options, 3 not a user of the
-domain, 4 node not found, 5 node does not respond, 6 cannot listen.`;
+Exit codes: 0 done, 1 unexpected failure, 3 registration refused (no such user,
+wrong password, sign-up refused), 4 node not found, 5 node does not respond,
+6 cannot listen, 7 signed in from another place, 64 bad flags or options,
+130 interrupted before being registered.`;
+
+const FLAGS = {
+  address: { type: "string" },
+  nick: { type: "string" },
+  port: { type: "string" },
+  node: { type: "string" },
+  advertise: { type: "string" },
+  "dns-server": { type: "string" },
+  log: { type: "string" },
+  "no-log": { type: "boolean" },
+  "nick-timeout": { type: "string" },
+  "max-chats": { type: "string" },
+  "group-port": { type: "string" },
+  "max-groups": { type: "string" },
+  "max-group-size": { type: "string" },
+  "frame-timeout": { type: "string" },
+  "group-idle": { type: "string" },
+  "max-handshakes": { type: "string" },
+  "max-handshakes-per-ip": { type: "string" },
+  signup: { type: "boolean" },
+  replace: { type: "boolean" },
+  version: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies Record<string, FlagSpec>;
 
 function endpointFlag(name: string, text: string | undefined) {
   if (text === undefined) return undefined;
@@ -77,46 +116,29 @@ function endpointFlag(name: string, text: string | undefined) {
   return parsed.value;
 }
 
-function numberFlag(name: string, text: string | undefined): number | undefined {
+/** A number flag's value; anything that is not a plain decimal is NaN, which the options refuse by the flag's name. */
+function numberFlag(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d+(\.\d+)?$/.test(text)) throw new UsageError(`Bad ${name} "${text}": not a number`);
-  return Number(text);
+  return /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
 }
 
-/** Turn command-line flags into {@linkcode AgentOptions}; `null` for `--help`. */
-export function parseFlags(args: string[], signal: AbortSignal): AgentOptions | null {
+/** What the command line asks for: run with options, or print the help or the version. */
+export type Invocation =
+  | { readonly kind: "run"; readonly options: AgentOptions }
+  | { readonly kind: "help" }
+  | { readonly kind: "version" };
+
+/** Turn command-line flags into {@linkcode AgentOptions} (or a request for help or the version). */
+export function parseFlags(args: string[], signal: AbortSignal): Invocation {
   let values;
   try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        address: { type: "string" },
-        nick: { type: "string" },
-        port: { type: "string" },
-        node: { type: "string" },
-        advertise: { type: "string" },
-        "dns-server": { type: "string" },
-        log: { type: "string" },
-        "no-log": { type: "boolean" },
-        "nick-timeout": { type: "string" },
-        "max-chats": { type: "string" },
-        "group-port": { type: "string" },
-        "max-groups": { type: "string" },
-        "max-group-size": { type: "string" },
-        "frame-timeout": { type: "string" },
-        "group-idle": { type: "string" },
-        "max-handshakes": { type: "string" },
-        "max-handshakes-per-ip": { type: "string" },
-        signup: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
+    values = parseCommandLine(args, FLAGS);
   } catch (error) {
-    throw new UsageError((error as Error).message, { cause: error });
+    if (error instanceof FlagError) throw new UsageError(error.message, { cause: error });
+    throw error;
   }
-  if (values.help) return null;
+  if (values.help) return { kind: "help" };
+  if (values.version) return { kind: "version" };
   if (values.log !== undefined && values["no-log"]) {
     throw new UsageError("--log and --no-log contradict each other");
   }
@@ -124,29 +146,36 @@ export function parseFlags(args: string[], signal: AbortSignal): AgentOptions | 
     throw new UsageError(`Bad --advertise "${values.advertise}": not an IPv4 address`);
   }
   const dnsServer = endpointFlag("--dns-server", values["dns-server"]);
-  const nickTimeout = numberFlag("--nick-timeout", values["nick-timeout"]);
-  const frameTimeout = numberFlag("--frame-timeout", values["frame-timeout"]);
-  const groupIdle = numberFlag("--group-idle", values["group-idle"]);
+  const seconds = (text: string | undefined) => {
+    const value = numberFlag(text);
+    return value === undefined ? undefined : value * 1000;
+  };
+  const password = passwordFromEnvironment();
   return {
-    address: values.address,
-    nick: values.nick,
-    port: numberFlag("--port", values.port),
-    node: endpointFlag("--node", values.node),
-    advertise: values.advertise,
-    dns: dnsServer ? systemDns({ server: dnsServer }) : undefined,
-    logFile: values["no-log"] ? false : values.log,
-    nickTimeoutMs: nickTimeout === undefined ? undefined : nickTimeout * 1000,
-    maxChats: numberFlag("--max-chats", values["max-chats"]),
-    groupPort: numberFlag("--group-port", values["group-port"]),
-    maxGroups: numberFlag("--max-groups", values["max-groups"]),
-    maxGroupSize: numberFlag("--max-group-size", values["max-group-size"]),
-    frameTimeoutMs: frameTimeout === undefined ? undefined : frameTimeout * 1000,
-    groupIdleMs: groupIdle === undefined ? undefined : groupIdle * 1000,
-    maxPendingHandshakes: numberFlag("--max-handshakes", values["max-handshakes"]),
-    maxPendingPerIp: numberFlag("--max-handshakes-per-ip", values["max-handshakes-per-ip"]),
-    signup: values.signup ?? false,
-    password: passwordFromEnvironment(),
-    signal,
+    kind: "run",
+    options: {
+      address: values.address,
+      nick: values.nick,
+      port: numberFlag(values.port),
+      node: endpointFlag("--node", values.node),
+      advertise: values.advertise,
+      dns: dnsServer ? systemDns({ server: dnsServer }) : undefined,
+      logFile: values["no-log"] ? false : values.log,
+      nickTimeoutMs: seconds(values["nick-timeout"]),
+      maxChats: numberFlag(values["max-chats"]),
+      groupPort: numberFlag(values["group-port"]),
+      maxGroups: numberFlag(values["max-groups"]),
+      maxGroupSize: numberFlag(values["max-group-size"]),
+      frameTimeoutMs: seconds(values["frame-timeout"]),
+      groupIdleMs: seconds(values["group-idle"]),
+      maxPendingHandshakes: numberFlag(values["max-handshakes"]),
+      maxPendingPerIp: numberFlag(values["max-handshakes-per-ip"]),
+      signup: values.signup ?? false,
+      replace: values.replace ?? false,
+      password,
+      passwordOrigin: password === undefined ? undefined : "LUMI_PASSWORD",
+      signal,
+    },
   };
 }
 
@@ -160,11 +189,14 @@ function passwordFromEnvironment(): string | undefined {
 }
 
 function exitCodeOf(error: unknown): number {
+  if (error instanceof GaveUpError) return exitCodeOf(error.cause);
   if (error instanceof UsageError) return ExitCode.Usage;
+  if (error instanceof SignedInElsewhereError) return ExitCode.SignedInElsewhere;
   if (error instanceof RegistrationError) return ExitCode.NotAUser;
   if (error instanceof NodeNotFoundError) return ExitCode.NodeNotFound;
   if (error instanceof NodeSilentError) return ExitCode.NodeSilent;
   if (error instanceof ListenError) return ExitCode.CannotListen;
+  if (error instanceof AbortedError) return ExitCode.Interrupted;
   return ExitCode.Failure;
 }
 
@@ -175,7 +207,7 @@ function stopOnSignals(controller: AbortController): void {
     : ["SIGINT", "SIGTERM"];
   for (const signal of signals) {
     Deno.addSignalListener(signal, () => {
-      if (controller.signal.aborted) Deno.exit(130);
+      if (controller.signal.aborted) Deno.exit(ExitCode.Interrupted);
       controller.abort();
     });
   }
@@ -184,17 +216,23 @@ function stopOnSignals(controller: AbortController): void {
 async function main(args: string[]): Promise<number> {
   const controller = new AbortController();
   try {
-    const options = parseFlags(args, controller.signal);
-    if (options === null) {
+    const invocation = parseFlags(args, controller.signal);
+    if (invocation.kind === "help") {
       console.log(HELP);
       return ExitCode.Ok;
     }
+    if (invocation.kind === "version") {
+      console.log(versionLine("agent"));
+      return ExitCode.Ok;
+    }
     stopOnSignals(controller);
-    await runAgent(options);
+    await runAgent(invocation.options);
     return ExitCode.Ok;
   } catch (error) {
     const code = exitCodeOf(error);
     const message = error instanceof Error ? error.message : String(error);
+    // A failure the user was shown and chose not to retry, or an interrupt: nothing more to say.
+    if (error instanceof GaveUpError || error instanceof AbortedError) return code;
     if (code === ExitCode.Failure) console.error(error);
     else console.error(message);
     if (code === ExitCode.Usage) console.error("Try --help.");

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { parseArgs } from "#cli";
 import { getLogger } from "#log";
+import { EXIT_USAGE, FlagError, parseFlags, versionLine } from "./lib/flags.ts";
 import { setupLogging } from "./lib/logging.ts";
 import { ConfigError } from "./lib/node/config.ts";
 import { NodeStartError, runNode } from "./lib/node/run.ts";
@@ -33,6 +33,7 @@ Options:
   --no-database        no account database: speak only the original protocol
   --dns-server IP:PORT DNS server for finding other domains' nodes (default: the system's)
   --verbose            print every dropped or malformed packet on stderr
+  --version            show the program's and Deno's versions
   -h, --help           show this help
 
 Console commands (type them while the node runs; "help" lists them):
@@ -58,25 +59,26 @@ function endpointFlag(flag: string, value: string | undefined) {
 }
 
 async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      config: { type: "string" },
-      listen: { type: "string" },
-      log: { type: "string" },
-      "no-log": { type: "boolean" },
-      state: { type: "string" },
-      "no-state": { type: "boolean" },
-      database: { type: "string" },
-      "no-database": { type: "boolean" },
-      "dns-server": { type: "string" },
-      verbose: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
+  const values = parseFlags(args, {
+    config: { type: "string" },
+    listen: { type: "string" },
+    log: { type: "string" },
+    "no-log": { type: "boolean" },
+    state: { type: "string" },
+    "no-state": { type: "boolean" },
+    database: { type: "string" },
+    "no-database": { type: "boolean" },
+    "dns-server": { type: "string" },
+    verbose: { type: "boolean" },
+    version: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
   });
   if (values.help) {
     console.log(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    console.log(versionLine("node"));
     return 0;
   }
   await setupLogging(values.verbose ? "debug" : "warning");
@@ -123,9 +125,9 @@ async function main(args: string[]): Promise<number> {
 try {
   Deno.exit(await main(Deno.args));
 } catch (error) {
-  if (error instanceof UsageError || (error instanceof TypeError && "code" in error)) {
+  if (error instanceof UsageError || error instanceof FlagError) {
     console.error(`${error.message}\nTry --help.`);
-    Deno.exit(64);
+    Deno.exit(EXIT_USAGE);
   }
   if (
     error instanceof ConfigError || error instanceof StateError ||

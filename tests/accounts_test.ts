@@ -95,11 +95,13 @@ Deno.test("sign up, log in, buddies see each other come and go, and accounts sur
     oriol.kill("SIGKILL");
     await nuria.waitFor(/^Buddy oriol@bb\.com is now offline$/, { from, timeoutMs: 8_000 });
 
-    // A wrong password is refused in plain words.
+    // A wrong password is refused in plain words, naming where it came from.
     await using intruder = await startAgent(dir, node, "nuria@bb.com", "Eve", "guess");
     assert.equal((await intruder.exited()).code, 3);
     assert.ok(
-      intruder.errors.some((l) => /Cannot register nuria@bb\.com: wrong password/.test(l)),
+      intruder.errors.some((l) =>
+        /Cannot register nuria@bb\.com: LUMI_PASSWORD holds a wrong password/.test(l)
+      ),
       intruder.errors.join("\n"),
     );
 

@@ -352,6 +352,43 @@ Deno.test("PD, PB, PS and PO need the session token, sent from the address that 
   assertEquals([laura.peer.pending, thief.peer.pending, joan.peer.pending], [[], [], []]);
 });
 
+Deno.test("one session per user: a second PR elsewhere gets e=signed-in; ;replace takes over and the old token hears e=replaced", async () => {
+  await using node = await ExtNode.start({ users: ["laura", "pere"], passwords: { laura: "pw" } });
+  await using first = ExtAgent.open("laura@ext.test", node.at);
+  await using second = ExtAgent.open("laura@ext.test", node.at);
+  assertSession(await first.register("pw"), DEFAULTS);
+  const old = first.token!;
+
+  // Proven, but another agent holds a live session: refused, and told where it is.
+  const challenge = challengeOf(await second.hello());
+  const refused = (await second.prove("pw", challenge)).reply;
+  assertEquals(refused.text, `RR1;v=2;e=signed-in;at=${first.at}`);
+  assertEquals((await first.heartbeat()).head, "RK0");
+
+  // A stranger without the password learns nothing: a challenge, as before.
+  assertEquals((await second.hello()).head, "RR1");
+
+  // With ;replace the newcomer is granted a session; the old agent is told, and where.
+  const again = challengeOf(await second.request(padded("PRlaura@ext.test;v=2;replace")));
+  const packet = `${await second.proofPacket("pw", again)};replace`;
+  const granted = await second.request(packet);
+  assertEquals(granted.head, "RR0", granted.text);
+  assertEquals((await first.heartbeat({ token: old })).text, `RK1;e=replaced;at=${second.at}`);
+  // Its leaving does not take the newcomer offline.
+  assertEquals((await first.deregister(old)).text, "RD1;v=2;e=replaced");
+  assertEquals((await second.heartbeat({ token: value(granted, "t") })).head, "RK0");
+
+  // Without a password: refused without the place; replaced the same way.
+  await using pere = ExtAgent.open("pere@ext.test", node.at);
+  await using pere2 = ExtAgent.open("pere@ext.test", node.at);
+  assertSession(await pere.register(), DEFAULTS);
+  assertEquals((await pere2.hello()).text, "RR1;v=2;e=signed-in");
+  assertEquals((await pere2.request(padded("PRpere@ext.test;v=2;replace"))).head, "RR0");
+  assertEquals((await pere.heartbeat()).text, `RK1;e=replaced;at=${pere2.at}`);
+  // A token nobody replaced still gets the bare RK1.
+  assertEquals((await pere.heartbeat({ token: "AAAAAAAAAAAAAAAAAAAAAA" })).text, "RK1");
+});
+
 Deno.test("sign-up answers: RU3 while closed; RU0 created, RU1 taken, RU2 invalid when open", async () => {
   await using closed = await ExtNode.start({ users: ["joan"] });
   await using open = await ExtNode.start({ users: ["joan"], accounts: { "open-signup": "yes" } });
@@ -417,6 +454,43 @@ Deno.test("buddy list: add, delete and list, refusing self, invalid, absent and 
   const list = await laura.status();
   assertEquals(list.reply.text, "RS0;p=1/1;b=?,,,joan@cc.test;b=?,,,joan@ext.test");
   assertEquals(laura.peer.pending, []);
+});
+
+Deno.test("PS with h=1 carries each shared buddy's change count and last states: a buddy who left and came back between two looks shows both changes", async () => {
+  await using node = await ExtNode.start({ users: ["laura", "joan", "pere"] });
+  await using laura = ExtAgent.open("laura@ext.test", node.at);
+  await using joan = ExtAgent.open("joan@ext.test", node.at);
+  assertSession(await laura.register(), DEFAULTS);
+  assertSession(await joan.register(), DEFAULTS);
+  assertEquals((await laura.buddy("add", "joan@ext.test")).text, "RB0");
+  assertEquals((await laura.buddy("add", "pere@ext.test")).text, "RB0");
+  assertEquals((await joan.buddy("add", "laura@ext.test")).text, "RB0");
+  const t = `PSlaura@ext.test;t=${laura.token};p=1;h=1`;
+  // Pere has not added laura: no counts, as nothing of him is shown.
+  assertEquals(
+    (await laura.request(t)).text,
+    `RS0;p=1/1;h=1;b=on,${joan.csv},0,on,joan@ext.test;b=?,,,,,pere@ext.test`,
+  );
+  // Joan leaves and comes back (from another socket) between two of laura's looks.
+  assertEquals((await joan.deregister()).text, "RD0;v=2");
+  await using joan2 = ExtAgent.open("joan@ext.test", node.at);
+  assertSession(await joan2.register(), DEFAULTS);
+  assertEquals(
+    (await laura.request(t)).text,
+    `RS0;p=1/1;h=1;b=on,${joan2.csv},2,on.off.on,joan@ext.test;b=?,,,,,pere@ext.test`,
+  );
+  // Busy and back: one change each; without h=1 the entries are as before.
+  await joan2.mark({ busy: true });
+  await laura.mark();
+  await joan2.mark();
+  assertEquals(
+    (await laura.request(t)).text,
+    `RS0;p=1/1;h=1;b=on,${joan2.csv},4,on.off.on.busy.on,joan@ext.test;b=?,,,,,pere@ext.test`,
+  );
+  assertEquals(
+    (await laura.status()).reply.text,
+    `RS0;p=1/1;b=on,${joan2.csv},joan@ext.test;b=?,,,pere@ext.test`,
+  );
 });
 
 Deno.test("presence is shown only to mutual buddies: ? until the buddy adds you back, then on with ip:port, busy and off; the mark follows", async () => {

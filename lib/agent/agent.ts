@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
+import type { Endpoint } from "../plumi/address.ts";
 import { systemDns } from "../transport/dns.ts";
 import type { StreamListener } from "../transport/tcp.ts";
 import type { DatagramSocket } from "../transport/udp.ts";
@@ -19,7 +19,6 @@ import {
   describeError,
   ListenError,
   NodeNotFoundError,
-  NodeSilentError,
   RegistrationError,
   UsageError,
 } from "./errors.ts";
@@ -34,16 +33,19 @@ import {
   resolveAgentOptions,
   type ResolvedAgentOptions,
 } from "./options.ts";
-import {
-  ExtendedSession,
-  type PasswordSource,
-  registerWith,
-  type Registration,
-  signUp,
-} from "./extended_client.ts";
+import { ExtendedSession } from "./extended_client.ts";
+import { type PasswordSource, SignedInElsewhereError, signUp } from "./registration.ts";
 import { PlumiClient } from "./plumi_client.ts";
 import { Presence } from "./presence.ts";
 import { Session } from "./session.ts";
+import {
+  deregister,
+  GaveUpError,
+  passwordSource,
+  register,
+  registerFirst,
+  withRetry,
+} from "./sign_in.ts";
 import { type AgentUi, createConsoleUi } from "./ui.ts";
 
 /** Ask on a TTY until the answer passes `check`; `null` if the input ends or the user stops. */
@@ -59,38 +61,12 @@ async function askFor(
   }
   for (;;) {
     const answer = await untilAborted(ui.ask(question), signal);
+    if (signal.aborted) throw new AbortedError("interrupted");
     if (answer === null) return null;
     const text = answer.trim();
     const problem = check(text);
     if (!problem) return text;
     ui.warn(problem);
-  }
-}
-
-/** Errors a person at a terminal may want to try again after. */
-function retryable(error: unknown): boolean {
-  return error instanceof NodeNotFoundError || error instanceof NodeSilentError ||
-    error instanceof RegistrationError;
-}
-
-/**
- * Run `step`; on a retryable failure, a person at a terminal is told why and
- * may try again. Resolves `null` if they chose to quit; rethrows otherwise.
- */
-async function withRetry<T>(
-  ui: AgentUi,
-  signal: AbortSignal,
-  step: () => Promise<T>,
-): Promise<T | null> {
-  for (;;) {
-    try {
-      return await step();
-    } catch (error) {
-      if (!ui.interactive || !retryable(error) || signal.aborted) throw error;
-      ui.warn((error as Error).message);
-      const answer = await untilAborted(ui.ask("Try again? [Y/n] "), signal);
-      if (answer === null || /^\s*n/i.test(answer)) return null;
-    }
   }
 }
 
@@ -156,63 +132,6 @@ function advertisedIp(o: ResolvedAgentOptions, node: Endpoint): string {
   return chooseAdvertiseIp(node.ip, interfaces);
 }
 
-async function register(
-  client: PlumiClient,
-  address: string,
-  password: PasswordSource,
-  signal: AbortSignal,
-): Promise<Registration> {
-  const where = `Cannot register ${address} with node ${formatEndpoint(client.node)}`;
-  try {
-    return await registerWith(client, address, password, signal);
-  } catch (error) {
-    if (error instanceof NodeSilentError) {
-      throw new NodeSilentError(error.node, error.attempts, { cause: error }, where);
-    }
-    throw error;
-  }
-}
-
-/** The password: given in the options, else asked once on a terminal (hidden), else none. */
-function passwordSource(o: ResolvedAgentOptions, ui: AgentUi, address: string): PasswordSource {
-  let known = o.password;
-  return async () => {
-    if (known === undefined && ui.interactive) {
-      known = (await (ui.askSecret
-        ? ui.askSecret(`Password for ${address}: `)
-        : ui.ask(`Password for ${address}: `))) ??
-        undefined;
-    }
-    return known;
-  };
-}
-
-async function deregister(
-  client: PlumiClient,
-  address: string,
-  extended: ExtendedSession | undefined,
-  ui: AgentUi,
-  signal: AbortSignal,
-): Promise<void> {
-  try {
-    let done: boolean;
-    if (extended) done = await extended.deregister(signal);
-    else {
-      const reply = await client.request(
-        { kind: "deregister", address, params: [] },
-        (m) => m.kind === "deregister-reply",
-        signal,
-      );
-      done = reply.kind === "deregister-reply" && reply.code === 0;
-    }
-    if (done) ui.info(say.deregistered(address));
-    else ui.warn(say.deregisterFailed(address, "the node does not know this user"));
-  } catch (error) {
-    if (error instanceof AbortedError) ui.warn(say.deregisterFailed(address, "interrupted"));
-    else ui.warn(say.deregisterFailed(address, describeError(error)));
-  }
-}
-
 /**
  * Run an agent until the user quits, the input ends, or `options.signal`
  * aborts. Resolves after deregistering; rejects with {@linkcode UsageError},
@@ -240,6 +159,15 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
   if (o.signal?.aborted) stop.abort();
   ui.onInterrupt = () => (stop.signal.aborted ? hurry.abort() : stop.abort());
   const closing: Array<() => void | Promise<void>> = [];
+  let registered = false;
+  /** Why the agent had to stop by itself (another agent signed in as this user). */
+  let stopped: Error | undefined;
+  const endWith = (error: Error) => {
+    if (stopped) return;
+    stopped = error;
+    ui.warn(error.message);
+    stop.abort();
+  };
   try {
     const nick = o.nick ?? await askFor(ui, "Nickname: ", checkNick, "--nick", stop.signal);
     if (nick === null) return;
@@ -268,7 +196,6 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     }
 
     const nodes = await withRetry(ui, stop.signal, () => findNode(o, ui, address));
-    if (nodes === null) return;
     const node = nodes[0]!;
     const { socket, listener, groupListener } = openSockets(o);
     const advertised = { ip: advertisedIp(o, node), port: listener.local.port };
@@ -317,9 +244,9 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       ui.info(say.listeningGroups(groupListener.local, session.groupEndpoint));
     }
 
-    const password = passwordSource(o, ui, address);
+    const password = passwordSource(o, ui, address, stop.signal);
     if (o.signup) {
-      const secret = await password();
+      const secret = await password.get();
       if (!secret) {
         throw new UsageError("--signup needs a password: set LUMI_PASSWORD, or run on a terminal");
       }
@@ -337,20 +264,32 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     const registration = await withRetry(
       ui,
       stop.signal,
-      () => register(client, address, password, stop.signal),
+      () => registerFirst(o, client, address, password, ui, stop.signal),
     );
-    if (registration === null) return;
+    registered = true;
     ui.info(say.registered(address, node));
     const presence = new Presence(ui);
     let extended: ExtendedSession | undefined;
     if (registration.kind === "extended") {
+      const domain = address.slice(address.indexOf("@") + 1);
+      let renewing = false;
       const renew = async () => {
+        if (renewing) return;
+        renewing = true;
         try {
-          const again = await register(client, address, password, stop.signal);
+          // Never with --replace: an agent that was replaced must not take the session back.
+          const again = await register(client, address, password.get, stop.signal);
           if (again.kind === "extended" && extended) extended.session = again.session;
-          ui.info(`Registered ${address} again (the node had forgotten the session)`);
+          presence.forgetCounts();
+          ui.info(say.registeredAgain(address));
+          void presence.refresh();
         } catch (error) {
-          ui.warn(`Cannot register ${address} again: ${describeError(error)}`);
+          if (error instanceof SignedInElsewhereError) endWith(error);
+          else if (!(error instanceof AbortedError)) {
+            ui.warn(say.cannotRegisterAgain(address, describeError(error)));
+          }
+        } finally {
+          renewing = false;
         }
       };
       extended = new ExtendedSession(client, address, registration.session, {
@@ -358,26 +297,40 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
         busy: () => session.busy,
         onBuddiesChanged: () => void presence.refresh(),
         onSessionLost: () => void renew(),
+        onReplaced: (at) =>
+          endWith(new SignedInElsewhereError(address, say.replaced(address, at), at)),
+        onContact: (lost) => {
+          presence.setContact(lost);
+          if (lost) ui.warn(say.lostContact(domain));
+          else ui.info(say.backInContact(domain));
+        },
       });
       closing.unshift(() => extended?.stop());
       extended.start();
       presence.attach(extended);
       ui.info("This node keeps your buddies: /buddies, /add, /del, /online");
-      void presence.refresh(false);
+      void presence.refresh();
     }
     ui.info(say.ready());
 
     await commandLoop(
-      { session, presence, client, ui, password, iterations: o.signupIterations },
+      { session, presence, client, ui, password: password.get, iterations: o.signupIterations },
       stop.signal,
     );
 
     await session.close();
-    await deregister(client, address, extended, ui, hurry.signal);
+    // Replaced by another agent: the session is no longer ours to end.
+    if (!stopped) await deregister(client, address, extended, ui, hurry.signal);
     if (client.ignored > 0) ui.info(say.ignored(client.ignored));
     ui.info(say.bye());
+    if (stopped) throw new GaveUpError(stopped);
   } catch (error) {
-    if (error instanceof AbortedError && stop.signal.aborted) return;
+    if (error instanceof AbortedError && stop.signal.aborted) {
+      if (stopped) throw new GaveUpError(stopped);
+      // Interrupted before being registered (at a prompt, or while registering): not a success.
+      if (!registered) throw new AbortedError("interrupted", { cause: error });
+      return;
+    }
     throw error;
   } finally {
     for (const close of closing) await close();
@@ -450,8 +403,12 @@ async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
       case "signup": {
         const secret = command.password ??
           (ui.interactive
-            ? (await (ui.askSecret ?? ui.ask).call(ui, `Password for ${command.address}: `))
+            ? await untilAborted(
+              (ui.askSecret ?? ui.ask).call(ui, `Password for ${command.address}: `),
+              signal,
+            )
             : null);
+        if (signal.aborted) return;
         if (!secret) {
           ui.warn("Usage: /signup <address> [password] (the password is asked on a terminal)");
         } else await presence.signUp(loop.client, command.address, secret, loop.iterations);

@@ -10,6 +10,7 @@ import {
   tick,
 } from "./_testing.ts";
 import { runAgent } from "./agent.ts";
+import { GaveUpError } from "./sign_in.ts";
 import { RegistrationError, UsageError } from "./errors.ts";
 import type { AgentOptions } from "./options.ts";
 import { firstRegistration } from "./extended_client.ts";
@@ -108,7 +109,7 @@ Deno.test("with piped input, a refused registration is an error", async () => {
   );
 });
 
-Deno.test("on a terminal, a refused registration can be tried again, or given up", async () => {
+Deno.test("on a terminal, a refused registration can be tried again, or given up (which fails)", async () => {
   const ui = new ScriptedUi(true);
   let refusals = 1;
   const { options } = harness(ui, (p) => {
@@ -128,7 +129,11 @@ Deno.test("on a terminal, a refused registration can be tried again, or given up
   const giving = runAgent({ ...refusing.options, address: "laura@bb.com", nick: "Laura" });
   await ui2.waitFor(/does not know this user/);
   ui2.type("n");
-  await giving;
+  // Leaving after a failure is not a success: the failure's error, marked as already shown.
+  await assert.rejects(
+    giving,
+    (e: unknown) => e instanceof GaveUpError && e.cause instanceof RegistrationError,
+  );
   assert.ok(!ui2.output.some((line) => line.startsWith("Registered")));
 });
 
@@ -273,4 +278,54 @@ Deno.test("aborting while a call is connecting stops at once and deregisters", a
   await running;
   assert.equal(socket.sent.at(-1)!.text, "PDlaura@bb.com");
   assert.ok(!ui.output.some((line) => line.startsWith("Cannot call")));
+});
+
+Deno.test("a heartbeat without an answer says the node is lost at once; its next answer says it is back", async () => {
+  const ui = new ScriptedUi(false);
+  let silent = false;
+  const { options } = harness(ui, (p) => {
+    if (p.startsWith("PR")) return "RR0;v=2;t=tok;hb=1;su=0;ol=1";
+    if (p.startsWith("PK")) return silent ? undefined : "RK0;c=1";
+    if (p.startsWith("PS")) {
+      return silent ? undefined : "RS0;p=1/1;h=1;b=on,10.0.0.7,4000,3,on,joan@bb.com";
+    }
+    if (p.startsWith("PD")) return "RD0;v=2";
+    return undefined;
+  });
+  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+  await ui.waitFor(/^Type an address/);
+  ui.type("/buddies");
+  await ui.waitFor(/^joan@bb\.com\s+online\s+10\.0\.0\.7:4000$/);
+  silent = true;
+  await ui.waitFor(/^Lost contact with the node of bb\.com; retrying/);
+  ui.type("/buddies");
+  await ui.waitFor(/^joan@bb\.com\s+unknown$/);
+  silent = false;
+  await ui.waitFor(/^Back in contact with the node of bb\.com$/);
+  ui.end();
+  await running;
+  assert.equal(ui.output.filter((l) => l.startsWith("Lost contact")).length, 1);
+});
+
+Deno.test("told by the node that another agent took the session over, the agent stops without PD", async () => {
+  const ui = new ScriptedUi(false);
+  const { options, socket } = harness(ui, (p) => {
+    if (p.startsWith("PR")) return "RR0;v=2;t=tok;hb=1;su=0;ol=1";
+    if (p.startsWith("PK")) return "RK1;e=replaced;at=127.0.0.1:41003";
+    if (p.startsWith("PS")) return "RS0;p=1/1;h=1";
+    return undefined;
+  });
+  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+  await assert.rejects(
+    running,
+    (e: unknown) => e instanceof GaveUpError && e.cause.name === "SignedInElsewhereError",
+  );
+  assert.ok(
+    ui.output.includes(
+      "laura@bb.com signed in from another place (127.0.0.1:41003): this agent stops",
+    ),
+  );
+  assert.ok(!socket.sent.some((s) => s.text.startsWith("PD")), "no PD");
+  assert.ok(!socket.sent.some((s) => /^PR.*replace/.test(s.text)), "never takes it back");
+  assert.equal(socket.sent.filter((s) => s.text.startsWith("PR")).length, 1);
 });

@@ -1,208 +1,72 @@
 /**
- * The agent's side of the PLUMI extensions (`v=2`, docs/PROTOCOL.md):
- * registration with a password proof, heartbeats, sign-up, buddy lists,
- * buddy status and who is online. With an original node (which answers a
- * bare `RR0`), none of this is ever sent.
+ * The agent's side of the PLUMI extensions (`v=2`, docs/PROTOCOL.md) once
+ * registered: heartbeats (and what they say of the node: alive, lost, the
+ * session forgotten or taken over), buddy lists, buddy status and who is
+ * online. Registration and sign-up are in `registration.ts`.
  *
  * @module
  */
 
-import {
-  authMessage,
-  type Bytes,
-  createCredentials,
-  DEFAULT_ITERATIONS,
-  deriveClientKey,
-  fromBase64Url,
-  makeProof,
-  toBase64Url,
-} from "../auth.ts";
 import type { Clock, TimerHandle } from "../clock.ts";
 import { type Endpoint, formatEndpoint, parsePort } from "../plumi/address.ts";
-import { formatPlumi } from "../plumi/codec.ts";
-import type { ExtensionReply, ExtensionType, RegisterRequest } from "../plumi/messages.ts";
-import { isV2, param, params as allParams } from "../plumi/params.ts";
-import { NodeSilentError, RegistrationError } from "./errors.ts";
-import { report } from "./messages.ts";
+import type { ExtensionReply, ExtensionType } from "../plumi/messages.ts";
+import { param, params as allParams } from "../plumi/params.ts";
+import { NodeSilentError } from "./errors.ts";
 import type { PlumiClient } from "./plumi_client.ts";
-import { signupOpen } from "./signup_probe.ts";
+import { endpointParam, type NodeSession } from "./registration.ts";
 
-/** What an extended node granted at registration. */
-export interface NodeSession {
-  /** Secret proving later requests are this agent's. */
-  readonly token: string;
-  /** Heartbeat interval the node asks for, in ms. */
-  readonly heartbeatMs: number;
-  /** Sign-up is open on this node. */
-  readonly signupOpen: boolean;
-  /** The online list is available. */
-  readonly onlineList: boolean;
-}
+export {
+  firstRegistration,
+  type NodeSession,
+  type PasswordSource,
+  type RegisterOptions,
+  registerWith,
+  type Registration,
+  signedInElsewhere,
+  SignedInElsewhereError,
+  signUp,
+  type SignUpResult,
+  WrongPasswordError,
+} from "./registration.ts";
 
-/** The outcome of {@linkcode registerWith}. */
-export type Registration =
-  | { readonly kind: "original" }
-  | { readonly kind: "extended"; readonly session: NodeSession };
-
-/** Where the password comes from when the node asks for one (called at most once). */
-export type PasswordSource = () => Promise<string | undefined>;
-
-/** A PR without proof is padded to this many bytes, so the node may answer with a challenge. */
-const PADDED_PR_BYTES = 100;
-
-function pad(message: RegisterRequest): RegisterRequest {
-  const length = formatPlumi(message).length;
-  const room = PADDED_PR_BYTES - length - 3; // ";x="
-  return room > 0 ? { ...message, params: [...message.params, `x=${"-".repeat(room)}`] } : message;
-}
-
-function domainOf(address: string): string {
-  return address.slice(address.indexOf("@") + 1);
-}
-
-/**
- * The first `PR` an agent sends: `PR<address>;v=2`, padded to 100 bytes with
- * `;x=---…` so that an extended node may answer with a challenge. An
- * original node ignores everything after the address.
- */
-export function firstRegistration(address: string): RegisterRequest {
-  return pad({ kind: "register", address, params: ["v=2"] });
-}
-
-/**
- * Register `address` with the node, in the extended protocol if the node
- * speaks it: `PR…;v=2`, answering a password challenge with a proof when
- * the user has a password. Throws {@linkcode RegistrationError} with a
- * plain-words reason on refusal, {@linkcode NodeSilentError} when the node
- * is silent.
- */
-export async function registerWith(
-  client: PlumiClient,
-  address: string,
-  password: PasswordSource,
-  signal?: AbortSignal,
-): Promise<Registration> {
-  const first = await client.request(
-    firstRegistration(address),
-    (m) => m.kind === "register-reply",
-    signal,
-  );
-  if (first.kind !== "register-reply") throw new Error("unreachable");
-  if (!isV2(first.params)) {
-    if (first.code === 0) return { kind: "original" };
-    throw new RegistrationError(
-      address,
-      `Cannot register ${address}: the node of ${domainOf(address)} does not know this user`,
-    );
-  }
-  if (first.code === 0) return { kind: "extended", session: sessionOf(first.params) };
-  const error = param(first.params, "e");
-  if (error === "user" && await signupOpen(client, address, signal)) {
-    throw new RegistrationError(
-      address,
-      `${refusal(address, error).message}; ${report.signupHint(address)}`,
-    );
-  }
-  if (error !== "auth") throw refusal(address, error);
-
-  const secret = await password();
-  if (secret === undefined || secret === "") {
-    throw new RegistrationError(
-      address,
-      `Cannot register ${address}: this user has a password; give it (LUMI_PASSWORD, or type it when asked)`,
-    );
-  }
-  let challenge: readonly string[] = first.params;
-  let clientKey: Bytes | undefined;
-  let salt = "";
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const nonce = param(challenge, "n") ?? "";
-    const s = param(challenge, "s") ?? "";
-    const iterations = Number(param(challenge, "i"));
-    const saltBytes = fromBase64Url(s);
-    if (!saltBytes || !Number.isInteger(iterations) || iterations < 1) {
-      throw refusal(address, "bad-challenge");
-    }
-    if (!clientKey || s !== salt) {
-      clientKey = await deriveClientKey(secret, saltBytes, iterations);
-      salt = s;
-    }
-    const proof = toBase64Url(await makeProof(clientKey, authMessage("PR", address, nonce)));
-    const answer = await client.request(
-      { kind: "register", address, params: ["v=2", `n=${nonce}`, `p=${proof}`] },
-      (m) => m.kind === "register-reply",
-      signal,
-    );
-    if (answer.kind !== "register-reply") throw new Error("unreachable");
-    if (answer.code === 0 && isV2(answer.params)) {
-      return { kind: "extended", session: sessionOf(answer.params) };
-    }
-    if (param(answer.params, "e") !== "auth") throw refusal(address, param(answer.params, "e"));
-    // A new challenge: either the password is wrong, or our proof arrived twice (a lost answer
-    // made us send it again, and the second copy found its nonce spent). Try once more.
-    challenge = answer.params;
-  }
-  throw new RegistrationError(address, `Cannot register ${address}: wrong password`);
-}
-
-function sessionOf(params: readonly string[]): NodeSession {
-  return {
-    token: param(params, "t") ?? "",
-    heartbeatMs: Math.max(1, Number(param(params, "hb")) || 30) * 1000,
-    signupOpen: param(params, "su") === "1",
-    onlineList: param(params, "ol") !== "0",
-  };
-}
-
-function refusal(address: string, code: string | undefined): RegistrationError {
-  const domain = domainOf(address);
-  const why = code === "user"
-    ? `the node of ${domain} does not know this user`
-    : code === "pad"
-    ? "the node wants a longer request (this agent is out of date)"
-    : `the node refused it (${code ?? "no reason given"})`;
-  return new RegistrationError(address, `Cannot register ${address}: ${why}`);
-}
-
-/** The answer to a sign-up. */
-export type SignUpResult = "created" | "taken" | "invalid" | "closed";
-
-/**
- * Create the account `address` with `password` on the node. Only the salt,
- * iteration count and stored key travel; never the password.
- */
-export async function signUp(
-  client: PlumiClient,
-  address: string,
-  password: string,
-  iterations: number = DEFAULT_ITERATIONS,
-  signal?: AbortSignal,
-): Promise<SignUpResult> {
-  const credentials = await createCredentials(password, iterations);
-  const reply = await client.request(
-    {
-      kind: "ext-request",
-      type: "U",
-      address,
-      params: [
-        `s=${toBase64Url(credentials.salt)}`,
-        `i=${credentials.iterations}`,
-        `k=${toBase64Url(credentials.storedKey)}`,
-      ],
-    },
-    (m) => m.kind === "ext-reply" && m.type === "U",
-    signal,
-  );
-  const code = reply.kind === "ext-reply" ? reply.code : -1;
-  return (["created", "taken", "invalid", "closed"] as const)[code] ?? "invalid";
-}
+/** What the node shows of a buddy: `on`, `busy`, `off`, or `?` (not shared with you, or unknown). */
+export type BuddyState = "on" | "busy" | "off" | "?";
 
 /** A buddy and what the node shows of it. */
 export interface BuddyStatus {
   readonly address: string;
-  /** `on`, `busy`, `off`, or `?` (not shared with you, or unknown). */
-  readonly state: "on" | "busy" | "off" | "?";
+  readonly state: BuddyState;
   readonly endpoint?: Endpoint;
+  /** How many presence changes the node has seen of this buddy (a local, shared buddy of an extended node). */
+  readonly seq?: number;
+  /** The states after its last changes, oldest first, ending with `state` (with `seq`). */
+  readonly trail?: readonly BuddyState[];
+}
+
+function buddyState(text: string | undefined): BuddyState {
+  return text === "on" || text === "busy" || text === "off" ? text : "?";
+}
+
+/**
+ * One `b=` entry of a status page: `<state>,<ip>,<port>,<buddy>`, or with
+ * history (`h=1`) `<state>,<ip>,<port>,<seq>,<trail>,<buddy>`. The buddy
+ * address comes last, as it may hold commas.
+ */
+export function parseBuddyEntry(entry: string, history: boolean): BuddyStatus {
+  const fields = entry.split(",");
+  const fixed = history ? 5 : 3;
+  const [state, ip, port, seq, trail] = fields;
+  const p = parsePort(port ?? "");
+  const count = Number(seq);
+  return {
+    address: fields.slice(fixed).join(","),
+    state: buddyState(state),
+    ...(ip && p.ok && { endpoint: { ip, port: p.value } }),
+    ...(history && seq !== "" && Number.isInteger(count) && count >= 0 && {
+      seq: count,
+      trail: (trail ?? "").split(".").map(buddyState),
+    }),
+  };
 }
 
 /** Why a buddy change was refused, in plain words. */
@@ -223,6 +87,12 @@ export interface ExtendedSessionOptions {
   readonly onBuddiesChanged?: () => void;
   /** The node forgot the session (restart, expiry): register again. */
   readonly onSessionLost?: () => void;
+  /** Another agent took the session over (`RK1;e=replaced`): the heartbeats have stopped. */
+  readonly onReplaced?: (at: Endpoint | undefined) => void;
+  /** The node stopped answering (`true`), or answers again (`false`). */
+  readonly onContact?: (lost: boolean) => void;
+  /** While contact is lost, heartbeats are tried this often (at most the heartbeat interval), ms. Default: 2000. */
+  readonly lostRetryMs?: number;
 }
 
 /** An extended registration: heartbeats, buddies, status, online list, deregistration. */
@@ -234,6 +104,7 @@ export class ExtendedSession {
   #timer: TimerHandle | undefined;
   #mark: string | undefined;
   #stopped = false;
+  #lost = false;
   /** One request at a time: answers are told apart only by their type. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -254,6 +125,11 @@ export class ExtendedSession {
     this.#schedule();
   }
 
+  /** Whether the node has stopped answering (since its last answer). */
+  get lost(): boolean {
+    return this.#lost;
+  }
+
   /** Stop the heartbeats. */
   stop(): void {
     this.#stopped = true;
@@ -262,13 +138,27 @@ export class ExtendedSession {
 
   #schedule(): void {
     if (this.#stopped) return;
-    this.#timer = this.#options.clock.setTimeout(() => void this.#beat(), this.session.heartbeatMs);
+    const every = this.#lost
+      ? Math.min(this.#options.lostRetryMs ?? 2_000, this.session.heartbeatMs)
+      : this.session.heartbeatMs;
+    this.#timer = this.#options.clock.setTimeout(() => void this.#beat(), every);
+  }
+
+  #contact(lost: boolean): void {
+    if (this.#lost === lost) return;
+    this.#lost = lost;
+    this.#options.onContact?.(lost);
   }
 
   async #beat(): Promise<void> {
     try {
       const reply = await this.#ask("K", [...(this.#options.busy?.() ? ["st=busy"] : [])]);
       if (reply.code === 1) {
+        if (param(reply.params, "e") === "replaced") {
+          this.stop();
+          this.#options.onReplaced?.(endpointParam(reply.params));
+          return;
+        }
         this.#options.onSessionLost?.();
         return;
       }
@@ -280,7 +170,7 @@ export class ExtendedSession {
       this.#mark = mark;
     } catch (error) {
       if (!(error instanceof NodeSilentError)) throw error;
-      // A silent node: keep beating; the node expires us if it really is gone.
+      // A silent node: said at once (by #ask); keep beating, faster, until it answers again.
     } finally {
       this.#schedule();
     }
@@ -288,15 +178,22 @@ export class ExtendedSession {
 
   #ask(type: ExtensionType, extra: readonly string[]): Promise<ExtensionReply> {
     const run = async () => {
-      const reply = await this.#client.request(
-        {
-          kind: "ext-request",
-          type,
-          address: this.address,
-          params: [`t=${this.session.token}`, ...extra],
-        },
-        (m) => m.kind === "ext-reply" && m.type === type,
-      );
+      let reply;
+      try {
+        reply = await this.#client.request(
+          {
+            kind: "ext-request",
+            type,
+            address: this.address,
+            params: [`t=${this.session.token}`, ...extra],
+          },
+          (m) => m.kind === "ext-reply" && m.type === type,
+        );
+      } catch (error) {
+        if (error instanceof NodeSilentError && !this.#stopped) this.#contact(true);
+        throw error;
+      }
+      this.#contact(false);
       return reply as ExtensionReply;
     };
     const next = this.#queue.then(run, run);
@@ -316,47 +213,62 @@ export class ExtendedSession {
     return reply.code === 0 ? undefined : BUDDY_ERRORS[param(reply.params, "e") ?? ""] ?? "refused";
   }
 
-  /** Every page of `type` (`S` or `O`), concatenated: the values of `key` parameters. */
-  async #pages(type: "S" | "O", key: string): Promise<string[] | undefined> {
-    const out: string[] = [];
+  /**
+   * Every page of `type` (`S` or `O`), concatenated: the values of `key`
+   * parameters, and the parameters of the first page.
+   */
+  async #pages(
+    type: "S" | "O",
+    key: string,
+    extra: readonly string[] = [],
+  ): Promise<{ values: string[]; first: readonly string[] } | undefined> {
+    const values: string[] = [];
+    let first: readonly string[] = [];
     for (let page = 1, pages = 1; page <= pages && page <= 1000; page++) {
-      const reply = await this.#ask(type, [`p=${page}`]);
+      const reply = await this.#ask(type, [`p=${page}`, ...extra]);
       if (reply.code !== 0) return undefined;
+      if (page === 1) first = reply.params;
       pages = Number((param(reply.params, "p") ?? "1/1").split("/")[1]) || 1;
-      out.push(...allParams(reply.params, key));
+      values.push(...allParams(reply.params, key));
     }
-    return out;
+    return { values, first };
   }
 
-  /** The status of every buddy, or `undefined` if the node refused. */
+  /**
+   * The status of every buddy, or `undefined` if the node refused. Asks for
+   * the buddies' recent changes (`h=1`); a node that does not keep them
+   * answers without `h=1`, and the entries have no `seq`.
+   */
   async buddies(): Promise<BuddyStatus[] | undefined> {
-    const entries = await this.#pages("S", "b");
-    return entries?.map((entry) => {
-      const [state, ip, port] = entry.split(",", 3) as [string, string, string];
-      const address = entry.split(",").slice(3).join(",");
-      const p = parsePort(port);
-      return {
-        address,
-        state: (["on", "busy", "off"].includes(state) ? state : "?") as BuddyStatus["state"],
-        ...(ip && p.ok && { endpoint: { ip, port: p.value } }),
-      };
-    });
+    const pages = await this.#pages("S", "b", ["h=1"]);
+    if (!pages) return undefined;
+    const history = param(pages.first, "h") === "1";
+    return pages.values.map((entry) => parseBuddyEntry(entry, history));
   }
 
   /** The online users of the domain, or `undefined` if the node refused (list turned off). */
   async online(): Promise<string[] | undefined> {
-    return await this.#pages("O", "u");
+    return (await this.#pages("O", "u"))?.values;
   }
 
-  /** Deregister (`PD…;v=2;t=…`). Resolves true when the node confirmed. */
-  async deregister(signal?: AbortSignal): Promise<boolean> {
+  /**
+   * Deregister (`PD…;v=2;t=…`). Resolves `undefined` when the node
+   * confirmed, else why it refused, in plain words.
+   */
+  async deregister(signal?: AbortSignal): Promise<string | undefined> {
     this.stop();
     const reply = await this.#client.request(
       { kind: "deregister", address: this.address, params: ["v=2", `t=${this.session.token}`] },
       (m) => m.kind === "deregister-reply",
       signal,
     );
-    return reply.kind === "deregister-reply" && reply.code === 0;
+    if (reply.kind === "deregister-reply" && reply.code === 0) return undefined;
+    const code = reply.kind === "deregister-reply" ? param(reply.params, "e") : undefined;
+    return code === "replaced"
+      ? "another agent has signed in as this user"
+      : code === "user"
+      ? "the node does not know this user"
+      : "the node no longer knows this session";
   }
 }
 

@@ -110,6 +110,25 @@ export const say = {
   ignored: (count: number): string =>
     `Ignored ${count} malformed or unexpected datagram${count === 1 ? "" : "s"}`,
   bye: (): string => "Bye.",
+
+  // The node and the session (issue 14, items 4, 5, 7).
+  lostContact: (domain: string): string =>
+    `Lost contact with the node of ${domain}; retrying (buddies show as unknown meanwhile)`,
+  backInContact: (domain: string): string => `Back in contact with the node of ${domain}`,
+  buddiesUnknown: (domain: string): string =>
+    `No contact with the node of ${domain}: every buddy shows as unknown until it answers`,
+  registeredAgain: (address: string): string =>
+    `Registered ${address} again (the node had forgotten the session)`,
+  cannotRegisterAgain: (address: string, why: string): string =>
+    `Cannot register ${address} again: ${why}`,
+  replaced: (address: string, at: Endpoint | undefined): string =>
+    `${address} signed in from another place${
+      at ? ` (${formatEndpoint(at)})` : ""
+    }: this agent stops`,
+  wrongPassword: (address: string): string => `Wrong password for ${address}; try again`,
+  wrongPasswordFrom: (address: string, origin: string): string =>
+    `Cannot register ${address}: ${origin} holds a wrong password`,
+  takeOver: (): string => "Sign in here and stop the other agent? [y/N] ",
 } as const;
 
 /**

@@ -14,6 +14,8 @@
  */
 
 export { runAgent } from "./agent.ts";
+export { GaveUpError } from "./sign_in.ts";
+export { SignedInElsewhereError, WrongPasswordError } from "./extended_client.ts";
 export {
   type AgentOptions,
   type AgentTransport,

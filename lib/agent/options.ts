@@ -80,8 +80,12 @@ export interface AgentOptions {
   readonly refusalReportMs?: number;
   /** The password, if the user has one (an extended node asks for a proof). Default: asked on a TTY when needed. */
   readonly password?: string;
+  /** Where `password` came from, named when it proves wrong (e.g. `LUMI_PASSWORD`). Default: "the password option". */
+  readonly passwordOrigin?: string;
   /** Create the account (`address`, `password`) on the node before registering. Default: false. */
   readonly signup?: boolean;
+  /** Sign in even if the user is signed in elsewhere; the other agent is told and stops. Default: false. */
+  readonly replace?: boolean;
   /** PBKDF2 iterations for a new account's password (the node accepts 100,000 and up). Default: 600,000. */
   readonly signupIterations?: number;
   /** The terminal. Default: {@linkcode createConsoleUi} (stdin/stdout). */
@@ -123,7 +127,9 @@ export interface ResolvedAgentOptions {
   readonly maxQueuedBytes: number;
   readonly refusalReportMs: number;
   readonly password: string | undefined;
+  readonly passwordOrigin: string;
   readonly signup: boolean;
+  readonly replace: boolean;
   readonly signupIterations: number;
   readonly ui: AgentUi | undefined;
   readonly transport: AgentTransport;
@@ -156,9 +162,32 @@ export function checkNick(nick: string): string | undefined {
   return undefined;
 }
 
+/**
+ * How the user names an option in messages: the program's flag where there is one
+ * (`--max-chats`), else the option's own name. Times given in seconds on the command line.
+ */
+const FLAG_NAMES: Record<string, string> = {
+  port: "--port",
+  groupPort: "--group-port",
+  nickTimeoutMs: "--nick-timeout (seconds)",
+  frameTimeoutMs: "--frame-timeout (seconds)",
+  groupIdleMs: "--group-idle (seconds)",
+  maxChats: "--max-chats",
+  maxGroups: "--max-groups",
+  maxGroupSize: "--max-group-size",
+  maxPendingHandshakes: "--max-handshakes",
+  maxPendingPerIp: "--max-handshakes-per-ip",
+};
+
+function named(option: string): string {
+  return FLAG_NAMES[option] ?? option;
+}
+
 function positive(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${name} must be a positive number`);
+  if (!Number.isFinite(v) || v <= 0) {
+    throw new UsageError(`${named(name)} must be a positive number`);
+  }
   return v;
 }
 
@@ -171,7 +200,7 @@ function whole(
 ): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < min || v > max) {
-    throw new UsageError(`${name} must be a whole number from ${min} to ${max}`);
+    throw new UsageError(`${named(name)} must be a whole number from ${min} to ${max}`);
   }
   return v;
 }
@@ -189,10 +218,7 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
     const problem = checkNick(options.nick);
     if (problem) throw new UsageError(`Bad nickname: ${problem}`);
   }
-  const port = options.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UsageError(`Bad port ${port}: use 0-65535 (0 picks a free port)`);
-  }
+  const port = whole("port", options.port, 0, 0, 65535);
   const groupPort = whole("groupPort", options.groupPort, 0, 0, 65535);
   if (groupPort !== 0 && groupPort === port) {
     throw new UsageError(`The group port ${groupPort} is the conversation port: use another one`);
@@ -247,7 +273,9 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
     maxQueuedBytes: whole("maxQueuedBytes", options.maxQueuedBytes, 1024 * 1024, 1024, 2 ** 30),
     refusalReportMs: positive("refusalReportMs", options.refusalReportMs, 2_000),
     password: options.password,
+    passwordOrigin: options.passwordOrigin ?? "the password option",
     signup: options.signup ?? false,
+    replace: options.replace ?? false,
     signupIterations: whole(
       "signupIterations",
       options.signupIterations,

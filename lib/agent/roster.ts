@@ -1,9 +1,10 @@
 /**
  * The conversations and groups open at once, how each is labelled, and which
  * one typed lines go to (the **current** one). It decides how a line is shown:
- * with exactly one conversation open and no group, `Joan: hello`, as the
- * original agent shows it; otherwise prefixed with the conversation's label,
- * `[joan@bb.com] Joan: hello` or `[#friends] Joan: hello`. No I/O.
+ * with exactly one conversation open and no group, `Joan: hello` (the
+ * original agent shows `Joan diu: hello`); otherwise prefixed with the
+ * conversation's label, `[joan@bb.com] Joan: hello` or `[#friends] Joan: hello`.
+ * No I/O.
  *
  * Focus rules: the first conversation becomes current; a call the user
  * places, a group the user starts, and `/switch` make theirs current; an

@@ -17,7 +17,7 @@ import {
   MAX_EXTENDED_PACKET_BYTES,
 } from "../plumi/messages.ts";
 import { paginate, param } from "../plumi/params.ts";
-import type { Directory } from "./directory.ts";
+import type { Directory, Registration } from "./directory.ts";
 import type { AccountStore } from "./store.ts";
 
 /** Presence of buddies in other domains (see `remote_presence.ts`). */
@@ -28,6 +28,30 @@ export interface RemoteBuddies {
 
 /** What a watcher may see of a buddy. */
 export type BuddyState = "on" | "busy" | "off" | "?";
+
+/** A local user's presence: online, busy or offline. */
+type Presence = "on" | "busy" | "off";
+
+/** Presence changes of a user kept for watchers that ask for them (`PS…;h=1`). */
+const TRAIL_LENGTH = 8;
+
+/**
+ * What the node last saw of a local user's presence, and its last few
+ * changes: a watcher whose agent saw change `seq − k` is told the `k`
+ * states since, so that a buddy who leaves and comes back between two of its
+ * status requests produces both lines.
+ */
+interface PresenceRecord {
+  /** `Directory.presenceStamp` when last seen: it moves at every online, offline or busy change. */
+  stamp: number;
+  /** The registration seen then (a new one means the user registered again). */
+  registration: Registration | null;
+  state: Presence;
+  /** Changes seen so far. */
+  seq: number;
+  /** The states after the last changes, oldest first; the last is `state`. */
+  trail: Presence[];
+}
 
 export function reply(type: ExtensionType, code: number, ...params: string[]): ExtensionReply {
   return { kind: "ext-reply", type, code, params };
@@ -65,6 +89,8 @@ export class BuddyService {
   readonly #remote: RemoteBuddies | undefined;
   readonly #isLocal: (domain: string) => boolean;
   readonly #maxBuddies: number;
+  /** Presence records of the local users someone watches (see {@linkcode PresenceRecord}). */
+  readonly #journal = new Map<string, PresenceRecord>();
 
   constructor(options: BuddyServiceOptions) {
     this.#domain = normalizeDomain(options.domain);
@@ -93,11 +119,49 @@ export class BuddyService {
       if (!this.#isLocal(domain)) {
         remote = Math.max(remote, this.#remote?.status(self, buddy).stamp ?? 0);
       } else if (sharing.has(name)) {
+        this.#observe(name); // changes are recorded as the watchers' heartbeats come by
         local = Math.max(local, this.#directory.presenceStamp(name));
         shared++;
       }
     }
     return `${local}.${shared}.${remote}`;
+  }
+
+  /**
+   * Bring the presence record of local user `name` up to date. The directory
+   * keeps only the present state and a stamp that moves at every change, so
+   * a change between two looks is inferred: another state is one change; the
+   * same state with a moved stamp and a new registration (or offline both
+   * times) is two — the user left and came back, or came and went.
+   */
+  #observe(name: string): PresenceRecord | undefined {
+    const found = this.#directory.get(name);
+    if (found === undefined) {
+      this.#journal.delete(name);
+      return undefined;
+    }
+    const registration = found ?? null;
+    const state: Presence = !registration ? "off" : registration.session?.busy ? "busy" : "on";
+    const stamp = this.#directory.presenceStamp(name);
+    const record = this.#journal.get(name);
+    if (!record) {
+      const fresh = { stamp, registration, state, seq: 0, trail: [state] };
+      this.#journal.set(name, fresh);
+      return fresh;
+    }
+    const steps: Presence[] = [];
+    if (state !== record.state) steps.push(state);
+    else if (
+      stamp !== record.stamp && (state === "off" || registration !== record.registration)
+    ) steps.push(state === "off" ? "on" : "off", state);
+    record.stamp = stamp;
+    record.registration = registration;
+    record.state = state;
+    if (steps.length > 0) {
+      record.seq += steps.length;
+      record.trail = [...record.trail, ...steps].slice(-TRAIL_LENGTH);
+    }
+    return record;
   }
 
   /** `PB`: add or remove a buddy of `owner` (already authenticated). */
@@ -140,20 +204,36 @@ export class BuddyService {
     return { state: registration.session?.busy ? "busy" : "on", endpoint: registration.endpoint };
   }
 
-  /** `PS`: one page of the status of every buddy of `owner` (already authenticated). */
+  /**
+   * `PS`: one page of the status of every buddy of `owner` (already
+   * authenticated). With `h=1`, each shared local buddy also carries its
+   * change count and its last states (`b=on,ip,port,7,on.off.on,joan@bb.com`).
+   */
   status(owner: string, message: ExtensionRequest): ExtensionReply {
+    const history = param(message.params, "h") === "1";
     const entries = this.#store.buddies(owner).map((buddy) => {
       const { state, endpoint } = this.#stateOf(owner, buddy);
-      return `b=${state},${endpoint?.ip ?? ""},${endpoint?.port ?? ""},${buddy}`;
+      const where = `${endpoint?.ip ?? ""},${endpoint?.port ?? ""}`;
+      if (!history) return `b=${state},${where},${buddy}`;
+      const [name, domain] = splitAddress(buddy);
+      const record = state !== "?" && this.#isLocal(domain) ? this.#observe(name) : undefined;
+      const changes = record ? `${record.seq},${record.trail.join(".")}` : ",";
+      return `b=${state},${where},${changes},${buddy}`;
     });
-    return this.#page("S", entries, message.params);
+    return this.#page("S", entries, message.params, history ? ["h=1"] : []);
   }
 
-  #page(type: ExtensionType, entries: string[], params: readonly string[]): ExtensionReply {
+  #page(
+    type: ExtensionType,
+    entries: string[],
+    params: readonly string[],
+    extra: readonly string[] = [],
+  ): ExtensionReply {
     // "R?0;p=NNNNN/NNNNN" is at most 17 bytes.
-    const pages = paginate(entries, 17, MAX_EXTENDED_PACKET_BYTES);
+    const fixed = 17 + extra.reduce((sum, p) => sum + p.length + 1, 0);
+    const pages = paginate(entries, fixed, MAX_EXTENDED_PACKET_BYTES);
     const wanted = Math.min(Math.max(1, Number(param(params, "p")) || 1), pages.length);
-    return reply(type, 0, `p=${wanted}/${pages.length}`, ...pages[wanted - 1]!);
+    return reply(type, 0, `p=${wanted}/${pages.length}`, ...extra, ...pages[wanted - 1]!);
   }
 
   /** Another node asks what its user (`w=`) may see of our user. */

@@ -78,6 +78,16 @@ const MAX_CHALLENGES = 10_000;
 const NONCES_PER_SOURCE = 4;
 /** How long a challenge's nonce may be answered, in ms. */
 const CHALLENGE_MS = 30_000;
+/** How long the token of a replaced session is remembered, to tell its agent so, in ms. */
+const REPLACED_MS = 10 * 60_000;
+/** Most replaced sessions remembered; the oldest is forgotten first. */
+const MAX_REPLACED = 10_000;
+
+/** A session another agent took over (`PR…;replace`): where the new one signed in from. */
+interface Replaced {
+  readonly by: Endpoint;
+  readonly until: number;
+}
 
 interface Challenge {
   readonly nonce: string;
@@ -126,6 +136,8 @@ export class ExtendedService {
   /** Users created by sign-up (not listed in nodelumi.cfg). */
   readonly #signedUp = new Set<string>();
   readonly #challenges = new Map<string, Challenge[]>();
+  /** Tokens of sessions taken over by another agent, so that their agent is told and stops. */
+  readonly #replaced = new Map<string, Replaced>();
   /** Proofs that failed, for the console's `stats`. */
   failedProofs = 0;
   /** Requests answered `e=store` or dropped because the account database failed, for `stats`. */
@@ -246,7 +258,7 @@ export class ExtendedService {
     if (message.kind !== "ext-request") return undefined;
     switch (message.type) {
       case "K":
-        return this.#heartbeat(message, from);
+        return this.#heartbeat(message, from, size);
       case "U":
         return this.#signUp(message, from);
       case "B":
@@ -310,6 +322,22 @@ export class ExtendedService {
     const current = this.#directory.get(name);
     const again = current?.session !== undefined && current.endpoint.ip === from.ip &&
       current.endpoint.port === from.port;
+    // One agent per user: a live session elsewhere is kept unless the newcomer asks to replace
+    // it; otherwise two agents would take the session from each other at every heartbeat. So is
+    // an original agent's registration elsewhere: it has no heartbeat to show it is gone, and
+    // could never be told it was replaced (nor would a duplicate leaving then take it offline).
+    const elsewhere = current && !again &&
+        (current.endpoint.ip !== from.ip || current.endpoint.port !== from.port)
+      ? current
+      : undefined;
+    const held = elsewhere && (elsewhere.session ? this.#live(elsewhere) : true);
+    if (held && param(params, "replace") === undefined) {
+      // Where the other agent is: only to one who proved the password.
+      const refused = credentials
+        ? no("e=signed-in", `at=${elsewhere.endpoint.ip}:${elsewhere.endpoint.port}`)
+        : no("e=signed-in");
+      return size < formatPlumi(refused).length ? no("e=pad") : refused;
+    }
     const session = again
       ? current.session!
       : { token: newNonce(), heartbeatMs: this.#heartbeatMs, busy: false };
@@ -327,8 +355,32 @@ export class ExtendedService {
     // The answer may not be longer than the request (amplification rule): ask for padding
     // before changing anything, rather than registering with an answer that cannot be sent.
     if (size < formatPlumi(granted).length) return no("e=pad");
+    if (elsewhere?.session) this.#rememberReplaced(elsewhere.session.token, from);
     this.#directory.register(name, from, this.#now(), session);
     return granted;
+  }
+
+  /** Is an extended agent's session alive: has it sent a heartbeat within the allowed misses? */
+  #live(registration: Registration): boolean {
+    const limit = (registration.session?.heartbeatMs ?? 0) * this.#missed;
+    return this.#now() - registration.lastSeen <= limit;
+  }
+
+  /** Remember that the session of `token` was taken over by an agent at `by`. */
+  #rememberReplaced(token: string, by: Endpoint): void {
+    const now = this.#now();
+    for (const [old, entry] of this.#replaced) {
+      if (entry.until > now && this.#replaced.size < MAX_REPLACED) break;
+      this.#replaced.delete(old); // oldest first: expired ones, or to make room
+    }
+    this.#replaced.set(token, { by, until: now + Math.max(REPLACED_MS, this.#heartbeatMs * 3) });
+  }
+
+  /** The take-over of the session of `token`, if it was replaced recently. */
+  #replacedSession(params: readonly string[]): Replaced | undefined {
+    const token = param(params, "t");
+    const entry = token === undefined ? undefined : this.#replaced.get(token);
+    return entry && entry.until > this.#now() ? entry : undefined;
   }
 
   /** Keep `nonce` as a challenge sent to `source` (address and endpoint). */
@@ -363,6 +415,10 @@ export class ExtendedService {
       params: ["v=2", ...extra],
     });
     if (!this.#isLocal(domain) || !this.#directory.has(name)) return done(1, "e=user");
+    // The agent of a replaced session leaving must not take the newcomer offline.
+    if (this.#replacedSession(params) && !this.#caller(address, params, from)) {
+      return done(1, "e=replaced");
+    }
     // Already offline: nothing to undo and nothing to protect, so a retransmitted or duplicated PD
     // gets the answer its first copy got.
     if (this.#directory.get(name) === null) return done(0);
@@ -375,9 +431,15 @@ export class ExtendedService {
     return done(0);
   }
 
-  #heartbeat(message: ExtensionRequest, from: Endpoint): ExtensionReply {
+  #heartbeat(message: ExtensionRequest, from: Endpoint, size: number): ExtensionReply {
     const found = this.#session(message.address, message.params);
-    if (!found) return reply("K", 1);
+    if (!found) {
+      // Another agent took the session over: its agent is told so, and where, and stops.
+      const replaced = this.#replacedSession(message.params);
+      if (!replaced) return reply("K", 1);
+      const told = reply("K", 1, "e=replaced", `at=${replaced.by.ip}:${replaced.by.port}`);
+      return size < formatPlumi(told).length ? reply("K", 1, "e=replaced") : told;
+    }
     const [name, registration] = found;
     registration.lastSeen = this.#now();
     if (registration.endpoint.ip !== from.ip || registration.endpoint.port !== from.port) {
