@@ -49,9 +49,20 @@ export class Directory {
   #endpoints = new Map<string, number>();
   /** When each user last went online or offline, as a reading of `changes` (only users that ever did). */
   #presenceStamps = new Map<string, number>();
+  /** Told of every registration made, moved or ended (the state journal). */
+  #observer: ((name: string) => void) | undefined;
 
   constructor(users: Iterable<string> = []) {
     for (const name of users) this.#users.set(name, null);
+  }
+
+  /**
+   * Call `observer` with the user's name whenever a registration is made,
+   * moved or ended (by any method). One observer: the state journal. It must
+   * be cheap: it runs on the packet path.
+   */
+  observe(observer: (name: string) => void): void {
+    this.#observer = observer;
   }
 
   /** Number of users. */
@@ -91,6 +102,7 @@ export class Directory {
     this.#dropEndpoint(registration.endpoint);
     registration.endpoint = endpoint;
     this.#addEndpoint(endpoint);
+    this.#observer?.(name);
   }
 
   #addEndpoint(endpoint: Endpoint): void {
@@ -132,6 +144,7 @@ export class Directory {
     this.#users.delete(name);
     this.#presenceStamps.delete(name);
     this.#changes++;
+    if (current) this.#observer?.(name);
     return true;
   }
 
@@ -163,6 +176,7 @@ export class Directory {
     this.#onlineUsers.set(name, registration);
     this.#changes++;
     if (!current) this.#presenceStamps.set(name, this.#changes);
+    this.#observer?.(name);
     return true;
   }
 
@@ -176,6 +190,7 @@ export class Directory {
       this.#users.set(name, null);
       this.#changes++;
       this.#presenceStamps.set(name, this.#changes);
+      this.#observer?.(name);
     }
     return true;
   }
