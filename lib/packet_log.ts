@@ -236,9 +236,13 @@ export class PacketLog implements AsyncDisposable {
     this.#schedule(this.#flushMs);
   }
 
-  /** Put the marker for the lines dropped so far into the buffer, if there is room (or `force`). */
+  /**
+   * Put the marker for the lines dropped so far into the buffer, if there is
+   * room and writing works (or `force`): so an outage gives one marker, after
+   * the lines kept, once a write has worked again.
+   */
   #mark(force: boolean): void {
-    if (this.#unmarked === 0) return;
+    if (this.#unmarked === 0 || (this.#backoff > 0 && !force)) return;
     const marker = `${droppedMarker(this.#unmarked)}\n`;
     if (!force && this.#held + marker.length > this.#max) return;
     this.#unmarked = 0;
@@ -267,8 +271,6 @@ export class PacketLog implements AsyncDisposable {
   }
 
   async #writeOnce(): Promise<void> {
-    // A flush that finds the buffer empty still writes the marker of lines dropped meanwhile.
-    this.#mark(false);
     if (this.#buffer.length === 0 && this.#pending === "") return;
     const text = this.#pending + this.#buffer.join("");
     this.#pending = "";
@@ -300,8 +302,10 @@ export class PacketLog implements AsyncDisposable {
       this.#droppedInOutage = 0;
       this.#onResume(dropped);
     }
-    // Lines that came while the write was in flight, or the marker now that there is room.
-    if (this.#unmarked > 0 || this.#buffer.length > 0) this.#schedule(this.#flushMs);
+    // The marker of lines dropped meanwhile, now that there is room and writing works; then
+    // it and the lines that came while the write was in flight are written at the next flush.
+    this.#mark(false);
+    if (this.#buffer.length > 0) this.#schedule(this.#flushMs);
   }
 }
 
