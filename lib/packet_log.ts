@@ -144,7 +144,7 @@ export class PacketLog implements AsyncDisposable {
   /** Lines waiting to be written. */
   #buffer: string[] = [];
   /** Text a failed write left, written before the buffer. */
-  #pending = "";
+  #pending: string[] = [];
   /** Characters in `#buffer`, `#pending` and the write in flight. */
   #held = 0;
   /** Lines dropped since the last marker went into the buffer. */
@@ -174,6 +174,12 @@ export class PacketLog implements AsyncDisposable {
   /** Record one packet. Never blocks and never throws. */
   record(direction: Direction, remote: Endpoint, bytes: Uint8Array): void {
     if (this.#closed) return;
+    if (this.#held + LONGEST_LINE > this.#max - MARKER_ROOM) {
+      // Full (the disk fails or lags): dropped before the line is made, which costs no work and
+      // leaves no garbage while a flood goes on.
+      this.#drop();
+      return;
+    }
     this.#line(formatLogLine(direction, remote, bytes));
   }
 
@@ -222,18 +228,23 @@ export class PacketLog implements AsyncDisposable {
   }
 
   #line(text: string): void {
-    this.stats.lines++;
     const size = text.length + 1;
     // The last MARKER_ROOM characters are kept for the marker that says lines are missing.
     if (this.#held + size > this.#max - MARKER_ROOM) {
-      this.stats.dropped++;
-      this.#unmarked++;
-      this.#droppedInOutage++;
+      this.#drop();
       return;
     }
+    this.stats.lines++;
     this.#mark(false);
     this.#push(`${text}\n`);
     this.#schedule(this.#flushMs);
+  }
+
+  #drop(): void {
+    this.stats.lines++;
+    this.stats.dropped++;
+    this.#unmarked++;
+    this.#droppedInOutage++;
   }
 
   /**
@@ -271,31 +282,36 @@ export class PacketLog implements AsyncDisposable {
   }
 
   async #writeOnce(): Promise<void> {
-    if (this.#buffer.length === 0 && this.#pending === "") return;
-    const text = this.#pending + this.#buffer.join("");
-    this.#pending = "";
+    if (this.#buffer.length === 0 && this.#pending.length === 0) return;
+    const pieces = this.#pending.length > 0 ? this.#pending.concat(this.#buffer) : this.#buffer;
+    this.#pending = [];
     this.#buffer = [];
-    try {
-      await this.#sink.write(text);
-    } catch (error) {
-      const written = error instanceof LogWriteError
-        ? Math.max(0, Math.min(error.written, text.length))
-        : 0;
-      this.#pending = text.slice(written);
-      // The lines recorded during the write went to a fresh buffer, after the text that failed.
-      this.#held -= written;
+    // In chunks: a retry against a file that still fails costs one chunk, not the whole buffer
+    // joined and encoded again (garbage the size of the buffer at every retry).
+    for (let i = 0; i < pieces.length;) {
+      let j = i + 1;
+      let size = pieces[i]!.length;
+      while (j < pieces.length && size + pieces[j]!.length <= WRITE_CHUNK) {
+        size += pieces[j++]!.length;
+      }
+      const text = j === i + 1 ? pieces[i]! : pieces.slice(i, j).join("");
+      try {
+        await this.#sink.write(text);
+      } catch (error) {
+        const written = error instanceof LogWriteError
+          ? Math.max(0, Math.min(error.written, text.length))
+          : 0;
+        // Lines recorded during the write went to a fresh buffer, after the text that failed.
+        this.#pending = [text.slice(written), ...pieces.slice(j)];
+        this.#held -= written;
+        this.stats.buffered = this.#held;
+        this.#failed(error);
+        return;
+      }
+      this.#held -= text.length;
       this.stats.buffered = this.#held;
-      this.stats.failedWrites++;
-      if (this.#backoff === 0) {
-        this.#backoff = this.#retryMs;
-        this.#onError(error);
-      } else this.#backoff = Math.min(this.#backoff * 2, this.#maxRetryMs);
-      this.#cancelTimer();
-      this.#schedule(this.#backoff);
-      return;
+      i = j;
     }
-    this.#held -= text.length;
-    this.stats.buffered = this.#held;
     if (this.#backoff > 0) {
       this.#backoff = 0;
       const dropped = this.#droppedInOutage;
@@ -307,7 +323,23 @@ export class PacketLog implements AsyncDisposable {
     this.#mark(false);
     if (this.#buffer.length > 0) this.#schedule(this.#flushMs);
   }
+
+  #failed(error: unknown): void {
+    this.stats.failedWrites++;
+    if (this.#backoff === 0) {
+      this.#backoff = this.#retryMs;
+      this.#onError(error);
+    } else this.#backoff = Math.min(this.#backoff * 2, this.#maxRetryMs);
+    this.#cancelTimer();
+    this.#schedule(this.#backoff);
+  }
 }
+
+/** Characters of the longest line {@linkcode formatLogLine} makes (an IPv6 source, every byte `\xNN`), and its newline. */
+const LONGEST_LINE = 4 * MAX_LOGGED_BYTES + 100;
+
+/** Most characters handed to the sink in one write. */
+const WRITE_CHUNK = 64 * 1024;
 
 /** Characters kept free for a {@linkcode droppedMarker} line. */
 const MARKER_ROOM = droppedMarker(Number.MAX_SAFE_INTEGER).length + 1;

@@ -99,7 +99,7 @@ Deno.test("a log that cannot be written holds a bounded buffer, counts what it d
     sink,
     clock,
     flushMs: 100,
-    maxBuffered: 4_000,
+    maxBuffered: 20_000,
     onError: (error) => errors.push(error),
     onResume: (dropped) => resumed.push(dropped),
   });
@@ -107,20 +107,20 @@ Deno.test("a log that cannot be written holds a bounded buffer, counts what it d
   clock.advance(100);
   await settle();
   sink.failing = true;
-  // 1,000 lines of 43 characters while the file cannot be written: ten times the buffer.
-  for (let n = 1; n <= 1_000; n++) {
+  // 3,000 lines of about 45 characters while the file cannot be written: seven times the buffer.
+  for (let n = 1; n <= 3_000; n++) {
     log.record("R", AGENT, bytes(`PLu${n}@bb.com:joan@bb.com`));
     if (n % 100 === 0) {
       clock.advance(100);
       await settle();
     }
-    assert.ok(log.stats.buffered <= 4_000, `buffer ${log.stats.buffered} after line ${n}`);
+    assert.ok(log.stats.buffered <= 20_000, `buffer ${log.stats.buffered} after line ${n}`);
   }
   assert.equal(errors.length, 1, "one error per outage, not one per retry");
   assert.ok(log.failing);
   const dropped = log.stats.dropped;
-  const kept = 1_000 - dropped;
-  assert.ok(dropped > 800 && kept > 50, `kept ${kept}, dropped ${dropped}`);
+  const kept = 3_000 - dropped;
+  assert.ok(dropped > 2_000 && kept > 300, `kept ${kept}, dropped ${dropped}`);
   // The disk is back: the next retry writes the lines it kept, then the marker.
   sink.failing = false;
   clock.advance(5_000);
@@ -129,14 +129,14 @@ Deno.test("a log that cannot be written holds a bounded buffer, counts what it d
   await settle();
   assert.ok(!log.failing);
   assert.deepEqual(resumed, [dropped]);
-  log.record("R", AGENT, bytes("PLu1001@bb.com:joan@bb.com"));
+  log.record("R", AGENT, bytes("PLu3001@bb.com:joan@bb.com"));
   await log.close();
   const expected = [
     LOG_OPEN_MARKER,
     lineOf(0),
     ...Array.from({ length: kept }, (_, i) => lineOf(i + 1)),
     droppedMarker(dropped),
-    lineOf(1001),
+    lineOf(3001),
     LOG_CLOSE_MARKER,
     "",
   ];
