@@ -86,8 +86,16 @@ async function currentMode(path: string): Promise<number | undefined> {
 export async function restrictMode(
   path: string,
 ): Promise<{ mode: number; error?: unknown } | undefined> {
-  const mode = await currentMode(path);
-  if (mode === undefined || (mode & 0o077) === 0) return undefined;
+  let mode: number | null;
+  try {
+    mode = (await Deno.stat(path)).mode;
+  } catch (error) {
+    // Without read permission (the agent may only write its log) the mode cannot be seen: set it.
+    if (!(error instanceof Deno.errors.NotFound)) await Deno.chmod(path, 0o600).catch(() => {});
+    return undefined;
+  }
+  if (mode === null || (mode & 0o077) === 0) return undefined;
+  mode &= 0o777;
   try {
     await Deno.chmod(path, 0o600);
     return { mode };
