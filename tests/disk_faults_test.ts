@@ -173,7 +173,9 @@ Deno.test("a packet log on a full file system under load: memory stays bounded, 
       "small/nodelumi-bb.com.log",
       // Fill what is left: `head` stops with "No space left on device".
       () =>
-        run("sh", "-c", `head -c 20000000 /dev/zero > ${filler} 2>/dev/null || true`).then(() => {}),
+        run("sh", "-c", `head -c 20000000 /dev/zero > ${filler} 2>/dev/null || true`).then(
+          () => {},
+        ),
       () => Deno.remove(filler),
     );
   } finally {
