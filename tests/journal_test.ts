@@ -128,16 +128,24 @@ Deno.test("a snapshot that fails is retried at every interval until it works; th
     directory.register("joan", at(2), 2);
     await commitAfter(clock, 200, keeper);
     strictEqual(await keeper.save(), false, "the state file cannot be replaced");
-    strictEqual(await keeper.save(), false);
+    for (const port of [3, 4, 5]) {
+      directory.register("pere", at(port), port);
+      await commitAfter(clock, 200, keeper);
+      strictEqual(await keeper.save(), false);
+    }
     deepStrictEqual(reports, ["state failing"], "one report per outage");
+    const segments = (await dir.files()).filter((f) => f.includes(".journal."));
+    strictEqual(segments.length, 2, `one segment for the outage, not one per attempt: ${segments}`);
   } finally {
     await chattr("-i", state);
   }
   clock.advance(5_000);
   await reported("state recovered");
+  ok(await keeper.save(), "the snapshot under way (and the one that folds the outage) worked");
   deepStrictEqual(JSON.parse(await dir.read("nodelumi-bb.com.state")).online, [
     ["laura", "10.0.0.7:1", 1],
     ["joan", "10.0.0.7:2", 2],
+    ["pere", "10.0.0.7:5", 5],
   ]);
   deepStrictEqual(await dir.files(), ["nodelumi-bb.com.state"], "journal folded and deleted");
   keeper.abandon();

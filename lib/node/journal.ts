@@ -242,15 +242,17 @@ export class RegistrationJournal {
   }
 
   /**
-   * Start a new segment for the changes from now on, and return the older
-   * segments: a snapshot of the directory taken after this call makes them
-   * obsolete ({@linkcode RegistrationJournal.drop} them once it is on disk).
+   * Start a new segment for the changes from now on (unless `fresh` is
+   * false: then the current one goes on), and return the older segments: a
+   * snapshot of the directory taken after this call makes them obsolete
+   * ({@linkcode RegistrationJournal.drop} them once it is on disk).
    */
-  rotate(): Promise<number[]> {
+  rotate(fresh = true): Promise<number[]> {
     const done = this.#queue.then(() => {
-      this.#closeFile();
-      const current = this.#segments.at(-1) ?? 0;
-      this.#segments.push(current + 1);
+      if (fresh) {
+        this.#closeFile();
+        this.#segments.push((this.#segments.at(-1) ?? 0) + 1);
+      }
       return this.#segments.slice(0, -1);
     });
     this.#queue = done.then(() => {});

@@ -236,7 +236,9 @@ export class StateKeeper {
 
   async #snapshot(): Promise<boolean> {
     const changes = this.#journal.changes;
-    const obsolete = await this.#journal.rotate();
+    // While snapshots fail, the journal goes on in one segment rather than one per attempt.
+    const fresh = !this.#failing;
+    const obsolete = await this.#journal.rotate(fresh);
     try {
       await saveState(this.#path, this.#directory);
     } catch (error) {
@@ -252,6 +254,8 @@ export class StateKeeper {
       this.#onRecover("state");
     }
     await this.#journal.drop(obsolete);
+    // The segment that went on through the outage is folded by one more snapshot at once.
+    if (!fresh) return await this.#snapshot();
     return true;
   }
 
