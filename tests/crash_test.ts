@@ -524,3 +524,128 @@ Deno.test("a corrupt configuration, state file or account database stops the sta
   await using node = await NodeProcess.start(dir.path);
   strictEqual(node.startInfo, "3 users, 1 online restored");
 });
+
+/** Users of the registration crash test, and the sockets that register them. */
+const REG_USERS = 600;
+const REG_SOCKETS = 8;
+const REG_CYCLES = 6;
+/** The window the README promises: a registration acknowledged this long before a crash survives it. */
+const DURABLE_AFTER_MS = 1_000;
+
+/** What the test knows of one user's registration. */
+interface RegKnown {
+  /** The states acknowledged since the last restart, oldest first: `ip:port`, or null (offline). */
+  history: { at: string | null; ackedAt: number }[];
+  /** A request under way: what it would make the state. */
+  inFlight?: string | null;
+}
+
+/** Send `packet` from `peer` and wait for an answer starting with `head` (other datagrams are skipped). */
+async function answer(
+  peer: UdpPeer,
+  packet: string,
+  node: Endpoint,
+  head: string,
+  stop: AbortSignal,
+): Promise<string | undefined> {
+  await peer.send(packet, node).catch(() => {});
+  const deadline = performance.now() + 700;
+  while (!stop.aborted) {
+    const left = deadline - performance.now();
+    if (left <= 0) return undefined;
+    const received = await peer.receive(left).catch(() => undefined);
+    if (received === undefined) return undefined;
+    if (received.from.port === node.port && received.text.startsWith(head)) return received.text;
+  }
+  return undefined;
+}
+
+Deno.test(`${REG_CYCLES} kill -9 under registration load: every registration acknowledged more than 1 s before the kill survives`, async () => {
+  const users = Array.from({ length: REG_USERS }, (_, i) => `r${i}`);
+  await using dir = await ScratchDir.create("crash-registrations", {
+    "nodelumi.cfg": `domain = bb.com\n[limits]\nrate-limit = 0\n[users]\n${users.join(" ")}\n`,
+  });
+  const random = new Random(SEED ^ 0x5eed);
+  const known = new Map<string, RegKnown>(
+    users.map((name) => [name, { history: [{ at: null, ackedAt: 0 }] }]),
+  );
+  const peers = Array.from({ length: REG_SOCKETS }, (_, i) => UdpPeer.open(`registrar ${i}`));
+  const started = performance.now();
+  let strict = 0;
+  let loose = 0;
+  let acks = 0;
+  try {
+    for (let cycle = 0; cycle < REG_CYCLES; cycle++) {
+      await using node = await NodeProcess.start(dir.path, ["--no-database", "--no-log"]);
+      const stop = new AbortController();
+      // Each socket registers offline users and deregisters those it holds, 50 times a second.
+      const loops = peers.map(async (peer) => {
+        const me = `${peer.local.ip}:${peer.local.port}`;
+        while (!stop.signal.aborted) {
+          const name = users[random.int(users.length)]!;
+          const entry = known.get(name)!;
+          const now = entry.history.at(-1)!.at;
+          if (entry.inFlight !== undefined || (now !== null && now !== me)) continue;
+          const target = now === null ? me : null;
+          entry.inFlight = target;
+          const reply = target === null
+            ? await answer(peer, `PD${name}@bb.com`, node.at, "RD", stop.signal)
+            : await answer(peer, `PR${name}@bb.com`, node.at, "RR", stop.signal);
+          if (reply === undefined) continue; // killed: the restart says which it was
+          strictEqual(reply, target === null ? "RD0" : "RR0", `${name}: ${reply}`);
+          entry.history.push({ at: target, ackedAt: performance.now() });
+          delete entry.inFlight;
+          acks++;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      });
+      // A kill at a random moment: mostly before the first snapshot (5 s), sometimes after it.
+      await new Promise((resolve) => setTimeout(resolve, 1_200 + random.int(5_800)));
+      const killedAt = performance.now();
+      node.child.kill("SIGKILL");
+      stop.abort();
+      await node.child.exited();
+      await Promise.all(loops);
+      for (const name of await dir.files()) {
+        if (!/\.state$|\.journal\.\d+$/.test(name)) continue;
+        const mode = (await Deno.stat(dir.file(name))).mode! & 0o777;
+        strictEqual(mode, 0o600, `${name} is readable by its owner only`);
+      }
+
+      await using restarted = await NodeProcess.start(dir.path, ["--no-database", "--no-log"]);
+      const { users: listed } = await restarted.list();
+      for (const [name, entry] of known) {
+        const shown = listed.get(name);
+        const at = shown?.startsWith("online ") ? shown.slice(7) : null;
+        // The last state acknowledged long enough before the kill must be there, or a later one.
+        const { history } = entry;
+        let durable = history.length - 1;
+        while (durable > 0 && history[durable]!.ackedAt >= killedAt - DURABLE_AFTER_MS) durable--;
+        const last = history[durable]!;
+        if (durable === history.length - 1 && entry.inFlight === undefined) {
+          strictEqual(
+            at,
+            last.at,
+            `${name}, acknowledged ${(killedAt - last.ackedAt).toFixed(0)} ms before the kill`,
+          );
+          strict++;
+        } else {
+          const allowed = [...history.slice(durable).map((h) => h.at), entry.inFlight];
+          ok(allowed.includes(at), `${name} is ${at}, none of ${allowed.join(", ")}`);
+          loose++;
+        }
+        entry.history = [{ at, ackedAt: 0 }];
+        delete entry.inFlight;
+      }
+      strictEqual((await restarted.stop("SIGTERM")).code, 0);
+    }
+  } finally {
+    for (const peer of peers) await peer[Symbol.asyncDispose]();
+  }
+  console.log(
+    `${REG_CYCLES} kills in ${((performance.now() - started) / 1000).toFixed(1)} s: ${acks} ` +
+      `registrations and deregistrations acknowledged; ${strict} checked exactly (older than ` +
+      `${DURABLE_AFTER_MS} ms at the kill), ${loose} newer or in flight`,
+  );
+  ok(strict > REG_CYCLES * 100, "most users were checked exactly");
+});

@@ -1,13 +1,18 @@
 /**
- * The packet log on disk: markers, buffering, appending. Needs write
- * permission in tests/.tmp.
+ * The packet log on disk: markers, buffering, appending; and a real node's
+ * log, which must show no secret of the extended protocol, in files only
+ * their owner can read. Needs write permission in tests/.tmp.
  *
  * @module
  */
 
-import { strictEqual } from "#assert";
+import { ok, strictEqual } from "#assert";
+import { createCredentials, toBase64Url } from "../lib/auth.ts";
 import { LOG_CLOSE_MARKER, LOG_OPEN_MARKER, openPacketLog } from "../lib/packet_log.ts";
+import { challengeOf, ExtAgent, parseReply, value } from "./support/ext_agent.ts";
+import { NodeProcess, ScratchDir } from "./support/node_harness.ts";
 import { tempDir } from "./support/process.ts";
+import { UdpPeer } from "./support/udp_peer.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const AGENT = { ip: "127.0.0.1", port: 40000 };
@@ -84,4 +89,58 @@ Deno.test("a reopened log is appended to, and closing twice or recording after c
       ].join("\n"),
     );
   });
+});
+
+Deno.test("a node's packet log shows no session token, proof, nonce or stored key, and its files are readable by their owner only", async () => {
+  await using dir = await ScratchDir.create("secrets", {
+    "nodelumi.cfg": "domain = bb.com\n[accounts]\nopen-signup = yes\n[users]\nlaura joan\n",
+    // Left by an earlier version, readable by everyone: tightened at start, with a warning each.
+    "nodelumi-bb.com.log": "",
+    "nodelumi-bb.com.state": '{"version":1,"online":[]}\n',
+  });
+  for (const name of ["nodelumi-bb.com.log", "nodelumi-bb.com.state"]) {
+    await Deno.chmod(dir.file(name), 0o644);
+  }
+  const node = await NodeProcess.start(dir.path);
+  const secrets: string[] = [];
+  try {
+    await node.command("passwd laura s3cret", /^Password set for laura@bb\.com \(saved\)$/);
+    await using laura = ExtAgent.open("laura@bb.com", node.at);
+    const challenge = challengeOf(await laura.hello());
+    const { packet, reply } = await laura.prove("s3cret", challenge);
+    strictEqual(reply.head, "RR0", reply.text);
+    secrets.push(challenge.nonce, value(parseReply(packet), "p")!, laura.token!);
+    strictEqual((await laura.heartbeat()).head, "RK0");
+    strictEqual((await laura.buddy("add", "joan@bb.com")).head, "RB0");
+    await laura.status(1);
+    await laura.online(1);
+    // A sign-up carries the stored key.
+    const credentials = await createCredentials("nuria's", 100_000);
+    const key = toBase64Url(credentials.storedKey);
+    await using nuria = ExtAgent.open("nuria@bb.com", node.at);
+    const signUp = `PUnuria@bb.com;s=${toBase64Url(credentials.salt)};i=100000;k=${key}`;
+    strictEqual((await nuria.request(signUp)).head, "RU0");
+    secrets.push(key);
+    // And an original registration, for the state file.
+    await using joan = UdpPeer.open("joan");
+    strictEqual((await joan.request("PRjoan@bb.com", node.at)).text, "RR0");
+    strictEqual((await laura.deregister()).head, "RD0");
+    strictEqual((await node.stop("SIGTERM")).code, 0);
+  } finally {
+    await node[Symbol.asyncDispose]();
+  }
+  const log = await dir.read("nodelumi-bb.com.log");
+  for (const secret of secrets) ok(!log.includes(secret), `${secret} is in the log:\n${log}`);
+  for (const shown of ["n=(redacted)", "p=(redacted)", "t=(redacted)", "k=(redacted)"]) {
+    ok(log.includes(shown), `${shown} is not in the log:\n${log}`);
+  }
+  ok(log.includes(", PRjoan@bb.com, 13\n"), "original packets are logged as they were");
+  for (const name of await dir.files()) {
+    if (name === "nodelumi.cfg") continue;
+    const mode = (await Deno.stat(dir.file(name))).mode! & 0o777;
+    strictEqual(mode, 0o600, `${name} has mode ${mode.toString(8)}`);
+  }
+  ok((await dir.files()).includes("nodelumi-bb.com.db"));
+  const warnings = node.child.errors.filter((l) => /readable by others \(mode "?0644"?\)/.test(l));
+  strictEqual(warnings.length, 2, node.child.errors.join("\n"));
 });

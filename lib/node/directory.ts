@@ -78,9 +78,20 @@ export class Directory {
   #presenceStamps = new Map<string, number>();
   /** The online users' names in order, for paging the online list (`online.ts`). */
   readonly #onlineIndex = new OnlineIndex();
+  /** Told of every registration made, moved or ended (the state journal). */
+  #observer: ((name: string) => void) | undefined;
 
   constructor(users: Iterable<string> = []) {
     for (const name of users) this.#users.set(name, null);
+  }
+
+  /**
+   * Call `observer` with the user's name whenever a registration is made,
+   * moved or ended (by any method). One observer: the state journal. It must
+   * be cheap: it runs on the packet path.
+   */
+  observe(observer: (name: string) => void): void {
+    this.#observer = observer;
   }
 
   /** Number of users. */
@@ -137,6 +148,7 @@ export class Directory {
     registration.endpoint = endpoint;
     registration.at = this.#addEndpoint(endpoint);
     registration.awaitingSince = -1;
+    this.#observer?.(name);
   }
 
   #addEndpoint(endpoint: Endpoint): EndpointState {
@@ -218,6 +230,7 @@ export class Directory {
     this.#users.delete(name);
     this.#presenceStamps.delete(name);
     this.#changes++;
+    if (current) this.#observer?.(name);
     return true;
   }
 
@@ -254,6 +267,7 @@ export class Directory {
     if (!current) this.#onlineIndex.add(name);
     this.#changes++;
     if (!current) this.#presenceStamps.set(name, this.#changes);
+    this.#observer?.(name);
     return true;
   }
 
@@ -269,6 +283,7 @@ export class Directory {
       this.#users.set(name, null);
       this.#changes++;
       this.#presenceStamps.set(name, this.#changes);
+      this.#observer?.(name);
     }
     return true;
   }

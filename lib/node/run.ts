@@ -6,7 +6,7 @@
  */
 
 import { getLogger } from "#log";
-import { removeStaleTemps } from "../atomic_file.ts";
+import { createPrivate, removeStaleTemps, restrictMode } from "../atomic_file.ts";
 import { createCredentials } from "../auth.ts";
 import { createLocator, type NodeLocator } from "../locate.ts";
 import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
@@ -25,7 +25,7 @@ import { RateLimiter } from "./rate_limit.ts";
 import { RemotePresence } from "./remote_presence.ts";
 import { NodeServer } from "./server.ts";
 import { AccountStore, StoreError } from "./store.ts";
-import { loadState, saveState } from "./state.ts";
+import { StateKeeper } from "./state.ts";
 
 /** The default UDP address of a node: every interface, port 3344. */
 export const DEFAULT_LISTEN: Endpoint = { ip: "0.0.0.0", port: 3344 };
@@ -60,6 +60,8 @@ export interface RunNodeOptions {
   readonly databasePath?: string | false;
   /** Registration state is saved this often when it changed, in ms. Default: 5 000. */
   readonly stateIntervalMs?: number;
+  /** Registration changes are journaled (written and flushed) at most this long after they happen, in ms. Default: 200. */
+  readonly journalCommitMs?: number;
   /** Stop the node. */
   readonly signal?: AbortSignal;
 }
@@ -108,6 +110,22 @@ async function claimFiles(files: {
 const encoder = new TextEncoder();
 const stdoutWrite = (text: string) => void Deno.stdout.writeSync(encoder.encode(text));
 
+/** Warn about a file with secrets that others could read (tightened to 0600, or not: `error`). */
+function looseMode(path: string, mode: number, error?: unknown): void {
+  const was = mode.toString(8).padStart(4, "0");
+  if (error === undefined) {
+    getLogger(["lumi", "node"]).warn(
+      "{path} was readable by others (mode {was}); it is now 0600 (owner only)",
+      { path, was },
+    );
+  } else {
+    getLogger(["lumi", "node"]).warn(
+      "{path} is readable by others (mode {was}) and cannot be changed ({error}): it holds secrets",
+      { path, was, error },
+    );
+  }
+}
+
 /**
  * Run a node until `exit` on the console or `signal` aborts. Resolves once
  * the socket is closed, the log flushed and the state saved.
@@ -145,6 +163,8 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   }
   if (databasePath) {
     try {
+      // Created owner-only before SQLite opens it: its WAL and shared-memory files take its mode.
+      await createPrivate(databasePath);
       accounts = AccountStore.open(databasePath, {
         onEvent: (event) => {
           if (event.kind === "failing") {
@@ -166,11 +186,38 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       if (!(error instanceof StoreError)) throw error;
       throw new NodeStartError(error.message, { cause: error });
     }
+    for (const path of [databasePath, `${databasePath}-wal`, `${databasePath}-shm`]) {
+      const loose = await restrictMode(path);
+      if (loose) looseMode(path, loose.mode, loose.error);
+    }
   }
   // Temporary files of saves cut short by a crash are garbage: the real files are whole.
   await removeStaleTemps(configPath);
   if (statePath) await removeStaleTemps(statePath);
-  const restored = statePath ? await loadState(statePath, directory) : 0;
+  const keeper = statePath
+    ? await StateKeeper.open({
+      path: statePath,
+      directory,
+      intervalMs: options.stateIntervalMs ?? 5_000,
+      ...(options.journalCommitMs !== undefined && { commitMs: options.journalCommitMs }),
+      onError: (what, error) =>
+        logger.error(
+          what === "state"
+            ? "Cannot save the state file {path}: {error} (retrying; changes are in the journal)"
+            : "Cannot write the journal of {path}: {error} (retrying)",
+          { path: statePath, error },
+        ),
+      onRecover: (what) =>
+        logger.warn(
+          what === "state"
+            ? "The state file {path} is saved again"
+            : "The journal of {path} is written again",
+          { path: statePath },
+        ),
+      onLooseMode: (mode, error) => looseMode(statePath, mode, error),
+    })
+    : undefined;
+  const restored = keeper?.restored ?? 0;
   let socket: DatagramSocket;
   try {
     socket = (options.bind ?? bindUdp)(listen);
@@ -180,6 +227,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       : error instanceof Error
       ? error.message
       : String(error);
+    keeper?.abandon();
     throw new NodeStartError(`Cannot listen on UDP ${formatEndpoint(listen)}: ${why}`, {
       cause: error,
     });
@@ -189,11 +237,21 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     if (logPath) {
       log = await openPacketLog(logPath, {
         onError: (error) =>
-          logger.error("Cannot write the packet log {path}: {error}", { path: logPath, error }),
+          logger.error("Cannot write the packet log {path}: {error} (retrying)", {
+            path: logPath,
+            error,
+          }),
+        onResume: (dropped) =>
+          logger.warn("The packet log {path} is written again; {dropped} lines were dropped", {
+            path: logPath,
+            dropped,
+          }),
+        onLooseMode: (mode, error) => looseMode(logPath, mode, error),
       });
     }
   } catch (error) {
     socket.close();
+    keeper?.abandon();
     throw new NodeStartError(`Cannot open the packet log ${logPath}: ${error}`, { cause: error });
   }
 
@@ -282,24 +340,6 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   if (options.signal?.aborted) stop.abort();
 
   const serving = server.serve();
-  let stateTimer: ReturnType<typeof setInterval> | undefined;
-  let lastSaved = directory.changes;
-  const persist = async () => {
-    if (!statePath) return;
-    try {
-      await saveState(statePath, directory);
-    } catch (error) {
-      logger.error("Cannot save the state file {path}: {error}", { path: statePath, error });
-    }
-  };
-  if (statePath) {
-    stateTimer = setInterval(() => {
-      if (directory.changes !== lastSaved) {
-        lastSaved = directory.changes;
-        void persist();
-      }
-    }, options.stateIntervalMs ?? 5_000);
-  }
 
   let consoleDone: Promise<ConsoleEnd> | undefined;
   if (options.input) {
@@ -347,11 +387,10 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     stop.signal.addEventListener("abort", () => resolve(), { once: true });
   });
   options.signal?.removeEventListener("abort", onAbort);
-  clearInterval(stateTimer);
   clearInterval(sweeper);
   socket.close();
   await serving;
-  await persist();
+  await keeper?.close();
   await log?.close();
   accounts?.close();
   await consoleDone?.catch(() => {});

@@ -3,14 +3,21 @@
  * An original agent registers once and never again, so a node that forgot
  * its registrations on restart would make every such user unreachable.
  *
- * The file is JSON, replaced atomically, so it is never half written.
+ * The file is JSON, replaced atomically, so it is never half written, and
+ * readable by its owner only. It is a snapshot, taken every few seconds when
+ * something changed; the changes since the last snapshot are in the
+ * registration journal (`journal.ts`), written within 200 ms of each change,
+ * so a crash loses no registration older than that.
+ * {@linkcode StateKeeper} runs the two together.
  *
  * @module
  */
 
-import { writeFileAtomic } from "../atomic_file.ts";
+import { restrictMode, writeFileAtomic } from "../atomic_file.ts";
+import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
 import { isValidName, parseEndpoint } from "../plumi/address.ts";
 import type { Directory } from "./directory.ts";
+import { JournalError, RegistrationJournal, type ReplayResult } from "./journal.ts";
 
 /** A state file that exists but cannot be read back. */
 export class StateError extends Error {
@@ -28,7 +35,7 @@ interface StateFile {
 
 /** Write the online users of `directory` that registered with the original protocol to `path`. */
 export async function saveState(path: string, directory: Directory): Promise<void> {
-  await writeFileAtomic(path, stateText(directory));
+  await writeFileAtomic(path, stateText(directory), { mode: 0o600 });
 }
 
 /**
@@ -96,4 +103,167 @@ export async function loadState(path: string, directory: Directory): Promise<num
     if (directory.register(entry[0], endpoint.value, entry[2])) restored++;
   }
   return restored;
+}
+
+/** Options of {@linkcode StateKeeper.open}. */
+export interface StateKeeperOptions {
+  /** The state file. */
+  readonly path: string;
+  /** The registrations to keep. */
+  readonly directory: Directory;
+  /** A snapshot is taken this often when something changed (and retried as often when it failed), in ms. Default: 5 000. */
+  readonly intervalMs?: number;
+  /** Changes are written to the journal at most this long after they happen, in ms. Default: 200. */
+  readonly commitMs?: number;
+  /** Timers. Default: the system clock. */
+  readonly clock?: Clock;
+  /** Called when saving a snapshot (`"state"`) or writing the journal (`"journal"`) starts failing. Default: ignore. */
+  readonly onError?: (what: "state" | "journal", error: unknown) => void;
+  /** Called when it works again. Default: ignore. */
+  readonly onRecover?: (what: "state" | "journal") => void;
+  /** Called at start for a state file that others could read, after it was made owner-only (or could not be). */
+  readonly onLooseMode?: (mode: number, error?: unknown) => void;
+}
+
+/**
+ * The registrations of a running node kept on disk: the snapshot restored
+ * and the journal replayed at start, every change journaled, a snapshot
+ * taken every `intervalMs` when something changed (retried until one works),
+ * and a last one at {@linkcode StateKeeper.close}.
+ *
+ * @example
+ * ```ts
+ * const keeper = await StateKeeper.open({ path: "nodelumi-bb.com.state", directory });
+ * // … the node runs …
+ * await keeper.close();
+ * ```
+ */
+export class StateKeeper {
+  readonly #path: string;
+  readonly #directory: Directory;
+  readonly #journal: RegistrationJournal;
+  readonly #intervalMs: number;
+  readonly #clock: Clock;
+  readonly #onError: (what: "state" | "journal", error: unknown) => void;
+  readonly #onRecover: (what: "state" | "journal") => void;
+  /** The journal's change count the last snapshot on disk covers; -1 for "take one". */
+  #savedAt = 0;
+  #saving: Promise<boolean> | undefined;
+  #failing = false;
+  #timer: TimerHandle | undefined;
+  #closed = false;
+  /** Registrations restored at start (online users after the snapshot and the journal). */
+  restored = 0;
+  /** What the journal replay found at start. */
+  replayed: ReplayResult = { segments: 0, records: 0, tornChars: 0 };
+
+  private constructor(options: StateKeeperOptions) {
+    this.#path = options.path;
+    this.#directory = options.directory;
+    this.#intervalMs = options.intervalMs ?? 5_000;
+    this.#clock = options.clock ?? systemClock;
+    this.#onError = options.onError ?? (() => {});
+    this.#onRecover = options.onRecover ?? (() => {});
+    this.#journal = new RegistrationJournal({
+      statePath: options.path,
+      directory: options.directory,
+      ...(options.commitMs !== undefined && { commitMs: options.commitMs }),
+      clock: this.#clock,
+      onError: (error) => this.#onError("journal", error),
+      onRecover: () => this.#onRecover("journal"),
+    });
+  }
+
+  /**
+   * Restore the registrations into `options.directory` and start keeping
+   * them. Throws {@linkcode StateError} for a state file or journal that
+   * cannot be read back.
+   */
+  static async open(options: StateKeeperOptions): Promise<StateKeeper> {
+    const keeper = new StateKeeper(options);
+    const loose = await restrictMode(options.path);
+    if (loose) options.onLooseMode?.(loose.mode, loose.error);
+    await loadState(options.path, options.directory);
+    try {
+      keeper.replayed = await keeper.#journal.replay();
+    } catch (error) {
+      if (error instanceof JournalError) throw new StateError(error.message, { cause: error });
+      throw new StateError(`Cannot read the journal of ${options.path}: ${error}`, {
+        cause: error,
+      });
+    }
+    keeper.restored = options.directory.onlineCount;
+    // Segments found are folded into a snapshot at the first tick, then deleted.
+    if (keeper.replayed.segments > 0) keeper.#savedAt = -1;
+    options.directory.observe((name) => keeper.#journal.touch(name));
+    keeper.#schedule();
+    return keeper;
+  }
+
+  /** The journal's counters. */
+  get journalStats(): RegistrationJournal["stats"] {
+    return this.#journal.stats;
+  }
+
+  /**
+   * Take a snapshot now (or wait for the one under way). True if it is on
+   * disk; a failure is reported to `onError` once and retried at the next
+   * interval.
+   */
+  save(): Promise<boolean> {
+    this.#saving ??= this.#snapshot().finally(() => (this.#saving = undefined));
+    return this.#saving;
+  }
+
+  /** Stop the timer, write the journal, take a last snapshot. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    await this.#saving;
+    // The journal first: if the snapshot fails, the changes are still on disk.
+    await this.#journal.commit();
+    await this.save();
+    await this.#journal.close();
+  }
+
+  /** Stop without writing anything (a start that failed after {@linkcode StateKeeper.open}). */
+  abandon(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#journal.abandon();
+  }
+
+  async #snapshot(): Promise<boolean> {
+    const changes = this.#journal.changes;
+    // While snapshots fail, the journal goes on in one segment rather than one per attempt.
+    const fresh = !this.#failing;
+    const obsolete = await this.#journal.rotate(fresh);
+    try {
+      await saveState(this.#path, this.#directory);
+    } catch (error) {
+      if (!this.#failing) {
+        this.#failing = true;
+        this.#onError("state", error);
+      }
+      return false;
+    }
+    this.#savedAt = changes;
+    if (this.#failing) {
+      this.#failing = false;
+      this.#onRecover("state");
+    }
+    await this.#journal.drop(obsolete);
+    // The segment that went on through the outage is folded by one more snapshot at once.
+    if (!fresh) return await this.#snapshot();
+    return true;
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    this.#timer = this.#clock.setTimeout(async () => {
+      if (this.#journal.changes !== this.#savedAt) await this.save();
+      this.#schedule();
+    }, this.#intervalMs);
+  }
 }
