@@ -14,7 +14,7 @@ import assert from "#assert";
 import { AccountNode, startAgent } from "./support/account_node.ts";
 import type { ChildProcess } from "./support/process.ts";
 import { Keys, PtyProgram } from "./support/pty.ts";
-import { UdpPeer } from "./support/udp_peer.ts";
+import { RawAgent } from "./support/raw_agent.ts";
 
 const READY = /^This node keeps your buddies/;
 
@@ -109,8 +109,9 @@ Deno.test("a second agent of a signed-in user is refused; with --replace (or yes
 
 Deno.test("a duplicate of a user registered by an original agent is refused, so its leaving cannot take the original offline", async () => {
   await using node = await AccountNode.start({ listen: "127.0.106.6:0", users: ["pere"] });
-  await using original = UdpPeer.open("original pere");
-  assert.equal((await original.request("PRpere@bb.com", node.at)).text, "RR0");
+  // It answers the look-ups the node forwards to it, as a running original agent does.
+  await using original = RawAgent.open("pere", { node: node.at });
+  assert.equal((await original.request("PRpere@bb.com")).text, "RR0");
   const at = `${original.local.ip}:${original.local.port}`;
 
   await using duplicate = await startAgent(node, "pere@bb.com");

@@ -12,7 +12,18 @@ import { startProgram, tempDir } from "./support/process.ts";
 
 Deno.test("a crashed or frozen callee: the agent does not answer, then it is offline; never 'the node does not respond'", async (t) => {
   const dir = await tempDir("truth-");
-  const started = await startNode(dir, "bb.com", ["laura", "joan", "pere"]);
+  // Heartbeats every second: a callee that stops sending them is offline after three (3 s).
+  const started = await startNode(
+    dir,
+    "bb.com",
+    ["laura", "joan", "pere"],
+    undefined,
+    undefined,
+    [],
+    {
+      heartbeat: 1,
+    },
+  );
   await using _node = started.process;
   await using laura = await startAgent(dir, "laura@bb.com", "Laura", started.endpoint);
 
@@ -44,7 +55,7 @@ Deno.test("a crashed or frozen callee: the agent does not answer, then it is off
         assert.ok(performance.now() - began < 6_000, `${performance.now() - began} ms`);
         assert.ok(!laura.lines.slice(from).some((l) => /node does not respond/.test(l)));
         if (!/is offline$/.test(outcome[0])) {
-          // The node has now counted the unanswered look-ups: the next call is told offline.
+          // The node has now missed the callee's heartbeats: the next call is told offline.
           await laura.send(`${name}@bb.com`);
           await laura.waitFor(new RegExp(`^${name}@bb\\.com is offline$`), {
             from: laura.lines.length - 1,

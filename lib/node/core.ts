@@ -16,7 +16,7 @@ import {
   type PlumiMessage,
   type RegisterRequest,
 } from "../plumi/messages.ts";
-import { isV2 } from "../plumi/params.ts";
+import { isV2, param } from "../plumi/params.ts";
 import type { Directory, Registration } from "./directory.ts";
 import { Liveness, PROBE_NAME } from "./liveness.ts";
 
@@ -155,11 +155,13 @@ export class NodeCore {
     if (registration.endpoint.ip === from.ip && registration.endpoint.port === from.port) {
       return undefined;
     }
-    if (message.kind === "deregister") {
-      return send(from, { kind: "deregister-reply", code: 1, params: ["v=2", "e=auth"] });
-    }
-    // A user with a password moves only with a proof (extended) or not at all (original).
-    if (this.#isProtected(name)) return undefined;
+    // A PD from elsewhere: the extensions refuse it, telling a replaced session so.
+    if (message.kind === "deregister") return undefined;
+    // A user with a password moves only with a proof (extended) or not at all (original). A
+    // session is judged by its heartbeats, and a newcomer may ask to replace it: the extensions
+    // decide both.
+    if (this.#isProtected(name) || registration.session !== undefined) return undefined;
+    if (isV2(message.params) && param(message.params, "replace") !== undefined) return undefined;
     return this.#probe(name, registration, message, from);
   }
 
@@ -172,7 +174,7 @@ export class NodeCore {
     const refusal = send(from, {
       kind: "register-reply",
       code: 1,
-      params: isV2(message.params) ? ["v=2", "e=online"] : [],
+      params: isV2(message.params) ? ["v=2", "e=signed-in"] : [],
     });
     return { kind: "probe", name, registration, message, refusal };
   }

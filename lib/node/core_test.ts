@@ -406,11 +406,8 @@ Deno.test("a user that registered again after going offline is forwarded to agai
 Deno.test("PD is accepted only from the address holding the registration", () => {
   const n = node({ online: true });
   deepStrictEqual(n.handle("PDu2@PC-c", STRANGER), ["send", "10.0.0.9:4009", "RD1"]);
-  deepStrictEqual(n.core.admit(message("PDu2@PC-c;v=2") as never, STRANGER), {
-    kind: "send",
-    to: STRANGER,
-    message: { kind: "deregister-reply", code: 1, params: ["v=2", "e=auth"] },
-  });
+  // An extended PD is the extensions' to refuse (they tell a replaced session so).
+  strictEqual(n.core.admit(message("PDu2@PC-c;v=2") as never, STRANGER), undefined);
   strictEqual(n.directory.get("u2")?.endpoint, AGENT_U2);
   deepStrictEqual(n.handle("PDu2@PC-c", AGENT_U2), ["send", "10.0.0.2:4002", "RD0"]);
   // Offline already: RD0 from anywhere, as the original.
@@ -425,7 +422,7 @@ Deno.test("a PR that would move an online user asks for a probe first", () => {
   strictEqual(verdict.name, "u2");
   strictEqual(formatPlumi(verdict.refusal.message), "RR1");
   const v2 = n.core.admit(message("PRu2@PC-c;v=2") as never, STRANGER);
-  strictEqual(v2?.kind === "probe" && formatPlumi(v2.refusal.message), "RR1;v=2;e=online");
+  strictEqual(v2?.kind === "probe" && formatPlumi(v2.refusal.message), "RR1;v=2;e=signed-in");
   // From where it is registered, offline users, protected users (a proof decides): no probe.
   strictEqual(n.core.admit(message("PRu2@PC-c") as never, AGENT_U2), undefined);
   strictEqual(n.core.admit(message("PRu3@PC-c") as never, STRANGER), undefined);

@@ -422,9 +422,11 @@ export class ExtendedService {
     // Already offline: nothing to undo and nothing to protect, so a retransmitted or duplicated PD
     // gets the answer its first copy got.
     if (this.#directory.get(name) === null) return done(0);
-    // Without the session's token from the session's address: allowed only where the original
-    // allows it, for users without a password.
-    if (!this.#caller(address, params, from) && this.#protected.has(name)) {
+    // Only the address holding the registration may end it; for a user with a password, only
+    // with the session's token too.
+    const current = this.#directory.get(name)!;
+    const holder = current.endpoint.ip === from.ip && current.endpoint.port === from.port;
+    if (!holder || (!this.#caller(address, params, from) && this.#protected.has(name))) {
       return done(1, "e=auth");
     }
     this.#directory.deregister(name);

@@ -328,7 +328,12 @@ export class NodeServer {
       try {
         // Alive: refused. Silent: the PR is handled (and checked again if anything changed).
         if (alive) this.#send(verdict.refusal, request);
-        else this.#route(verdict.message, request, verdict.registration);
+        else {
+          // Found silent: its agent is gone, as offline detection would have found in time.
+          const directory = this.#directory;
+          if (directory?.get(verdict.name) === verdict.registration) directory.lapse(verdict.name);
+          this.#route(verdict.message, request, verdict.registration);
+        }
       } catch (error) {
         this.#internalError(error, request.from);
       }

@@ -112,7 +112,7 @@ Deno.test("an answer more than a byte longer than the request of an unregistered
   const { node, socket, clock, datagram } = server({ directory: new Directory(["a"]) });
   datagram("PRa@bb.com", LAURA);
   clock.advance(5_000);
-  // The move is refused (the agent answers its probe) with RR1;v=2;e=online: 16 bytes for 14.
+  // The move is refused (the agent answers its probe) with RR1;v=2;e=signed-in: 19 bytes for 14.
   datagram("PRa@bb.com;v=2", STRANGER);
   clock.advance(10);
   datagram("RL0.lumi-probe@bb.com:a@bb.com:10.0.0.1:40000", LAURA);

@@ -30,12 +30,16 @@ export async function startNode(
   listen = "127.0.0.1:0",
   domains?: Readonly<Record<string, string>>,
   extraArgs: readonly string[] = [],
+  limits: Readonly<Record<string, number>> = {},
 ): Promise<RunningNode> {
   const config = `${dir}/nodelumi-${domain}.cfg`;
-  const text = domains === undefined ? `${domain} ${users.join(" ")}\n` : [
+  const ini = domains !== undefined || Object.keys(limits).length > 0;
+  const text = !ini ? `${domain} ${users.join(" ")}\n` : [
     `domain = ${domain}`,
+    "[limits]",
+    ...Object.entries(limits).map(([key, value]) => `${key} = ${value}`),
     "[domains]",
-    ...Object.entries(domains).map(([d, at]) => `${d} = ${at}`),
+    ...Object.entries(domains ?? {}).map(([d, at]) => `${d} = ${at}`),
     "[users]",
     ...users,
     "",
