@@ -159,6 +159,11 @@ Deno.test("with --max-chats 1, look-ups get RL0 while free, RL1 while busy; the 
   await tick();
   assert.equal(socket.sent.at(-1)!.text, "RL1pere@bb.com:joan@bb.com");
   await ui.waitFor(/^pere@bb\.com tried to call you \(answered busy\)$/);
+  // The node probing whether this agent is alive gets its answer, and is not shown as a caller.
+  socket.deliver("PL.lumi-probe@bb.com:joan@bb.com", node);
+  await tick();
+  assert.equal(socket.sent.at(-1)!.text, "RL1.lumi-probe@bb.com:joan@bb.com");
+  assert.ok(!ui.output.some((line) => line.includes(".lumi-probe")));
 
   const intruder = listener.connect();
   assert.equal(await readText(intruder, 1), "");

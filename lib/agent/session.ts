@@ -23,7 +23,7 @@ import { closeOnAbort } from "./abort.ts";
 import { Admission } from "./admission.ts";
 import { sameAddress } from "./addresses.ts";
 import { Conversation, explainEnd } from "./conversation.ts";
-import { Dialer, type DomainCheck } from "./dialer.ts";
+import { Dialer, type DomainCheck, PROBE_NAME } from "./dialer.ts";
 import { describeError } from "./errors.ts";
 import { availableReply, featureFields } from "./features.ts";
 import type { GroupLinkTiming } from "./group_link.ts";
@@ -208,7 +208,8 @@ export class Session {
     let reply: PlumiMessage;
     if (this.busy) {
       reply = { kind: "lookup-reply", code: 1, from: request.from, to: request.to, extra: [] };
-      this.#o.ui.info(say.missedCall(request.from));
+      // A node probing whether this agent is alive is not a caller.
+      if (!request.from.startsWith(`${PROBE_NAME}@`)) this.#o.ui.info(say.missedCall(request.from));
     } else {
       reply = availableReply(
         request.from,
