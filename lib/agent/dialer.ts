@@ -6,8 +6,7 @@
  * @module
  */
 
-import type { Endpoint } from "../plumi/address.ts";
-import { formatEndpoint } from "../plumi/address.ts";
+import { type Endpoint, formatEndpoint, PROBE_NAME } from "../plumi/address.ts";
 import type { LookupReply } from "../plumi/messages.ts";
 import type { StreamConn } from "../transport/tcp.ts";
 import { closeOnAbort, unlessAborted } from "./abort.ts";
@@ -52,7 +51,8 @@ export type DomainCheck = "found" | "missing" | "unknown";
  * The user a look-up probe asks for: a name no node has (names do not start
  * with a dot in practice), so the node answers `RL2` itself, changing nothing.
  */
-export const PROBE_NAME = ".lumi-probe";
+/** The user name of the probes (see `lib/plumi/address.ts`). */
+export { PROBE_NAME };
 
 function domainOf(address: string): string {
   return address.slice(address.indexOf("@") + 1).toLowerCase().replace(/\.$/, "");

@@ -38,10 +38,9 @@
 import {
   type Endpoint,
   isValidDomain,
-  isValidName,
-  NAME_RULE,
   parseEndpoint,
   parseIp,
+  userNameProblem,
 } from "../plumi/address.ts";
 
 /** The node's configuration as read from `nodelumi.cfg`. */
@@ -147,12 +146,8 @@ export function parseConfig(text: string): NodeConfig {
 }
 
 function checkUser(name: string, line: number, seen: Set<string>): void {
-  if (!isValidName(name)) {
-    throw new ConfigError(
-      line,
-      `"${name}" is not a valid user name (${NAME_RULE})`,
-    );
-  }
+  const problem = userNameProblem(name);
+  if (problem !== undefined) throw new ConfigError(line, problem);
   if (seen.has(name)) throw new ConfigError(line, `user "${name}" is listed twice`);
   seen.add(name);
 }

@@ -311,8 +311,12 @@ Deno.test("the config reader refuses the names the console refuses: = # [ ] anyw
   fails("[users]\nx=\n", 2, `line 2: "x=" is not a valid user name (${NAME_RULE})`);
 });
 
+Deno.test("the probes' name is never a user: the config reader refuses .lumi-probe", () => {
+  fails("bb.com laura .lumi-probe", 1, `line 1: ".lumi-probe" is reserved for the node's probes`);
+});
+
 Deno.test("every name the grammar accepts is written and read back as itself, in both forms", () => {
-  const names = ["laura", "!\"$%&'()*+,-./<>?\\^_`{|}~", ".lumi-probe", "n".repeat(64)];
+  const names = ["laura", "!\"$%&'()*+,-./<>?\\^_`{|}~", ".lumi", "n".repeat(64)];
   for (const format of ["original", "ini"] as const) {
     const text = renderConfig(format === "ini" ? "domain = bb.com\n" : "", format, "bb.com", names);
     deepStrictEqual(parseConfig(text).users, names, text);

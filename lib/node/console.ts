@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isValidName, NAME_RULE } from "../plumi/address.ts";
+import { userNameProblem } from "../plumi/address.ts";
 import type { Directory } from "./directory.ts";
 import type { NodeStats } from "./server.ts";
 
@@ -246,8 +246,9 @@ export class AdminConsole {
         "",
       );
       if (op === "add") {
-        if (!isValidName(bare)) {
-          out.push(`"${name}" is not a valid user name (${NAME_RULE})`);
+        const problem = userNameProblem(bare);
+        if (problem !== undefined) {
+          out.push(problem.replace(`"${bare}"`, `"${name}"`));
         } else if (!directory.add(bare)) out.push(`${bare} is already a user`);
         else changed.push(bare);
       } else if (!directory.has(bare)) out.push(`${bare} is not a user`);

@@ -240,6 +240,16 @@ Deno.test("add refuses names the configuration could not hold: [x], a=b, #x", as
   deepStrictEqual([...directory.names()], ["laura", "joan"]);
 });
 
+Deno.test("add refuses the probes' name: .lumi-probe is never a user", async () => {
+  const { admin, saved, directory } = setup();
+  strictEqual(
+    (await admin.execute("add .lumi-probe")).output,
+    `".lumi-probe" is reserved for the node's probes`,
+  );
+  deepStrictEqual(saved, []);
+  deepStrictEqual([...directory.names()], ["laura", "joan"]);
+});
+
 /** Accounts whose every change fails as a locked database does. */
 function failingAccounts(message: string) {
   const fail = () => {

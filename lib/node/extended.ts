@@ -20,7 +20,7 @@ import {
   toBase64Url,
   verifyProof,
 } from "../auth.ts";
-import { type Endpoint, isValidName, normalizeDomain } from "../plumi/address.ts";
+import { type Endpoint, normalizeDomain, userNameProblem } from "../plumi/address.ts";
 import {
   type ExtensionReply,
   type ExtensionRequest,
@@ -462,7 +462,8 @@ export class ExtendedService {
     const salt = fromBase64Url(param(message.params, "s") ?? "");
     const storedKey = fromBase64Url(param(message.params, "k") ?? "");
     const iterations = Number(param(message.params, "i"));
-    const valid = this.#isLocal(domain) && isValidName(name) && salt && salt.length >= 16 &&
+    const valid = this.#isLocal(domain) && userNameProblem(name) === undefined && salt &&
+      salt.length >= 16 &&
       storedKey?.length === 32 && Number.isInteger(iterations) &&
       iterations >= this.#minIterations &&
       iterations <= 10 * DEFAULT_ITERATIONS;

@@ -322,6 +322,9 @@ Deno.test("sign-up creates a protected user at once; the console can set, clear 
     await ask(signUp.replace(/k=.*/, `k=${toBase64Url(other.storedKey)}`), ELSEWHERE),
     "RU1;e=taken",
   );
+  // The probes' name is never a user: its agent would receive the answers to the node's probes.
+  assertEquals(await ask(signUp.replace("PUnuria@", "PU.lumi-probe@"), ELSEWHERE), "RU2;e=invalid");
+  assertEquals(directory.has(".lumi-probe"), false);
   const challenge = (await ask("PRnuria@bb.com;v=2", LAURA))!;
   assertEquals(param(challenge, "i"), "100000");
   assert((await ask(await proofFor("nuria@bb.com", "pw", challenge), LAURA))!.startsWith("RR0;"));

@@ -29,12 +29,13 @@
 
 import { getLogger } from "#log";
 import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
-import type { Endpoint } from "../plumi/address.ts";
+import { type Endpoint, PROBE_NAME } from "../plumi/address.ts";
 import type { LookupRequest, PlumiMessage } from "../plumi/messages.ts";
 import type { Directory, Registration } from "./directory.ts";
 
 /** The user name of the node's probes; not a valid user anywhere by convention. */
-export const PROBE_NAME = ".lumi-probe";
+/** The user name of the probes (see `lib/plumi/address.ts`). */
+export { PROBE_NAME };
 
 /** Options of {@linkcode Liveness}. */
 export interface LivenessOptions {

@@ -56,6 +56,22 @@ export function isValidName(name: string): boolean {
   return NAME.test(name) && !NAME_FORBIDDEN.test(name);
 }
 
+/**
+ * The user name LUMI's nodes and agents send their probes as (`PL.lumi-probe@bb.com:joan@bb.com`):
+ * a valid name in an address, but never a user, so that no agent receives the probes' answers.
+ */
+export const PROBE_NAME = ".lumi-probe";
+
+/**
+ * Why `name` cannot be a user of a domain (not of {@linkcode NAME_RULE}, or the probes' name), in
+ * words for a message; `undefined` if it can.
+ */
+export function userNameProblem(name: string): string | undefined {
+  if (!isValidName(name)) return `"${name}" is not a valid user name (${NAME_RULE})`;
+  if (name === PROBE_NAME) return `"${name}" is reserved for the node's probes`;
+  return undefined;
+}
+
 /** Is `domain` acceptable as the domain part of an @MI address? */
 export function isValidDomain(domain: string): boolean {
   return DOMAIN.test(domain);
