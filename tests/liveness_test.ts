@@ -115,7 +115,8 @@ Deno.test("under 30 % loss, delay, duplication and reordering a running agent is
   console.log(`lossy seed ${seed} (replay: LOSSY_SEED=${seed})`);
   await using dir = await ScratchDir.create("liveness-lossy");
   await using node = await startNode(dir, ["domain = bb.com", "[users]", "laura joan pere"]);
-  await using relay = LossyRelay.front(node.at, { seed, drop: 0.42, ip: "127.0.101.10" });
+  // drop 0.5 with never two in a row: a third of the datagrams lost on average (sd about 4 %).
+  await using relay = LossyRelay.front(node.at, { seed, drop: 0.5, ip: "127.0.101.10" });
   // laura's agent is behind the relay: her node's look-ups and her answers cross it.
   await using laura = RawAgent.open("laura", {
     node: relay.address,
@@ -152,7 +153,8 @@ Deno.test("under 30 % loss, delay, duplication and reordering a running agent is
     `relay: ${counts.received} datagrams, ${(100 * lost).toFixed(0)} % lost, ` +
       `${counts.duplicated} duplicated, ${counts.delayed} held back; answers: ${answers}`,
   );
-  ok(lost > 0.25, `only ${(100 * lost).toFixed(0)} % lost`);
+  // That the link really was that lossy (a draw this low is three standard deviations away).
+  ok(lost > 0.2, `only ${(100 * lost).toFixed(0)} % lost`);
   deepStrictEqual(answers.filter((a) => a !== "RL0" && a !== "los"), [], "laura reported offline");
   ok(answers.filter((a) => a === "RL0").length >= answers.length * 0.8, "too many lost");
   strictEqual(

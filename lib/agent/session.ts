@@ -107,22 +107,17 @@ export class Session {
       options.ui.setPrompt(this.#roster.prompt(options.nick));
       this.#wake();
     });
-    this.#admission = new Admission({
+    // Handshakes in progress, and quiet conversations (no line yet): two budgets, one rule.
+    const budget = {
       maxPending: options.maxPendingHandshakes,
       maxPendingPerIp: options.maxPendingPerIp,
       clock: options.clock,
       reportMs: options.refusalReportMs,
-      print: (text) => options.ui.warn(text),
+      print: (text: string) => options.ui.warn(text),
       summary: say.refusedMore,
-    });
-    this.#quiet = new Admission({
-      maxPending: options.maxPendingHandshakes,
-      maxPendingPerIp: options.maxPendingPerIp,
-      clock: options.clock,
-      reportMs: options.refusalReportMs,
-      print: (text) => options.ui.warn(text),
-      summary: say.refusedMore,
-    });
+    };
+    this.#admission = new Admission(budget);
+    this.#quiet = new Admission(budget);
     this.#timing = {
       clock: options.clock,
       nickTimeoutMs: options.nickTimeoutMs,
