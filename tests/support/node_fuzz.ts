@@ -260,10 +260,13 @@ export async function fuzzNode(options: NodeFuzzOptions): Promise<NodeFuzzReport
         report.registeredByFuzz++;
         registeredPorts.add(fresh.socket.local.port);
       } else if (
-        fresh.answers.length === 0 && fresh.request[0] === 0x50 && fresh.request[1] === 0x52
+        fresh.answers.length === 0 && fresh.request[0] === 0x50 &&
+        (fresh.request[1] === 0x52 || fresh.request[1] === 0x4c)
       ) {
         // A PR not answered yet may be held while the node probes the user's agent elsewhere,
-        // and register this port after the socket closed: to the node, a user's agent.
+        // and register this port after the socket closed: to the node, a user's agent. A PL not
+        // answered yet may be waiting on DNS for another domain, and its RL2 come after the
+        // socket closed: to a later socket on this port it would look like an answer of its own.
         registeredPorts.add(fresh.socket.local.port);
       }
       // The bound of the amplification rule: at most one byte more (an RL2/RL3 for a PL).
