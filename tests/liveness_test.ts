@@ -12,7 +12,7 @@ import { deepStrictEqual, ok, strictEqual } from "#assert";
 import type { Endpoint } from "../lib/plumi/address.ts";
 import { ExtAgent } from "./support/ext_agent.ts";
 import { LossyRelay } from "./support/lossy_relay.ts";
-import { NodeProcess, ScratchDir } from "./support/node_harness.ts";
+import { NodeProcess, ScratchDir, stderrLine } from "./support/node_harness.ts";
 import { randomSeed } from "./support/plumi_fuzz.ts";
 import { NoAnswerError, RawAgent } from "./support/raw_agent.ts";
 import { UdpPeer } from "./support/udp_peer.ts";
@@ -22,20 +22,6 @@ const ep = (e: Endpoint) => `${e.ip}:${e.port}`;
 async function startNode(dir: ScratchDir, lines: string[], args: string[] = []) {
   await dir.write("nodelumi.cfg", lines.join("\n") + "\n");
   return await NodeProcess.start(dir.path, ["--no-log", ...args]);
-}
-
-/** Wait for a line on the node's stderr matching `pattern`, from line `from`. */
-async function stderrLine(node: NodeProcess, pattern: RegExp, from = 0, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const line = node.child.errors.slice(from).find((l) => pattern.test(l));
-    if (line !== undefined) return line;
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      throw new Error(`no stderr line matching ${pattern}:\n${node.child.errors.join("\n")}`);
-    }
-    await node.child.changed(left);
-  }
 }
 
 /** The next datagram `peer` receives that `matches` (others, such as the node's probes, are skipped). */

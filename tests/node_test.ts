@@ -7,6 +7,7 @@
  * @module
  */
 
+import { stderrLine } from "./support/node_harness.ts";
 import { deepStrictEqual, ok, strictEqual } from "#assert";
 import { LOG_CLOSE_MARKER, LOG_OPEN_MARKER } from "../lib/packet_log.ts";
 import type { Endpoint } from "../lib/plumi/address.ts";
@@ -200,20 +201,6 @@ Deno.test("node forwards four unanswered look-ups and answers the fifth RL3, as 
   await exchange(joan, node.at, lookup, "RL3joan@bb.com:laura@bb.com");
   deepStrictEqual(laura.pending, []);
 });
-
-/** Wait for a line on the node's stderr matching `pattern`, from line `from`. */
-async function stderrLine(node: RunningNode, pattern: RegExp, from = 0, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const line = node.child.errors.slice(from).find((l) => pattern.test(l));
-    if (line !== undefined) return line;
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      throw new Error(`no stderr line matching ${pattern}:\n${node.child.errors.join("\n")}`);
-    }
-    await node.child.changed(left);
-  }
-}
 
 /** A free UDP port on `ip` (bound and released: another process could take it in between). */
 async function freePort(ip: string): Promise<number> {

@@ -207,3 +207,22 @@ export class NxDomainServer implements AsyncDisposable {
     await this.#loop;
   }
 }
+
+/** Wait for a line on a node's stderr matching `pattern`, from line `from`. */
+export async function stderrLine(
+  node: { readonly child: ChildProcess },
+  pattern: RegExp,
+  from = 0,
+  timeoutMs = 10_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = node.child.errors.slice(from).find((l) => pattern.test(l));
+    if (line !== undefined) return line;
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      throw new Error(`no stderr line matching ${pattern}:\n${node.child.errors.join("\n")}`);
+    }
+    await node.child.changed(left);
+  }
+}
