@@ -37,7 +37,8 @@ import { ExtendedSession } from "./node/extended_client.ts";
 import { type PasswordSource, SignedInElsewhereError, signUp } from "./node/registration.ts";
 import { PlumiClient } from "./node/client.ts";
 import { Presence } from "./node/presence.ts";
-import { Session } from "./chat/switchboard.ts";
+import { Reception } from "./chat/reception.ts";
+import { Switchboard } from "./chat/switchboard.ts";
 import {
   deregister,
   GaveUpError,
@@ -199,8 +200,8 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     const node = nodes[0]!;
     const { socket, listener, groupListener } = openSockets(o);
     const advertised = { ip: advertisedIp(o, node), port: listener.local.port };
-    // Look-ups may arrive as soon as the client runs; they go to the session once it exists.
-    const route: { session?: Session } = {};
+    // Look-ups may arrive as soon as the client runs; they go to the reception once it exists.
+    const route: { reception?: Reception } = {};
     const client = new PlumiClient({
       socket,
       node: node,
@@ -209,16 +210,14 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       retryIntervalMs: o.retryIntervalMs,
       attempts: o.attempts,
       log,
-      onLookup: (request, from) => route.session?.handleLookup(request, from) ?? false,
+      onLookup: (request, from) => route.reception?.handleLookup(request, from) ?? false,
     });
     closing.unshift(() => client.close());
-    const session = new Session({
+    const switchboard = new Switchboard({
       address,
       nick,
       client,
-      listener,
-      groupListener,
-      advertised,
+      groupEndpoint: groupListener && { ip: advertised.ip, port: groupListener.local.port },
       connect: o.transport.connectTcp,
       ui,
       clock: o.clock,
@@ -230,18 +229,39 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       maxGroups: o.maxGroups,
       maxGroupSize: o.maxGroupSize,
       groupIdleMs: o.groupIdleMs,
+      domainExists: (domain) => domainExists(domain, o.dns ?? systemDns()),
+    });
+    const reception = new Reception({
+      address,
+      nick,
+      client,
+      listener,
+      groupListener,
+      advertised,
+      switchboard,
+      ui,
+      clock: o.clock,
+      nickTimeoutMs: o.nickTimeoutMs,
+      frameTimeoutMs: o.frameTimeoutMs,
+      maxQueuedBytes: o.maxQueuedBytes,
+      maxChats: o.maxChats,
+      maxGroupSize: o.maxGroupSize,
       maxPendingHandshakes: o.maxPendingHandshakes,
       maxPendingPerIp: o.maxPendingPerIp,
       refusalReportMs: o.refusalReportMs,
-      domainExists: (domain) => domainExists(domain, o.dns ?? systemDns()),
     });
-    route.session = session;
-    closing.unshift(() => session.close());
+    route.reception = reception;
+    // Nothing new arrives while the conversations end.
+    const closeBoth = async () => {
+      await reception.close();
+      await switchboard.close();
+    };
+    closing.unshift(closeBoth);
     client.start();
-    session.start();
+    reception.start();
     ui.info(say.listening(listener.local, advertised));
-    if (session.groupEndpoint && groupListener) {
-      ui.info(say.listeningGroups(groupListener.local, session.groupEndpoint));
+    if (switchboard.groupEndpoint && groupListener) {
+      ui.info(say.listeningGroups(groupListener.local, switchboard.groupEndpoint));
     }
 
     const password = passwordSource(o, ui, address, stop.signal);
@@ -294,7 +314,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       };
       extended = new ExtendedSession(client, address, registration.session, {
         clock: o.clock,
-        busy: () => session.busy,
+        busy: () => switchboard.busy,
         onBuddiesChanged: () => void presence.refresh(),
         onSessionLost: () => void renew(),
         onReplaced: (at) =>
@@ -314,11 +334,11 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     ui.info(say.ready());
 
     await commandLoop(
-      { session, presence, client, ui, password: password.get, iterations: o.signupIterations },
+      { switchboard, presence, client, ui, password: password.get, iterations: o.signupIterations },
       stop.signal,
     );
 
-    await session.close();
+    await closeBoth();
     // Replaced by another agent: the session is no longer ours to end.
     if (!stopped) await deregister(client, address, extended, ui, hurry.signal);
     if (client.ignored > 0) ui.info(say.ignored(client.ignored));
@@ -341,7 +361,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
 }
 
 interface Loop {
-  readonly session: Session;
+  readonly switchboard: Switchboard;
   readonly presence: Presence;
   readonly client: PlumiClient;
   readonly ui: AgentUi;
@@ -350,43 +370,43 @@ interface Loop {
 }
 
 async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
-  const { session, presence, ui } = loop;
+  const { switchboard, presence, ui } = loop;
   for (;;) {
     const line = await untilAborted(ui.readLine(), signal);
     if (line === null) return;
-    const command = parseCommand(line, session.talking);
+    const command = parseCommand(line, switchboard.talking);
     switch (command.kind) {
       case "quit":
         return;
       case "call":
-        await session.call(command.address, signal);
+        await switchboard.call(command.address, signal);
         break;
       case "say":
-        session.send(command.text);
+        switchboard.send(command.text);
         break;
       case "exit":
-        await session.hangUp();
+        await switchboard.hangUp();
         break;
       case "list":
-        session.list();
+        switchboard.list();
         break;
       case "switch":
-        session.switchTo(command.target);
+        switchboard.switchTo(command.target);
         break;
       case "close":
-        await session.closeTarget(command.target);
+        await switchboard.closeTarget(command.target);
         break;
       case "group":
-        session.startGroup(command.name);
+        switchboard.startGroup(command.name);
         break;
       case "invite":
-        await session.invite(command.address, signal);
+        await switchboard.invite(command.address, signal);
         break;
       case "leave":
-        await session.leave(command.target);
+        await switchboard.leave(command.target);
         break;
       case "wait":
-        await session.wait(signal);
+        await switchboard.wait(signal);
         break;
       case "buddy-add":
         await presence.add(command.address);
@@ -422,6 +442,8 @@ async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
         break;
       case "nothing":
         break;
+      default:
+        command satisfies never;
     }
   }
 }

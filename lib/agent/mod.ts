@@ -63,7 +63,8 @@ export {
 export { PmiLink, type PmiLinkOptions } from "./chat/pmi_link.ts";
 export { Admission, type AdmissionOptions } from "./chat/admission.ts";
 export { addressKey, sameAddress } from "./addresses.ts";
-export { Session, type SessionOptions } from "./chat/switchboard.ts";
+export { Reception, type ReceptionOptions } from "./chat/reception.ts";
+export { type IncomingCall, Switchboard, type SwitchboardOptions } from "./chat/switchboard.ts";
 export { type Chat, Roster, type Target } from "./chat/roster.ts";
 export {
   availableReply,

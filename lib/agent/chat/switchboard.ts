@@ -1,63 +1,41 @@
 /**
- * A registered agent at work: it answers look-ups (`RL0` with its features
- * while it has room for another conversation, `RL1` past `maxChats`), accepts
- * conversations and group links, places calls, and keeps the conversations
- * and groups open at once (`roster.ts`, `groups.ts`). Incoming connections go
- * through an admission gate (`admission.ts`): a handshake budget of their own
- * that never counts towards `maxChats`. A caller that sent its nickname is
- * shown at once, but its conversation counts as one of `maxChats` only once a
- * line has passed either way; until then it holds a slot of a second,
- * equally bounded budget ("quiet" conversations), where newer callers push
- * out the oldest. So connections that send a nickname and then nothing (or
- * nothing at all) never make the agent busy for real callers. Everything it
- * does is reported through the UI with the stable texts of `messages.ts`.
+ * The command side of a registered agent: what the user does with
+ * conversations and groups (calls through `dialer.ts`, typed lines, `/exit`,
+ * `/close`, `/switch`, `/list`, `/group`, `/invite`, `/leave`, `/wait`), and
+ * the conversations and groups open at once (`roster.ts`,
+ * `../group/groups.ts`). Incoming conversations and group links come from
+ * the accept side (`reception.ts`) once their handshake is over. An
+ * incoming conversation counts as one of `maxChats` only once a line has
+ * passed either way (until then it is "quiet" and holds a slot of the
+ * reception's). Everything it does is reported through the UI with the
+ * stable texts of `../terminal/texts.ts`.
  *
  * @module
  */
 
 import type { Clock } from "../../clock.ts";
 import type { Endpoint } from "../../plumi/address.ts";
-import type { LookupRequest, PlumiMessage } from "../../plumi/messages.ts";
-import type { StreamConn, StreamListener } from "../../transport/tcp.ts";
-import { closeOnAbort } from "../abort.ts";
-import { Admission } from "./admission.ts";
+import type { StreamConn } from "../../transport/tcp.ts";
 import { sameAddress } from "../addresses.ts";
-import { Conversation, explainEnd } from "./conversation.ts";
-import { Dialer, type DomainCheck, PROBE_NAME } from "./dialer.ts";
-import { describeError } from "../errors.ts";
-import { availableReply, featureFields } from "./features.ts";
-import type { GroupLinkTiming } from "../group/link.ts";
-import { Groups } from "../group/groups.ts";
-import { report, say } from "../terminal/texts.ts";
-import { ORIGINAL_PACE_MS } from "./pmi_link.ts";
 import type { PlumiClient } from "../node/client.ts";
-import { type Chat, isChat, Roster, type Target } from "./roster.ts";
+import { Groups } from "../group/groups.ts";
+import type { GroupLinkTiming } from "../group/link.ts";
+import { report, say } from "../terminal/texts.ts";
 import type { AgentUi } from "../terminal/ui.ts";
+import { type Conversation, explainEnd } from "./conversation.ts";
+import { Dialer, type DomainCheck } from "./dialer.ts";
+import { type Chat, isChat, Roster, type Target } from "./roster.ts";
 
-export { explainEnd, sameAddress };
-
-/**
- * How long an `RL0` answer is remembered to name the caller whose connection
- * follows, ms: a caller connects at once (within its 5 s connect timeout).
- */
-const OFFER_TTL_MS = 15_000;
-/** At most this many `RL0` answers are remembered. */
-const MAX_OFFERS = 64;
-
-/** Options of {@linkcode Session}. The limits are those of `AgentOptions`, defaults applied. */
-export interface SessionOptions {
+/** Options of {@linkcode Switchboard}. The limits are those of `AgentOptions`, defaults applied. */
+export interface SwitchboardOptions {
   /** Our @MI address. */
   readonly address: string;
   /** Our nickname. */
   readonly nick: string;
-  /** The PLUMI client, registered with the node. */
+  /** The PLUMI client, registered with the node: look-ups of the peers go through it. */
   readonly client: PlumiClient;
-  /** Where peers connect for conversations; the session closes it. */
-  readonly listener: StreamListener;
-  /** Where members connect for group links (none: groups are off); the session closes it. */
-  readonly groupListener?: StreamListener;
-  /** The @sckMI advertised in `RL0`. */
-  readonly advertised: Endpoint;
+  /** The group endpoint advertised as `g=` (none: groups are off). */
+  readonly groupEndpoint?: Endpoint;
   /** Opens outgoing connections. */
   readonly connect: (to: Endpoint, timeoutMs: number) => Promise<StreamConn>;
   readonly ui: AgentUi;
@@ -70,54 +48,49 @@ export interface SessionOptions {
   readonly maxGroups: number;
   readonly maxGroupSize: number;
   readonly groupIdleMs: number;
-  readonly maxPendingHandshakes: number;
-  readonly maxPendingPerIp: number;
-  readonly refusalReportMs: number;
   /** Whether DNS knows a domain, to tell a missing domain from a missing user. Default: unknown. */
   readonly domainExists?: (domain: string) => Promise<DomainCheck>;
 }
 
-/** The agent between registration and deregistration. */
-export class Session {
-  readonly #o: SessionOptions;
+/**
+ * A caller the accept side answered, handed over once the nicknames are
+ * exchanged. Its conversation is quiet (it holds a slot of the reception's)
+ * until a line passes either way.
+ */
+export interface IncomingCall {
+  /** The caller's address, when the node named it. */
+  readonly address: string | undefined;
+  /** The node announced a caller: shown at once; otherwise only once it says a line. */
+  readonly announced: boolean;
+  /** Gives the quiet slot back: a line passed, or the conversation ended. */
+  readonly release: () => void;
+  /** Whether the conversation was cut to make room for newer callers. */
+  readonly pushedOut: () => boolean;
+  /** It ended without ever saying a line (never shown): `why` is how it ended. */
+  readonly endedSilent: (why: string) => void;
+}
+
+/** The command side of the agent between registration and deregistration. */
+export class Switchboard {
+  readonly #o: SwitchboardOptions;
   readonly #roster: Roster;
-  readonly #admission: Admission;
-  /** Conversations that got past the nicknames but where no line has passed yet. */
-  readonly #quiet: Admission;
-  /** Those quiet conversations, with the function that gives their slot back. */
+  /** Quiet conversations (no line yet), with the function that gives their slot back. */
   readonly #tentative = new Map<Chat, () => void>();
   readonly #dialer: Dialer;
   readonly #groups: Groups | undefined;
-  readonly #groupEndpoint: Endpoint | undefined;
   readonly #timing: GroupLinkTiming;
   #calling = 0;
-  /** Incoming conversations whose nicknames are being exchanged. */
-  #answering = 0;
-  #offers: Array<{ address: string; at: number }> = [];
   #changed: Array<() => void> = [];
-  #loops: Promise<void>[] = [];
-  readonly #tasks = new Set<Promise<void>>();
   #closed = false;
-  /** Aborts when the session closes: calls and handshakes in progress give up. */
+  /** Aborts when the switchboard closes: calls and invitations in progress give up. */
   readonly #stop = new AbortController();
 
-  constructor(options: SessionOptions) {
+  constructor(options: SwitchboardOptions) {
     this.#o = options;
     this.#roster = new Roster((text) => options.ui.info(text), () => {
       options.ui.setPrompt(this.#roster.prompt(options.nick));
       this.#wake();
     });
-    // Handshakes in progress, and quiet conversations (no line yet): two budgets, one rule.
-    const budget = {
-      maxPending: options.maxPendingHandshakes,
-      maxPendingPerIp: options.maxPendingPerIp,
-      clock: options.clock,
-      reportMs: options.refusalReportMs,
-      print: (text: string) => options.ui.warn(text),
-      summary: say.refusedMore,
-    };
-    this.#admission = new Admission(budget);
-    this.#quiet = new Admission(budget);
     this.#timing = {
       clock: options.clock,
       nickTimeoutMs: options.nickTimeoutMs,
@@ -136,10 +109,9 @@ export class Session {
       stop: this.#stop.signal,
       domainExists: options.domainExists,
     });
-    if (options.groupListener) {
-      this.#groupEndpoint = { ip: options.advertised.ip, port: options.groupListener.local.port };
+    if (options.groupEndpoint) {
       this.#groups = new Groups({
-        me: { address: options.address, nick: options.nick, endpoint: this.#groupEndpoint },
+        me: { address: options.address, nick: options.nick, endpoint: options.groupEndpoint },
         ui: options.ui,
         clock: options.clock,
         roster: this.#roster,
@@ -147,34 +119,7 @@ export class Session {
         timing: this.#timing,
         maxGroups: options.maxGroups,
         maxGroupSize: options.maxGroupSize,
-        forget: (address) => {
-          this.#offers = this.#offers.filter((o) => !sameAddress(o.address, address));
-        },
       });
-    }
-  }
-
-  /** Start accepting conversations and group links (idempotent). */
-  start(): void {
-    if (this.#loops.length > 0) return;
-    this.#loops.push(this.#acceptLoop(this.#o.listener, (conn, release, cut) => {
-      return this.#answer(conn, release, cut);
-    }));
-    const groups = this.#groups;
-    if (this.#o.groupListener && groups) {
-      this.#loops.push(this.#acceptLoop(this.#o.groupListener, async (conn, release, cut) => {
-        const unwatch = closeOnAbort(conn, this.#stop.signal);
-        try {
-          await groups.answer(conn);
-        } catch (error) {
-          if (!this.#closed && !cut()) {
-            this.#o.ui.warn(say.incomingFailed(remoteOf(conn), describeError(error)));
-          }
-        } finally {
-          unwatch();
-          release();
-        }
-      }));
     }
   }
 
@@ -194,30 +139,7 @@ export class Session {
 
   /** The group endpoint advertised as `g=`, when groups are on. */
   get groupEndpoint(): Endpoint | undefined {
-    return this.#groupEndpoint;
-  }
-
-  /** Answer a look-up the node forwarded; `false` if it was not for us. */
-  handleLookup(request: LookupRequest, from: Endpoint): boolean {
-    if (!sameAddress(request.to, this.#o.address) || this.#closed) return false;
-    let reply: PlumiMessage;
-    if (this.busy) {
-      reply = { kind: "lookup-reply", code: 1, from: request.from, to: request.to, extra: [] };
-      // A node probing whether this agent is alive is not a caller.
-      if (!request.from.startsWith(`${PROBE_NAME}@`)) this.#o.ui.info(say.missedCall(request.from));
-    } else {
-      reply = availableReply(
-        request.from,
-        request.to,
-        this.#o.advertised,
-        featureFields(this.#groupEndpoint?.port),
-      );
-      const now = this.#o.clock.now();
-      this.#offers = this.#offers.filter((o) => now - o.at < OFFER_TTL_MS).slice(-MAX_OFFERS + 1);
-      this.#offers.push({ address: request.from, at: now });
-    }
-    void this.#o.client.send(reply, from);
-    return true;
+    return this.#groups ? this.#o.groupEndpoint : undefined;
   }
 
   /** Call `address`: look it up, connect, exchange nicknames; every outcome is reported. */
@@ -253,6 +175,26 @@ export class Session {
       this.#calling--;
       this.#wake();
     }
+  }
+
+  /** Take over a conversation the accept side answered (it does not take the focus). */
+  receive(conversation: Conversation, call: IncomingCall): void {
+    if (this.#closed) {
+      conversation.close();
+      call.release();
+      return;
+    }
+    this.#beginChat(conversation, call.address, false, call);
+  }
+
+  /**
+   * Answer a group link that arrived on the group port: the member joins a
+   * group we are in, or invites us into a new one. `joined` is told the
+   * member's address once its request arrived. Groups must be on.
+   */
+  async acceptGroupLink(conn: StreamConn, joined: (address: string) => void): Promise<void> {
+    if (!this.#groups) throw new Error("groups are switched off");
+    await this.#groups.answer(conn, joined);
   }
 
   /** Send a line to where typed lines go. */
@@ -338,22 +280,19 @@ export class Session {
     }
   }
 
-  /** Leave every group, end every conversation, and stop accepting new ones. */
+  /**
+   * Leave every group and end every conversation. Close the
+   * {@linkcode Reception} first, so that nothing new arrives meanwhile.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#stop.abort();
-    this.#o.listener.close();
-    this.#o.groupListener?.close();
     await this.#groups?.close();
     await Promise.all(this.#roster.chats.map((chat) => this.#end(chat)));
     // Quiet callers never shown (they said nothing) are not in the roster: end them too.
     await Promise.all([...this.#tentative.keys()].map((chat) => this.#end(chat)));
-    this.#admission.close();
-    this.#quiet.close();
     this.#wake();
-    await Promise.all(this.#loops);
-    await Promise.all([...this.#tasks]);
   }
 
   #stopOn(signal: AbortSignal | undefined): AbortSignal {
@@ -377,96 +316,6 @@ export class Session {
     return false;
   }
 
-  async #acceptLoop(
-    listener: StreamListener,
-    handle: (conn: StreamConn, release: () => void, cut: () => boolean) => Promise<void>,
-  ): Promise<void> {
-    const conversations = listener === this.#o.listener;
-    // Members behind one address (a NAT, a test on loopback) may all link with a newcomer at
-    // once: on the group port, one IP may set up as many links as a group has members.
-    const perIp = conversations
-      ? this.#o.maxPendingPerIp
-      : Math.max(this.#o.maxPendingPerIp, this.#o.maxGroupSize);
-    try {
-      for await (const conn of listener) {
-        if (this.#closed) {
-          closeQuietly(conn);
-          break;
-        }
-        const remote = remoteOf(conn);
-        let cut = false;
-        const release = this.#admission.admit(remote.ip, perIp, () => {
-          cut = true;
-          closeQuietly(conn);
-          this.#admission.refused(report.handshakeCut(remote));
-        });
-        if (typeof release === "string") {
-          closeQuietly(conn);
-          this.#admission.refused(say.refused(remote, release));
-          continue;
-        }
-        if (conversations && this.busy) {
-          release();
-          closeQuietly(conn);
-          this.#admission.refused(say.refusedBusy(remote, this.#o.maxChats));
-          continue;
-        }
-        this.#track(handle(conn, release, () => cut));
-      }
-    } catch {
-      // the listener was closed
-    }
-  }
-
-  async #answer(conn: StreamConn, release: () => void, cut: () => boolean): Promise<void> {
-    const { ui } = this.#o;
-    const remote = remoteOf(conn);
-    const unwatch = closeOnAbort(conn, this.#stop.signal);
-    this.#answering++;
-    let answering = true;
-    const answered = () => {
-      if (answering) this.#answering--;
-      answering = false;
-    };
-    try {
-      const conversation = await Conversation.open({
-        conn,
-        role: "callee",
-        nick: this.#o.nick,
-        ...this.#timing,
-        // The caller may be an original agent: nothing in PMI tells.
-        paceMs: ORIGINAL_PACE_MS,
-      });
-      if (this.#closed) {
-        conversation.close();
-        return;
-      }
-      // The handshake is over: its slot goes back, and the conversation is quiet until a line.
-      answered();
-      release();
-      let pushedOut = false;
-      const quiet = this.#quiet.admit(remote.ip, this.#o.maxPendingPerIp, () => {
-        pushedOut = true;
-        conversation.close();
-        this.#quiet.refused(report.quietCut(remote, conversation.peerNick));
-      });
-      const offer = this.#takeOffer();
-      this.#beginChat(conversation, offer.address, false, {
-        release: typeof quiet === "string" ? () => {} : quiet,
-        pushedOut: () => pushedOut,
-        announced: offer.announced,
-        remote,
-      });
-    } catch (error) {
-      if (!this.#closed && !cut()) ui.warn(say.incomingFailed(remote, describeError(error)));
-    } finally {
-      answered();
-      unwatch();
-      release();
-      this.#wake();
-    }
-  }
-
   /** A line passed in `chat`: it is a conversation for real, and counts towards `maxChats`. */
   #settle(chat: Chat): void {
     const release = this.#tentative.get(chat);
@@ -475,33 +324,11 @@ export class Session {
     release();
   }
 
-  /**
-   * Who the caller whose nicknames just came is, as far as the node told:
-   * `announced` when a look-up came through the node before (a real caller
-   * always looks us up first); its `address` only when no other connection
-   * is being set up at the same time, so that a stranger's connection
-   * between a caller's look-up and its connection cannot take its name.
-   */
-  #takeOffer(): { announced: boolean; address?: string } {
-    const now = this.#o.clock.now();
-    this.#offers = this.#offers.filter((o) => now - o.at < OFFER_TTL_MS);
-    const offer = this.#offers.shift();
-    if (!offer) return { announced: false };
-    const alone = this.#answering === 0;
-    return alone ? { announced: true, address: offer.address } : { announced: true };
-  }
-
   #beginChat(
     conversation: Conversation,
     address: string | undefined,
     focus: boolean,
-    quiet?: {
-      release: () => void;
-      pushedOut: () => boolean;
-      /** The node announced a caller: shown at once; otherwise only once it says a line. */
-      announced: boolean;
-      remote: Endpoint;
-    },
+    quiet?: IncomingCall,
   ): void {
     const { ui } = this.#o;
     const chat: Chat = {
@@ -534,11 +361,7 @@ export class Session {
     }).then((end) => {
       this.#settle(chat);
       if (!visible) {
-        // A stranger that never said anything: reported in bursts, like refused connections.
-        const why = explainEnd(end, conversation.peerNick);
-        if (quiet && !quiet.pushedOut() && !this.#closed) {
-          this.#quiet.refused(say.incomingFailed(quiet.remote, why));
-        }
+        quiet?.endedSilent(explainEnd(end, conversation.peerNick));
         return;
       }
       const why = quiet?.pushedOut() ? report.pushedOut() : explainEnd(end, conversation.peerNick);
@@ -547,25 +370,7 @@ export class Session {
     });
   }
 
-  #track(task: Promise<void>): void {
-    this.#tasks.add(task);
-    task.finally(() => this.#tasks.delete(task));
-  }
-
   #wake(): void {
     for (const wake of this.#changed.splice(0)) wake();
-  }
-}
-
-function remoteOf(conn: StreamConn): Endpoint {
-  const addr = conn.remoteAddr;
-  return "hostname" in addr ? { ip: addr.hostname, port: addr.port } : { ip: "?", port: 0 };
-}
-
-function closeQuietly(conn: StreamConn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
   }
 }

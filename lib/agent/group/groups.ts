@@ -36,8 +36,6 @@ export interface GroupsOptions {
   readonly maxGroups: number;
   /** Most members of a group. */
   readonly maxGroupSize: number;
-  /** Called with the address of someone who opened a group link (its `RL0` offer is used up). */
-  readonly forget: (address: string) => void;
 }
 
 /** A random group identifier: 8 letters and digits. */
@@ -122,8 +120,10 @@ export class Groups {
    * A connection arrived on the group port (and was admitted): answer it.
    * An invitation to a group we are not in makes us join it; anything else
    * must be for a group we are in. Throws why the link was not set up.
+   * `linked` is called with the address of the member that opened the link
+   * (its `RL0` offer is used up) once its request arrived.
    */
-  async answer(conn: StreamConn): Promise<void> {
+  async answer(conn: StreamConn, linked: (address: string) => void): Promise<void> {
     const { ui, roster } = this.#o;
     const { link, join } = await answerGroupLink({
       conn,
@@ -136,7 +136,7 @@ export class Groups {
       link.close();
       return;
     }
-    this.#o.forget(join.address);
+    linked(join.address);
     const group = roster.groups.find((g) => g.gid === join.gid);
     if (group) {
       group.attach(link, "mesh");
