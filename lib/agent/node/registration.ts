@@ -39,7 +39,7 @@ export interface NodeSession {
 }
 
 /** The outcome of {@linkcode registerWith}. */
-export type Registration =
+export type RegisterResult =
   | { readonly kind: "original" }
   | { readonly kind: "extended"; readonly session: NodeSession };
 
@@ -124,7 +124,7 @@ export async function registerWith(
   address: string,
   password: PasswordSource,
   options: RegisterOptions = {},
-): Promise<Registration> {
+): Promise<RegisterResult> {
   const { signal, replace = false } = options;
   const wants = replace ? ["replace"] : [];
   const first = await client.request(

@@ -23,8 +23,8 @@ import type { ResolvedAgentOptions } from "../options.ts";
 import type { PlumiClient } from "./client.ts";
 import {
   type PasswordSource,
+  type RegisterResult,
   registerWith,
-  type Registration,
   SignedInElsewhereError,
   WrongPasswordError,
 } from "./registration.ts";
@@ -81,7 +81,7 @@ export async function register(
   password: PasswordSource,
   signal: AbortSignal,
   replace = false,
-): Promise<Registration> {
+): Promise<RegisterResult> {
   const where = `Cannot register ${address} with node ${formatEndpoint(client.node)}`;
   try {
     return await registerWith(client, address, password, { signal, replace });
@@ -148,7 +148,7 @@ export async function registerFirst(
   password: Password,
   ui: AgentUi,
   signal: AbortSignal,
-): Promise<Registration> {
+): Promise<RegisterResult> {
   let replace = o.replace;
   for (let tries = 1;; tries++) {
     try {
