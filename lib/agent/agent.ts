@@ -13,7 +13,7 @@ import type { StreamListener } from "../transport/tcp.ts";
 import type { DatagramSocket } from "../transport/udp.ts";
 import { untilAborted } from "./abort.ts";
 import { chooseAdvertiseIp, type InterfaceAddress } from "./node/advertise.ts";
-import { HELP, parseCommand } from "./terminal/commands.ts";
+import { parseCommand } from "./terminal/commands.ts";
 import {
   AbortedError,
   describeError,
@@ -24,7 +24,7 @@ import {
 } from "./errors.ts";
 import { domainExists, locateNodes } from "./node/find_node.ts";
 import { PacketLog } from "../packet_log.ts";
-import { say } from "./terminal/texts.ts";
+import { ask, buddyText, problem, say, signUpText, usage } from "./terminal/texts.ts";
 import {
   type AgentOptions,
   checkAddress,
@@ -58,7 +58,7 @@ async function askFor(
   signal: AbortSignal,
 ): Promise<string | null> {
   if (!ui.interactive) {
-    throw new UsageError(`Missing ${flag}: it is required when the input is not a terminal`);
+    throw new UsageError(problem.missingFlag(flag));
   }
   for (;;) {
     const answer = await untilAborted(ui.ask(question), signal);
@@ -83,7 +83,7 @@ async function findNode(
     return await locateNodes(domain, o.dns ?? systemDns());
   } catch (error) {
     if (!(error instanceof NodeNotFoundError)) throw error;
-    throw new NodeNotFoundError(domain, `Cannot register ${address}: ${error.message}`, {
+    throw new NodeNotFoundError(domain, problem.cannotRegister(address, error.message), {
       cause: error,
     });
   }
@@ -96,10 +96,9 @@ function openSockets(
   try {
     listener = o.transport.listenTcp({ ip: o.listenIp, port: o.port });
   } catch (error) {
-    throw new ListenError(
-      `Cannot listen for conversations on ${o.listenIp}:${o.port}: ${describeError(error)}`,
-      { cause: error },
-    );
+    throw new ListenError(problem.listenChats(o.listenIp, o.port, describeError(error)), {
+      cause: error,
+    });
   }
   let groupListener: StreamListener | undefined;
   if (o.maxGroups > 0) {
@@ -107,10 +106,9 @@ function openSockets(
       groupListener = o.transport.listenTcp({ ip: o.listenIp, port: o.groupPort });
     } catch (error) {
       listener.close();
-      throw new ListenError(
-        `Cannot listen for group links on ${o.listenIp}:${o.groupPort}: ${describeError(error)}`,
-        { cause: error },
-      );
+      throw new ListenError(problem.listenGroups(o.listenIp, o.groupPort, describeError(error)), {
+        cause: error,
+      });
     }
   }
   try {
@@ -118,7 +116,7 @@ function openSockets(
   } catch (error) {
     listener.close();
     groupListener?.close();
-    throw new ListenError(`Cannot open a UDP socket: ${describeError(error)}`, { cause: error });
+    throw new ListenError(problem.udpSocket(describeError(error)), { cause: error });
   }
 }
 
@@ -170,10 +168,10 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     stop.abort();
   };
   try {
-    const nick = o.nick ?? await askFor(ui, "Nickname: ", checkNick, "--nick", stop.signal);
+    const nick = o.nick ?? await askFor(ui, ask.nick(), checkNick, "--nick", stop.signal);
     if (nick === null) return;
     const address = o.address ??
-      await askFor(ui, "Address (name@domain): ", checkAddress, "--address", stop.signal);
+      await askFor(ui, ask.address(), checkAddress, "--address", stop.signal);
     if (address === null) return;
     ui.setPrompt(`${nick}> `);
 
@@ -186,13 +184,11 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
           sink,
           clock: o.clock,
           flushMs: o.logFlushMs,
-          onError: (error) => ui.warn(`The packet log ${path} failed: ${describeError(error)}`),
+          onError: (error) => ui.warn(problem.logFailed(path, describeError(error))),
         });
         closing.push(() => log!.close());
       } catch (error) {
-        ui.warn(
-          `Cannot open the packet log ${path} (${describeError(error)}); going on without it`,
-        );
+        ui.warn(problem.logUnavailable(path, describeError(error)));
       }
     }
 
@@ -268,18 +264,13 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     if (o.signup) {
       const secret = await password.get();
       if (!secret) {
-        throw new UsageError("--signup needs a password: set LUMI_PASSWORD, or run on a terminal");
+        throw new UsageError(signUpText.needsPassword());
       }
       const result = await signUp(client, address, secret, o.signupIterations, stop.signal);
       if (result !== "created") {
-        const why = {
-          taken: "the name is taken",
-          invalid: "the node refused the name or the request",
-          closed: "the node does not allow sign-up (ask its administrator)",
-        }[result];
-        throw new RegistrationError(address, `Cannot sign up ${address}: ${why}`);
+        throw new RegistrationError(address, signUpText.refused(address, result));
       }
-      ui.info(`Account ${address} created`);
+      ui.info(signUpText.created(address));
     }
     const registration = await withRetry(
       ui,
@@ -328,7 +319,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       closing.unshift(() => extended?.stop());
       extended.start();
       presence.attach(extended);
-      ui.info("This node keeps your buddies: /buddies, /add, /del, /online");
+      ui.info(buddyText.nodeKeepsThem());
       void presence.refresh();
     }
     ui.info(say.ready());
@@ -424,18 +415,18 @@ async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
         const secret = command.password ??
           (ui.interactive
             ? await untilAborted(
-              (ui.askSecret ?? ui.ask).call(ui, `Password for ${command.address}: `),
+              (ui.askSecret ?? ui.ask).call(ui, ask.password(command.address)),
               signal,
             )
             : null);
         if (signal.aborted) return;
         if (!secret) {
-          ui.warn("Usage: /signup <address> [password] (the password is asked on a terminal)");
+          ui.warn(usage.signupPassword());
         } else await presence.signUp(loop.client, command.address, secret, loop.iterations);
         break;
       }
       case "help":
-        for (const text of HELP) ui.info(text);
+        for (const text of usage.help) ui.info(text);
         break;
       case "invalid":
         ui.warn(command.message);

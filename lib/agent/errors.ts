@@ -6,6 +6,7 @@
  */
 
 import type { Endpoint } from "../plumi/address.ts";
+import { problem, why } from "./terminal/texts.ts";
 
 /** Options given to the agent are missing or invalid (a bad flag, a bad address…). */
 export class UsageError extends Error {
@@ -36,7 +37,7 @@ export class NodeSilentError extends Error {
 
   /** `context` prefixes the message, e.g. `Cannot register laura@bb.com`. */
   constructor(node: Endpoint, attempts: number, options?: ErrorOptions, context?: string) {
-    const what = `the node does not respond (${attempts} tries)`;
+    const what = problem.nodeSilent(attempts);
     super(context ? `${context}: ${what}` : what, options);
     this.name = "NodeSilentError";
     this.node = node;
@@ -113,11 +114,11 @@ export class AbortedError extends Error {
 /** Explain `error` in one line, in the user's terms. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) {
-    if (error instanceof Deno.errors.ConnectionRefused) return "connection refused";
-    if (error instanceof Deno.errors.ConnectionReset) return "connection reset by the peer";
-    if (error instanceof Deno.errors.TimedOut) return "timed out";
-    if (error.name === "TimeoutError") return "timed out";
-    if (error instanceof Deno.errors.AddrInUse) return "address already in use";
+    if (error instanceof Deno.errors.ConnectionRefused) return why.connectionRefused();
+    if (error instanceof Deno.errors.ConnectionReset) return why.connectionReset();
+    if (error instanceof Deno.errors.TimedOut) return why.timedOut();
+    if (error.name === "TimeoutError") return why.timedOut();
+    if (error instanceof Deno.errors.AddrInUse) return why.addressInUse();
     return error.message;
   }
   return String(error);

@@ -15,6 +15,7 @@ import { connectTcp, listenTcp, type StreamConn, type StreamListener } from "../
 import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
 import type { InterfaceAddress } from "./node/advertise.ts";
 import { UsageError } from "./errors.ts";
+import { problem } from "./terminal/texts.ts";
 import { type LogSink, openFileSink } from "../packet_log.ts";
 import type { AgentUi } from "./terminal/ui.ts";
 
@@ -147,7 +148,7 @@ export function checkAddress(address: string): string | undefined {
   if (!parsed.ok) return parsed.message;
   // `PR<address>` must fit in one datagram an original node accepts.
   if (2 + new TextEncoder().encode(address).length > MAX_PACKET_BYTES) {
-    return `"${address}" is too long for PLUMI (at most ${MAX_PACKET_BYTES - 2} characters)`;
+    return problem.addressTooLong(address, MAX_PACKET_BYTES - 2);
   }
   return undefined;
 }
@@ -155,10 +156,10 @@ export function checkAddress(address: string): string | undefined {
 /** Why `nick` cannot be used as a nickname, or `undefined` if it can. */
 export function checkNick(nick: string): string | undefined {
   const bytes = new TextEncoder().encode(nick).length;
-  if (nick.trim() === "") return "the nickname is empty";
-  if (bytes > MAX_INFO_BYTES) return `the nickname is ${bytes} bytes; at most ${MAX_INFO_BYTES}`;
+  if (nick.trim() === "") return problem.nickEmpty();
+  if (bytes > MAX_INFO_BYTES) return problem.nickTooLong(bytes, MAX_INFO_BYTES);
   // deno-lint-ignore no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(nick)) return "the nickname contains control characters";
+  if (/[\x00-\x1f\x7f]/.test(nick)) return problem.nickControl();
   return undefined;
 }
 
@@ -186,7 +187,7 @@ function named(option: string): string {
 function positive(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
   if (!Number.isFinite(v) || v <= 0) {
-    throw new UsageError(`${named(name)} must be a positive number`);
+    throw new UsageError(problem.positive(named(name)));
   }
   return v;
 }
@@ -200,7 +201,7 @@ function whole(
 ): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < min || v > max) {
-    throw new UsageError(`${named(name)} must be a whole number from ${min} to ${max}`);
+    throw new UsageError(problem.whole(named(name), min, max));
   }
   return v;
 }
@@ -211,36 +212,34 @@ function whole(
  */
 export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions {
   if (options.address !== undefined) {
-    const problem = checkAddress(options.address);
-    if (problem) throw new UsageError(`Bad address: ${problem}`);
+    const why = checkAddress(options.address);
+    if (why) throw new UsageError(problem.badAddress(why));
   }
   if (options.nick !== undefined) {
-    const problem = checkNick(options.nick);
-    if (problem) throw new UsageError(`Bad nickname: ${problem}`);
+    const why = checkNick(options.nick);
+    if (why) throw new UsageError(problem.badNick(why));
   }
   const port = whole("port", options.port, 0, 0, 65535);
   const groupPort = whole("groupPort", options.groupPort, 0, 0, 65535);
   if (groupPort !== 0 && groupPort === port) {
-    throw new UsageError(`The group port ${groupPort} is the conversation port: use another one`);
+    throw new UsageError(problem.samePorts(groupPort));
   }
   const listenIp = options.listenIp ?? "0.0.0.0";
-  if (!parseIp(listenIp).ok) throw new UsageError(`Bad listening IP "${listenIp}"`);
+  if (!parseIp(listenIp).ok) throw new UsageError(problem.badListenIp(listenIp));
   if (options.node) {
     const { ip, port } = options.node;
     if (!parseIp(ip).ok || !Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new UsageError(`Bad node endpoint ${ip}:${port}`);
+      throw new UsageError(problem.badNode(ip, port));
     }
   }
   if (options.advertise !== undefined) {
     if (!parseIp(options.advertise).ok || options.advertise === "0.0.0.0") {
-      throw new UsageError(
-        `Bad advertised IP "${options.advertise}": give the IPv4 address peers can reach`,
-      );
+      throw new UsageError(problem.badAdvertise(options.advertise));
     }
   }
-  if (options.logFile === "") throw new UsageError("The log file name is empty");
+  if (options.logFile === "") throw new UsageError(problem.emptyLogFile());
   const attempts = positive("attempts", options.attempts, 5);
-  if (!Number.isInteger(attempts)) throw new UsageError("attempts must be a whole number");
+  if (!Number.isInteger(attempts)) throw new UsageError(problem.attemptsWhole());
   return {
     address: options.address,
     nick: options.nick,

@@ -23,6 +23,7 @@ import {
 } from "../errors.ts";
 import { formatSeconds, PmiLink } from "./pmi_link.ts";
 import { sanitize } from "../terminal/ui.ts";
+import { why } from "../terminal/texts.ts";
 
 export { formatSeconds };
 
@@ -92,10 +93,10 @@ export async function exchangeNicks(options: ConversationOptions): Promise<Hands
     maxQueuedBytes: options.maxQueuedBytes,
     paceMs: options.paceMs,
   });
-  let awaited = "nickname";
+  let awaited: string = why.awaited.nick;
   let timer: TimerHandle | undefined = clock.setTimeout(() => {
     timer = undefined;
-    link.fail(new HandshakeError(`no ${awaited} received within ${formatSeconds(timeoutMs)}`));
+    link.fail(new HandshakeError(why.nothingReceived(awaited, formatSeconds(timeoutMs))));
   }, timeoutMs);
   const done = () => {
     if (timer !== undefined) clock.clearTimeout(timer);
@@ -105,13 +106,11 @@ export async function exchangeNicks(options: ConversationOptions): Promise<Hands
     if (role === "caller") link.write(encodeNick(options.nick));
     const frame = await link.next();
     if (frame === null) {
-      throw new HandshakeError("the peer closed the connection before its nickname");
+      throw new HandshakeError(why.closedBeforeNick());
     }
     if (frame.kind !== "nick") {
       throw new HandshakeError(
-        frame.kind === "line"
-          ? "the peer sent a line before its nickname"
-          : "the peer sent an extension frame before its nickname",
+        frame.kind === "line" ? why.lineBeforeNick() : why.extensionBeforeNick(),
       );
     }
     if (role === "callee") link.write(encodeNick(options.nick));
@@ -124,7 +123,7 @@ export async function exchangeNicks(options: ConversationOptions): Promise<Hands
   } catch (error) {
     done();
     link.close();
-    throw asHandshakeError(error, "a nickname");
+    throw asHandshakeError(error, why.awaited.aNick);
   }
 }
 
@@ -132,7 +131,7 @@ export async function exchangeNicks(options: ConversationOptions): Promise<Hands
 export function asHandshakeError(error: unknown, awaiting: string): HandshakeError {
   if (error instanceof HandshakeError) return error;
   if (error instanceof PmiStreamError) {
-    return new HandshakeError(`bad data instead of ${awaiting}: ${error.message}`, {
+    return new HandshakeError(why.badDataInstead(awaiting, error.message), {
       cause: error,
     });
   }
@@ -142,7 +141,7 @@ export function asHandshakeError(error: unknown, awaiting: string): HandshakeErr
   ) {
     return new HandshakeError(error.message, { cause: error });
   }
-  return new HandshakeError(`connection failed: ${describeError(error)}`, { cause: error });
+  return new HandshakeError(why.connectionFailed(describeError(error)), { cause: error });
 }
 
 /**
@@ -243,14 +242,14 @@ export function explainEnd(end: ConversationEnd, peerNick: string): string {
   const nick = sanitize(peerNick);
   switch (end.reason) {
     case "local":
-      return "you left";
+      return why.youLeft();
     case "peer-closed":
-      return `${nick} closed the connection`;
+      return why.closedByPeer(nick);
     case "error":
-      if (end.error instanceof PmiStreamError) return `bad data from ${nick}: ${end.error.message}`;
+      if (end.error instanceof PmiStreamError) return why.badDataFrom(nick, end.error.message);
       if (end.error.name === "PeerTimeoutError" || end.error.name === "OverloadError") {
         return `${nick} ${end.error.message}`;
       }
-      return `connection lost: ${describeError(end.error)}`;
+      return why.connectionLost(describeError(end.error));
   }
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Endpoint, formatEndpoint, PROBE_NAME } from "../../plumi/address.ts";
+import { type Endpoint, PROBE_NAME } from "../../plumi/address.ts";
 import type { LookupReply } from "../../plumi/messages.ts";
 import type { StreamConn } from "../../transport/tcp.ts";
 import { closeOnAbort, unlessAborted } from "../abort.ts";
@@ -16,7 +16,7 @@ import { AbortedError, describeError, NodeSilentError } from "../errors.ts";
 import { parseFeatures, type PeerFeatures } from "./features.ts";
 import { dialGroupLink, type GroupLink, type GroupLinkTiming } from "../group/link.ts";
 import type { JoinRecord } from "../group/wire.ts";
-import { report, say } from "../terminal/texts.ts";
+import { problem, report, say } from "../terminal/texts.ts";
 import { ORIGINAL_PACE_MS } from "./pmi_link.ts";
 import type { PlumiClient } from "../node/client.ts";
 import type { AgentUi } from "../terminal/ui.ts";
@@ -207,7 +207,7 @@ export class Dialer {
       conn = await unlessAborted(this.#o.connect(endpoint, this.#o.connectTimeoutMs), signal);
     } catch (error) {
       ui.warn(
-        fail(address, `no connection to ${formatEndpoint(endpoint)} (${describeError(error)})`),
+        fail(address, problem.noConnection(endpoint, describeError(error))),
       );
       return undefined;
     }

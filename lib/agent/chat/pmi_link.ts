@@ -20,6 +20,7 @@ import { PmiDecoder } from "../../pmi/decoder.ts";
 import type { PmiFrame } from "../../pmi/frame.ts";
 import type { StreamConn } from "../../transport/tcp.ts";
 import { OverloadError, PeerTimeoutError } from "../errors.ts";
+import { why } from "../terminal/texts.ts";
 
 /** Options of {@linkcode PmiLink}. */
 export interface PmiLinkOptions {
@@ -183,9 +184,7 @@ export class PmiLink {
     this.#frameTimer = this.#clock.setTimeout(() => {
       this.#frameTimer = undefined;
       this.fail(
-        new PeerTimeoutError(
-          `took more than ${formatSeconds(this.#frameTimeoutMs)} to send one frame`,
-        ),
+        new PeerTimeoutError(why.slowFrame(formatSeconds(this.#frameTimeoutMs))),
       );
     }, this.#frameTimeoutMs);
   }
@@ -204,9 +203,7 @@ export class PmiLink {
     if (this.#closed) return false;
     if (this.#queued + bytes.length > this.#maxQueued) {
       this.fail(
-        new OverloadError(
-          `does not read what is sent (${Math.ceil(this.#queued / 1024)} KiB waiting)`,
-        ),
+        new OverloadError(why.notReading(Math.ceil(this.#queued / 1024))),
       );
       return false;
     }

@@ -17,7 +17,7 @@
 
 import type { Conversation } from "./conversation.ts";
 import type { Group } from "../group/group.ts";
-import { say } from "../terminal/texts.ts";
+import { conversationWith, say } from "../terminal/texts.ts";
 import { sameAddress } from "../addresses.ts";
 import { sanitize } from "../terminal/ui.ts";
 
@@ -162,7 +162,7 @@ export class Roster {
         say.listEntry(
           t === this.#current,
           t.label,
-          isChat(t) ? `conversation with ${sanitize(t.conversation.peerNick)}` : t.describe(),
+          isChat(t) ? conversationWith(t.conversation.peerNick) : t.describe(),
         )
       ),
     ];

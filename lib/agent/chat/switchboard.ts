@@ -20,7 +20,7 @@ import { sameAddress } from "../addresses.ts";
 import type { PlumiClient } from "../node/client.ts";
 import { Groups } from "../group/groups.ts";
 import type { GroupLinkTiming } from "../group/link.ts";
-import { report, say } from "../terminal/texts.ts";
+import { report, say, why } from "../terminal/texts.ts";
 import type { AgentUi } from "../terminal/ui.ts";
 import { type Conversation, explainEnd } from "./conversation.ts";
 import { Dialer, type DomainCheck } from "./dialer.ts";
@@ -146,7 +146,7 @@ export class Switchboard {
   async call(address: string, signal?: AbortSignal): Promise<void> {
     const { ui } = this.#o;
     if (sameAddress(address, this.#o.address)) {
-      ui.warn(say.callFailed(address, "that is you"));
+      ui.warn(say.callFailed(address, why.itIsYou()));
       return;
     }
     const existing = this.#roster.chats.find((c) => c.address && sameAddress(c.address, address));
@@ -203,7 +203,7 @@ export class Switchboard {
     if (!target) this.#o.ui.warn(say.notInConversation());
     else if (!isChat(target)) target.say(text);
     else if (!target.conversation.send(text)) {
-      this.#o.ui.warn(say.sendFailed("the conversation is over"));
+      this.#o.ui.warn(say.sendFailed(why.conversationOver()));
     } else this.#settle(target);
   }
 

@@ -33,7 +33,7 @@ import { noticeLines, Relays } from "./relays.ts";
 import { describeError, GroupProtocolError, OverloadError, PeerTimeoutError } from "../errors.ts";
 import { encodeRecord, type GroupRecord, splitGroupText } from "./wire.ts";
 import type { GroupLink, LinkEvent } from "./link.ts";
-import { say, who } from "../terminal/texts.ts";
+import { relayText, say, who, why } from "../terminal/texts.ts";
 import type { AgentUi } from "../terminal/ui.ts";
 
 /** A member's identity as this agent knows it. */
@@ -78,15 +78,15 @@ interface Member {
 
 /** Why a member's link ended, in words. */
 function explainLoss(error: Error | undefined, nick: string): string {
-  if (error === undefined) return `${nick} closed the connection`;
-  if (error instanceof PmiStreamError) return `bad data: ${error.message}`;
+  if (error === undefined) return why.closedByPeer(nick);
+  if (error instanceof PmiStreamError) return why.badData(error.message);
   if (
     error instanceof PeerTimeoutError || error instanceof OverloadError ||
     error instanceof GroupProtocolError
   ) {
     return error.message;
   }
-  return `connection lost: ${describeError(error)}`;
+  return why.connectionLost(describeError(error));
 }
 
 /** A group this agent is a member of. */
@@ -125,17 +125,17 @@ export class Group {
       line: (agent, text) => {
         host.ui.chat(agent.nick, text, this.label);
         this.#broadcast({ kind: "relayed-line", rid: agent.rid, seq: agent.seq, text });
-        this.#relays.tell(`${agent.nick}: ${text}`, agent.rid);
+        this.#relays.tell(relayText.line(agent.nick, text), agent.rid);
       },
       ended: (agent, end) => {
         if (this.#left) return;
         const someone = who(agent.nick, agent.address);
         if (end.reason === "error") {
-          const why = explainLoss(end.error, agent.nick);
-          host.ui.info(say.memberVanished(this.label, someone, why, "you"));
+          const reason = explainLoss(end.error, agent.nick);
+          host.ui.info(say.memberVanished(this.label, someone, reason, "you"));
         } else host.ui.info(say.memberLeft(this.label, someone, "you"));
         const lost = end.reason === "error";
-        this.#relays.tell(`* ${agent.nick} ${lost ? "vanished" : "left"}`);
+        this.#relays.tell(relayText.gone(agent.nick, lost));
         this.#broadcast({ kind: "unrelayed", rid: agent.rid, lost });
       },
     });
@@ -165,9 +165,9 @@ export class Group {
 
   /** Why `address` cannot join now, or `undefined` if it can. */
   refusal(address: string): string | undefined {
-    if (this.#left) return "this member is leaving the group";
+    if (this.#left) return why.memberLeaving();
     if (this.#members.has(addressKey(address))) return undefined;
-    if (this.size >= this.#host.maxSize) return `the group is full (${this.#host.maxSize} members)`;
+    if (this.size >= this.#host.maxSize) return why.groupFull(this.#host.maxSize);
     return undefined;
   }
 
@@ -188,7 +188,7 @@ export class Group {
     for (const piece of splitGroupText(text)) {
       this.#seq++;
       this.#broadcast({ kind: "line", seq: this.#seq, text: piece });
-      this.#relays.tell(`${this.#host.me.nick}: ${piece}`);
+      this.#relays.tell(relayText.line(this.#host.me.nick, piece));
     }
   }
 
@@ -220,7 +220,7 @@ export class Group {
       const { ui } = this.#host;
       if (how === "i-invited" || (how === "mesh" && !this.#old.has(key))) {
         ui.info(say.memberJoined(this.label, someone));
-        this.#relays.tell(`* ${member.nick} joined`);
+        this.#relays.tell(relayText.joined(member.nick));
       } else if (how === "mesh") {
         ui.info(say.memberPresent(this.label, someone));
       }
@@ -270,8 +270,10 @@ export class Group {
     if (!agent) return;
     ui.info(say.memberJoined(this.label, who(agent.nick, address), "you"));
     conversation.send(`* ${me.nick} added you to group ${this.label}`);
-    for (const line of noticeLines("* Members: ", [me.nick, ...others])) conversation.send(line);
-    this.#relays.tell(`* ${agent.nick} joined`, agent.rid);
+    for (const line of noticeLines(relayText.membersHead(), [me.nick, ...others])) {
+      conversation.send(line);
+    }
+    this.#relays.tell(relayText.joined(agent.nick), agent.rid);
     this.#broadcast({ kind: "relayed", fresh: true, rid: agent.rid, address, nick: agent.nick });
   }
 
@@ -324,18 +326,18 @@ export class Group {
     if (this.#left) return;
     const { ui } = this.#host;
     const someone = who(member.nick, member.address);
-    const why = explainLoss(error, member.nick);
+    const reason = explainLoss(error, member.nick);
     if (member.quit) ui.info(say.memberLeft(this.label, someone));
-    else ui.info(say.memberVanished(this.label, someone, why));
-    this.#relays.tell(`* ${member.nick} ${member.quit ? "left" : "vanished"}`);
+    else ui.info(say.memberVanished(this.label, someone, reason));
+    this.#relays.tell(relayText.gone(member.nick, !member.quit));
     for (const r of member.relayed.values()) {
       this.#lastSeq.delete(`r:${addressKey(r.address)}`);
       const relayedOne = who(r.nick, r.address);
       if (member.quit) ui.info(say.memberLeft(this.label, relayedOne, member.nick));
       else {
-        ui.info(say.memberVanished(this.label, relayedOne, "relay gone", member.nick));
+        ui.info(say.memberVanished(this.label, relayedOne, why.relayGone(), member.nick));
       }
-      this.#relays.tell(`* ${r.nick} ${member.quit ? "left" : "vanished"}`);
+      this.#relays.tell(relayText.gone(r.nick, !member.quit));
     }
   }
 
@@ -358,7 +360,7 @@ export class Group {
         const someone = who(event.nick, event.address);
         if (event.fresh) {
           this.#host.ui.info(say.memberJoined(this.label, someone, member.nick));
-          this.#relays.tell(`* ${event.nick} joined`);
+          this.#relays.tell(relayText.joined(event.nick));
         } else this.#host.ui.info(say.memberPresent(this.label, someone, member.nick));
         return;
       }
@@ -370,10 +372,10 @@ export class Group {
         const someone = who(r.nick, r.address);
         this.#host.ui.info(
           event.lost
-            ? say.memberVanished(this.label, someone, "connection lost", member.nick)
+            ? say.memberVanished(this.label, someone, why.lost(), member.nick)
             : say.memberLeft(this.label, someone, member.nick),
         );
-        this.#relays.tell(`* ${r.nick} ${event.lost ? "vanished" : "left"}`);
+        this.#relays.tell(relayText.gone(r.nick, event.lost));
         return;
       }
       case "line":
@@ -397,7 +399,7 @@ export class Group {
     }
     this.#lastSeq.set(sender, seq);
     this.#host.ui.chat(nick, text, this.label);
-    this.#relays.tell(`${nick}: ${text}`);
+    this.#relays.tell(relayText.line(nick, text));
   }
 
   /** A member was named (`P`): link with it if we have no link and our address is the smaller. */
@@ -422,7 +424,7 @@ export class Group {
         const link = await this.#host.dial(this, endpoint);
         if (addressKey(link.peer.address) !== key) {
           link.close();
-          throw new Error(`${link.peer.address} answered instead`);
+          throw new Error(why.answeredByOther(link.peer.address));
         }
         this.attach(link, "mesh");
       } catch (error) {

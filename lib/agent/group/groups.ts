@@ -16,7 +16,7 @@ import { describeError } from "../errors.ts";
 import { Group, type MemberIdentity } from "./group.ts";
 import { answerGroupLink, type GroupLink, type GroupLinkTiming } from "./link.ts";
 import type { JoinRecord } from "./wire.ts";
-import { say } from "../terminal/texts.ts";
+import { say, why } from "../terminal/texts.ts";
 import type { Roster } from "../chat/roster.ts";
 import type { AgentUi } from "../terminal/ui.ts";
 
@@ -73,7 +73,7 @@ export class Groups {
   async invite(group: Group, address: string, signal: AbortSignal): Promise<void> {
     const { ui, dialer } = this.#o;
     if (sameAddress(address, this.#o.me.address)) {
-      ui.warn(say.inviteFailed(address, "that is you"));
+      ui.warn(say.inviteFailed(address, why.itIsYou()));
       return;
     }
     if (group.has(address)) {
@@ -162,13 +162,13 @@ export class Groups {
   }
 
   #decide(join: JoinRecord): string | undefined {
-    if (this.#closed) return "the agent is leaving";
-    if (sameAddress(join.address, this.#o.me.address)) return "that is me";
+    if (this.#closed) return why.leaving();
+    if (sameAddress(join.address, this.#o.me.address)) return why.itIsMe();
     const group = this.#o.roster.groups.find((g) => g.gid === join.gid);
     if (group) return group.refusal(join.address);
-    if (join.mode !== "invite") return "not a member of this group";
+    if (join.mode !== "invite") return why.notMember();
     if (this.#o.roster.groups.length >= this.#o.maxGroups) {
-      return `already in ${this.#o.maxGroups} groups`;
+      return why.groupsFull(this.#o.maxGroups);
     }
     return undefined;
   }

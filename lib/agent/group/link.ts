@@ -17,6 +17,7 @@ import type { Endpoint } from "../../plumi/address.ts";
 import type { StreamConn } from "../../transport/tcp.ts";
 import { asHandshakeError, exchangeNicks } from "../chat/conversation.ts";
 import { GroupProtocolError, HandshakeError, OverloadError, PeerTimeoutError } from "../errors.ts";
+import { why } from "../terminal/texts.ts";
 import {
   encodeRecord,
   GROUP_FRAME_TYPE,
@@ -57,7 +58,7 @@ async function readEvent(link: PmiLink, assembler: RecordAssembler): Promise<Lin
     if (frame === null) return null;
     if (frame.kind === "nick") return { kind: "nick", nick: frame.text };
     if (frame.kind === "line") {
-      const error = new GroupProtocolError("sent an L frame on a group link");
+      const error = new GroupProtocolError(why.lineOnGroupLink());
       link.fail(error);
       throw error;
     }
@@ -124,7 +125,7 @@ export class GroupLink {
     const now = this.#timing.clock.now();
     const { idleMs } = this.#timing;
     if (now - this.#link.lastReceived >= idleMs) {
-      this.#link.fail(new PeerTimeoutError(`sent nothing for ${formatSeconds(idleMs)}`));
+      this.#link.fail(new PeerTimeoutError(why.silentFor(formatSeconds(idleMs))));
       return;
     }
     if (now - this.#link.lastSent >= idleMs / 3) this.send({ kind: "ping" });
@@ -188,15 +189,15 @@ export async function dialGroupLink(options: DialOptions): Promise<GroupLink> {
   const { link } = handshake;
   const assembler = new RecordAssembler();
   try {
-    handshake.expect("answer to the group request");
+    handshake.expect(why.awaited.groupAnswer);
     link.write(encodeRecord(options.join));
     const answer = await readEvent(link, assembler);
-    if (answer === null) throw new HandshakeError("the peer closed the connection");
+    if (answer === null) throw new HandshakeError(why.peerClosedConnection());
     if (answer.kind === "refuse") {
-      throw new HandshakeError(`refused: ${answer.reason || "no reason given"}`);
+      throw new HandshakeError(why.groupRefused(answer.reason));
     }
     if (answer.kind !== "welcome") {
-      throw new HandshakeError(`the peer answered "${answer.kind}" to a group request`);
+      throw new HandshakeError(why.answeredInstead(answer.kind));
     }
     handshake.done();
     return new GroupLink(link, assembler, "caller", {
@@ -207,7 +208,7 @@ export async function dialGroupLink(options: DialOptions): Promise<GroupLink> {
   } catch (error) {
     handshake.done();
     link.close();
-    throw asHandshakeError(error, "an answer to the group request");
+    throw asHandshakeError(error, why.awaited.aGroupAnswer);
   }
 }
 
@@ -239,17 +240,17 @@ export async function answerGroupLink(
   const { link } = handshake;
   const assembler = new RecordAssembler();
   try {
-    handshake.expect("group request");
+    handshake.expect(why.awaited.groupRequest);
     const request = await readEvent(link, assembler);
-    if (request === null) throw new HandshakeError("the peer closed the connection");
+    if (request === null) throw new HandshakeError(why.peerClosedConnection());
     if (request.kind !== "join") {
-      throw new HandshakeError(`the peer sent "${request.kind}" instead of a group request`);
+      throw new HandshakeError(why.sentInstead(request.kind));
     }
     const refusal = options.decide(request);
     if (refusal !== undefined) {
       link.write(encodeRecord({ kind: "refuse", reason: refusal }));
       await link.flush(1_000);
-      throw new HandshakeError(`refused a group link: ${refusal}`);
+      throw new HandshakeError(why.refusedGroupLink(refusal));
     }
     link.write(encodeRecord({ kind: "welcome", ...options.me }));
     handshake.done();
@@ -258,6 +259,6 @@ export async function answerGroupLink(
   } catch (error) {
     handshake.done();
     link.close();
-    throw asHandshakeError(error, "a group request");
+    throw asHandshakeError(error, why.awaited.aGroupRequest);
   }
 }

@@ -8,10 +8,11 @@
  */
 
 import type { Clock, TimerHandle } from "../../clock.ts";
-import { type Endpoint, formatEndpoint, parsePort } from "../../plumi/address.ts";
+import { type Endpoint, parsePort } from "../../plumi/address.ts";
 import type { ExtensionReply, ExtensionType } from "../../plumi/messages.ts";
 import { param, params as allParams } from "../../plumi/params.ts";
 import { NodeSilentError } from "../errors.ts";
+import { buddyText, problem } from "../terminal/texts.ts";
 import type { PlumiClient } from "./client.ts";
 import { endpointParam, type NodeSession } from "./registration.ts";
 
@@ -68,15 +69,6 @@ export function parseBuddyEntry(entry: string, history: boolean): BuddyStatus {
     }),
   };
 }
-
-/** Why a buddy change was refused, in plain words. */
-const BUDDY_ERRORS: Record<string, string> = {
-  auth: "the node no longer knows this session",
-  invalid: "that is not an address",
-  self: "you cannot add yourself",
-  full: "your buddy list is full",
-  absent: "not on your buddy list",
-};
 
 /** Options of {@linkcode ExtendedSession}. */
 export interface ExtendedSessionOptions {
@@ -204,13 +196,13 @@ export class ExtendedSession {
   /** Add a buddy (any domain). Resolves to an error text, or `undefined` when done. */
   async addBuddy(buddy: string): Promise<string | undefined> {
     const reply = await this.#ask("B", ["op=add", `b=${buddy}`]);
-    return reply.code === 0 ? undefined : BUDDY_ERRORS[param(reply.params, "e") ?? ""] ?? "refused";
+    return reply.code === 0 ? undefined : buddyRefusal(param(reply.params, "e"));
   }
 
   /** Remove a buddy. Resolves to an error text, or `undefined` when done. */
   async removeBuddy(buddy: string): Promise<string | undefined> {
     const reply = await this.#ask("B", ["op=del", `b=${buddy}`]);
-    return reply.code === 0 ? undefined : BUDDY_ERRORS[param(reply.params, "e") ?? ""] ?? "refused";
+    return reply.code === 0 ? undefined : buddyRefusal(param(reply.params, "e"));
   }
 
   /**
@@ -265,17 +257,14 @@ export class ExtendedSession {
     if (reply.kind === "deregister-reply" && reply.code === 0) return undefined;
     const code = reply.kind === "deregister-reply" ? param(reply.params, "e") : undefined;
     return code === "replaced"
-      ? "another agent has signed in as this user"
+      ? problem.deregisterReplaced()
       : code === "user"
-      ? "the node does not know this user"
-      : "the node no longer knows this session";
+      ? problem.deregisterUnknownUser()
+      : problem.sessionUnknown();
   }
 }
 
-/** A buddy's line in `/buddies`, e.g. `joan@cc.com  online  10.0.0.7:4000`. */
-export function describeBuddy(buddy: BuddyStatus): string {
-  const state = { on: "online", busy: "busy", off: "offline", "?": "unknown" }[buddy.state];
-  return `${buddy.address.padEnd(32)} ${state.padEnd(8)}${
-    buddy.endpoint ? ` ${formatEndpoint(buddy.endpoint)}` : ""
-  }`;
+/** Why a buddy change was refused (its `e=` code), in plain words. */
+function buddyRefusal(code: string | undefined): string {
+  return buddyText.refusals[code ?? ""] ?? buddyText.refused();
 }

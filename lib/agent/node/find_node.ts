@@ -10,6 +10,7 @@ import { DEFAULT_NODE_PORT, resolveByDns } from "../../locate.ts";
 import type { Endpoint } from "../../plumi/address.ts";
 import type { DnsClient } from "../../transport/dns.ts";
 import { NodeNotFoundError } from "../errors.ts";
+import { problem } from "../terminal/texts.ts";
 
 export { DEFAULT_NODE_PORT };
 
@@ -41,16 +42,11 @@ export async function locateNodes(domain: string, dns: DnsClient): Promise<Endpo
   if (error !== undefined) {
     throw new NodeNotFoundError(
       domain,
-      `cannot find the node of ${domain}: DNS look-up failed (${
-        error instanceof Error ? error.message : String(error)
-      })`,
+      problem.dnsFailed(domain, error instanceof Error ? error.message : String(error)),
       { cause: error },
     );
   }
-  throw new NodeNotFoundError(
-    domain,
-    `domain ${domain} not found: it has no _plumi._udp SRV record and no DNS address record`,
-  );
+  throw new NodeNotFoundError(domain, problem.noSuchDomain(domain));
 }
 
 /**

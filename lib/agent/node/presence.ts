@@ -7,29 +7,19 @@
  * @module
  */
 
-import { formatEndpoint } from "../../plumi/address.ts";
 import { describeError } from "../errors.ts";
 import type { BuddyState, BuddyStatus, ExtendedSession } from "./extended_client.ts";
 import { signUp } from "./registration.ts";
-import { say } from "../terminal/texts.ts";
+import { buddyText, say, signUpText, STATE_WORDS } from "../terminal/texts.ts";
 import type { PlumiClient } from "./client.ts";
 import type { AgentUi, Tone } from "../terminal/ui.ts";
 
-const STATE_WORDS: Record<BuddyState, string> = {
-  on: "online",
-  busy: "busy",
-  off: "offline",
-  "?": "unknown",
-};
 const STATE_TONES: Record<BuddyState, Tone> = {
   on: "good",
   busy: "warn",
   off: "dim",
   "?": "dim",
 };
-
-const ORIGINAL_NODE =
-  "Your node speaks only the original protocol: it keeps no buddy lists or accounts.";
 
 /** The agent's buddy list as last seen, and the commands on it. */
 export class Presence {
@@ -74,13 +64,13 @@ export class Presence {
 
   async #guard(work: (session: ExtendedSession) => Promise<void>): Promise<void> {
     if (!this.#session) {
-      this.#ui.warn(ORIGINAL_NODE);
+      this.#ui.warn(buddyText.originalNode());
       return;
     }
     try {
       await work(this.#session);
     } catch (error) {
-      this.#ui.warn(`The node did not answer: ${describeError(error)}`);
+      this.#ui.warn(buddyText.nodeSilent(describeError(error)));
     }
   }
 
@@ -95,9 +85,9 @@ export class Presence {
   add(address: string): Promise<void> {
     return this.#guard(async (session) => {
       const problem = await session.addBuddy(address);
-      if (problem) this.#ui.warn(`Cannot add ${address}: ${problem}`);
+      if (problem) this.#ui.warn(buddyText.addFailed(address, problem));
       else {
-        this.#ui.info(`Added ${address} to your buddies`);
+        this.#ui.info(buddyText.added(address));
         this.#added.add(address);
         await this.refresh();
       }
@@ -108,10 +98,10 @@ export class Presence {
   remove(address: string): Promise<void> {
     return this.#guard(async (session) => {
       const problem = await session.removeBuddy(address);
-      if (problem) this.#ui.warn(`Cannot remove ${address}: ${problem}`);
+      if (problem) this.#ui.warn(buddyText.removeFailed(address, problem));
       else {
         this.#known.delete(address);
-        this.#ui.info(`Removed ${address} from your buddies`);
+        this.#ui.info(buddyText.removed(address));
       }
     });
   }
@@ -135,7 +125,7 @@ export class Presence {
         return fetched;
       });
       if (!buddies) {
-        this.#ui.warn("The node refused the buddy list (session lost); it will be fetched again");
+        this.#ui.warn(buddyText.listRefused());
         return;
       }
       this.#table(buddies);
@@ -144,22 +134,16 @@ export class Presence {
 
   #table(buddies: readonly BuddyStatus[]): void {
     if (buddies.length === 0) {
-      this.#ui.info("No buddies yet: /add <address> adds one");
+      this.#ui.info(buddyText.none());
       return;
     }
-    this.#ui.info(`${"BUDDY".padEnd(32)} ${"STATE".padEnd(8)} WHERE`);
+    this.#ui.info(buddyText.header());
     for (const buddy of buddies) {
       const state = this.#tint(STATE_WORDS[buddy.state].padEnd(8), STATE_TONES[buddy.state]);
-      this.#ui.info(
-        `${buddy.address.padEnd(32)} ${state} ${
-          buddy.endpoint ? formatEndpoint(buddy.endpoint) : ""
-        }`.trimEnd(),
-      );
+      this.#ui.info(buddyText.row(buddy.address, state, buddy.endpoint));
     }
     const online = buddies.filter((b) => b.state === "on" || b.state === "busy").length;
-    this.#ui.info(
-      `${buddies.length} buddies, ${online} online (unknown: not shared with you, or not known)`,
-    );
+    this.#ui.info(buddyText.summary(buddies.length, online));
   }
 
   /** `/online`: who is online in the domain. */
@@ -167,11 +151,11 @@ export class Presence {
     return this.#guard(async (session) => {
       const names = await session.online();
       if (!names) {
-        this.#ui.warn("The node does not share who is online");
+        this.#ui.warn(buddyText.onlineHidden());
         return;
       }
       const domain = session.address.slice(session.address.indexOf("@") + 1);
-      this.#ui.info(`Online in ${domain} (${names.length}): ${names.join(", ")}`);
+      this.#ui.info(buddyText.online(domain, names));
     });
   }
 
@@ -184,17 +168,10 @@ export class Presence {
   ): Promise<void> {
     try {
       const result = await signUp(client, address, password, iterations);
-      const lines: Record<typeof result, string> = {
-        created: `Account ${address} created: register with it using --address ${address}`,
-        taken: `Cannot sign up ${address}: the name is taken`,
-        invalid: `Cannot sign up ${address}: the node refused the name or the request`,
-        closed:
-          `Cannot sign up ${address}: the node does not allow sign-up (ask its administrator)`,
-      };
-      if (result === "created") this.#ui.info(lines[result]);
-      else this.#ui.warn(lines[result]);
+      if (result === "created") this.#ui.info(signUpText.createdUse(address));
+      else this.#ui.warn(signUpText.refused(address, result));
     } catch (error) {
-      this.#ui.warn(`Cannot sign up ${address}: ${describeError(error)}`);
+      this.#ui.warn(signUpText.failed(address, describeError(error)));
     }
   }
 
@@ -227,9 +204,8 @@ export class Presence {
       const steps = changesSince(before, buddy);
       steps.forEach((state, i) => {
         const last = i === steps.length - 1;
-        const where = last && buddy.endpoint ? ` (${formatEndpoint(buddy.endpoint)})` : "";
         const word = this.#tint(STATE_WORDS[state], STATE_TONES[state]);
-        this.#ui.info(`Buddy ${buddy.address} is now ${word}${where}`);
+        this.#ui.info(buddyText.changed(buddy.address, word, last ? buddy.endpoint : undefined));
       });
     }
     this.#known = new Map(buddies.map((b) => [b.address, b]));

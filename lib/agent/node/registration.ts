@@ -17,12 +17,12 @@ import {
   makeProof,
   toBase64Url,
 } from "../../auth.ts";
-import { type Endpoint, formatEndpoint, parseEndpoint } from "../../plumi/address.ts";
+import { type Endpoint, parseEndpoint } from "../../plumi/address.ts";
 import { formatPlumi } from "../../plumi/codec.ts";
 import type { RegisterRequest } from "../../plumi/messages.ts";
 import { isV2, param } from "../../plumi/params.ts";
 import { RegistrationError } from "../errors.ts";
-import { report } from "../terminal/texts.ts";
+import { problem, report } from "../terminal/texts.ts";
 import type { PlumiClient } from "./client.ts";
 import { signupOpen } from "./signup_probe.ts";
 
@@ -48,7 +48,7 @@ export type PasswordSource = () => Promise<string | undefined>;
 
 /** The node refused the password: the proof did not match, twice. */
 export class WrongPasswordError extends RegistrationError {
-  constructor(address: string, message = `Cannot register ${address}: wrong password`) {
+  constructor(address: string, message = problem.wrongPassword(address)) {
     super(address, message);
     this.name = "WrongPasswordError";
   }
@@ -79,7 +79,7 @@ export function endpointParam(params: readonly string[]): Endpoint | undefined {
 
 /** How the agent says that `address` is signed in elsewhere. */
 export function signedInElsewhere(address: string, at: Endpoint | undefined): string {
-  return `${address} is already signed in from ${at ? formatEndpoint(at) : "another place"}`;
+  return problem.signedInElsewhere(address, at);
 }
 
 /** A PR without proof is padded to this many bytes, so the node may answer with a challenge. */
@@ -137,7 +137,7 @@ export async function registerWith(
     if (first.code === 0) return { kind: "original" };
     throw new RegistrationError(
       address,
-      `Cannot register ${address}: the node of ${domainOf(address)} does not know this user`,
+      problem.cannotRegister(address, problem.unknownUser(domainOf(address))),
     );
   }
   if (first.code === 0) return { kind: "extended", session: sessionOf(first.params) };
@@ -154,7 +154,7 @@ export async function registerWith(
   if (secret === undefined || secret === "") {
     throw new RegistrationError(
       address,
-      `Cannot register ${address}: this user has a password; give it (LUMI_PASSWORD, or type it when asked)`,
+      problem.cannotRegister(address, problem.passwordNeeded()),
     );
   }
   let challenge: readonly string[] = first.params;
@@ -209,17 +209,17 @@ function refusal(
     const at = endpointParam(params);
     return new SignedInElsewhereError(
       address,
-      `${signedInElsewhere(address, at)} (--replace signs in here and stops the other agent)`,
+      `${signedInElsewhere(address, at)} (${problem.replaceHint()})`,
       at,
     );
   }
   const domain = domainOf(address);
   const why = code === "user"
-    ? `the node of ${domain} does not know this user`
+    ? problem.unknownUser(domain)
     : code === "pad"
-    ? "the node wants a longer request (this agent is out of date)"
-    : `the node refused it (${code ?? "no reason given"})`;
-  return new RegistrationError(address, `Cannot register ${address}: ${why}`);
+    ? problem.longerRequest()
+    : problem.refusedCode(code);
+  return new RegistrationError(address, problem.cannotRegister(address, why));
 }
 
 /** The answer to a sign-up. */

@@ -8,7 +8,6 @@
  * @module
  */
 
-import { formatEndpoint } from "../../plumi/address.ts";
 import { untilAborted } from "../abort.ts";
 import {
   AbortedError,
@@ -18,7 +17,7 @@ import {
   RegistrationError,
 } from "../errors.ts";
 import type { ExtendedSession } from "./extended_client.ts";
-import { say } from "../terminal/texts.ts";
+import { ask, problem, say, why } from "../terminal/texts.ts";
 import type { ResolvedAgentOptions } from "../options.ts";
 import type { PlumiClient } from "./client.ts";
 import {
@@ -68,7 +67,7 @@ export async function withRetry<T>(
     } catch (error) {
       if (!ui.interactive || !retryable(error) || signal.aborted) throw error;
       ui.warn((error as Error).message);
-      const answer = await untilAborted(ui.ask("Try again? [Y/n] "), signal);
+      const answer = await untilAborted(ui.ask(ask.tryAgain()), signal);
       if (signal.aborted) throw new AbortedError("interrupted");
       if (answer === null || /^\s*n/i.test(answer)) throw new GaveUpError(error as Error);
     }
@@ -82,7 +81,7 @@ export async function register(
   signal: AbortSignal,
   replace = false,
 ): Promise<RegisterResult> {
-  const where = `Cannot register ${address} with node ${formatEndpoint(client.node)}`;
+  const where = problem.cannotRegisterWith(address, client.node);
   try {
     return await registerWith(client, address, password, { signal, replace });
   } catch (error) {
@@ -112,7 +111,7 @@ export function passwordSource(
   return {
     get: async () => {
       if (known === undefined && ui.interactive) {
-        const question = `Password for ${address}: `;
+        const question = ask.password(address);
         const answer = await untilAborted(
           ui.askSecret ? ui.askSecret(question) : ui.ask(question),
           signal,
@@ -194,14 +193,13 @@ export async function deregister(
       // An original node refuses a user it does not know; ours also a PD from anywhere but the
       // agent that holds the registration (another agent signed in as this user since).
       if (reply.kind !== "deregister-reply" || reply.code !== 0) {
-        refused = "the node refused it (it does not know this user, or another agent holds " +
-          "the registration)";
+        refused = problem.deregisterRefused();
       }
     }
     if (refused === undefined) ui.info(say.deregistered(address));
     else ui.warn(say.deregisterFailed(address, refused));
   } catch (error) {
-    if (error instanceof AbortedError) ui.warn(say.deregisterFailed(address, "interrupted"));
+    if (error instanceof AbortedError) ui.warn(say.deregisterFailed(address, why.interrupted()));
     else ui.warn(say.deregisterFailed(address, describeError(error)));
   }
 }

@@ -6,7 +6,7 @@
 
 import { parseAddress } from "../../plumi/address.ts";
 import { GROUP_NAME } from "../group/wire.ts";
-import { report, say } from "./texts.ts";
+import { report, say, usage } from "./texts.ts";
 
 /** One line of user input, interpreted. */
 export type Command =
@@ -31,27 +31,7 @@ export type Command =
   | { readonly kind: "invalid"; readonly message: string };
 
 /** The `/help` text, one line per entry. */
-export const HELP: readonly string[] = [
-  "Commands:",
-  "  <address>          call someone, e.g. joan@bb.com (when no conversation is open)",
-  "  /call <address>    call someone, also while in other conversations",
-  "  <text>             send a line to the current conversation or group; //text sends /text",
-  "  /list              the open conversations and groups; * marks where typed lines go",
-  "  /switch <who>      send typed lines to another conversation: address, nickname or #group",
-  "  /close [<who>]     end a conversation (default: the current one)",
-  "  /exit              end the current conversation, or leave the current group",
-  "  /group <name>      start a group chat; typed lines go to it",
-  "  /invite <address>  add someone to the current group",
-  "  /leave [#group]    leave a group (default: the current one)",
-  "  /add <address>     add a buddy (any domain); you see its presence once it adds you too",
-  "  /del <address>     remove a buddy",
-  "  /buddies           your buddies: online, busy, offline or unknown, and where to reach them",
-  "  /online            who is online in your domain",
-  "  /signup <address>  create an account on your node (the password is asked)",
-  "  /wait              wait until a call comes in, or until the current conversation ends",
-  "  /quit              deregister and leave (also Ctrl-C, or the end of the input)",
-  "  /help              this list",
-];
+export const HELP: readonly string[] = usage.help;
 
 /**
  * Interpret one typed line; `talking` says whether typed lines go to a
@@ -73,7 +53,7 @@ export function parseCommand(line: string, talking: boolean): Command {
     const argument = rest.join(" ");
     switch (word.toLowerCase()) {
       case "/call":
-        if (argument === "") return { kind: "invalid", message: "Usage: /call <address>" };
+        if (argument === "") return { kind: "invalid", message: usage.call() };
         return addressCommand("call", argument);
       case "/exit":
         return { kind: "exit" };
@@ -87,7 +67,7 @@ export function parseCommand(line: string, talking: boolean): Command {
         return { kind: "list" };
       case "/switch":
         if (argument === "") {
-          return { kind: "invalid", message: "Usage: /switch <address, nickname or #group>" };
+          return { kind: "invalid", message: usage.switch() };
         }
         return { kind: "switch", target: argument };
       case "/close":
@@ -95,22 +75,18 @@ export function parseCommand(line: string, talking: boolean): Command {
       case "/group": {
         const name = argument.startsWith("#") ? argument.slice(1) : argument;
         if (!GROUP_NAME.test(name)) {
-          return {
-            kind: "invalid",
-            message: "Usage: /group <name>, 1-32 letters, digits, '.', '_' or '-'",
-          };
+          return { kind: "invalid", message: usage.group() };
         }
         return { kind: "group", name };
       }
       case "/invite":
-        if (argument === "") return { kind: "invalid", message: "Usage: /invite <address>" };
+        if (argument === "") return { kind: "invalid", message: usage.invite() };
         return addressCommand("invite", argument);
       case "/leave":
         return argument === "" ? { kind: "leave" } : { kind: "leave", target: argument };
       case "/add":
       case "/del": {
-        const usage = `Usage: ${word.toLowerCase()} <address>`;
-        if (argument === "") return { kind: "invalid", message: usage };
+        if (argument === "") return { kind: "invalid", message: usage.buddy(word.toLowerCase()) };
         const parsed = parseAddress(argument);
         if (!parsed.ok) return { kind: "invalid", message: say.notAnAddress(parsed.message) };
         return {
@@ -125,7 +101,7 @@ export function parseCommand(line: string, talking: boolean): Command {
       case "/signup": {
         const [address = "", password] = rest;
         if (address === "") {
-          return { kind: "invalid", message: "Usage: /signup <address> [password]" };
+          return { kind: "invalid", message: usage.signup() };
         }
         const parsed = parseAddress(address);
         if (!parsed.ok) return { kind: "invalid", message: say.notAnAddress(parsed.message) };

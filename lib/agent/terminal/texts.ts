@@ -163,3 +163,238 @@ export const report = {
   signupHint: (address: string): string =>
     `this node allows sign-up: run again with --signup to create ${address}`,
 } as const;
+
+/** The questions the agent asks on a terminal. */
+export const ask = {
+  nick: (): string => "Nickname: ",
+  address: (): string => "Address (name@domain): ",
+  tryAgain: (): string => "Try again? [Y/n] ",
+  password: (address: string): string => `Password for ${address}: `,
+} as const;
+
+/** How a command is typed, when it was not; and `/help`. */
+export const usage = {
+  call: (): string => "Usage: /call <address>",
+  switch: (): string => "Usage: /switch <address, nickname or #group>",
+  group: (): string => "Usage: /group <name>, 1-32 letters, digits, '.', '_' or '-'",
+  invite: (): string => "Usage: /invite <address>",
+  buddy: (command: string): string => `Usage: ${command} <address>`,
+  signup: (): string => "Usage: /signup <address> [password]",
+  signupPassword: (): string =>
+    "Usage: /signup <address> [password] (the password is asked on a terminal)",
+  /** The `/help` text, one line per entry. */
+  help: [
+    "Commands:",
+    "  <address>          call someone, e.g. joan@bb.com (when no conversation is open)",
+    "  /call <address>    call someone, also while in other conversations",
+    "  <text>             send a line to the current conversation or group; //text sends /text",
+    "  /list              the open conversations and groups; * marks where typed lines go",
+    "  /switch <who>      send typed lines to another conversation: address, nickname or #group",
+    "  /close [<who>]     end a conversation (default: the current one)",
+    "  /exit              end the current conversation, or leave the current group",
+    "  /group <name>      start a group chat; typed lines go to it",
+    "  /invite <address>  add someone to the current group",
+    "  /leave [#group]    leave a group (default: the current one)",
+    "  /add <address>     add a buddy (any domain); you see its presence once it adds you too",
+    "  /del <address>     remove a buddy",
+    "  /buddies           your buddies: online, busy, offline or unknown, and where to reach them",
+    "  /online            who is online in your domain",
+    "  /signup <address>  create an account on your node (the password is asked)",
+    "  /wait              wait until a call comes in, or until the current conversation ends",
+    "  /quit              deregister and leave (also Ctrl-C, or the end of the input)",
+    "  /help              this list",
+  ] as readonly string[],
+} as const;
+
+/** A buddy's state, in words. */
+export const STATE_WORDS = { on: "online", busy: "busy", off: "offline", "?": "unknown" } as const;
+
+/** Buddies, presence and accounts (`/add`, `/del`, `/buddies`, `/online`, `/signup`). */
+export const buddyText = {
+  nodeKeepsThem: (): string => "This node keeps your buddies: /buddies, /add, /del, /online",
+  originalNode: (): string =>
+    "Your node speaks only the original protocol: it keeps no buddy lists or accounts.",
+  nodeSilent: (why: string): string => `The node did not answer: ${why}`,
+  addFailed: (address: string, why: string): string => `Cannot add ${address}: ${why}`,
+  added: (address: string): string => `Added ${address} to your buddies`,
+  removeFailed: (address: string, why: string): string => `Cannot remove ${address}: ${why}`,
+  removed: (address: string): string => `Removed ${address} from your buddies`,
+  listRefused: (): string =>
+    "The node refused the buddy list (session lost); it will be fetched again",
+  none: (): string => "No buddies yet: /add <address> adds one",
+  header: (): string => `${"BUDDY".padEnd(32)} ${"STATE".padEnd(8)} WHERE`,
+  /** One row of the table; `state` comes padded (and maybe tinted). */
+  row: (address: string, state: string, where: Endpoint | undefined): string =>
+    `${address.padEnd(32)} ${state} ${where ? formatEndpoint(where) : ""}`.trimEnd(),
+  summary: (count: number, online: number): string =>
+    `${count} buddies, ${online} online (unknown: not shared with you, or not known)`,
+  onlineHidden: (): string => "The node does not share who is online",
+  online: (domain: string, names: readonly string[]): string =>
+    `Online in ${domain} (${names.length}): ${names.join(", ")}`,
+  /** `state` comes in words (and maybe tinted). */
+  changed: (address: string, state: string, where: Endpoint | undefined): string =>
+    `Buddy ${address} is now ${state}${where ? ` (${formatEndpoint(where)})` : ""}`,
+  /** Why the node refused a buddy change, by its `e=` code. */
+  refusals: {
+    auth: "the node no longer knows this session",
+    invalid: "that is not an address",
+    self: "you cannot add yourself",
+    full: "your buddy list is full",
+    absent: "not on your buddy list",
+  } as Readonly<Record<string, string>>,
+  refused: (): string => "refused",
+} as const;
+
+/** Creating an account (`--signup`, `/signup`). */
+export const signUpText = {
+  created: (address: string): string => `Account ${address} created`,
+  createdUse: (address: string): string =>
+    `Account ${address} created: register with it using --address ${address}`,
+  /** Why the node did not create it. */
+  refused: (address: string, result: "taken" | "invalid" | "closed"): string =>
+    `Cannot sign up ${address}: ${
+      {
+        taken: "the name is taken",
+        invalid: "the node refused the name or the request",
+        closed: "the node does not allow sign-up (ask its administrator)",
+      }[result]
+    }`,
+  failed: (address: string, why: string): string => `Cannot sign up ${address}: ${why}`,
+  needsPassword: (): string => "--signup needs a password: set LUMI_PASSWORD, or run on a terminal",
+} as const;
+
+/**
+ * What failed and why, as the agent's errors say it (`../errors.ts`): the
+ * options, starting up, registering, finding the node, a call.
+ */
+export const problem = {
+  missingFlag: (flag: string): string =>
+    `Missing ${flag}: it is required when the input is not a terminal`,
+  positive: (option: string): string => `${option} must be a positive number`,
+  whole: (option: string, min: number, max: number): string =>
+    `${option} must be a whole number from ${min} to ${max}`,
+  badAddress: (why: string): string => `Bad address: ${why}`,
+  addressTooLong: (address: string, max: number): string =>
+    `"${address}" is too long for PLUMI (at most ${max} characters)`,
+  nickEmpty: (): string => "the nickname is empty",
+  nickTooLong: (bytes: number, max: number): string =>
+    `the nickname is ${bytes} bytes; at most ${max}`,
+  nickControl: (): string => "the nickname contains control characters",
+  badNick: (why: string): string => `Bad nickname: ${why}`,
+  samePorts: (port: number): string =>
+    `The group port ${port} is the conversation port: use another one`,
+  badListenIp: (ip: string): string => `Bad listening IP "${ip}"`,
+  badNode: (ip: string, port: number): string => `Bad node endpoint ${ip}:${port}`,
+  badAdvertise: (ip: string): string =>
+    `Bad advertised IP "${ip}": give the IPv4 address peers can reach`,
+  emptyLogFile: (): string => "The log file name is empty",
+  attemptsWhole: (): string => "attempts must be a whole number",
+  logFailed: (path: string, why: string): string => `The packet log ${path} failed: ${why}`,
+  logUnavailable: (path: string, why: string): string =>
+    `Cannot open the packet log ${path} (${why}); going on without it`,
+  listenChats: (ip: string, port: number, why: string): string =>
+    `Cannot listen for conversations on ${ip}:${port}: ${why}`,
+  listenGroups: (ip: string, port: number, why: string): string =>
+    `Cannot listen for group links on ${ip}:${port}: ${why}`,
+  udpSocket: (why: string): string => `Cannot open a UDP socket: ${why}`,
+  dnsFailed: (domain: string, why: string): string =>
+    `cannot find the node of ${domain}: DNS look-up failed (${why})`,
+  noSuchDomain: (domain: string): string =>
+    `domain ${domain} not found: it has no _plumi._udp SRV record and no DNS address record`,
+  nodeSilent: (attempts: number): string => `the node does not respond (${attempts} tries)`,
+  cannotRegister: (address: string, why: string): string => `Cannot register ${address}: ${why}`,
+  cannotRegisterWith: (address: string, node: Endpoint): string =>
+    `Cannot register ${address} with node ${formatEndpoint(node)}`,
+  unknownUser: (domain: string): string => `the node of ${domain} does not know this user`,
+  longerRequest: (): string => "the node wants a longer request (this agent is out of date)",
+  refusedCode: (code: string | undefined): string =>
+    `the node refused it (${code ?? "no reason given"})`,
+  passwordNeeded: (): string =>
+    "this user has a password; give it (LUMI_PASSWORD, or type it when asked)",
+  wrongPassword: (address: string): string => `Cannot register ${address}: wrong password`,
+  signedInElsewhere: (address: string, at: Endpoint | undefined): string =>
+    `${address} is already signed in from ${at ? formatEndpoint(at) : "another place"}`,
+  replaceHint: (): string => "--replace signs in here and stops the other agent",
+  deregisterRefused: (): string =>
+    "the node refused it (it does not know this user, or another agent holds the registration)",
+  deregisterReplaced: (): string => "another agent has signed in as this user",
+  deregisterUnknownUser: (): string => "the node does not know this user",
+  sessionUnknown: (): string => "the node no longer knows this session",
+  noConnection: (to: Endpoint, why: string): string =>
+    `no connection to ${formatEndpoint(to)} (${why})`,
+} as const;
+
+/**
+ * What an original agent a group member relays sees of the group: `L`
+ * frames of text (`../group/relays.ts`).
+ */
+export const relayText = {
+  line: (nick: string, text: string): string => `${nick}: ${text}`,
+  joined: (nick: string): string => `* ${nick} joined`,
+  gone: (nick: string, lost: boolean): string => `* ${nick} ${lost ? "vanished" : "left"}`,
+  membersHead: (): string => "* Members: ",
+} as const;
+
+/**
+ * Why something failed or ended, the `why` inside the lines above
+ * (`Cannot call joan@bb.com: <why>`, `Conversation with Joan ended (<why>)`).
+ * Refusals of group links travel to the peer in `X` records too.
+ */
+export const why = {
+  itIsYou: (): string => "that is you",
+  conversationOver: (): string => "the conversation is over",
+  interrupted: (): string => "interrupted",
+  // The handshake of a conversation or a group link (`exchangeNicks`, `../group/link.ts`).
+  nothingReceived: (awaited: string, time: string): string =>
+    `no ${awaited} received within ${time}`,
+  closedBeforeNick: (): string => "the peer closed the connection before its nickname",
+  lineBeforeNick: (): string => "the peer sent a line before its nickname",
+  extensionBeforeNick: (): string => "the peer sent an extension frame before its nickname",
+  badDataInstead: (awaiting: string, error: string): string =>
+    `bad data instead of ${awaiting}: ${error}`,
+  connectionFailed: (error: string): string => `connection failed: ${error}`,
+  peerClosedConnection: (): string => "the peer closed the connection",
+  groupRefused: (reason: string): string => `refused: ${reason || "no reason given"}`,
+  answeredInstead: (kind: string): string => `the peer answered "${kind}" to a group request`,
+  sentInstead: (kind: string): string => `the peer sent "${kind}" instead of a group request`,
+  refusedGroupLink: (reason: string): string => `refused a group link: ${reason}`,
+  /** What a handshake waits for, as `nothingReceived` and `badDataInstead` name it. */
+  awaited: {
+    nick: "nickname",
+    aNick: "a nickname",
+    groupAnswer: "answer to the group request",
+    aGroupAnswer: "an answer to the group request",
+    groupRequest: "group request",
+    aGroupRequest: "a group request",
+  },
+  // A conversation or a link that ends (`explainEnd`, `../group/group.ts`).
+  youLeft: (): string => "you left",
+  closedByPeer: (nick: string): string => `${nick} closed the connection`,
+  badDataFrom: (nick: string, error: string): string => `bad data from ${nick}: ${error}`,
+  badData: (error: string): string => `bad data: ${error}`,
+  connectionLost: (error: string): string => `connection lost: ${error}`,
+  lost: (): string => "connection lost",
+  relayGone: (): string => "relay gone",
+  slowFrame: (time: string): string => `took more than ${time} to send one frame`,
+  notReading: (kib: number): string => `does not read what is sent (${kib} KiB waiting)`,
+  silentFor: (time: string): string => `sent nothing for ${time}`,
+  lineOnGroupLink: (): string => "sent an L frame on a group link",
+  answeredByOther: (address: string): string => `${address} answered instead`,
+  // Why a group link is refused (sent to the peer in `X`).
+  leaving: (): string => "the agent is leaving",
+  itIsMe: (): string => "that is me",
+  notMember: (): string => "not a member of this group",
+  groupsFull: (max: number): string => `already in ${max} groups`,
+  memberLeaving: (): string => "this member is leaving the group",
+  groupFull: (max: number): string => `the group is full (${max} members)`,
+  // Errors of the system, in the user's terms (`describeError`).
+  connectionRefused: (): string => "connection refused",
+  connectionReset: (): string => "connection reset by the peer",
+  timedOut: (): string => "timed out",
+  addressInUse: (): string => "address already in use",
+} as const;
+
+/** How `/list` describes a conversation. */
+export function conversationWith(nick: string): string {
+  return `conversation with ${sanitize(nick)}`;
+}
