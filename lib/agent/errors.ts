@@ -1,6 +1,7 @@
 /**
  * The agent's named errors. Each sets `name`, keeps `{ cause }` and says in
- * the user's terms what failed and why; `main_agent.ts` maps them to exit codes.
+ * the user's terms what failed and why (the texts are in `terminal/texts.ts`);
+ * `main_agent.ts` maps them to exit codes.
  *
  * @module
  */

@@ -4,6 +4,12 @@
  * wire-compatible with the original implementation; several conversations at
  * once, and group chats as a negotiated PMI extension.
  *
+ * At the top, {@linkcode runAgent} (`agent.ts`), its options (`options.ts`)
+ * and errors (`errors.ts`); below, one folder per concept: `node/` (the
+ * agent's side of PLUMI with its own node), `chat/` (conversations; the
+ * accept side and the command side of a registered agent), `group/` (group
+ * chats), `terminal/` (the terminal, the commands, every text shown).
+ *
  * @example
  * ```ts
  * import { runAgent } from "./mod.ts";
@@ -14,8 +20,6 @@
  */
 
 export { runAgent } from "./agent.ts";
-export { GaveUpError } from "./node/sign_in.ts";
-export { SignedInElsewhereError, WrongPasswordError } from "./node/extended_client.ts";
 export {
   type AgentOptions,
   type AgentTransport,
@@ -39,8 +43,7 @@ export {
   RegistrationError,
   UsageError,
 } from "./errors.ts";
-export { DEFAULT_NODE_PORT, locateNode } from "./node/find_node.ts";
-export { chooseAdvertiseIp, type InterfaceAddress, isLoopback } from "./node/advertise.ts";
+export { addressKey, sameAddress } from "./addresses.ts";
 export {
   formatLogLine,
   LOG_CLOSE_MARKER,
@@ -50,61 +53,12 @@ export {
   PacketLog,
   type PacketLogOptions,
 } from "../packet_log.ts";
-export { PlumiClient, type PlumiClientOptions } from "./node/client.ts";
-export {
-  Conversation,
-  type ConversationEnd,
-  type ConversationHandlers,
-  type ConversationOptions,
-  type ConversationRole,
-  exchangeNicks,
-  type Handshake,
-} from "./chat/conversation.ts";
-export { PmiLink, type PmiLinkOptions } from "./chat/pmi_link.ts";
-export { Admission, type AdmissionOptions } from "./chat/admission.ts";
-export { addressKey, sameAddress } from "./addresses.ts";
-export { Reception, type ReceptionOptions } from "./chat/reception.ts";
-export { type IncomingCall, Switchboard, type SwitchboardOptions } from "./chat/switchboard.ts";
-export { type Chat, Roster, type Target } from "./chat/roster.ts";
-export {
-  availableReply,
-  featureFields,
-  NO_FEATURES,
-  parseFeatures,
-  type PeerFeatures,
-} from "./chat/features.ts";
-export { type AttachKind, Group, type GroupHost, type MemberIdentity } from "./group/group.ts";
-export { Groups, type GroupsOptions } from "./group/groups.ts";
-export { noticeLines, type RelayedAgent, type RelayEvents, Relays } from "./group/relays.ts";
-export { Dialer, type DialerOptions, type Found } from "./chat/dialer.ts";
-export {
-  answerGroupLink,
-  dialGroupLink,
-  GroupLink,
-  type GroupLinkTiming,
-  type LinkEvent,
-  type LinkPeer,
-} from "./group/link.ts";
-export {
-  decodeRecord,
-  encodeRecord,
-  formatRecord,
-  GROUP_FRAME_TYPE,
-  type GroupRecord,
-  type JoinRecord,
-  MAX_GROUP_TEXT_BYTES,
-  MAX_RECORD_BYTES,
-  RecordAssembler,
-} from "./group/wire.ts";
-export { type Command, HELP, parseCommand } from "./terminal/commands.ts";
-export { say } from "./terminal/texts.ts";
-export {
-  type AgentUi,
-  createConsoleUi,
-  PlainUi,
-  type PlainUiOptions,
-  type RawTerminal,
-  sanitize,
-  TerminalUi,
-} from "./terminal/ui.ts";
-export { type EditorEvent, LineEditor } from "./terminal/line_editor.ts";
+
+/** The agent's side of PLUMI, with its own node. */
+export * from "./node/mod.ts";
+/** Conversations, and the agent at work: the accept side and the command side. */
+export * from "./chat/mod.ts";
+/** Group chats. */
+export * from "./group/mod.ts";
+/** The terminal, the commands and every text shown. */
+export * from "./terminal/mod.ts";

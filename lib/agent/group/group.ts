@@ -1,6 +1,6 @@
 /**
  * One group chat as one member sees it. Extended members form a full mesh:
- * each pair of members is joined by one group link (`group_link.ts`), so a
+ * each pair of members is joined by one group link (`link.ts`), so a
  * line goes straight from its sender to every other member and no member
  * carries anyone else's traffic. Original agents are members through the
  * agent that invited them (their **relay**): it shows them every line as an

@@ -4,7 +4,7 @@
  * sends `N`, the callee answers `N` (as in any PMI conversation), then the
  * caller sends a `J` record and the callee answers `W` (welcome) or `X`
  * (refused): the callee never sends an extension frame before it received
- * one. After that both sides exchange group records (`group_wire.ts`). A
+ * one. After that both sides exchange group records (`wire.ts`). A
  * link that stays silent for the idle timeout is cut; each side sends a
  * keep-alive `K` when it has sent nothing for a while, so a quiet group
  * stays up and a vanished peer is noticed.
