@@ -15,7 +15,7 @@ import { connectTcp, listenTcp, type StreamConn, type StreamListener } from "../
 import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
 import type { InterfaceAddress } from "./node/advertise.ts";
 import { UsageError } from "./errors.ts";
-import { problem } from "./terminal/texts.ts";
+import { problem, why } from "./terminal/texts.ts";
 import { type LogSink, openFileSink } from "../packet_log.ts";
 import type { AgentUi } from "./terminal/ui.ts";
 
@@ -272,7 +272,7 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
     maxQueuedBytes: whole("maxQueuedBytes", options.maxQueuedBytes, 1024 * 1024, 1024, 2 ** 30),
     refusalReportMs: positive("refusalReportMs", options.refusalReportMs, 2_000),
     password: options.password,
-    passwordOrigin: options.passwordOrigin ?? "the password option",
+    passwordOrigin: options.passwordOrigin ?? why.passwordOption(),
     signup: options.signup ?? false,
     replace: options.replace ?? false,
     signupIterations: whole(

@@ -14,6 +14,7 @@
  */
 
 import type { Clock, TimerHandle } from "../../clock.ts";
+import { why } from "../terminal/texts.ts";
 
 /** Options of {@linkcode Admission}. */
 export interface AdmissionOptions {
@@ -79,11 +80,11 @@ export class Admission {
     const fromIp = this.#perIp.get(ip) ?? 0;
     if (fromIp >= maxFromIp) {
       const victim = evict ? this.#oldestOf(ip) : undefined;
-      if (!victim) return `${fromIp} connections from ${ip} are being set up already`;
+      if (!victim) return why.setUpFromIp(fromIp, ip);
       this.#cut(victim);
     } else if (this.#pending >= this.#o.maxPending) {
       const victim = evict ? this.#victim() : undefined;
-      if (!victim) return `${this.#pending} connections are being set up already`;
+      if (!victim) return why.setUp(this.#pending);
       this.#cut(victim);
     }
     const slot: Slot = { ip, evict, released: false };

@@ -22,8 +22,7 @@ import {
   PeerTimeoutError,
 } from "../errors.ts";
 import { formatSeconds, PmiLink } from "./pmi_link.ts";
-import { sanitize } from "../terminal/ui.ts";
-import { why } from "../terminal/texts.ts";
+import { sanitize, why } from "../terminal/texts.ts";
 
 export { formatSeconds };
 

@@ -17,9 +17,8 @@
 
 import type { Conversation } from "./conversation.ts";
 import type { Group } from "../group/group.ts";
-import { conversationWith, say } from "../terminal/texts.ts";
+import { conversationWith, sanitize, say } from "../terminal/texts.ts";
 import { sameAddress } from "../addresses.ts";
-import { sanitize } from "../terminal/ui.ts";
 
 /** A one-to-one conversation in the roster. */
 export interface Chat {

@@ -33,7 +33,7 @@ import { noticeLines, Relays } from "./relays.ts";
 import { describeError, GroupProtocolError, OverloadError, PeerTimeoutError } from "../errors.ts";
 import { encodeRecord, type GroupRecord, splitGroupText } from "./wire.ts";
 import type { GroupLink, LinkEvent } from "./link.ts";
-import { relayText, say, who, why } from "../terminal/texts.ts";
+import { groupMembers, memberVia, relayText, say, who, why } from "../terminal/texts.ts";
 import type { AgentUi } from "../terminal/ui.ts";
 
 /** A member's identity as this agent knows it. */
@@ -176,11 +176,10 @@ export class Group {
     const names: string[] = [];
     for (const m of this.#members.values()) {
       names.push(who(m.nick, m.address));
-      for (const r of m.relayed.values()) names.push(`${who(r.nick, r.address)} via ${m.nick}`);
+      for (const r of m.relayed.values()) names.push(memberVia(who(r.nick, r.address), m.nick));
     }
-    for (const r of this.#relays.values()) names.push(`${who(r.nick, r.address)} via you`);
-    return `group, ${this.size} member${this.size === 1 ? "" : "s"}` +
-      (names.length > 0 ? `: you, ${names.join(", ")}` : ": only you");
+    for (const r of this.#relays.values()) names.push(memberVia(who(r.nick, r.address), "you"));
+    return groupMembers(this.size, names);
   }
 
   /** Send a line typed by the user to every member. */
@@ -269,7 +268,7 @@ export class Group {
     const agent = this.#relays.add(conversation, address);
     if (!agent) return;
     ui.info(say.memberJoined(this.label, who(agent.nick, address), "you"));
-    conversation.send(`* ${me.nick} added you to group ${this.label}`);
+    conversation.send(relayText.addedYou(me.nick, this.label));
     for (const line of noticeLines(relayText.membersHead(), [me.nick, ...others])) {
       conversation.send(line);
     }
@@ -285,7 +284,7 @@ export class Group {
     const links = [...this.#members.values()].flatMap((m) => [...m.links]);
     await Promise.all([
       ...links.map((link) => link.flush(1_000)),
-      this.#relays.close(`* ${this.#host.me.nick} left ${this.label}: the group ends here`),
+      this.#relays.close(relayText.groupEnds(this.#host.me.nick, this.label)),
     ]);
     for (const link of links) link.close();
     await Promise.all([...this.#serving]);

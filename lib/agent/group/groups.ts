@@ -110,7 +110,7 @@ export class Groups {
     }
     if (!sameAddress(link.peer.address, address)) {
       link.close();
-      ui.warn(say.inviteFailed(address, `${link.peer.address} answered instead`));
+      ui.warn(say.inviteFailed(address, why.answeredByOther(link.peer.address)));
       return;
     }
     group.attach(link, "i-invited");

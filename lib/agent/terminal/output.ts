@@ -16,12 +16,11 @@ export interface BoundedOutputOptions {
   readonly maxQueuedBytes?: number;
 }
 
+import { droppedMarker } from "./texts.ts";
+
 const encoder = new TextEncoder();
 
-/** The marker line written where `count` lines of output were dropped. */
-export function droppedMarker(count: number): string {
-  return `[${count} line${count === 1 ? "" : "s"} of output dropped: nobody was reading it]\n`;
-}
+export { droppedMarker };
 
 /**
  * A writer that never blocks its caller and holds a bounded number of bytes.

@@ -1,12 +1,34 @@
 /**
- * Every line the agent prints about what happens, in one place. These texts
- * are stable: users, scripts and tests rely on them (listed in README.md).
+ * Every text the agent shows, in one place: nothing else in `lib/agent`
+ * spells out a sentence for the user. These texts are stable: users,
+ * scripts and tests rely on them (listed in `../README.md`).
+ *
+ * - {@linkcode say} and {@linkcode report}: what happens (calls,
+ *   conversations, groups, the node, strangers refused);
+ * - {@linkcode ask}: the questions on a terminal; {@linkcode usage}: how a
+ *   command is typed, and `/help`;
+ * - {@linkcode buddyText} and {@linkcode signUpText}: buddies, presence,
+ *   accounts;
+ * - {@linkcode problem}: what failed, as the agent's errors say it;
+ *   {@linkcode why}: the reasons inside the lines (`Cannot call …: <why>`);
+ * - {@linkcode relayText}: what an original agent relayed in a group sees.
  *
  * @module
  */
 
 import { type Endpoint, formatEndpoint } from "../../plumi/address.ts";
-import { sanitize } from "./ui.ts";
+
+/**
+ * Make untrusted text (a peer's line or nickname) safe to print: control
+ * characters, which could move the cursor or recolour the terminal, are
+ * shown as `\xNN`.
+ */
+export function sanitize(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+}
 
 /** Who someone is in a message: `Joan (joan@bb.com)`, or the nick alone when the address is unknown. */
 export function who(nick: string, address: string | undefined): string {
@@ -333,7 +355,26 @@ export const relayText = {
   joined: (nick: string): string => `* ${nick} joined`,
   gone: (nick: string, lost: boolean): string => `* ${nick} ${lost ? "vanished" : "left"}`,
   membersHead: (): string => "* Members: ",
+  addedYou: (nick: string, label: string): string => `* ${nick} added you to group ${label}`,
+  groupEnds: (nick: string, label: string): string =>
+    `* ${nick} left ${label}: the group ends here`,
 } as const;
+
+/** How `/list` describes a group: its size and members (`names` without us). */
+export function groupMembers(size: number, names: readonly string[]): string {
+  return `group, ${size} member${size === 1 ? "" : "s"}` +
+    (names.length > 0 ? `: you, ${names.join(", ")}` : ": only you");
+}
+
+/** A member of a group reached through another one, in `/list` (`via` is `you` for ours). */
+export function memberVia(someone: string, via: string): string {
+  return `${someone} via ${via}`;
+}
+
+/** The marker line written where `count` lines of output were dropped. */
+export function droppedMarker(count: number): string {
+  return `[${count} line${count === 1 ? "" : "s"} of output dropped: nobody was reading it]\n`;
+}
 
 /**
  * Why something failed or ended, the `why` inside the lines above
@@ -342,6 +383,12 @@ export const relayText = {
  */
 export const why = {
   itIsYou: (): string => "that is you",
+  /** Where a password named in a refusal came from, when the caller did not say. */
+  passwordOption: (): string => "the password option",
+  // Why an incoming connection is refused (`../chat/admission.ts`).
+  setUpFromIp: (count: number, ip: string): string =>
+    `${count} connections from ${ip} are being set up already`,
+  setUp: (count: number): string => `${count} connections are being set up already`,
   conversationOver: (): string => "the conversation is over",
   interrupted: (): string => "interrupted",
   // The handshake of a conversation or a group link (`exchangeNicks`, `../group/link.ts`).

@@ -10,6 +10,9 @@
 
 import { LineEditor } from "./line_editor.ts";
 import { BoundedOutput } from "./output.ts";
+import { sanitize } from "./texts.ts";
+
+export { sanitize };
 
 /** Colours for statuses: good (online), warn (busy), bad (errors), dim (offline, unknown). */
 export type Tone = "good" | "warn" | "bad" | "dim";
@@ -46,18 +49,6 @@ export interface AgentUi {
   close(): void;
   /** Wait until what was printed is out, or `timeoutMs` passes (before exiting). Default: at once. */
   flush?(timeoutMs: number): Promise<void>;
-}
-
-/**
- * Make untrusted text (a peer's line or nickname) safe to print: control
- * characters, which could move the cursor or recolour the terminal, are
- * shown as `\xNN`.
- */
-export function sanitize(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
-    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
-  });
 }
 
 /** Splits a byte stream into text lines (LF or CRLF). */
