@@ -13,7 +13,6 @@ import type { StreamListener } from "../transport/tcp.ts";
 import type { DatagramSocket } from "../transport/udp.ts";
 import { untilAborted } from "./abort.ts";
 import { chooseAdvertiseIp, type InterfaceAddress } from "./node/advertise.ts";
-import { parseCommand } from "./terminal/commands.ts";
 import {
   AbortedError,
   describeError,
@@ -24,7 +23,7 @@ import {
 } from "./errors.ts";
 import { domainExists, locateNodes } from "./node/find_node.ts";
 import { PacketLog } from "../packet_log.ts";
-import { ask, buddyText, problem, say, signUpText, usage } from "./terminal/texts.ts";
+import { ask, buddyText, problem, say, signUpText } from "./terminal/texts.ts";
 import {
   type AgentOptions,
   checkAddress,
@@ -34,9 +33,10 @@ import {
   type ResolvedAgentOptions,
 } from "./options.ts";
 import { ExtendedSession } from "./node/extended_client.ts";
-import { type PasswordSource, SignedInElsewhereError, signUp } from "./node/registration.ts";
+import { SignedInElsewhereError, signUp } from "./node/registration.ts";
 import { PlumiClient } from "./node/client.ts";
 import { Presence } from "./node/presence.ts";
+import { commandLoop } from "./command_loop.ts";
 import { Reception } from "./chat/reception.ts";
 import { Switchboard } from "./chat/switchboard.ts";
 import {
@@ -348,93 +348,5 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     o.signal?.removeEventListener("abort", onAbort);
     ui.close();
     await ui.flush?.(2_000);
-  }
-}
-
-interface Loop {
-  readonly switchboard: Switchboard;
-  readonly presence: Presence;
-  readonly client: PlumiClient;
-  readonly ui: AgentUi;
-  readonly password: PasswordSource;
-  readonly iterations: number;
-}
-
-async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
-  const { switchboard, presence, ui } = loop;
-  for (;;) {
-    const line = await untilAborted(ui.readLine(), signal);
-    if (line === null) return;
-    const command = parseCommand(line, switchboard.talking);
-    switch (command.kind) {
-      case "quit":
-        return;
-      case "call":
-        await switchboard.call(command.address, signal);
-        break;
-      case "say":
-        switchboard.send(command.text);
-        break;
-      case "exit":
-        await switchboard.hangUp();
-        break;
-      case "list":
-        switchboard.list();
-        break;
-      case "switch":
-        switchboard.switchTo(command.target);
-        break;
-      case "close":
-        await switchboard.closeTarget(command.target);
-        break;
-      case "group":
-        switchboard.startGroup(command.name);
-        break;
-      case "invite":
-        await switchboard.invite(command.address, signal);
-        break;
-      case "leave":
-        await switchboard.leave(command.target);
-        break;
-      case "wait":
-        await switchboard.wait(signal);
-        break;
-      case "buddy-add":
-        await presence.add(command.address);
-        break;
-      case "buddy-del":
-        await presence.remove(command.address);
-        break;
-      case "buddies":
-        await presence.show();
-        break;
-      case "online":
-        await presence.online();
-        break;
-      case "signup": {
-        const secret = command.password ??
-          (ui.interactive
-            ? await untilAborted(
-              (ui.askSecret ?? ui.ask).call(ui, ask.password(command.address)),
-              signal,
-            )
-            : null);
-        if (signal.aborted) return;
-        if (!secret) {
-          ui.warn(usage.signupPassword());
-        } else await presence.signUp(loop.client, command.address, secret, loop.iterations);
-        break;
-      }
-      case "help":
-        for (const text of usage.help) ui.info(text);
-        break;
-      case "invalid":
-        ui.warn(command.message);
-        break;
-      case "nothing":
-        break;
-      default:
-        command satisfies never;
-    }
   }
 }

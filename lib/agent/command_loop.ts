@@ -1,0 +1,118 @@
+/**
+ * The command loop: the path of a typed line from the terminal
+ * (`terminal/ui.ts`, parsed by `terminal/commands.ts`) to what does it: the
+ * {@linkcode Switchboard} (calls, lines, conversations, groups) or
+ * {@linkcode Presence} (buddies).
+ *
+ * @module
+ */
+
+import { untilAborted } from "./abort.ts";
+import type { Switchboard } from "./chat/switchboard.ts";
+import type { PlumiClient } from "./node/client.ts";
+import type { Presence } from "./node/presence.ts";
+import type { PasswordSource } from "./node/registration.ts";
+import { parseCommand } from "./terminal/commands.ts";
+import { ask, usage } from "./terminal/texts.ts";
+import type { AgentUi } from "./terminal/ui.ts";
+
+/** What the command loop acts on. */
+export interface Loop {
+  /** Calls, lines, conversations and groups. */
+  readonly switchboard: Switchboard;
+  /** Buddies and presence (`/add`, `/del`, `/buddies`, `/online`, `/signup`). */
+  readonly presence: Presence;
+  /** The PLUMI client, for `/signup`. */
+  readonly client: PlumiClient;
+  /** Where lines are read and everything is shown. */
+  readonly ui: AgentUi;
+  /** The user's password, when the node asks. */
+  readonly password: PasswordSource;
+  /** PBKDF2 iterations of a new account's key. */
+  readonly iterations: number;
+}
+
+/**
+ * Read typed lines until `/quit`, the end of the input, or `signal`; each
+ * line is parsed into a `Command` and done before the next is read.
+ * The `switch` on the command's kind is exhaustive: a new kind does not
+ * compile until it is handled here.
+ */
+export async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
+  const { switchboard, presence, ui } = loop;
+  for (;;) {
+    const line = await untilAborted(ui.readLine(), signal);
+    if (line === null) return;
+    const command = parseCommand(line, switchboard.talking);
+    switch (command.kind) {
+      case "quit":
+        return;
+      case "call":
+        await switchboard.call(command.address, signal);
+        break;
+      case "say":
+        switchboard.send(command.text);
+        break;
+      case "exit":
+        await switchboard.hangUp();
+        break;
+      case "list":
+        switchboard.list();
+        break;
+      case "switch":
+        switchboard.switchTo(command.target);
+        break;
+      case "close":
+        await switchboard.closeTarget(command.target);
+        break;
+      case "group":
+        switchboard.startGroup(command.name);
+        break;
+      case "invite":
+        await switchboard.invite(command.address, signal);
+        break;
+      case "leave":
+        await switchboard.leave(command.target);
+        break;
+      case "wait":
+        await switchboard.wait(signal);
+        break;
+      case "buddy-add":
+        await presence.add(command.address);
+        break;
+      case "buddy-del":
+        await presence.remove(command.address);
+        break;
+      case "buddies":
+        await presence.show();
+        break;
+      case "online":
+        await presence.online();
+        break;
+      case "signup": {
+        const secret = command.password ??
+          (ui.interactive
+            ? await untilAborted(
+              (ui.askSecret ?? ui.ask).call(ui, ask.password(command.address)),
+              signal,
+            )
+            : null);
+        if (signal.aborted) return;
+        if (!secret) {
+          ui.warn(usage.signupPassword());
+        } else await presence.signUp(loop.client, command.address, secret, loop.iterations);
+        break;
+      }
+      case "help":
+        for (const text of usage.help) ui.info(text);
+        break;
+      case "invalid":
+        ui.warn(command.message);
+        break;
+      case "nothing":
+        break;
+      default:
+        command satisfies never;
+    }
+  }
+}
