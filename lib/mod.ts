@@ -61,3 +61,11 @@ export * from "./plumi/mod.ts";
 
 /** PMI (TCP, agent to agent): frames and the stream decoder. */
 export * from "./pmi/mod.ts";
+
+/** The seams the options of both programs take: the clock, sockets, DNS, the packet log. */
+export { type Clock, ManualClock, systemClock, type TimerHandle } from "./clock.ts";
+export { type DnsClient, systemDns } from "./transport/dns.ts";
+export type { StreamConn, StreamListener } from "./transport/tcp.ts";
+export type { Datagram, DatagramSocket } from "./transport/udp.ts";
+export type { LogSink } from "./packet_log.ts";
+export type { InterfaceAddress } from "./agent/mod.ts";

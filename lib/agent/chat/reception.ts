@@ -57,15 +57,25 @@ export interface ReceptionOptions {
   readonly advertised: Endpoint;
   /** The command side, which takes over every conversation and group link answered. */
   readonly switchboard: Switchboard;
+  /** Where everything is shown. */
   readonly ui: AgentUi;
+  /** Timers and the time of look-up answers. */
   readonly clock: Clock;
+  /** A handshake must be over within this many ms. */
   readonly nickTimeoutMs: number;
+  /** A frame must be complete within this many ms of its first byte. */
   readonly frameTimeoutMs: number;
+  /** Most bytes waiting to be written to one peer. */
   readonly maxQueuedBytes: number;
+  /** Most conversations at once (`--max-chats`). */
   readonly maxChats: number;
+  /** Most members of a group (`--max-group-size`). */
   readonly maxGroupSize: number;
+  /** Most incoming connections being set up at once (`--max-handshakes`). */
   readonly maxPendingHandshakes: number;
+  /** The same, from one IP (`--max-handshakes-per-ip`). */
   readonly maxPendingPerIp: number;
+  /** After a refusal is printed, more within this many ms are only counted. */
   readonly refusalReportMs: number;
 }
 
@@ -84,6 +94,7 @@ export class Reception {
   /** Aborts when the reception closes: handshakes in progress give up. */
   readonly #stop = new AbortController();
 
+  /** A reception for `options`; it accepts nothing before {@linkcode Reception.start}. */
   constructor(options: ReceptionOptions) {
     this.#o = options;
     // Handshakes in progress, and quiet conversations (no line yet): two budgets, one rule.

@@ -38,15 +38,25 @@ export interface SwitchboardOptions {
   readonly groupEndpoint?: Endpoint;
   /** Opens outgoing connections. */
   readonly connect: (to: Endpoint, timeoutMs: number) => Promise<StreamConn>;
+  /** Where everything is shown. */
   readonly ui: AgentUi;
+  /** Timers and the time of look-up answers. */
   readonly clock: Clock;
+  /** A handshake must be over within this many ms. */
   readonly nickTimeoutMs: number;
+  /** An outgoing connection must be up within this many ms. */
   readonly connectTimeoutMs: number;
+  /** A frame must be complete within this many ms of its first byte. */
   readonly frameTimeoutMs: number;
+  /** Most bytes waiting to be written to one peer. */
   readonly maxQueuedBytes: number;
+  /** Most conversations at once (`--max-chats`). */
   readonly maxChats: number;
+  /** Most groups at once (`--max-groups`). */
   readonly maxGroups: number;
+  /** Most members of a group (`--max-group-size`). */
   readonly maxGroupSize: number;
+  /** A group link silent this long is cut (`--group-idle`). */
   readonly groupIdleMs: number;
   /** Whether DNS knows a domain, to tell a missing domain from a missing user. Default: unknown. */
   readonly domainExists?: (domain: string) => Promise<DomainCheck>;
@@ -85,6 +95,7 @@ export class Switchboard {
   /** Aborts when the switchboard closes: calls and invitations in progress give up. */
   readonly #stop = new AbortController();
 
+  /** A switchboard for `options`, with nothing open yet. */
   constructor(options: SwitchboardOptions) {
     this.#o = options;
     this.#roster = new Roster((text) => options.ui.info(text), () => {
