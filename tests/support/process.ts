@@ -6,8 +6,8 @@
  * @module
  */
 
-import { Child } from "../../scripts/child.ts";
-import { ROOT, taskFlags } from "../../scripts/task_flags.ts";
+import { Child } from "./child.ts";
+import { ROOT, taskFlags } from "./task_flags.ts";
 
 export { taskFlags };
 
