@@ -80,3 +80,21 @@ Deno.test("the code in lib/ refers to neither tests/ nor scripts/", async () => 
     }
   }
 });
+
+Deno.test("a temporary directory of the kit is removed, files and all, when the module that made it ends", async () => {
+  const kit = new URL("./support/process.ts", import.meta.url).href;
+  const program = `import { tempDir } from ${JSON.stringify(kit)};
+    const dir = await tempDir("unload-");
+    await Deno.writeTextFile(dir + "/left-behind", "x");
+    console.log(dir);`;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", program],
+    cwd: projectRoot,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const dir = new TextDecoder().decode(stdout).trim();
+  assert.ok(dir.startsWith(`${projectRoot}tests/.tmp/unload-`), dir);
+  await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+});
