@@ -217,9 +217,9 @@ Deno.test("the corpus, one datagram at a time from unregistered sources: no cras
 });
 
 Deno.test("the node fuzzer waits for the answers that wait on DNS, however slow, before it closes their sockets", async () => {
-  // Each DNS answer 250 ms after the one before: the look-up's RL2 comes after two of them
+  // Each DNS answer 200 ms after the one before: the look-up's RL2 comes after two of them
   // (SRV, then A), long after the node read the datagram and answered the probe behind it.
-  await using target = await fuzzTarget("fuzz-slow-dns", 250);
+  await using target = await fuzzTarget("fuzz-slow-dns", 200);
   const report = await fuzzNode({
     node: target.node.at,
     domain: "bb.com",
