@@ -17,7 +17,7 @@
  */
 
 import { parseArgs } from "#cli";
-import { ROOT, taskFlags } from "./task_flags.ts";
+import { ROOT, taskFlags } from "../tests/support/task_flags.ts";
 
 const USAGE = `Usage: deno task cluster [N] [--users a,b,c] [--dir DIR] [--base IP]
 

@@ -103,8 +103,8 @@ const VOCABULARY: Vocabulary = {
   domains: ["bb.com", "BB.com.", "cc.com", "dd.org", "nowhere.invalid"],
 };
 
-async function fuzzTarget(name: string): Promise<FuzzTarget> {
-  const dns = new NxDomainServer();
+async function fuzzTarget(name: string, dnsDelayMs = 0): Promise<FuzzTarget> {
+  const dns = new NxDomainServer({ delayMs: dnsDelayMs });
   // The peer node's address: free now, bound again by the fuzzer.
   const probe = bindUdp({ ip: "127.0.0.1", port: 0 });
   const peer = probe.local;
@@ -214,4 +214,24 @@ Deno.test("the corpus, one datagram at a time from unregistered sources: no cras
   strictEqual(report.fromFresh, CORPUS.length);
   deepStrictEqual(report.amplifications, [], "answers longer than their datagram");
   await assertHealthy(target, report);
+});
+
+Deno.test("the node fuzzer waits for the answers that wait on DNS, however slow, before it closes their sockets", async () => {
+  // Each DNS answer 200 ms after the one before: the look-up's RL2 comes after two of them
+  // (SRV, then A), long after the node read the datagram and answered the probe behind it.
+  await using target = await fuzzTarget("fuzz-slow-dns", 200);
+  const report = await fuzzNode({
+    node: target.node.at,
+    domain: "bb.com",
+    datagrams: [new TextEncoder().encode("PLnobody@bb.com:someone@dd.org")],
+    seed: SEED,
+    vocabulary: VOCABULARY,
+    agents: [],
+    probeUser: "probe",
+    peer: target.peer,
+    window: 1,
+    inFlight: 1,
+  });
+  strictEqual(report.freshAnswers, 1, `the RL2 after DNS said dd.org does not exist`);
+  deepStrictEqual(report.amplifications, []);
 });

@@ -6,7 +6,7 @@
  */
 
 import assert from "#assert";
-import { taskFlags } from "../scripts/task_flags.ts";
+import { taskFlags } from "./support/task_flags.ts";
 import { projectRoot } from "./support/process.ts";
 
 async function deno(args: string[]): Promise<{ code: number; output: string }> {

@@ -20,7 +20,7 @@
 
 import { encodeLine, PmiDecoder } from "../../lib/pmi/mod.ts";
 import { connectTcp, listenTcp, type StreamConn } from "../../lib/transport/tcp.ts";
-import { taskFlags } from "../task_flags.ts";
+import { taskFlags } from "../../tests/support/task_flags.ts";
 import {
   type BenchContext,
   type Child,

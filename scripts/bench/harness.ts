@@ -7,8 +7,8 @@
  * @module
  */
 
-import { Child } from "../child.ts";
-import { ROOT, taskFlags } from "../task_flags.ts";
+import { Child } from "../../tests/support/child.ts";
+import { ROOT, taskFlags } from "../../tests/support/task_flags.ts";
 
 export { Child };
 import type {

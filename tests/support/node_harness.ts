@@ -168,10 +168,22 @@ export async function failedStart(
   return { code: status.code, stdout: child.lines, stderr: child.errors };
 }
 
+/** Options of {@linkcode NxDomainServer}. */
+export interface NxDomainServerOptions {
+  /** Address to listen on (port 0). Default: 127.0.0.1. */
+  readonly ip?: string;
+  /**
+   * Answer each query this long after the one before, in the order they came (a slow server,
+   * still well within the node's 700 ms per attempt). Default: 0, at once.
+   */
+  readonly delayMs?: number;
+}
+
 /**
  * A DNS server on loopback that answers every query "no such name"
- * (NXDOMAIN) at once, as a real resolver does for the made-up domains of a
- * fuzzer: the node then learns quickly that they do not resolve.
+ * (NXDOMAIN), at once unless told to be slow, as a real resolver does for
+ * the made-up domains of a fuzzer: the node then learns that they do not
+ * resolve.
  */
 export class NxDomainServer implements AsyncDisposable {
   readonly #socket: DatagramSocket;
@@ -179,8 +191,9 @@ export class NxDomainServer implements AsyncDisposable {
   /** Queries answered so far. */
   queries = 0;
 
-  constructor(ip = "127.0.0.1") {
-    const socket = bindUdp({ ip, port: 0 });
+  constructor(options: NxDomainServerOptions = {}) {
+    const socket = bindUdp({ ip: options.ip ?? "127.0.0.1", port: 0 });
+    const delayMs = options.delayMs ?? 0;
     this.#socket = socket;
     this.#loop = (async () => {
       for (;;) {
@@ -188,6 +201,7 @@ export class NxDomainServer implements AsyncDisposable {
         if (!datagram) return;
         const query = datagram.bytes;
         if (query.length < 12) continue;
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
         this.queries++;
         const answer = query.slice();
         answer[2] = 0x81 | (query[2]! & 0x01); // a response, recursion desired as asked

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { Child } from "../../scripts/child.ts";
-import { ROOT, taskFlags } from "../../scripts/task_flags.ts";
+import { Child } from "./child.ts";
+import { ROOT, taskFlags } from "./task_flags.ts";
 
 export { taskFlags };
 
@@ -56,9 +56,28 @@ export async function startProgram(
   return new ChildProcess(options.name ?? program, child, pipedStdin);
 }
 
-/** Make a fresh temporary directory inside the project (tests may only write there). */
+/** The directories {@linkcode tempDir} made in this test module (one isolate each). */
+const made = new Set<string>();
+
+/** Remove them when the module unloads, its tests done, failed or passed (unload runs sync). */
+globalThis.addEventListener("unload", () => {
+  for (const dir of made) {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // Removed by the test itself already.
+    }
+  }
+});
+
+/**
+ * Make a fresh temporary directory inside the project (tests may only write
+ * there). It is removed with everything in it when the test module unloads.
+ */
 export async function tempDir(prefix: string): Promise<string> {
   const base = `${projectRoot}tests/.tmp`;
   await Deno.mkdir(base, { recursive: true });
-  return await Deno.makeTempDir({ dir: base, prefix });
+  const dir = await Deno.makeTempDir({ dir: base, prefix });
+  made.add(dir);
+  return dir;
 }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { Child } from "../../scripts/child.ts";
+import { Child } from "./child.ts";
 import { projectRoot, taskFlags } from "./process.ts";
 
 /** Bytes of keys, as a terminal in raw mode sends them. */

@@ -7,7 +7,7 @@
  */
 
 /** The project root, as a file URL. */
-export const ROOT: URL = new URL("../", import.meta.url);
+export const ROOT: URL = new URL("../../", import.meta.url);
 
 /** Deno's flags of a `deno run` task in deno.json (everything between `run` and the script). */
 export async function taskFlags(task: "node" | "agent"): Promise<string[]> {
