@@ -26,6 +26,7 @@ import {
   required,
 } from "./fields.ts";
 import { NODE_PADDING_DASHES } from "./register.ts";
+import { param } from "../params.ts";
 
 /** What an `RP` says of the buddy, by answer code (0–4). */
 export const PRESENCE_ANSWERS = ["on", "busy", "no-such-user", "off", "not-shared"] as const;
@@ -54,57 +55,67 @@ const BUDDY = addressField("b");
 const REPLY_KEYS = [WATCHER.key, BUDDY.key, AT.key];
 
 /** The presence query between nodes, `PP` / `RP`. */
-export const PresenceExt: ExtensionDefinition<
-  PresenceRequest,
-  PresenceReply,
-  ExtensionRequest,
-  ExtensionReply
-> = {
-  name: "presence query",
-  request: "PP",
-  reply: "RP",
-  fields: [WATCHER, PADDING, BUDDY, AT],
-  examples: [
-    "PPjoan@cc.com;w=laura@bb.com;x=" + "-".repeat(NODE_PADDING_DASHES),
-    "RP0;w=laura@bb.com;b=joan@cc.com;at=10.0.0.7:4000",
-    "RP1;w=laura@bb.com;b=joan@cc.com;at=10.0.0.7:4000",
-    "RP2;w=laura@bb.com;b=joan@cc.com",
-    "RP3;w=laura@bb.com;b=joan@cc.com",
-    "RP4;w=laura@bb.com;b=joan@cc.com",
-  ],
+export const PresenceExt:
+  & ExtensionDefinition<PresenceRequest, PresenceReply, ExtensionRequest, ExtensionReply>
+  & {
+    /**
+     * The answer to a query whose watcher does not decode: `RP2` (no such
+     * user to show), with its `w=` given back as it came (first one; empty
+     * when none).
+     */
+    encodeBadWatcher(query: ExtensionRequest): ExtensionReply;
+  } = {
+    name: "presence query",
+    request: "PP",
+    reply: "RP",
+    fields: [WATCHER, PADDING, BUDDY, AT],
+    examples: [
+      "PPjoan@cc.com;w=laura@bb.com;x=" + "-".repeat(NODE_PADDING_DASHES),
+      "RP0;w=laura@bb.com;b=joan@cc.com;at=10.0.0.7:4000",
+      "RP1;w=laura@bb.com;b=joan@cc.com;at=10.0.0.7:4000",
+      "RP2;w=laura@bb.com;b=joan@cc.com",
+      "RP3;w=laura@bb.com;b=joan@cc.com",
+      "RP4;w=laura@bb.com;b=joan@cc.com",
+    ],
 
-  encodeRequest: ({ buddy, watcher }) =>
-    extRequest("P", buddy, [WATCHER.write(watcher), PADDING.write(NODE_PADDING_DASHES)]),
+    encodeRequest: ({ buddy, watcher }) =>
+      extRequest("P", buddy, [WATCHER.write(watcher), PADDING.write(NODE_PADDING_DASHES)]),
 
-  decodeRequest(message): Decoded<PresenceRequest> {
-    if (message.type !== "P") return wrongType("PP", `P${message.type}`);
-    const picked = pick(message.params, [WATCHER.key]);
-    if (!picked.ok) return picked;
-    const watcher = required(picked.value, WATCHER);
-    if (!watcher.ok) return watcher;
-    return ok({ buddy: message.address, watcher: watcher.value });
-  },
+    decodeRequest(message): Decoded<PresenceRequest> {
+      if (message.type !== "P") return wrongType("PP", `P${message.type}`);
+      const picked = pick(message.params, [WATCHER.key]);
+      if (!picked.ok) return picked;
+      const watcher = required(picked.value, WATCHER);
+      if (!watcher.ok) return watcher;
+      return ok({ buddy: message.address, watcher: watcher.value });
+    },
 
-  encodeReply: ({ watcher, buddy, answer, at }) =>
-    extReply("P", PRESENCE_ANSWERS.indexOf(answer), [
-      WATCHER.write(watcher),
-      BUDDY.write(buddy),
-      ...(at ? [AT.write(at)] : []),
-    ]),
+    encodeReply: ({ watcher, buddy, answer, at }) =>
+      extReply("P", PRESENCE_ANSWERS.indexOf(answer), [
+        WATCHER.write(watcher),
+        BUDDY.write(buddy),
+        ...(at ? [AT.write(at)] : []),
+      ]),
 
-  decodeReply(message): Decoded<PresenceReply> {
-    if (message.type !== "P") return wrongType("RP", `R${message.type}`);
-    const answer = PRESENCE_ANSWERS[message.code];
-    if (!answer) return fail("unknown-code", "code", `RP${message.code} is not an answer`);
-    const picked = pick(message.params, REPLY_KEYS);
-    if (!picked.ok) return picked;
-    const watcher = required(picked.value, WATCHER);
-    if (!watcher.ok) return watcher;
-    const buddy = required(picked.value, BUDDY);
-    if (!buddy.ok) return buddy;
-    const at = optional(picked.value, AT);
-    if (!at.ok) return at;
-    const reply = { watcher: watcher.value, buddy: buddy.value, answer };
-    return ok(at.value ? { ...reply, at: at.value } : reply);
-  },
-};
+    encodeBadWatcher: (query) =>
+      extReply("P", PRESENCE_ANSWERS.indexOf("no-such-user"), [
+        `${WATCHER.key}=${param(query.params, WATCHER.key) ?? ""}`,
+        BUDDY.write(query.address),
+      ]),
+
+    decodeReply(message): Decoded<PresenceReply> {
+      if (message.type !== "P") return wrongType("RP", `R${message.type}`);
+      const answer = PRESENCE_ANSWERS[message.code];
+      if (!answer) return fail("unknown-code", "code", `RP${message.code} is not an answer`);
+      const picked = pick(message.params, REPLY_KEYS);
+      if (!picked.ok) return picked;
+      const watcher = required(picked.value, WATCHER);
+      if (!watcher.ok) return watcher;
+      const buddy = required(picked.value, BUDDY);
+      if (!buddy.ok) return buddy;
+      const at = optional(picked.value, AT);
+      if (!at.ok) return at;
+      const reply = { watcher: watcher.value, buddy: buddy.value, answer };
+      return ok(at.value ? { ...reply, at: at.value } : reply);
+    },
+  };
