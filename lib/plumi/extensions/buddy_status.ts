@@ -116,7 +116,11 @@ function isState(text: string | undefined): text is BuddyState {
   return (BUDDY_STATES as readonly (string | undefined)[]).includes(text);
 }
 
-function decodeEntry(text: string, history: boolean): Decoded<BuddyEntry> {
+/**
+ * One `b=` entry (the text after `b=`): `<state>,<ip>,<port>,<buddy>`, or
+ * with history `<state>,<ip>,<port>,<seq>,<trail>,<buddy>`.
+ */
+export function decodeBuddyEntry(text: string, history: boolean): Decoded<BuddyEntry> {
   const bad = (why: string) => fail("malformed", "b", `b=${text.slice(0, 60)}: ${why}`);
   const fields = text.split(",");
   const fixed = history ? 5 : 3;
@@ -168,7 +172,7 @@ export const BuddyStatusExt:
       key: "b",
       kind: "entry",
       max: MAX_EXTENDED_PACKET_BYTES,
-      read: (text) => decodeEntry(text, false),
+      read: (text) => decodeBuddyEntry(text, false),
       write: (entry: BuddyEntry) => encodeEntry(entry, false),
     }],
     examples: [
@@ -247,7 +251,7 @@ export const BuddyStatusExt:
       const entries: BuddyEntry[] = [];
       for (const p of message.params) {
         if (!p.startsWith("b=")) continue;
-        const entry = decodeEntry(p.slice(2), history);
+        const entry = decodeBuddyEntry(p.slice(2), history);
         if (!entry.ok) return entry;
         entries.push(entry.value);
       }
