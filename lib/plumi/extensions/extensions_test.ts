@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "#assert";
 import { decodePlumi, formatPlumi } from "../codec.ts";
+import { REDACTED, redactSecrets } from "../secrets.ts";
 import {
   EXTENSION_LETTERS,
   EXTENSION_TYPES,
@@ -357,4 +358,22 @@ Deno.test("a status page holds what fits in 512 bytes, and a page past the last 
     if (page.ok && page.value.kind === "page") seen += page.value.entries.length;
   }
   assertEquals(seen, entries.length);
+});
+
+Deno.test("every secret field of every message is hidden in the packet logs", () => {
+  let hidden = 0;
+  for (const definition of V2_MESSAGES) {
+    const secrets = definition.fields.filter((f) => f.secret).map((f) => f.key);
+    for (const text of definition.examples) {
+      const params = text.split(";").slice(1);
+      const shown = redactSecrets(text).split(";").slice(1);
+      params.forEach((p, i) => {
+        const key = p.split("=")[0]!;
+        if (!secrets.includes(key)) return;
+        assertEquals(shown[i], `${key}=${REDACTED}`, `${definition.name}: ${text}`);
+        hidden++;
+      });
+    }
+  }
+  assert(hidden >= 8, `${hidden} secrets seen`);
 });

@@ -83,6 +83,8 @@ export interface Field<T> {
   readonly max: number;
   /** The words a `word` field may hold (and the errors an `e` field may). */
   readonly words?: readonly string[];
+  /** Its value is a secret, never written to a log (`lib/plumi/secrets.ts`). */
+  readonly secret?: boolean;
   /** Read a value (the text after `key=`). */
   read(text: string): Decoded<T>;
   /** The parameter `key=value` (or the bare `key` of a flag). */
@@ -127,8 +129,9 @@ export function base64Field(
   key: string,
   max: number,
   kind: "token" | "base64" = "base64",
+  secret = false,
 ): Field<string> {
-  return checked<string>(
+  const field = checked<string>(
     key,
     kind,
     max,
@@ -136,6 +139,7 @@ export function base64Field(
     (v) => v,
     "URL-safe base64",
   );
+  return secret ? { ...field, secret } : field;
 }
 
 const DECIMAL = /^(?:0|[1-9][0-9]*)$/;

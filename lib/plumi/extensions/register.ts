@@ -88,8 +88,8 @@ export type ExtRegisterReply =
   }
   | { readonly kind: "refused"; readonly error: RegisterError; readonly at?: Endpoint };
 
-const NONCE = base64Field("n", 64);
-const PROOF = base64Field("p", 88);
+const NONCE = base64Field("n", 64, "base64", true);
+const PROOF = base64Field("p", 88, "base64", true);
 const REPLACE = flagField("replace");
 const HEARTBEAT = countField("hb", 0, 86_400);
 const SIGNUP = wordField("su", ["0", "1"] as const);

@@ -13,7 +13,7 @@ import { base64Field, type Field, pick } from "./fields.ts";
 export const MAX_TOKEN = 64;
 
 /** `t=<token>`: the secret that proves a request comes from the session's agent. */
-export const TOKEN: Field<string> = base64Field("t", MAX_TOKEN, "token");
+export const TOKEN: Field<string> = base64Field("t", MAX_TOKEN, "token", true);
 
 /**
  * The session token of a request, or `undefined` when it has none, or one

@@ -54,7 +54,7 @@ export type SignUpReply =
 
 const SALT = base64Field("s", 128);
 const ITERATIONS = countField("i", 0, 999_999_999);
-const KEY = base64Field("k", 128);
+const KEY = base64Field("k", 128, "base64", true);
 const ERROR = errorField(Object.keys(SIGNUP_ERRORS) as SignUpError[]);
 const REQUEST_KEYS = [SALT.key, ITERATIONS.key, KEY.key];
 
