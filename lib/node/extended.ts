@@ -297,6 +297,8 @@ export class ExtendedService {
         return onlinePage(this.#directory.onlineIndex, message.params);
       case "P":
         return this.#buddies.presenceQuery(message);
+      default: // every letter of EXTENSION_LETTERS has its case
+        return message.type satisfies never;
     }
   }
 
