@@ -29,9 +29,13 @@ export interface MessageInfo {
  * its answer (`Rep` as `RepMsg`). Decoding never throws.
  */
 export interface ExtensionDefinition<Req, Rep, ReqMsg, RepMsg> extends MessageInfo {
+  /** The request as a PLUMI message (then `encodePlumi` gives its bytes). */
   encodeRequest(request: Req): ReqMsg;
+  /** The request's parameters, read; never throws. */
   decodeRequest(message: ReqMsg): Decoded<Req>;
+  /** The answer as a PLUMI message. */
   encodeReply(reply: Rep): RepMsg;
+  /** The answer's code and parameters, read; never throws. */
   decodeReply(message: RepMsg): Decoded<Rep>;
 }
 

@@ -29,6 +29,7 @@ export type ParamProblem = typeof PARAM_PROBLEMS[number];
 
 /** A decoding failure: what is wrong, with which parameter, in words for a log. */
 export interface ExtDecodeError {
+  /** What is wrong with it. */
   readonly problem: ParamProblem;
   /** The parameter's key (`t`, `b`, …), or `code` for the answer code. */
   readonly key: string;
@@ -77,7 +78,9 @@ export type FieldKind =
 
 /** One parameter: its key, what it holds, and how it is read and written. */
 export interface Field<T> {
+  /** The parameter's key: `t` in `t=…`. */
   readonly key: string;
+  /** What its value is (for the fuzzers' grammar). */
   readonly kind: FieldKind;
   /** Longest value accepted, in characters. */
   readonly max: number;
