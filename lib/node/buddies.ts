@@ -9,14 +9,18 @@
  */
 
 import type { Endpoint } from "../plumi/address.ts";
-import { normalizeDomain, parseAddress } from "../plumi/address.ts";
+import { normalizeDomain } from "../plumi/address.ts";
+import type { ExtensionReply, ExtensionRequest } from "../plumi/messages.ts";
 import {
-  type ExtensionReply,
-  type ExtensionRequest,
-  type ExtensionType,
-  MAX_EXTENDED_PACKET_BYTES,
-} from "../plumi/messages.ts";
-import { paginate, param } from "../plumi/params.ts";
+  type BuddyChangeError,
+  BuddyChangeExt,
+  type BuddyEntry,
+  type BuddyState,
+  BuddyStatusExt,
+  type PresenceAnswer,
+  PresenceExt,
+  TRAIL_LENGTH,
+} from "../plumi/extensions/mod.ts";
 import type { Directory, Registration } from "./directory.ts";
 import type { AccountStore } from "./store.ts";
 
@@ -26,14 +30,11 @@ export interface RemoteBuddies {
   status(watcher: string, buddy: string): { state: BuddyState; endpoint?: Endpoint; stamp: number };
 }
 
-/** What a watcher may see of a buddy. */
-export type BuddyState = "on" | "busy" | "off" | "?";
+/** What a watcher may see of a buddy (defined with the `PS` message). */
+export type { BuddyState };
 
 /** A local user's presence: online, busy or offline. */
 type Presence = "on" | "busy" | "off";
-
-/** Presence changes of a user kept for watchers that ask for them (`PS…;h=1`). */
-const TRAIL_LENGTH = 8;
 
 /**
  * What the node last saw of a local user's presence, and its last few
@@ -53,10 +54,7 @@ interface PresenceRecord {
   trail: Presence[];
 }
 
-export function reply(type: ExtensionType, code: number, ...params: string[]): ExtensionReply {
-  return { kind: "ext-reply", type, code, params };
-}
-
+/** `name@domain` as `[name, domain]` (split at the first `@`). */
 export function splitAddress(address: string): [string, string] {
   const at = address.indexOf("@");
   return [address.slice(0, at), address.slice(at + 1)];
@@ -67,6 +65,14 @@ export function canonical(address: string): string {
   const [name, domain] = splitAddress(address);
   return `${name}@${normalizeDomain(domain)}`;
 }
+
+/** How an `RP` tells each state of a local user. */
+const PRESENCE_OF: Record<BuddyState, PresenceAnswer> = {
+  on: "on",
+  busy: "busy",
+  off: "off",
+  "?": "not-shared",
+};
 
 /** Options of {@linkcode BuddyService}. */
 export interface BuddyServiceOptions {
@@ -166,23 +172,22 @@ export class BuddyService {
 
   /** `PB`: add or remove a buddy of `owner` (already authenticated). */
   change(owner: string, message: ExtensionRequest): ExtensionReply {
-    const raw = param(message.params, "b") ?? "";
-    if (!parseAddress(raw).ok) return reply("B", 1, "e=invalid");
-    const buddy = canonical(raw);
-    if (buddy === `${owner}@${this.#domain}`) return reply("B", 1, "e=self");
-    const op = param(message.params, "op");
-    if (op === "add") {
-      if (this.#store.buddyCount(owner) >= this.#maxBuddies) return reply("B", 1, "e=full");
+    const refused = (error: BuddyChangeError) =>
+      BuddyChangeExt.encodeReply({ kind: "refused", error });
+    const done = BuddyChangeExt.encodeReply({ kind: "done" });
+    const request = BuddyChangeExt.decodeRequest(message);
+    if (!request.ok) return refused("invalid");
+    const buddy = canonical(request.value.buddy);
+    if (buddy === `${owner}@${this.#domain}`) return refused("self");
+    if (request.value.op === "add") {
+      if (this.#store.buddyCount(owner) >= this.#maxBuddies) return refused("full");
       // What `buddy` may see of `owner` changed (mutual rule): its heartbeat mark must change too.
       if (this.#store.addBuddy(owner, buddy)) this.#directory.touchPresence(owner);
-      return reply("B", 0);
+      return done;
     }
-    if (op === "del") {
-      if (!this.#store.removeBuddy(owner, buddy)) return reply("B", 1, "e=absent");
-      this.#directory.touchPresence(owner);
-      return reply("B", 0);
-    }
-    return reply("B", 1, "e=invalid");
+    if (!this.#store.removeBuddy(owner, buddy)) return refused("absent");
+    this.#directory.touchPresence(owner);
+    return done;
   }
 
   /** What `watcher` (a local user) may see of `buddy`. */
@@ -210,41 +215,30 @@ export class BuddyService {
    * change count and its last states (`b=on,ip,port,7,on.off.on,joan@bb.com`).
    */
   status(owner: string, message: ExtensionRequest): ExtensionReply {
-    const history = param(message.params, "h") === "1";
-    const entries = this.#store.buddies(owner).map((buddy) => {
+    // A body that does not decode (a page or `h` repeated or malformed) is read as none.
+    const request = BuddyStatusExt.decodeRequest(message);
+    const history = request.ok && request.value.history;
+    const entries = this.#store.buddies(owner).map((buddy): BuddyEntry => {
       const { state, endpoint } = this.#stateOf(owner, buddy);
-      const where = `${endpoint?.ip ?? ""},${endpoint?.port ?? ""}`;
-      if (!history) return `b=${state},${where},${buddy}`;
+      const entry = { address: buddy, state, ...(endpoint && { endpoint }) };
+      if (!history) return entry;
       const [name, domain] = splitAddress(buddy);
       const record = state !== "?" && this.#isLocal(domain) ? this.#observe(name) : undefined;
-      const changes = record ? `${record.seq},${record.trail.join(".")}` : ",";
-      return `b=${state},${where},${changes},${buddy}`;
+      return record ? { ...entry, seq: record.seq, trail: record.trail } : entry;
     });
-    return this.#page("S", entries, message.params, history ? ["h=1"] : []);
-  }
-
-  #page(
-    type: ExtensionType,
-    entries: string[],
-    params: readonly string[],
-    extra: readonly string[] = [],
-  ): ExtensionReply {
-    // "R?0;p=NNNNN/NNNNN" is at most 17 bytes.
-    const fixed = 17 + extra.reduce((sum, p) => sum + p.length + 1, 0);
-    const pages = paginate(entries, fixed, MAX_EXTENDED_PACKET_BYTES);
-    const wanted = Math.min(Math.max(1, Number(param(params, "p")) || 1), pages.length);
-    return reply(type, 0, `p=${wanted}/${pages.length}`, ...extra, ...pages[wanted - 1]!);
+    return BuddyStatusExt.encodePage(entries, request.ok ? request.value.page : 1, history);
   }
 
   /** Another node asks what its user (`w=`) may see of our user. */
   presenceQuery(message: ExtensionRequest): ExtensionReply {
-    const watcher = param(message.params, "w") ?? "";
-    const [name, domain] = splitAddress(message.address);
-    const base = [`w=${watcher}`, `b=${message.address}`];
-    if (!parseAddress(watcher).ok || !this.#isLocal(domain)) return reply("P", 2, ...base);
-    if (!this.#directory.has(name)) return reply("P", 2, ...base);
+    const request = PresenceExt.decodeRequest(message);
+    if (!request.ok) return PresenceExt.encodeBadWatcher(message);
+    const { watcher, buddy } = request.value;
+    const [name, domain] = splitAddress(buddy);
+    const answer = (answer: PresenceAnswer, at?: Endpoint) =>
+      PresenceExt.encodeReply({ watcher, buddy, answer, ...(at && { at }) });
+    if (!this.#isLocal(domain) || !this.#directory.has(name)) return answer("no-such-user");
     const { state, endpoint } = this.#localPresence(name, watcher);
-    const code = { on: 0, busy: 1, off: 3, "?": 4 }[state];
-    return reply("P", code, ...base, ...(endpoint ? [`at=${endpoint.ip}:${endpoint.port}`] : []));
+    return answer(PRESENCE_OF[state], endpoint);
   }
 }

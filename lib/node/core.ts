@@ -16,7 +16,8 @@ import {
   type PlumiMessage,
   type RegisterRequest,
 } from "../plumi/messages.ts";
-import { isV2, param } from "../plumi/params.ts";
+import { isV2 } from "../plumi/params.ts";
+import { RegisterExt, wantsReplace } from "../plumi/extensions/mod.ts";
 import type { Directory, Registration } from "./directory.ts";
 import { Liveness, PROBE_NAME } from "./liveness.ts";
 
@@ -161,7 +162,7 @@ export class NodeCore {
     // session is judged by its heartbeats, and a newcomer may ask to replace it: the extensions
     // decide both.
     if (this.#isProtected(name) || registration.session !== undefined) return undefined;
-    if (isV2(message.params) && param(message.params, "replace") !== undefined) return undefined;
+    if (wantsReplace(message)) return undefined;
     return this.#probe(name, registration, message, from);
   }
 
@@ -171,11 +172,14 @@ export class NodeCore {
     message: RegisterRequest,
     from: Endpoint,
   ): ProbeVerdict {
-    const refusal = send(from, {
-      kind: "register-reply",
-      code: 1,
-      params: isV2(message.params) ? ["v=2", "e=signed-in"] : [],
-    });
+    const refusal = send(
+      from,
+      RegisterExt.encodeReply(
+        isV2(message.params)
+          ? { kind: "refused", error: "signed-in" }
+          : { kind: "original", registered: false },
+      ),
+    );
     return { kind: "probe", name, registration, message, refusal };
   }
 

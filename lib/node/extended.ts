@@ -21,18 +21,33 @@ import {
   verifyProof,
 } from "../auth.ts";
 import { type Endpoint, normalizeDomain, userNameProblem } from "../plumi/address.ts";
-import {
-  type ExtensionReply,
-  type ExtensionRequest,
-  type PlumiMessage,
-  type RegisterReply,
+import type {
+  DeregisterRequest,
+  ExtensionReply,
+  ExtensionRequest,
+  PlumiMessage,
+  RegisterReply,
+  RegisterRequest,
 } from "../plumi/messages.ts";
 import { formatPlumi } from "../plumi/codec.ts";
 import type { SendAction } from "./core.ts";
 import type { Directory, Registration } from "./directory.ts";
-import { isV2, param } from "../plumi/params.ts";
+import { isV2 } from "../plumi/params.ts";
+import {
+  BuddyChangeExt,
+  BuddyStatusExt,
+  type DeregisterError,
+  DeregisterExt,
+  HeartbeatExt,
+  OnlineExt,
+  type RegisterError,
+  RegisterExt,
+  sessionToken,
+  type SignUpError,
+  SignUpExt,
+} from "../plumi/extensions/mod.ts";
 import { type AccountStore, StoreError } from "./store.ts";
-import { BuddyService, type RemoteBuddies, reply, splitAddress } from "./buddies.ts";
+import { BuddyService, type RemoteBuddies, splitAddress } from "./buddies.ts";
 import { onlinePage } from "./online.ts";
 import { SignupLimit } from "./signup_limit.ts";
 
@@ -102,15 +117,22 @@ interface Challenge {
 function storeFailure(message: PlumiMessage): PlumiMessage | undefined {
   switch (message.kind) {
     case "register":
-      return { kind: "register-reply", code: 1, params: ["v=2", "e=store"] };
+      return RegisterExt.encodeReply({ kind: "refused", error: "store" });
     case "deregister":
-      return { kind: "deregister-reply", code: 1, params: ["v=2", "e=store"] };
+      return DeregisterExt.encodeReply({ kind: "refused", error: "store" });
     case "ext-request":
-      if (message.type === "U") return reply("U", 4, "e=store");
-      if (message.type === "B" || message.type === "S" || message.type === "O") {
-        return reply(message.type, 1, "e=store");
+      switch (message.type) {
+        case "U":
+          return SignUpExt.encodeReply({ kind: "refused", error: "store" });
+        case "B":
+          return BuddyChangeExt.encodeReply({ kind: "refused", error: "store" });
+        case "S":
+          return BuddyStatusExt.encodeReply({ kind: "refused", error: "store" });
+        case "O":
+          return OnlineExt.encodeReply({ kind: "refused", error: "store" });
+        default:
+          return undefined;
       }
-      return undefined;
     default:
       return undefined;
   }
@@ -249,47 +271,50 @@ export class ExtendedService {
     from: Endpoint,
     size: number,
   ): Promise<PlumiMessage | undefined> {
-    if (message.kind === "register") {
-      return await this.#register(message.address, message.params, from, size);
-    }
-    if (message.kind === "deregister") {
-      return this.#deregister(message.address, message.params, from);
-    }
+    if (message.kind === "register") return await this.#register(message, from, size);
+    if (message.kind === "deregister") return this.#deregister(message, from);
     if (message.kind !== "ext-request") return undefined;
     switch (message.type) {
       case "K":
         return this.#heartbeat(message, from, size);
       case "U":
         return this.#signUp(message, from);
-      case "B":
+      case "B": {
+        const owner = this.#caller(message.address, message.params, from);
+        if (!owner) return BuddyChangeExt.encodeReply({ kind: "refused", error: "auth" });
+        return this.#buddies.change(owner, message);
+      }
       case "S": {
         const owner = this.#caller(message.address, message.params, from);
-        if (!owner) return reply(message.type, 1, "e=auth");
-        return message.type === "B"
-          ? this.#buddies.change(owner, message)
-          : this.#buddies.status(owner, message);
+        if (!owner) return BuddyStatusExt.encodeReply({ kind: "refused", error: "auth" });
+        return this.#buddies.status(owner, message);
       }
       case "O":
-        if (!this.#onlineList) return reply("O", 1, "e=off");
-        if (!this.#caller(message.address, message.params, from)) return reply("O", 1, "e=auth");
+        if (!this.#onlineList) return OnlineExt.encodeReply({ kind: "refused", error: "off" });
+        if (!this.#caller(message.address, message.params, from)) {
+          return OnlineExt.encodeReply({ kind: "refused", error: "auth" });
+        }
         return onlinePage(this.#directory.onlineIndex, message.params);
       case "P":
         return this.#buddies.presenceQuery(message);
+      default: // every letter of EXTENSION_LETTERS has its case
+        return message.type satisfies never;
     }
   }
 
-  async #register(address: string, params: readonly string[], from: Endpoint, size: number) {
+  async #register(message: RegisterRequest, from: Endpoint, size: number) {
+    const address = message.address;
     const [name, domain] = splitAddress(address);
-    const no = (...extra: string[]): RegisterReply => ({
-      kind: "register-reply",
-      code: 1,
-      params: ["v=2", ...extra],
-    });
-    if (!this.#isLocal(domain) || !this.#directory.has(name)) return no("e=user");
+    // Parameters that do not decode (repeated, malformed) are read as none: a bare `PR…;v=2`.
+    const decoded = RegisterExt.decodeRequest(message);
+    const request = decoded.ok ? decoded.value : { address, replace: false };
+    const no = (error: RegisterError, at?: Endpoint): RegisterReply =>
+      RegisterExt.encodeReply(at ? { kind: "refused", error, at } : { kind: "refused", error });
+    if (!this.#isLocal(domain) || !this.#directory.has(name)) return no("user");
     const credentials = this.#protected.has(name) ? this.#store.get(name)?.credentials : undefined;
     if (credentials) {
-      const nonce = param(params, "n");
-      const proof = fromBase64Url(param(params, "p") ?? "");
+      const nonce = request.proof?.nonce;
+      const proof = request.proof && fromBase64Url(request.proof.proof);
       // Challenges are kept per address and source: a stranger asking for challenges cannot
       // void the one an agent is answering, and a copy of a request voids none.
       const source = `${address} ${from.ip}:${from.port}`;
@@ -305,14 +330,14 @@ export class ExtendedService {
       }
       if (!proven) {
         const fresh = newNonce();
-        const challenge = no(
-          "e=auth",
-          `n=${fresh}`,
-          `s=${toBase64Url(credentials.salt)}`,
-          `i=${credentials.iterations}`,
-        );
+        const challenge = RegisterExt.encodeReply({
+          kind: "challenge",
+          nonce: fresh,
+          salt: toBase64Url(credentials.salt),
+          iterations: credentials.iterations,
+        });
         // Never answer a short request with a longer challenge (amplification): the agent pads.
-        if (size < formatPlumi(challenge).length) return no("e=pad");
+        if (size < formatPlumi(challenge).length) return no("pad");
         this.#remember(source, fresh);
         return challenge;
       }
@@ -331,30 +356,24 @@ export class ExtendedService {
       ? current
       : undefined;
     const held = elsewhere && (elsewhere.session ? this.#live(elsewhere) : true);
-    if (held && param(params, "replace") === undefined) {
+    if (held && !request.replace) {
       // Where the other agent is: only to one who proved the password.
-      const refused = credentials
-        ? no("e=signed-in", `at=${elsewhere.endpoint.ip}:${elsewhere.endpoint.port}`)
-        : no("e=signed-in");
-      return size < formatPlumi(refused).length ? no("e=pad") : refused;
+      const refused = no("signed-in", credentials ? elsewhere.endpoint : undefined);
+      return size < formatPlumi(refused).length ? no("pad") : refused;
     }
     const session = again
       ? current.session!
       : { token: newNonce(), heartbeatMs: this.#heartbeatMs, busy: false };
-    const granted: RegisterReply = {
-      kind: "register-reply",
-      code: 0,
-      params: [
-        "v=2",
-        `t=${session.token}`,
-        `hb=${Math.round(this.#heartbeatMs / 1000)}`,
-        `su=${this.#openSignup ? 1 : 0}`,
-        `ol=${this.#onlineList ? 1 : 0}`,
-      ],
-    };
+    const granted = RegisterExt.encodeReply({
+      kind: "granted",
+      token: session.token,
+      heartbeatSeconds: Math.round(this.#heartbeatMs / 1000),
+      signupOpen: this.#openSignup,
+      onlineList: this.#onlineList,
+    });
     // The answer may not be longer than the request (amplification rule): ask for padding
     // before changing anything, rather than registering with an answer that cannot be sent.
-    if (size < formatPlumi(granted).length) return no("e=pad");
+    if (size < formatPlumi(granted).length) return no("pad");
     if (elsewhere?.session) this.#rememberReplaced(elsewhere.session.token, from);
     this.#directory.register(name, from, this.#now(), session);
     return granted;
@@ -378,7 +397,7 @@ export class ExtendedService {
 
   /** The take-over of the session of `token`, if it was replaced recently. */
   #replacedSession(params: readonly string[]): Replaced | undefined {
-    const token = param(params, "t");
+    const token = sessionToken(params);
     const entry = token === undefined ? undefined : this.#replaced.get(token);
     return entry && entry.until > this.#now() ? entry : undefined;
   }
@@ -400,37 +419,35 @@ export class ExtendedService {
     const [name, domain] = splitAddress(address);
     if (!this.#isLocal(domain)) return undefined;
     const registration = this.#directory.get(name);
-    const token = param(params, "t");
+    const token = sessionToken(params);
     if (!registration?.session || token === undefined || registration.session.token !== token) {
       return undefined;
     }
     return [name, registration];
   }
 
-  #deregister(address: string, params: readonly string[], from: Endpoint): PlumiMessage {
+  #deregister(message: DeregisterRequest, from: Endpoint): PlumiMessage {
+    const { address, params } = message;
     const [name, domain] = splitAddress(address);
-    const done = (code: 0 | 1, ...extra: string[]): PlumiMessage => ({
-      kind: "deregister-reply",
-      code,
-      params: ["v=2", ...extra],
-    });
-    if (!this.#isLocal(domain) || !this.#directory.has(name)) return done(1, "e=user");
+    const done = (error?: DeregisterError): PlumiMessage =>
+      DeregisterExt.encodeReply(error ? { kind: "refused", error } : { kind: "done" });
+    if (!this.#isLocal(domain) || !this.#directory.has(name)) return done("user");
     // The agent of a replaced session leaving must not take the newcomer offline.
     if (this.#replacedSession(params) && !this.#caller(address, params, from)) {
-      return done(1, "e=replaced");
+      return done("replaced");
     }
     // Already offline: nothing to undo and nothing to protect, so a retransmitted or duplicated PD
     // gets the answer its first copy got.
-    if (this.#directory.get(name) === null) return done(0);
+    if (this.#directory.get(name) === null) return done();
     // Only the address holding the registration may end it; for a user with a password, only
     // with the session's token too.
     const current = this.#directory.get(name)!;
     const holder = current.endpoint.ip === from.ip && current.endpoint.port === from.port;
     if (!holder || (!this.#caller(address, params, from) && this.#protected.has(name))) {
-      return done(1, "e=auth");
+      return done("auth");
     }
     this.#directory.deregister(name);
-    return done(0);
+    return done();
   }
 
   #heartbeat(message: ExtensionRequest, from: Endpoint, size: number): ExtensionReply {
@@ -438,9 +455,11 @@ export class ExtendedService {
     if (!found) {
       // Another agent took the session over: its agent is told so, and where, and stops.
       const replaced = this.#replacedSession(message.params);
-      if (!replaced) return reply("K", 1);
-      const told = reply("K", 1, "e=replaced", `at=${replaced.by.ip}:${replaced.by.port}`);
-      return size < formatPlumi(told).length ? reply("K", 1, "e=replaced") : told;
+      if (!replaced) return HeartbeatExt.encodeReply({ kind: "unknown" });
+      const told = HeartbeatExt.encodeReply({ kind: "replaced", at: replaced.by });
+      return size < formatPlumi(told).length
+        ? HeartbeatExt.encodeReply({ kind: "replaced" })
+        : told;
     }
     const [name, registration] = found;
     registration.lastSeen = this.#now();
@@ -448,26 +467,30 @@ export class ExtendedService {
       this.#directory.moveEndpoint(name, from);
     }
     registration.unanswered = 0;
-    const busy = param(message.params, "st") === "busy";
+    // A body that does not decode (`st=` repeated or unknown) is read as none: not busy.
+    const body = HeartbeatExt.decodeRequest(message);
+    const busy = body.ok && body.value.busy;
     if (registration.session!.busy !== busy) {
       registration.session!.busy = busy;
       this.#directory.touchPresence(name);
     }
-    return reply("K", 0, `c=${this.#buddies.stamp(name)}`);
+    return HeartbeatExt.encodeReply({ kind: "alive", mark: this.#buddies.stamp(name) });
   }
 
   #signUp(message: ExtensionRequest, from: Endpoint): ExtensionReply {
-    if (!this.#openSignup) return reply("U", 3, "e=closed");
+    const refused = (error: SignUpError) => SignUpExt.encodeReply({ kind: "refused", error });
+    if (!this.#openSignup) return refused("closed");
     const [name, domain] = splitAddress(message.address);
-    const salt = fromBase64Url(param(message.params, "s") ?? "");
-    const storedKey = fromBase64Url(param(message.params, "k") ?? "");
-    const iterations = Number(param(message.params, "i"));
+    const request = SignUpExt.decodeRequest(message);
+    const salt = request.ok ? fromBase64Url(request.value.salt) : undefined;
+    const storedKey = request.ok ? fromBase64Url(request.value.storedKey) : undefined;
+    const iterations = request.ok ? request.value.iterations : NaN;
     const valid = this.#isLocal(domain) && userNameProblem(name) === undefined && salt &&
       salt.length >= 16 &&
       storedKey?.length === 32 && Number.isInteger(iterations) &&
       iterations >= this.#minIterations &&
       iterations <= 10 * DEFAULT_ITERATIONS;
-    if (!valid || !salt || !storedKey) return reply("U", 2, "e=invalid");
+    if (!valid || !salt || !storedKey) return refused("invalid");
     const existing = this.#store.get(name);
     // A copy of the sign-up that created this account (a duplicate, or a retransmission whose
     // answer was lost) carries its very salt and key: it gets the same answer, not "taken".
@@ -475,16 +498,16 @@ export class ExtendedService {
     if (
       stored && stored.iterations === iterations && constantTimeEqual(stored.salt, salt) &&
       constantTimeEqual(stored.storedKey, storedKey)
-    ) return reply("U", 0);
-    if (this.#directory.has(name) || existing) return reply("U", 1, "e=taken");
+    ) return SignUpExt.encodeReply({ kind: "created" });
+    if (this.#directory.has(name) || existing) return refused("taken");
     // Checked last, so that a copy of an accepted sign-up is still answered RU0 (above).
-    if (!this.#signups.allows(from.ip)) return reply("U", 3, "e=rate");
+    if (!this.#signups.allows(from.ip)) return refused("rate");
     this.#store.signUp(name, { salt, iterations, storedKey });
     this.#signups.record(from.ip);
     this.#directory.add(name);
     this.#protected.add(name);
     this.#signedUp.add(name);
-    return reply("U", 0);
+    return SignUpExt.encodeReply({ kind: "created" });
   }
 
   /** Authenticate a request by session token and source address. */

@@ -21,10 +21,10 @@
 import createTree from "#rbtree";
 import type { ExtensionReply } from "../plumi/messages.ts";
 import { MAX_EXTENDED_PACKET_BYTES } from "../plumi/messages.ts";
-import { param } from "../plumi/params.ts";
+import { ONLINE_SIZES, OnlineExt } from "../plumi/extensions/mod.ts";
 
 /** Longest user name, in bytes (see `isValidName`). */
-const MAX_NAME = 64;
+const MAX_NAME = ONLINE_SIZES.maxName;
 
 /**
  * The online users' names in order, with access by rank and by name, each
@@ -85,50 +85,46 @@ export class OnlineIndex {
   }
 }
 
-function reply(code: number, ...params: string[]): ExtensionReply {
-  return { kind: "ext-reply", type: "O", code, params };
-}
-
 /**
  * One page of the online list, for a `PO` whose caller is authenticated:
  * by cursor when the request carries `c=`, else by number (`p=`, default 1).
  * Every answer fits {@linkcode MAX_EXTENDED_PACKET_BYTES}.
  */
 export function onlinePage(index: OnlineIndex, params: readonly string[]): ExtensionReply {
-  const cursor = param(params, "c");
-  return cursor === undefined ? pageByNumber(index, params) : pageAfter(index, cursor);
+  // Paging that does not decode (repeated, malformed) is read as none: the first page by number.
+  const paging = OnlineExt.decodePaging(params);
+  const { page, cursor } = paging.ok ? paging.value : {};
+  return cursor === undefined ? pageByNumber(index, page) : pageAfter(index, cursor);
 }
 
 /** `RO0;u=…;…[;c=<last>]`: the names after `cursor` that fit, and the next cursor if more follow. */
 function pageAfter(index: OnlineIndex, cursor: string): ExtensionReply {
   // Room for "RO0" and for ";c=<name>" at the end, whatever the last name is.
-  let room = MAX_EXTENDED_PACKET_BYTES - "RO0".length - ";c=".length - MAX_NAME;
-  const entries: string[] = [];
-  let last: string | undefined;
+  let room = MAX_EXTENDED_PACKET_BYTES - ONLINE_SIZES.afterFixed;
+  const names: string[] = [];
   for (const name of index.after(cursor)) {
-    const cost = ";u=".length + name.length;
-    if (cost > room) return reply(0, ...entries, `c=${last}`);
-    entries.push(`u=${name}`);
+    const cost = ONLINE_SIZES.entry(name.length);
+    if (cost > room) return OnlineExt.encodeReply({ kind: "after", names, next: names.at(-1)! });
+    names.push(name);
     room -= cost;
-    last = name;
   }
-  return reply(0, ...entries);
+  return OnlineExt.encodeReply({ kind: "after", names });
 }
 
 /** `RO0;p=<page>/<pages>;u=…`: the names of page `p`, each page the same number of names. */
-function pageByNumber(index: OnlineIndex, params: readonly string[]): ExtensionReply {
+function pageByNumber(index: OnlineIndex, wanted: number | undefined): ExtensionReply {
   const count = index.size;
   const digits = String(Math.max(1, count)).length; // a page number is at most `count`
-  const fixed = "RO0;p=".length + 2 * digits + "/".length;
+  const fixed = ONLINE_SIZES.numberedFixed(digits);
   const perPage = Math.floor(
-    (MAX_EXTENDED_PACKET_BYTES - fixed) / (";u=".length + Math.max(1, index.longest)),
+    (MAX_EXTENDED_PACKET_BYTES - fixed) / ONLINE_SIZES.entry(Math.max(1, index.longest)),
   );
   const pages = Math.max(1, Math.ceil(count / perPage));
-  const wanted = Math.min(Math.max(1, Math.floor(Number(param(params, "p"))) || 1), pages);
-  const entries: string[] = [];
-  for (const name of index.from((wanted - 1) * perPage)) {
-    if (entries.length === perPage) break;
-    entries.push(`u=${name}`);
+  const page = Math.min(Math.max(1, wanted || 1), pages);
+  const names: string[] = [];
+  for (const name of index.from((page - 1) * perPage)) {
+    if (names.length === perPage) break;
+    names.push(name);
   }
-  return reply(0, `p=${wanted}/${pages}`, ...entries);
+  return OnlineExt.encodeReply({ kind: "numbered", page, pages, names });
 }

@@ -20,10 +20,16 @@
 
 import { type Clock, systemClock } from "../clock.ts";
 import type { NodeLocator } from "../locate.ts";
-import { type Endpoint, parseEndpoint } from "../plumi/address.ts";
+import type { Endpoint } from "../plumi/address.ts";
 import type { ExtensionReply, PlumiMessage, RegisterReply } from "../plumi/messages.ts";
 import type { BuddyState, RemoteBuddies } from "./extended.ts";
-import { isV2, param } from "../plumi/params.ts";
+import { isV2 } from "../plumi/params.ts";
+import {
+  NODE_PADDING_DASHES,
+  type PresenceAnswer,
+  PresenceExt,
+  RegisterExt,
+} from "../plumi/extensions/mod.ts";
 import { PROBE_NAME } from "./liveness.ts";
 
 /** The user name of capability probes (and of liveness probes); not a valid user anywhere by convention. */
@@ -57,12 +63,17 @@ interface Capability {
   waiters: Array<(extended: boolean) => void>;
 }
 
-const CODES: Record<number, BuddyState> = { 0: "on", 1: "busy", 3: "off" };
+/** What an `RP` answer shows of the buddy. */
+const SHOWN: Record<PresenceAnswer, BuddyState> = {
+  on: "on",
+  busy: "busy",
+  "no-such-user": "?",
+  off: "off",
+  "not-shared": "?",
+};
 const CAPABILITY_MS = 600_000;
 const MAX_ENTRIES = 100_000;
 const key = (e: Endpoint) => `${e.ip}:${e.port}`;
-/** Padding that makes a query at least as long as its longest answer. */
-const PADDING = "x=" + "-".repeat(40);
 
 /** Cached presence of remote buddies, refreshed by asking their nodes. */
 export class RemotePresence implements RemoteBuddies {
@@ -113,12 +124,8 @@ export class RemotePresence implements RemoteBuddies {
     const [node] = await this.#locator.locate(domain);
     if (!node || !(await this.#isExtended(node, domain))) return;
     this.queries++;
-    this.#send(node, {
-      kind: "ext-request",
-      type: "P",
-      address: buddy,
-      params: [`w=${watcher}`, PADDING],
-    });
+    // Padded (by the definition) to at least as long as its longest answer.
+    this.#send(node, PresenceExt.encodeRequest({ buddy, watcher }));
   }
 
   #isExtended(node: Endpoint, domain: string): Promise<boolean> {
@@ -134,11 +141,14 @@ export class RemotePresence implements RemoteBuddies {
     };
     this.#capabilities.set(key(node), capability);
     const answer = new Promise<boolean>((resolve) => capability.waiters.push(resolve));
-    this.#send(node, {
-      kind: "register",
-      address: `${PROBE_NAME}@${domain}`,
-      params: ["v=2", PADDING],
-    });
+    this.#send(
+      node,
+      RegisterExt.encodeRequest({
+        address: `${PROBE_NAME}@${domain}`,
+        replace: false,
+        pad: { dashes: NODE_PADDING_DASHES },
+      }),
+    );
     const timer = this.#timers.setTimeout(
       () => this.#settle(node, false, 60_000),
       this.#probeTimeoutMs,
@@ -166,15 +176,15 @@ export class RemotePresence implements RemoteBuddies {
     this.#settle(from, isV2(message.params));
   }
 
-  /** An `RP` answer from another node. */
+  /** An `RP` answer from another node (one that does not decode is ignored). */
   onAnswer(message: ExtensionReply): void {
-    const watcher = param(message.params, "w");
-    const buddy = param(message.params, "b");
+    const answer = PresenceExt.decodeReply(message);
+    if (!answer.ok) return;
+    const { watcher, buddy, at } = answer.value;
     const entry = this.#entries.get(`${watcher}|${buddy}`);
     if (!entry) return;
-    const state = CODES[message.code] ?? "?";
-    const at = parseEndpoint(param(message.params, "at") ?? "");
-    const endpoint = at.ok && (state === "on" || state === "busy") ? at.value : undefined;
+    const state = SHOWN[answer.value.answer];
+    const endpoint = state === "on" || state === "busy" ? at : undefined;
     if (
       state !== entry.state ||
       key(endpoint ?? { ip: "", port: 0 }) !== key(entry.endpoint ?? { ip: "", port: 0 })

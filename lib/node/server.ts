@@ -18,7 +18,7 @@ import {
 } from "../plumi/messages.ts";
 import type { Directory, Registration } from "./directory.ts";
 import type { ExtendedService } from "./extended.ts";
-import { param } from "../plumi/params.ts";
+import { PresenceExt } from "../plumi/extensions/mod.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import type { RemotePresence } from "./remote_presence.ts";
 import type { NodeLocator } from "../locate.ts";
@@ -280,7 +280,8 @@ export class NodeServer {
     if (this.#remote && message.kind === "ext-reply" && message.type === "P") {
       // Only the buddy's own node may say where the buddy is.
       const remote = this.#remote;
-      const buddy = param(message.params, "b") ?? "";
+      const answer = PresenceExt.decodeReply(message);
+      const buddy = answer.ok ? answer.value.buddy : ""; // none: no node can be the buddy's
       this.#track(
         this.#isNodeOf(buddy.slice(buddy.indexOf("@") + 1), from).then((verified) => {
           if (verified) remote.onAnswer(message);
@@ -351,7 +352,8 @@ export class NodeServer {
   ): Promise<void> {
     if (message.kind === "ext-request" && message.type === "P") {
       // Presence is shown by who the watcher is: only the watcher's own node may ask.
-      const watcher = param(message.params, "w") ?? "";
+      const query = PresenceExt.decodeRequest(message);
+      const watcher = query.ok ? query.value.watcher : ""; // none: no node can be the watcher's
       if (!(await this.#isNodeOf(watcher.slice(watcher.indexOf("@") + 1), request.from))) {
         bump(this.stats.dropped, "unverified-node");
         return;

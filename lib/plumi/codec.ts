@@ -9,13 +9,14 @@
 import { parseAddress, parseIp, parsePort } from "./address.ts";
 import {
   type DecodeResult,
-  EXTENSION_TYPES,
   type ExtensionType,
+  isExtensionType,
   type LookupCode,
   MAX_PACKET_BYTES,
   type PlumiErrorKind,
   type PlumiMessage,
 } from "./messages.ts";
+import { isV2 } from "./params.ts";
 
 /** Options of {@linkcode decodePlumi}. */
 export interface DecodeOptions {
@@ -147,7 +148,7 @@ export function isExtended(message: PlumiMessage): boolean {
     case "register-reply":
     case "deregister":
     case "deregister-reply":
-      return message.params.includes("v=2");
+      return isV2(message.params);
     default:
       return false;
   }
@@ -169,9 +170,9 @@ function decodeText(text: string): DecodeResult {
       return decodeLookupReply(body);
   }
   const letter = type[1] ?? "";
-  if (type.length === 2 && EXTENSION_TYPES.includes(letter)) {
-    if (type[0] === "P") return decodeExtensionRequest(letter as ExtensionType, body);
-    if (type[0] === "R") return decodeExtensionReply(letter as ExtensionType, body);
+  if (type.length === 2 && isExtensionType(letter)) {
+    if (type[0] === "P") return decodeExtensionRequest(letter, body);
+    if (type[0] === "R") return decodeExtensionReply(letter, body);
   }
   return failure("unknown-type", `unknown packet type "${type}"`);
 }

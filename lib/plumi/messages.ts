@@ -78,15 +78,31 @@ export interface LookupReply {
 export const MAX_EXTENDED_PACKET_BYTES = 512;
 
 /**
- * Letters of the extension packet types (`P<letter>` requests, `R<letter>`
- * replies), spoken only between peers that negotiated `v=2`:
- * `K` keep-alive, `U` sign-up, `B` buddy list change, `S` buddy status,
- * `O` who is online, `P` presence query between nodes.
+ * The extension packet types (`P<letter>` requests, `R<letter>` replies),
+ * spoken only between peers that negotiated `v=2`: the one list of their
+ * letters. Each has one definition in `lib/plumi/extensions/`.
  */
-export const EXTENSION_TYPES = "KUBSOP";
+export const EXTENSION_LETTERS = {
+  K: "heartbeat",
+  U: "sign-up",
+  B: "buddy list change",
+  S: "buddy status",
+  O: "who is online",
+  P: "presence query between nodes",
+} as const;
 
 /** An extension packet type letter. */
-export type ExtensionType = "K" | "U" | "B" | "S" | "O" | "P";
+export type ExtensionType = keyof typeof EXTENSION_LETTERS;
+
+/** Every extension letter, in the order of {@linkcode EXTENSION_LETTERS} (`"KUBSOP"`). */
+export const EXTENSION_TYPES: readonly ExtensionType[] = Object.keys(
+  EXTENSION_LETTERS,
+) as ExtensionType[];
+
+/** Is `letter` an extension packet type? */
+export function isExtensionType(letter: string): letter is ExtensionType {
+  return Object.hasOwn(EXTENSION_LETTERS, letter);
+}
 
 /** `P<type><addr>[;param…]`: an extension request about `address`. */
 export interface ExtensionRequest {

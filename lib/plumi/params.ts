@@ -22,9 +22,12 @@ export function params(list: readonly string[], key: string): string[] {
   return out;
 }
 
+/** The parameter that says "I speak this project's extensions" (docs/PROTOCOL.md, "Extensions"). */
+export const V2 = "v=2";
+
 /** Does the message carry `v=2` (the extended protocol)? */
 export function isV2(list: readonly string[]): boolean {
-  return list.includes("v=2");
+  return list.includes(V2);
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   type DecodeResult,
   formatPlumi,
   isExtended,
+  isExtensionType,
   MAX_EXTENDED_PACKET_BYTES,
   MAX_PACKET_BYTES,
   type PlumiErrorKind,
@@ -63,7 +64,8 @@ export class FuzzFailure extends Error {
 export function canonicalText(text: string): string {
   const type = text.slice(0, 2);
   const semi = text.indexOf(";");
-  const withParams = ["PR", "PD", "RR", "RD"].includes(type) || /^[PR][KUBSOP]$/.test(type);
+  const withParams = ["PR", "PD", "RR", "RD"].includes(type) ||
+    (/^[PR].$/.test(type) && isExtensionType(type[1]!));
   if (!withParams || semi < 0) return text;
   const params = text.slice(semi + 1).split(";").filter((p) => p !== "");
   return text.slice(0, semi) + params.map((p) => `;${p}`).join("");

@@ -7,18 +7,26 @@
  * The generator knows the whole of PLUMI, extensions included (`PK`…`RP`,
  * `;`-parameters, extra `RL` fields, the 100- and 512-byte limits), so that
  * its mutations reach the deep branches of the decoder rather than stopping
- * at the first byte.
+ * at the first byte. What it knows of the extensions comes from their
+ * definitions (`lib/plumi/extensions/`): the letters, each message's fields
+ * and the kind of value each holds, and the examples it starts from. A new
+ * message is fuzzed as soon as it is defined.
  *
  * @module
  */
 
 import {
+  BUDDY_STATES,
   EXTENSION_TYPES,
-  type ExtensionType,
+  EXTENSIONS,
+  type Field,
+  type FieldKind,
   formatPlumi,
   MAX_EXTENDED_PACKET_BYTES,
   MAX_PACKET_BYTES,
   type PlumiMessage,
+  V2,
+  V2_MESSAGES,
 } from "../../lib/plumi/mod.ts";
 
 // --- Seeded randomness --------------------------------------------------------
@@ -117,7 +125,10 @@ export const DEFAULT_VOCABULARY: Vocabulary = {
 
 const NAME_CHARS = "abcxyzLUMI019._-+!~'\"#$%&()*,/<=>?[\\]^`{|}";
 const DOMAIN_CHARS = "abcPCd019-_";
-const PARAM_KEYS = ["v", "t", "n", "p", "s", "i", "k", "b", "w", "op", "st", "x", "e", "c", "at"];
+/** Every field of every extension message. */
+const FIELDS: readonly Field<unknown>[] = V2_MESSAGES.flatMap((m) => m.fields);
+/** Every parameter key the extensions define, and `v`. */
+const PARAM_KEYS = [...new Set(["v", ...FIELDS.map((f) => f.key)])];
 
 function randomString(random: Random, chars: string, min: number, max: number): string {
   let out = "";
@@ -161,41 +172,75 @@ function base64url(random: Random, bytes: number): string {
   return randomString(random, BASE64URL, Math.ceil(bytes * 4 / 3), Math.ceil(bytes * 4 / 3));
 }
 
-function randomParam(random: Random, vocabulary: Vocabulary): string {
-  switch (random.int(12)) {
-    case 0:
-      return "v=2";
-    case 1:
-      return `t=${base64url(random, 16)}`;
-    case 2:
-      return `n=${base64url(random, 16)}`;
-    case 3:
-      return `p=${base64url(random, random.pick([32, 31, 33, 0]))}`;
-    case 4:
-      return `s=${base64url(random, random.pick([16, 15, 32]))}`;
-    case 5:
-      return `i=${random.pick(["600000", "100000", "99999", "6000000", "0", "-1", "1e9", ""])}`;
-    case 6:
-      return `k=${base64url(random, random.pick([32, 31]))}`;
-    case 7:
-      return `b=${randomAddress(random, vocabulary)}`;
-    case 8:
-      return `w=${randomAddress(random, vocabulary)}`;
-    case 9:
-      return `op=${random.pick(["add", "del", "ADD", ""])}`;
-    case 10:
-      return `x=${"-".repeat(random.int(90))}`;
-    default:
-      return `${random.pick(PARAM_KEYS)}${
-        random.chance(0.7) ? `=${randomString(random, "ab=@:.,/ 019", 0, 8)}` : ""
-      }`;
-  }
+type ValueMaker = (random: Random, field: Field<unknown>, vocabulary: Vocabulary) => string;
+
+function randomPort(random: Random): string {
+  return random.chance(0.8) ? String(1 + random.int(65535)) : random.pick(["0", "65536", "01", ""]);
 }
 
-function randomParams(random: Random, vocabulary: Vocabulary): string[] {
+/**
+ * A value of each kind of field, valid or just off (too long, out of range,
+ * another shape): every kind the definitions use must have one, so a field
+ * of a new kind does not type-check here until the fuzzer can make it.
+ */
+const VALUES: Record<FieldKind, ValueMaker> = {
+  token: (random) => base64url(random, random.pick([16, 16, 16, 0.75, 49])),
+  base64: (random) => base64url(random, random.pick([16, 15, 32, 31, 33, 0.75, 97])),
+  count: (random, field) =>
+    random.chance(0.6)
+      ? String(random.int(10 ** Math.min(9, field.max)))
+      : random.pick(["600000", "100000", "99999", "6000000", "0", "-1", "1e9", "", "007"]),
+  page: (random) =>
+    random.pick([`${1 + random.int(5)}`, `${1 + random.int(3)}/${1 + random.int(3)}`, "0", "1.5"]),
+  address: (random, _field, vocabulary) => randomAddress(random, vocabulary),
+  endpoint: (random) => `${randomIp(random)}:${randomPort(random)}`,
+  word: (random, field) =>
+    random.chance(0.8)
+      ? random.pick(field.words ?? [""])
+      : random.pick(["", "ADD", "yes", "2", "unknown"]),
+  flag: () => "",
+  name: (random, _field, vocabulary) => random.chance(0.8) ? randomName(random, vocabulary) : "",
+  mark: (random) => `${random.int(1000)}.${random.int(200)}.${random.int(1000)}`,
+  entry: (random, _field, vocabulary) => {
+    const state = random.pick([...BUDDY_STATES, "gone"]);
+    const where = random.chance(0.5) ? `${randomIp(random)},${randomPort(random)}` : ",";
+    const history = random.chance(0.3)
+      ? `${random.int(20)},${random.pick(["on", "on.off.on", "busy.off", ""])},`
+      : "";
+    return `${state},${where},${history}${randomAddress(random, vocabulary)}`;
+  },
+  padding: (random) => "-".repeat(random.int(90)),
+};
+
+/** One parameter of `field`: `key=value`, or the bare key of a flag. */
+function fieldParam(random: Random, field: Field<unknown>, vocabulary: Vocabulary): string {
+  if (field.kind === "flag") return random.chance(0.9) ? field.key : `${field.key}=1`;
+  return `${field.key}=${VALUES[field.kind](random, field, vocabulary)}`;
+}
+
+/** A parameter: mostly one of `fields` (a message's own), else any field, `v=2` or junk. */
+function randomParam(
+  random: Random,
+  vocabulary: Vocabulary,
+  fields: readonly Field<unknown>[] = FIELDS,
+): string {
+  const roll = random.int(12);
+  if (roll === 0) return V2;
+  if (roll <= 7 && fields.length > 0) return fieldParam(random, random.pick(fields), vocabulary);
+  if (roll <= 9) return fieldParam(random, random.pick(FIELDS), vocabulary);
+  return `${random.pick(PARAM_KEYS)}${
+    random.chance(0.7) ? `=${randomString(random, "ab=@:.,/ 019", 1, 8)}` : ""
+  }`;
+}
+
+function randomParams(
+  random: Random,
+  vocabulary: Vocabulary,
+  fields?: readonly Field<unknown>[],
+): string[] {
   if (random.chance(0.35)) return [];
   const params: string[] = [];
-  for (let n = 1 + random.int(4); n > 0; n--) params.push(randomParam(random, vocabulary));
+  for (let n = 1 + random.int(4); n > 0; n--) params.push(randomParam(random, vocabulary, fields));
   return params;
 }
 
@@ -211,7 +256,6 @@ function randomIp(random: Random): string {
   }`;
 }
 
-const EXTENSION_LETTERS = [...EXTENSION_TYPES] as ExtensionType[];
 const PORTS = [1, 3344, 65535];
 
 /** A well-formed PLUMI message of any kind, extensions included. */
@@ -263,24 +307,31 @@ export function randomMessage(random: Random, vocabulary: Vocabulary): PlumiMess
     }
     case 6:
     case 7:
-    case 8:
+    case 8: {
+      const type = random.pick(EXTENSION_TYPES);
       return {
         kind: "ext-request",
-        type: random.pick(EXTENSION_LETTERS),
+        type,
         address: randomAddress(random, vocabulary),
-        params: randomParams(random, vocabulary),
+        params: randomParams(random, vocabulary, EXTENSIONS[type].fields),
       };
-    default:
+    }
+    default: {
+      const type = random.pick(EXTENSION_TYPES);
       return {
         kind: "ext-reply",
-        type: random.pick(EXTENSION_LETTERS),
+        type,
         code: random.int(10),
-        params: randomParams(random, vocabulary),
+        params: randomParams(random, vocabulary, EXTENSIONS[type].fields),
       };
+    }
   }
 }
 
-/** Packets of the reference exchange and of the extensions' examples: the mutator's starting points. */
+/**
+ * Packets of the reference exchange and the examples of every extension
+ * message's definition: the mutator's starting points.
+ */
 export const SEED_PACKETS: readonly string[] = [
   "PRu1@PC-c",
   "RR0",
@@ -293,30 +344,14 @@ export const SEED_PACKETS: readonly string[] = [
   "PDu1@PC-c",
   "RD0",
   "RD1",
-  "PRlaura@bb.com;v=2;x=------------------------------------------------",
-  "RR1;v=2;e=auth;n=AAAAAAAAAAAAAAAAAAAAAA;s=BBBBBBBBBBBBBBBBBBBBBB;i=600000",
-  "PRlaura@bb.com;v=2;n=AAAAAAAAAAAAAAAAAAAAAA;p=CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC",
-  "RR0;v=2;t=DDDDDDDDDDDDDDDDDDDDDD;hb=30;su=0;ol=1",
-  "PDlaura@bb.com;v=2;t=DDDDDDDDDDDDDDDDDDDDDD",
-  "PKlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;st=busy",
-  "RK0;c=12.0",
-  "RK1",
-  "PUnuria@bb.com;s=EEEEEEEEEEEEEEEEEEEEEE;i=600000;k=FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
-  "RU1;e=taken",
-  "PBlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;op=add;b=joan@cc.com",
-  "RB1;e=full",
-  "PSlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;p=2",
-  "RS0;p=1/1;b=on,10.0.0.7,4000,joan@cc.com;b=?,,,pere@bb.com",
-  "POlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;p=1",
-  "RO0;p=1/3;u=joan;u=pere",
-  "PPjoan@cc.com;w=laura@bb.com;x=----------------------------------------",
-  "RP0;w=laura@bb.com;b=joan@cc.com;at=10.0.0.7:4000",
-  "PR.lumi-probe@cc.com;v=2;x=--------",
   "RL0laura@bb.com:jordi@cc.org:127.0.0.1:3344:v=2",
+  ...V2_MESSAGES.flatMap((m) => m.examples),
 ];
 
 /** What a mutator knows of the syntax, to reach past the first checks. */
-const GRAMMAR_CHARS = "PRLDKUBSO0123456789@:;.-_=,vxtnpk ";
+const GRAMMAR_CHARS = `PRLD${EXTENSION_TYPES.join("")}0123456789@:;.-_=,${
+  [...new Set(PARAM_KEYS.join(""))].join("")
+} `;
 const TOKENS = [
   "0",
   "00",
@@ -342,8 +377,8 @@ const TOKENS = [
   "0.0.0.0",
   "RL0",
   "PL",
-  "PK",
-  "RP4",
+  ...EXTENSION_TYPES.flatMap((l) => [`P${l}`, `R${l}0`, `R${l}4`]),
+  ...PARAM_KEYS.map((k) => `;${k}=`),
   "\x00",
   "\x7f",
   "\xff",
@@ -421,6 +456,17 @@ export function mutate(random: Random, input: string, donor: string): string {
   return data;
 }
 
+/** Every packet type, the extensions' by their definitions. */
+const PACKET_TYPES = [
+  "PR",
+  "PD",
+  "PL",
+  "RR",
+  "RD",
+  "RL",
+  ...EXTENSION_TYPES.flatMap((l) => [`P${l}`, `R${l}`]),
+];
+
 /** Sizes where the decoder's behaviour changes. */
 const LIMIT_SIZES = [MAX_PACKET_BYTES, MAX_EXTENDED_PACKET_BYTES, 1, 2, 3];
 const DASHES = "-".repeat(MAX_EXTENDED_PACKET_BYTES + 8);
@@ -475,7 +521,7 @@ export class PlumiFuzzer {
     const mode = random.int(20);
     if (mode === 0) return noise(random, random.int(this.#maxNoise + 1)); // any byte
     if (mode === 1) { // printable noise after a known type
-      const type = random.pick(["PR", "PD", "PL", "RR", "RD", "RL", "PK", "PU", "RS", "PP", "RP"]);
+      const type = random.pick(PACKET_TYPES);
       return type + randomString(random, "ab@:;.019-=, PRL", 0, 60);
     }
     if (mode <= 6) { // a valid message, sometimes at a size limit

@@ -8,13 +8,22 @@
  */
 
 import type { Clock, TimerHandle } from "../../clock.ts";
-import { type Endpoint, parsePort } from "../../plumi/address.ts";
-import type { ExtensionReply, ExtensionType } from "../../plumi/messages.ts";
-import { param, params as allParams } from "../../plumi/params.ts";
+import type { Endpoint } from "../../plumi/address.ts";
+import type { ExtensionReply, ExtensionRequest } from "../../plumi/messages.ts";
+import {
+  BuddyChangeExt,
+  type BuddyEntry,
+  type BuddyState,
+  BuddyStatusExt,
+  decodeBuddyEntry,
+  DeregisterExt,
+  HeartbeatExt,
+  OnlineExt,
+} from "../../plumi/extensions/mod.ts";
 import { NodeSilentError } from "../errors.ts";
 import { buddyText, problem } from "../terminal/texts.ts";
 import type { PlumiClient } from "./client.ts";
-import { endpointParam, type NodeSession } from "./registration.ts";
+import type { NodeSession } from "./registration.ts";
 
 export {
   firstRegistration,
@@ -31,44 +40,22 @@ export {
 } from "./registration.ts";
 
 /** What the node shows of a buddy: `on`, `busy`, `off`, or `?` (not shared with you, or unknown). */
-export type BuddyState = "on" | "busy" | "off" | "?";
+export type { BuddyState };
 
-/** A buddy and what the node shows of it. */
-export interface BuddyStatus {
-  readonly address: string;
-  readonly state: BuddyState;
-  readonly endpoint?: Endpoint;
-  /** How many presence changes the node has seen of this buddy (a local, shared buddy of an extended node). */
-  readonly seq?: number;
-  /** The states after its last changes, oldest first, ending with `state` (with `seq`). */
-  readonly trail?: readonly BuddyState[];
-}
-
-function buddyState(text: string | undefined): BuddyState {
-  return text === "on" || text === "busy" || text === "off" ? text : "?";
-}
+/** A buddy and what the node shows of it (one `b=` entry of a status page). */
+export type BuddyStatus = BuddyEntry;
 
 /**
- * One `b=` entry of a status page: `<state>,<ip>,<port>,<buddy>`, or with
- * history (`h=1`) `<state>,<ip>,<port>,<seq>,<trail>,<buddy>`. The buddy
- * address comes last, as it may hold commas.
+ * One `b=` entry of a status page, as `BuddyStatusExt` reads it; an entry
+ * that does not decode is an unknown buddy.
  */
 export function parseBuddyEntry(entry: string, history: boolean): BuddyStatus {
-  const fields = entry.split(",");
-  const fixed = history ? 5 : 3;
-  const [state, ip, port, seq, trail] = fields;
-  const p = parsePort(port ?? "");
-  const count = Number(seq);
-  return {
-    address: fields.slice(fixed).join(","),
-    state: buddyState(state),
-    ...(ip && p.ok && { endpoint: { ip, port: p.value } }),
-    ...(history && seq !== "" && Number.isInteger(count) && count >= 0 && {
-      seq: count,
-      trail: (trail ?? "").split(".").map(buddyState),
-    }),
-  };
+  const decoded = decodeBuddyEntry(entry, history);
+  return decoded.ok ? decoded.value : { address: "", state: "?" };
 }
+
+/** Most pages of a status or an online list fetched at once. */
+const MAX_PAGES = 1000;
 
 /** Options of {@linkcode ExtendedSession}. */
 export interface ExtendedSessionOptions {
@@ -144,17 +131,25 @@ export class ExtendedSession {
 
   async #beat(): Promise<void> {
     try {
-      const reply = await this.#ask("K", [...(this.#options.busy?.() ? ["st=busy"] : [])]);
-      if (reply.code === 1) {
-        if (param(reply.params, "e") === "replaced") {
-          this.stop();
-          this.#options.onReplaced?.(endpointParam(reply.params));
-          return;
-        }
+      const reply = await this.#ask(
+        HeartbeatExt.encodeRequest({
+          address: this.address,
+          token: this.session.token,
+          busy: this.#options.busy?.() ?? false,
+        }),
+      );
+      const answer = HeartbeatExt.decodeReply(reply);
+      if (answer.ok && answer.value.kind === "replaced") {
+        this.stop();
+        this.#options.onReplaced?.(answer.value.at);
+        return;
+      }
+      // `RK1`, or a refusal this agent cannot read: the node no longer knows the session.
+      if (reply.code !== 0 || (answer.ok && answer.value.kind === "unknown")) {
         this.#options.onSessionLost?.();
         return;
       }
-      const mark = param(reply.params, "c");
+      const mark = answer.ok && answer.value.kind === "alive" ? answer.value.mark : undefined;
       // The first mark counts as a change too: the buddies may have changed since they were last fetched.
       if (mark !== undefined && mark !== this.#mark) {
         this.#options.onBuddiesChanged?.();
@@ -168,18 +163,14 @@ export class ExtendedSession {
     }
   }
 
-  #ask(type: ExtensionType, extra: readonly string[]): Promise<ExtensionReply> {
+  /** Send `request` (one at a time) and take the answer of its type. */
+  #ask(request: ExtensionRequest): Promise<ExtensionReply> {
     const run = async () => {
       let reply;
       try {
         reply = await this.#client.request(
-          {
-            kind: "ext-request",
-            type,
-            address: this.address,
-            params: [`t=${this.session.token}`, ...extra],
-          },
-          (m) => m.kind === "ext-reply" && m.type === type,
+          request,
+          (m) => m.kind === "ext-reply" && m.type === request.type,
         );
       } catch (error) {
         if (error instanceof NodeSilentError && !this.#stopped) this.#contact(true);
@@ -194,36 +185,22 @@ export class ExtendedSession {
   }
 
   /** Add a buddy (any domain). Resolves to an error text, or `undefined` when done. */
-  async addBuddy(buddy: string): Promise<string | undefined> {
-    const reply = await this.#ask("B", ["op=add", `b=${buddy}`]);
-    return reply.code === 0 ? undefined : buddyRefusal(param(reply.params, "e"));
+  addBuddy(buddy: string): Promise<string | undefined> {
+    return this.#changeBuddy("add", buddy);
   }
 
   /** Remove a buddy. Resolves to an error text, or `undefined` when done. */
-  async removeBuddy(buddy: string): Promise<string | undefined> {
-    const reply = await this.#ask("B", ["op=del", `b=${buddy}`]);
-    return reply.code === 0 ? undefined : buddyRefusal(param(reply.params, "e"));
+  removeBuddy(buddy: string): Promise<string | undefined> {
+    return this.#changeBuddy("del", buddy);
   }
 
-  /**
-   * Every page of `type` (`S` or `O`), concatenated: the values of `key`
-   * parameters, and the parameters of the first page.
-   */
-  async #pages(
-    type: "S" | "O",
-    key: string,
-    extra: readonly string[] = [],
-  ): Promise<{ values: string[]; first: readonly string[] } | undefined> {
-    const values: string[] = [];
-    let first: readonly string[] = [];
-    for (let page = 1, pages = 1; page <= pages && page <= 1000; page++) {
-      const reply = await this.#ask(type, [`p=${page}`, ...extra]);
-      if (reply.code !== 0) return undefined;
-      if (page === 1) first = reply.params;
-      pages = Number((param(reply.params, "p") ?? "1/1").split("/")[1]) || 1;
-      values.push(...allParams(reply.params, key));
-    }
-    return { values, first };
+  async #changeBuddy(op: "add" | "del", buddy: string): Promise<string | undefined> {
+    const { address, session: { token } } = this;
+    const reply = await this.#ask(BuddyChangeExt.encodeRequest({ address, token, op, buddy }));
+    const answer = BuddyChangeExt.decodeReply(reply);
+    if (answer.ok && answer.value.kind === "done") return undefined;
+    const error = answer.ok && answer.value.kind === "refused" ? answer.value.error : undefined;
+    return buddyRefusal(error);
   }
 
   /**
@@ -232,15 +209,33 @@ export class ExtendedSession {
    * answers without `h=1`, and the entries have no `seq`.
    */
   async buddies(): Promise<BuddyStatus[] | undefined> {
-    const pages = await this.#pages("S", "b", ["h=1"]);
-    if (!pages) return undefined;
-    const history = param(pages.first, "h") === "1";
-    return pages.values.map((entry) => parseBuddyEntry(entry, history));
+    const { address, session: { token } } = this;
+    const entries: BuddyStatus[] = [];
+    for (let page = 1, pages = 1; page <= pages && page <= MAX_PAGES; page++) {
+      const reply = await this.#ask(
+        BuddyStatusExt.encodeRequest({ address, token, page, history: true }),
+      );
+      const answer = BuddyStatusExt.decodeReply(reply);
+      if (!answer.ok || answer.value.kind !== "page") return undefined;
+      pages = answer.value.pages;
+      entries.push(...answer.value.entries);
+    }
+    return entries;
   }
 
   /** The online users of the domain, or `undefined` if the node refused (list turned off). */
   async online(): Promise<string[] | undefined> {
-    return (await this.#pages("O", "u"))?.values;
+    const { address, session: { token } } = this;
+    const names: string[] = [];
+    for (let page = 1, pages = 1; page <= pages && page <= MAX_PAGES; page++) {
+      const answer = OnlineExt.decodeReply(
+        await this.#ask(OnlineExt.encodeRequest({ address, token, page })),
+      );
+      if (!answer.ok || answer.value.kind === "refused") return undefined;
+      pages = answer.value.kind === "numbered" ? answer.value.pages : 1;
+      names.push(...answer.value.names);
+    }
+    return names;
   }
 
   /**
@@ -250,12 +245,13 @@ export class ExtendedSession {
   async deregister(signal?: AbortSignal): Promise<string | undefined> {
     this.stop();
     const reply = await this.#client.request(
-      { kind: "deregister", address: this.address, params: ["v=2", `t=${this.session.token}`] },
+      DeregisterExt.encodeRequest({ address: this.address, token: this.session.token }),
       (m) => m.kind === "deregister-reply",
       signal,
     );
-    if (reply.kind === "deregister-reply" && reply.code === 0) return undefined;
-    const code = reply.kind === "deregister-reply" ? param(reply.params, "e") : undefined;
+    const answer = reply.kind === "deregister-reply" ? DeregisterExt.decodeReply(reply) : undefined;
+    if (answer?.ok && answer.value.kind === "done") return undefined;
+    const code = answer?.ok && answer.value.kind === "refused" ? answer.value.error : undefined;
     return code === "replaced"
       ? problem.deregisterReplaced()
       : code === "user"

@@ -17,10 +17,14 @@ import {
   makeProof,
   toBase64Url,
 } from "../../auth.ts";
-import { type Endpoint, parseEndpoint } from "../../plumi/address.ts";
-import { formatPlumi } from "../../plumi/codec.ts";
-import type { RegisterRequest } from "../../plumi/messages.ts";
-import { isV2, param } from "../../plumi/params.ts";
+import type { Endpoint } from "../../plumi/address.ts";
+import type { RegisterReply, RegisterRequest } from "../../plumi/messages.ts";
+import {
+  type ExtRegisterReply,
+  PADDED_PR_BYTES,
+  RegisterExt,
+  SignUpExt,
+} from "../../plumi/extensions/mod.ts";
 import { RegistrationError } from "../errors.ts";
 import { problem, report } from "../terminal/texts.ts";
 import type { PlumiClient } from "./client.ts";
@@ -69,26 +73,9 @@ export class SignedInElsewhereError extends RegistrationError {
   }
 }
 
-/** The `at=<ip>:<port>` parameter, if present and valid. */
-export function endpointParam(params: readonly string[]): Endpoint | undefined {
-  const text = param(params, "at");
-  if (text === undefined) return undefined;
-  const parsed = parseEndpoint(text);
-  return parsed.ok ? parsed.value : undefined;
-}
-
 /** How the agent says that `address` is signed in elsewhere. */
 export function signedInElsewhere(address: string, at: Endpoint | undefined): string {
   return problem.signedInElsewhere(address, at);
-}
-
-/** A PR without proof is padded to this many bytes, so the node may answer with a challenge. */
-const PADDED_PR_BYTES = 100;
-
-function pad(message: RegisterRequest): RegisterRequest {
-  const length = formatPlumi(message).length;
-  const room = PADDED_PR_BYTES - length - 3; // ";x="
-  return room > 0 ? { ...message, params: [...message.params, `x=${"-".repeat(room)}`] } : message;
 }
 
 function domainOf(address: string): string {
@@ -101,7 +88,17 @@ function domainOf(address: string): string {
  * original node ignores everything after the address.
  */
 export function firstRegistration(address: string, replace = false): RegisterRequest {
-  return pad({ kind: "register", address, params: ["v=2", ...(replace ? ["replace"] : [])] });
+  return RegisterExt.encodeRequest({ address, replace, pad: { toBytes: PADDED_PR_BYTES } });
+}
+
+/** The node's answer to a `PR`, read by {@linkcode RegisterExt}; one that does not decode is a refusal. */
+function answerOf(address: string, reply: RegisterReply): ExtRegisterReply {
+  const answer = RegisterExt.decodeReply(reply);
+  if (!answer.ok) {
+    const { key, problem, message } = answer.error;
+    throw refusal(address, key === "e" && problem === "missing" ? undefined : message);
+  }
+  return answer.value;
 }
 
 /** Options of {@linkcode registerWith}. */
@@ -126,29 +123,30 @@ export async function registerWith(
   options: RegisterOptions = {},
 ): Promise<RegisterResult> {
   const { signal, replace = false } = options;
-  const wants = replace ? ["replace"] : [];
-  const first = await client.request(
+  const reply = await client.request(
     firstRegistration(address, replace),
     (m) => m.kind === "register-reply",
     signal,
   );
-  if (first.kind !== "register-reply") throw new Error("unreachable");
-  if (!isV2(first.params)) {
-    if (first.code === 0) return { kind: "original" };
+  if (reply.kind !== "register-reply") throw new Error("unreachable");
+  const first = answerOf(address, reply);
+  if (first.kind === "original") {
+    if (first.registered) return { kind: "original" };
     throw new RegistrationError(
       address,
       problem.cannotRegister(address, problem.unknownUser(domainOf(address))),
     );
   }
-  if (first.code === 0) return { kind: "extended", session: sessionOf(first.params) };
-  const error = param(first.params, "e");
-  if (error === "user" && await signupOpen(client, address, signal)) {
-    throw new RegistrationError(
-      address,
-      `${refusal(address, error, first.params).message}; ${report.signupHint(address)}`,
-    );
+  if (first.kind === "granted") return { kind: "extended", session: sessionOf(first) };
+  if (first.kind === "refused") {
+    if (first.error === "user" && await signupOpen(client, address, signal)) {
+      throw new RegistrationError(
+        address,
+        `${refusal(address, first.error).message}; ${report.signupHint(address)}`,
+      );
+    }
+    throw refusal(address, first.error, first.at);
   }
-  if (error !== "auth") throw refusal(address, error, first.params);
 
   const secret = await password();
   if (secret === undefined || secret === "") {
@@ -157,56 +155,47 @@ export async function registerWith(
       problem.cannotRegister(address, problem.passwordNeeded()),
     );
   }
-  let challenge: readonly string[] = first.params;
+  let challenge = first;
   let clientKey: Bytes | undefined;
   let salt = "";
   for (let attempt = 0; attempt < 2; attempt++) {
-    const nonce = param(challenge, "n") ?? "";
-    const s = param(challenge, "s") ?? "";
-    const iterations = Number(param(challenge, "i"));
+    const { nonce, salt: s, iterations } = challenge;
     const saltBytes = fromBase64Url(s);
-    if (!saltBytes || !Number.isInteger(iterations) || iterations < 1) {
-      throw refusal(address, "bad-challenge", []);
-    }
+    if (!saltBytes) throw refusal(address, "bad-challenge");
     if (!clientKey || s !== salt) {
       clientKey = await deriveClientKey(secret, saltBytes, iterations);
       salt = s;
     }
     const proof = toBase64Url(await makeProof(clientKey, authMessage("PR", address, nonce)));
-    const answer = await client.request(
-      { kind: "register", address, params: ["v=2", `n=${nonce}`, `p=${proof}`, ...wants] },
+    const reply = await client.request(
+      RegisterExt.encodeRequest({ address, replace, proof: { nonce, proof } }),
       (m) => m.kind === "register-reply",
       signal,
     );
-    if (answer.kind !== "register-reply") throw new Error("unreachable");
-    if (answer.code === 0 && isV2(answer.params)) {
-      return { kind: "extended", session: sessionOf(answer.params) };
-    }
-    const code = param(answer.params, "e");
-    if (code !== "auth") throw refusal(address, code, answer.params);
+    if (reply.kind !== "register-reply") throw new Error("unreachable");
+    const answer = answerOf(address, reply);
+    if (answer.kind === "granted") return { kind: "extended", session: sessionOf(answer) };
+    if (answer.kind === "refused") throw refusal(address, answer.error, answer.at);
+    if (answer.kind === "original") throw refusal(address, undefined);
     // A new challenge: either the password is wrong, or our proof arrived twice (a lost answer
     // made us send it again, and the second copy found its nonce spent). Try once more.
-    challenge = answer.params;
+    challenge = answer;
   }
   throw new WrongPasswordError(address);
 }
 
-function sessionOf(params: readonly string[]): NodeSession {
+function sessionOf(granted: Extract<ExtRegisterReply, { kind: "granted" }>): NodeSession {
   return {
-    token: param(params, "t") ?? "",
-    heartbeatMs: Math.max(1, Number(param(params, "hb")) || 30) * 1000,
-    signupOpen: param(params, "su") === "1",
-    onlineList: param(params, "ol") !== "0",
+    token: granted.token,
+    heartbeatMs: Math.max(1, granted.heartbeatSeconds || 30) * 1000,
+    signupOpen: granted.signupOpen,
+    onlineList: granted.onlineList,
   };
 }
 
-function refusal(
-  address: string,
-  code: string | undefined,
-  params: readonly string[],
-): RegistrationError {
+/** `code`: the node's `e=`, or why its answer could not be read. */
+function refusal(address: string, code: string | undefined, at?: Endpoint): RegistrationError {
   if (code === "signed-in") {
-    const at = endpointParam(params);
     return new SignedInElsewhereError(
       address,
       `${signedInElsewhere(address, at)} (${problem.replaceHint()})`,
@@ -238,19 +227,26 @@ export async function signUp(
 ): Promise<SignUpResult> {
   const credentials = await createCredentials(password, iterations);
   const reply = await client.request(
-    {
-      kind: "ext-request",
-      type: "U",
+    SignUpExt.encodeRequest({
       address,
-      params: [
-        `s=${toBase64Url(credentials.salt)}`,
-        `i=${credentials.iterations}`,
-        `k=${toBase64Url(credentials.storedKey)}`,
-      ],
-    },
+      salt: toBase64Url(credentials.salt),
+      iterations: credentials.iterations,
+      storedKey: toBase64Url(credentials.storedKey),
+    }),
     (m) => m.kind === "ext-reply" && m.type === "U",
     signal,
   );
-  const code = reply.kind === "ext-reply" ? reply.code : -1;
-  return (["created", "taken", "invalid", "closed"] as const)[code] ?? "invalid";
+  const answer = reply.kind === "ext-reply" ? SignUpExt.decodeReply(reply) : undefined;
+  if (!answer?.ok) return "invalid";
+  if (answer.value.kind === "created") return "created";
+  // Over the hour's share (`rate`) is closed, for now; a failed database (`store`), invalid.
+  return ({
+    taken: "taken",
+    invalid: "invalid",
+    closed: "closed",
+    rate: "closed",
+    store: "invalid",
+  } as const)[
+    answer.value.error
+  ];
 }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { SignUpExt } from "../../plumi/extensions/mod.ts";
 import type { PlumiClient } from "./client.ts";
 
 /** `true` when the node of `address` says sign-up is open; `false` if closed, silent or unclear. */
@@ -17,11 +18,13 @@ export async function signupOpen(
 ): Promise<boolean> {
   try {
     const reply = await client.request(
-      { kind: "ext-request", type: "U", address, params: [] },
+      SignUpExt.encodeProbe(address),
       (m) => m.kind === "ext-reply" && m.type === "U",
       signal,
     );
-    return reply.kind === "ext-reply" && reply.code === 2;
+    const answer = reply.kind === "ext-reply" ? SignUpExt.decodeReply(reply) : undefined;
+    return answer?.ok === true && answer.value.kind === "refused" &&
+      answer.value.error === "invalid";
   } catch {
     return false;
   }

@@ -1,0 +1,269 @@
+/**
+ * `PR…;v=2` / `RR…;v=2`: the extended registration, with its password
+ * challenge and the session it grants (docs/PROTOCOL.md, "Registration,
+ * authentication and sessions").
+ *
+ * ```
+ * PRlaura@bb.com;v=2[;replace];x=-----…            the first PR, padded to 100 bytes
+ * RR1;v=2;e=auth;n=<nonce>;s=<salt>;i=<iterations>  a challenge
+ * PRlaura@bb.com;v=2;n=<nonce>;p=<proof>[;replace]  the proof
+ * RR0;v=2;t=<token>;hb=<s>;su=<0|1>;ol=<0|1>        the session
+ * RR1;v=2;e=user|pad|signed-in|store[;at=<ip>:<port>]
+ * ```
+ *
+ * An original node answers a bare `RR0` / `RR1` (`kind: "original"`).
+ *
+ * @module
+ */
+
+import type { Endpoint } from "../address.ts";
+import { formatPlumi } from "../codec.ts";
+import type { RegisterReply, RegisterRequest } from "../messages.ts";
+import { isV2, V2 } from "../params.ts";
+import type { ExtensionDefinition } from "./definition.ts";
+import { errorField } from "./errors.ts";
+import {
+  AT,
+  base64Field,
+  countField,
+  type Decoded,
+  fail,
+  flagField,
+  ok,
+  optional,
+  PADDING,
+  pick,
+  required,
+  wordField,
+} from "./fields.ts";
+import { TOKEN } from "./session.ts";
+
+/** The codes of a refused extended registration (`e=auth` comes with a challenge). */
+export const REGISTER_ERRORS = ["user", "pad", "signed-in", "store"] as const;
+
+/** Why an extended registration was refused. */
+export type RegisterError = typeof REGISTER_ERRORS[number];
+
+/** The size the first `PR` is padded to, so that a challenge may answer it (amplification rule). */
+export const PADDED_PR_BYTES = 100;
+
+/** Dashes of the padding of a node's capability probe and presence query (`x=` + 40 dashes). */
+export const NODE_PADDING_DASHES = 40;
+
+/** How a `PR` is padded with `;x=---…`. */
+export type RegisterPadding =
+  /** To this many bytes in all (an agent's first `PR`). */
+  | { readonly toBytes: number }
+  /** With this many dashes (a node's capability probe). */
+  | { readonly dashes: number };
+
+/** An extended registration. */
+export interface ExtRegisterRequest {
+  readonly address: string;
+  /** Take the session over from another agent (`replace`). */
+  readonly replace: boolean;
+  /** The answer to a challenge. */
+  readonly proof?: { readonly nonce: string; readonly proof: string };
+  /** Padding when encoding (never decoded). */
+  readonly pad?: RegisterPadding;
+}
+
+/** The node's answer to a registration. */
+export type ExtRegisterReply =
+  /** An original node: a bare `RR0` (registered) or `RR1`. */
+  | { readonly kind: "original"; readonly registered: boolean }
+  | {
+    readonly kind: "granted";
+    readonly token: string;
+    /** Heartbeat interval, in seconds. */
+    readonly heartbeatSeconds: number;
+    readonly signupOpen: boolean;
+    readonly onlineList: boolean;
+  }
+  | {
+    readonly kind: "challenge";
+    readonly nonce: string;
+    readonly salt: string;
+    readonly iterations: number;
+  }
+  | { readonly kind: "refused"; readonly error: RegisterError; readonly at?: Endpoint };
+
+const NONCE = base64Field("n", 64, "base64", true);
+const PROOF = base64Field("p", 88, "base64", true);
+const REPLACE = flagField("replace");
+const HEARTBEAT = countField("hb", 0, 86_400);
+const SIGNUP = wordField("su", ["0", "1"] as const);
+const ONLINE = wordField("ol", ["0", "1"] as const);
+const ERROR = errorField(["auth", ...REGISTER_ERRORS] as const);
+const SALT = base64Field("s", 128);
+const ITERATIONS = countField("i", 1, 999_999_999);
+
+const REQUEST_KEYS = [NONCE.key, PROOF.key, REPLACE.key];
+const REPLY_KEYS = [TOKEN.key, HEARTBEAT.key, SIGNUP.key, ONLINE.key];
+const CHALLENGE_KEYS = [ERROR.key, NONCE.key, SALT.key, ITERATIONS.key, AT.key];
+
+function padded(message: RegisterRequest, pad: RegisterPadding | undefined): RegisterRequest {
+  if (!pad) return message;
+  const dashes = "dashes" in pad
+    ? pad.dashes
+    : pad.toBytes - formatPlumi(message).length - ";x=".length;
+  return dashes > 0 ? { ...message, params: [...message.params, PADDING.write(dashes)] } : message;
+}
+
+/** The extended registration, `PR…;v=2` / `RR…;v=2`. */
+export const RegisterExt: ExtensionDefinition<
+  ExtRegisterRequest,
+  ExtRegisterReply,
+  RegisterRequest,
+  RegisterReply
+> = {
+  name: "extended registration",
+  request: "PR",
+  reply: "RR",
+  fields: [
+    NONCE,
+    PROOF,
+    REPLACE,
+    PADDING,
+    TOKEN,
+    HEARTBEAT,
+    SIGNUP,
+    ONLINE,
+    ERROR,
+    SALT,
+    ITERATIONS,
+    AT,
+  ],
+  examples: [
+    "PRlaura@bb.com;v=2;x=" + "-".repeat(79),
+    "PRlaura@bb.com;v=2;replace;x=" + "-".repeat(71),
+    "PR.lumi-probe@cc.com;v=2;x=" + "-".repeat(NODE_PADDING_DASHES),
+    "PRlaura@bb.com;v=2;n=AAAAAAAAAAAAAAAAAAAAAA;p=CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC",
+    "PRlaura@bb.com;v=2;n=AAAAAAAAAAAAAAAAAAAAAA;p=CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC;replace",
+    "RR0",
+    "RR1",
+    "RR0;v=2;t=DDDDDDDDDDDDDDDDDDDDDD;hb=30;su=0;ol=1",
+    "RR1;v=2;e=auth;n=AAAAAAAAAAAAAAAAAAAAAA;s=BBBBBBBBBBBBBBBBBBBBBB;i=600000",
+    "RR1;v=2;e=user",
+    "RR1;v=2;e=pad",
+    "RR1;v=2;e=signed-in",
+    "RR1;v=2;e=signed-in;at=10.0.0.7:4000",
+    "RR1;v=2;e=store",
+  ],
+
+  encodeRequest({ address, replace, proof, pad }): RegisterRequest {
+    const params = [V2];
+    if (proof) params.push(NONCE.write(proof.nonce), PROOF.write(proof.proof));
+    if (replace) params.push(REPLACE.write(true));
+    return padded({ kind: "register", address, params }, pad);
+  },
+
+  decodeRequest(message): Decoded<ExtRegisterRequest> {
+    if (!isV2(message.params)) return fail("missing", "v", "not an extended registration (no v=2)");
+    const picked = pick(message.params, REQUEST_KEYS);
+    if (!picked.ok) return picked;
+    const nonce = optional(picked.value, NONCE);
+    if (!nonce.ok) return nonce;
+    const proof = optional(picked.value, PROOF);
+    if (!proof.ok) return proof;
+    const replace = optional(picked.value, REPLACE);
+    if (!replace.ok) return replace;
+    const base = { address: message.address, replace: replace.value === true };
+    return ok(
+      nonce.value !== undefined && proof.value !== undefined
+        ? { ...base, proof: { nonce: nonce.value, proof: proof.value } }
+        : base,
+    );
+  },
+
+  encodeReply(reply): RegisterReply {
+    switch (reply.kind) {
+      case "original":
+        return { kind: "register-reply", code: reply.registered ? 0 : 1, params: [] };
+      case "granted":
+        return {
+          kind: "register-reply",
+          code: 0,
+          params: [
+            V2,
+            TOKEN.write(reply.token),
+            HEARTBEAT.write(reply.heartbeatSeconds),
+            SIGNUP.write(reply.signupOpen ? "1" : "0"),
+            ONLINE.write(reply.onlineList ? "1" : "0"),
+          ],
+        };
+      case "challenge":
+        return {
+          kind: "register-reply",
+          code: 1,
+          params: [
+            V2,
+            ERROR.write("auth"),
+            NONCE.write(reply.nonce),
+            SALT.write(reply.salt),
+            ITERATIONS.write(reply.iterations),
+          ],
+        };
+      case "refused":
+        return {
+          kind: "register-reply",
+          code: 1,
+          params: [V2, ERROR.write(reply.error), ...(reply.at ? [AT.write(reply.at)] : [])],
+        };
+    }
+  },
+
+  decodeReply(message): Decoded<ExtRegisterReply> {
+    if (!isV2(message.params)) return ok({ kind: "original", registered: message.code === 0 });
+    if (message.code === 0) {
+      const picked = pick(message.params, REPLY_KEYS);
+      if (!picked.ok) return picked;
+      const token = required(picked.value, TOKEN);
+      if (!token.ok) return token;
+      const hb = optional(picked.value, HEARTBEAT);
+      if (!hb.ok) return hb;
+      const su = optional(picked.value, SIGNUP);
+      if (!su.ok) return su;
+      const ol = optional(picked.value, ONLINE);
+      if (!ol.ok) return ol;
+      return ok({
+        kind: "granted",
+        token: token.value,
+        heartbeatSeconds: hb.value ?? 0,
+        signupOpen: su.value === "1",
+        onlineList: ol.value !== "0",
+      });
+    }
+    const picked = pick(message.params, CHALLENGE_KEYS);
+    if (!picked.ok) return picked;
+    const error = required(picked.value, ERROR);
+    if (!error.ok) return error;
+    if (error.value === "auth") {
+      const nonce = required(picked.value, NONCE);
+      if (!nonce.ok) return nonce;
+      const salt = required(picked.value, SALT);
+      if (!salt.ok) return salt;
+      const iterations = required(picked.value, ITERATIONS);
+      if (!iterations.ok) return iterations;
+      return ok({
+        kind: "challenge",
+        nonce: nonce.value,
+        salt: salt.value,
+        iterations: iterations.value,
+      });
+    }
+    const at = optional(picked.value, AT);
+    if (!at.ok) return at;
+    return ok(
+      at.value
+        ? { kind: "refused", error: error.value, at: at.value }
+        : { kind: "refused", error: error.value },
+    );
+  },
+};
+
+/** Does this `PR` ask to take the session over (`replace`, read as {@linkcode RegisterExt} reads it)? */
+export function wantsReplace(message: RegisterRequest): boolean {
+  const decoded = RegisterExt.decodeRequest(message);
+  return decoded.ok && decoded.value.replace;
+}
