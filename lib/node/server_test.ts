@@ -7,6 +7,7 @@ import type { DatagramSocket } from "../transport/udp.ts";
 import { NodeCore } from "./core.ts";
 import { Directory } from "./directory.ts";
 import { RateLimiter } from "./rate_limit.ts";
+import { Outbox } from "./outbox.ts";
 import { NodeServer } from "./server.ts";
 
 const NODE: Endpoint = { ip: "10.0.0.100", port: 3344 };
@@ -49,11 +50,19 @@ function server(
 ) {
   const directory = options.directory ?? new Directory(["laura", "joan"]);
   const clock = new ManualClock();
-  const core = new NodeCore({ domain: "bb.com", directory, clock, now: () => 42 });
   const socket = new RecordingSocket();
+  const outbox = new Outbox({ socket });
+  const core = new NodeCore({
+    domain: "bb.com",
+    directory,
+    clock,
+    now: () => 42,
+    send: outbox.send,
+  });
   const node = new NodeServer({
     core,
     socket,
+    outbox,
     locator: options.locator ?? noLocator,
     directory,
     clock,
