@@ -157,6 +157,15 @@ export class NodeServer {
     }
   }
 
+  /**
+   * Resolves once every asynchronous step under way (forwards, extension
+   * answers, node checks) has settled: lets an in-process test on a manual
+   * clock wait for them instead of for time.
+   */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all(this.#pending);
+  }
+
   /** Send a message of the node's own (presence queries, probes) to another node. */
   sendTo(to: Endpoint, message: PlumiMessage): void {
     this.#outbox.send(to, message);
