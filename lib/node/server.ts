@@ -166,11 +166,6 @@ export class NodeServer {
     while (this.#pending.size > 0) await Promise.all(this.#pending);
   }
 
-  /** Send a message of the node's own (presence queries, probes) to another node. */
-  sendTo(to: Endpoint, message: PlumiMessage): void {
-    this.#outbox.send(to, message);
-  }
-
   /** The path of a datagram: guards, decode, one dispatch, its action performed. */
   #handle(bytes: Uint8Array, from: Endpoint): void {
     const now = this.#now();
