@@ -336,8 +336,13 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   });
   // Extended agents that stopped their heartbeats (and expired original registrations) go offline.
   const sweeper = extended && every(clock, Math.min(1_000, heartbeatMs), () => {
-    for (const name of extended.sweep()) {
-      logger.info("{name} went offline (no heartbeat)", { name });
+    try {
+      for (const name of extended.sweep()) {
+        logger.info("{name} went offline (no heartbeat)", { name });
+      }
+    } catch (error) {
+      // A timer's exception would end the process: log it, and sweep again next time.
+      logger.error("Internal error sweeping heartbeat sessions: {error}", { error });
     }
   });
   const store = new ConfigStore(configPath, config, text, domain);

@@ -5,7 +5,9 @@ import type { NodeLocator } from "../locate.ts";
 import type { Endpoint } from "../plumi/address.ts";
 import { NodeCore } from "./core.ts";
 import { Directory } from "./directory.ts";
+import { ExtendedService } from "./extended.ts";
 import { RateLimiter } from "./rate_limit.ts";
+import { AccountStore } from "./store.ts";
 import { RemotePresence } from "./remote_presence.ts";
 import { MemorySocket } from "./memory_socket.ts";
 import { Outbox } from "./outbox.ts";
@@ -31,6 +33,8 @@ function server(
     answerTimeoutMs?: number;
     /** With the presence of other domains' buddies (the extensions' remote side). */
     remote?: boolean;
+    /** With the extensions, over an in-memory account database. */
+    extended?: boolean;
   } = {},
 ) {
   const directory = options.directory ?? new Directory(["laura", "joan"]);
@@ -48,6 +52,16 @@ function server(
   const remote = options.remote
     ? new RemotePresence({ locator, send: outbox.send, refreshMs: 30_000, clock })
     : undefined;
+  const extended = options.extended
+    ? new ExtendedService({
+      domain: "bb.com",
+      directory,
+      store: AccountStore.open(":memory:"),
+      isLocal: (domain) => domain === "bb.com",
+      now: () => clock.wallNow(),
+      ...(remote && { remote }),
+    })
+    : undefined;
   const node = new NodeServer({
     core,
     socket,
@@ -58,6 +72,7 @@ function server(
     ...(options.limiter && { limiter: options.limiter }),
     ...(options.answerTimeoutMs !== undefined && { answerTimeoutMs: options.answerTimeoutMs }),
     ...(remote && { remote }),
+    ...(extended && { extended }),
   });
   const datagram = (text: string, from: Endpoint) =>
     node.handleDatagram(new TextEncoder().encode(text), from);
@@ -294,4 +309,28 @@ Deno.test("a capability probe left unanswered times out on the node's clock: pro
   remote!.status("laura@bb.com", "pere@cc.com");
   strictEqual((await socket.next()).includes("PR.lumi-probe@cc.com"), true);
   deepStrictEqual(socket.take(), []);
+});
+
+Deno.test("a v=2 PR goes to the extensions after the core's checks, and its grant comes back", async () => {
+  const { node, socket, datagram } = server({ extended: true });
+  datagram("PRlaura@bb.com;v=2;x=".padEnd(100, "-"), LAURA);
+  await node.settled();
+  const [granted, ...more] = socket.take();
+  strictEqual(granted?.startsWith("10.0.0.1:4001 RR0;v=2;t="), true, granted);
+  deepStrictEqual(more, []);
+});
+
+Deno.test("a presence query is answered only when it comes from the watcher's node", async () => {
+  const { locator } = otherDomains();
+  const { node, socket, datagram } = server({ locator, extended: true });
+  const query = "PPlaura@bb.com;w=pere@cc.com;x=".padEnd(60, "-");
+  datagram(query, STRANGER);
+  await node.settled();
+  deepStrictEqual(socket.take(), []);
+  strictEqual(node.stats.dropped["unverified-node"], 1);
+  datagram(query, NODE_C);
+  await node.settled();
+  const [answer, ...more] = socket.take();
+  strictEqual(answer?.startsWith("10.0.0.200:3344 RP"), true, answer);
+  deepStrictEqual(more, []);
 });
