@@ -334,3 +334,21 @@ Deno.test("a presence query is answered only when it comes from the watcher's no
   strictEqual(answer?.startsWith("10.0.0.200:3344 RP"), true, answer);
   deepStrictEqual(more, []);
 });
+
+Deno.test("a presence query whose buddy's node cannot be found is counted, never an unhandled rejection", async () => {
+  const failure = Promise.withResolvers<never>();
+  const locator: NodeLocator = {
+    locate: () => {
+      failure.reject(new Error("the resolver is broken"));
+      return failure.promise;
+    },
+    reportDown: () => {},
+  };
+  const { socket, remote } = server({ locator, remote: true });
+  remote!.status("laura@bb.com", "pere@cc.com");
+  await failure.promise.catch(() => {});
+  // Every reaction to the rejection has run once the event loop turns.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  strictEqual(remote!.failedQueries, 1);
+  deepStrictEqual(socket.take(), []);
+});
