@@ -21,7 +21,7 @@ import type { PlumiMessage } from "../plumi/messages.ts";
 import type { Action, NodeCore, ProbeVerdict } from "./core.ts";
 import type { Directory, Registration } from "./directory.ts";
 import type { ExtendedService } from "./extended.ts";
-import { claimedNode, type Request } from "./guards.ts";
+import { claimedNode, type Inbound } from "./guards.ts";
 import type { Liveness } from "./liveness.ts";
 import type { RemotePresence } from "./remote_presence.ts";
 
@@ -80,7 +80,7 @@ export class Dispatcher {
    */
   dispatch(
     message: PlumiMessage,
-    request: Request,
+    request: Inbound,
     probed?: Registration,
   ): Outcome | Promise<Outcome> {
     const remote = this.#remote;
@@ -111,7 +111,7 @@ export class Dispatcher {
    * offline detection would have found in time: the user lapses and the
    * registration is handled again).
    */
-  settle(verdict: ProbeVerdict, alive: boolean, request: Request): Outcome | Promise<Outcome> {
+  settle(verdict: ProbeVerdict, alive: boolean, request: Inbound): Outcome | Promise<Outcome> {
     if (alive) return verdict.refusal;
     const directory = this.#directory;
     if (directory?.get(verdict.name) === verdict.registration) directory.lapse(verdict.name);

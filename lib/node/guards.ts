@@ -15,8 +15,8 @@ import type { Endpoint } from "../plumi/address.ts";
 import type { PlumiMessage } from "../plumi/messages.ts";
 import { param } from "../plumi/params.ts";
 
-/** What the guards know of the request an answer goes back to. */
-export interface Request {
+/** A datagram that arrived, as the guards know it: the request an answer goes back to. */
+export interface Inbound {
   readonly from: Endpoint;
   /** Its length in bytes. */
   readonly size: number;
@@ -37,7 +37,7 @@ export const MAX_ANSWER_GROWTH = 1;
  * back to the request's source are bounded; `request` is undefined for the
  * node's own messages and for forwards.
  */
-export function amplifies(bytes: number, to: Endpoint, request: Request | undefined): boolean {
+export function amplifies(bytes: number, to: Endpoint, request: Inbound | undefined): boolean {
   return request !== undefined && !request.registered &&
     bytes > request.size + MAX_ANSWER_GROWTH &&
     to.ip === request.from.ip && to.port === request.from.port;

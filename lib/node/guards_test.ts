@@ -3,7 +3,7 @@ import type { NodeLocator } from "../locate.ts";
 import type { Endpoint } from "../plumi/address.ts";
 import { decodePlumi } from "../plumi/codec.ts";
 import { MAX_EXTENDED_PACKET_BYTES, type PlumiMessage } from "../plumi/messages.ts";
-import { amplifies, claimedNode, isNodeOf, type Request } from "./guards.ts";
+import { amplifies, claimedNode, type Inbound, isNodeOf } from "./guards.ts";
 
 const AGENT: Endpoint = { ip: "10.0.0.1", port: 4001 };
 const NODE_C: Endpoint = { ip: "10.0.0.200", port: 3344 };
@@ -17,7 +17,7 @@ function message(text: string): PlumiMessage {
 }
 
 Deno.test("an answer to an unregistered source may be one byte longer than its request, not two", () => {
-  const request: Request = { from: AGENT, size: 20, registered: false };
+  const request: Inbound = { from: AGENT, size: 20, registered: false };
   strictEqual(amplifies(21, AGENT, request), false);
   strictEqual(amplifies(22, AGENT, request), true);
   // A registered source, another destination, or the node's own message: no bound.

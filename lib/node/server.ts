@@ -28,7 +28,7 @@ import type { Action, ForwardAction, NodeCore, ProbeVerdict, SendAction } from "
 import type { Liveness } from "./liveness.ts";
 import { Dispatcher, type Outcome } from "./dispatch.ts";
 import { Forwarder } from "./forwarder.ts";
-import { amplifies, isNodeOf, type Request } from "./guards.ts";
+import { amplifies, type Inbound, isNodeOf } from "./guards.ts";
 import { Outbox } from "./outbox.ts";
 import { bump, type NodeEvent, type NodeStats } from "./stats.ts";
 
@@ -188,7 +188,7 @@ export class NodeServer {
     // The answer of a look-up this node forwarded: its node is up.
     if (message.kind === "lookup-reply") this.#forwarder.answered(message);
     // Any datagram from a registered agent's address is a sign of life (and says it is registered).
-    const request: Request = {
+    const request: Inbound = {
       from,
       size: bytes.length,
       registered: this.#dispatcher.heard(from, now),
@@ -216,27 +216,27 @@ export class NodeServer {
   }
 
   /** The node verification guard: dispatched only if it came from `domain`'s node (then it counts as registered). */
-  async #verified(domain: string, message: PlumiMessage, request: Request): Promise<void> {
+  async #verified(domain: string, message: PlumiMessage, request: Inbound): Promise<void> {
     if (!(await isNodeOf(this.#locator, domain, request.from))) {
       bump(this.stats.dropped, "unverified-node");
       return;
     }
-    const verified: Request = { from: request.from, size: request.size, registered: true };
+    const verified: Inbound = { from: request.from, size: request.size, registered: true };
     const outcome = this.#dispatcher.dispatch(message, verified);
     this.#act(outcome instanceof Promise ? await outcome : outcome, verified);
   }
 
   /** Perform an outcome now, or once an asynchronous handler settles. */
-  #perform(outcome: Outcome | Promise<Outcome>, request: Request): void {
+  #perform(outcome: Outcome | Promise<Outcome>, request: Inbound): void {
     if (outcome instanceof Promise) this.#track(this.#later(outcome, request), request.from);
     else this.#act(outcome, request);
   }
 
-  async #later(outcome: Promise<Outcome>, request: Request): Promise<void> {
+  async #later(outcome: Promise<Outcome>, request: Inbound): Promise<void> {
     this.#act(await outcome, request);
   }
 
-  #act(action: Action | undefined, request: Request): void {
+  #act(action: Action | undefined, request: Inbound): void {
     if (action === undefined) return;
     switch (action.kind) {
       case "send":
@@ -260,7 +260,7 @@ export class NodeServer {
    * not a registered agent is at most {@linkcode MAX_ANSWER_GROWTH} bytes
    * longer than its request.
    */
-  #send(action: SendAction, request?: Request): void {
+  #send(action: SendAction, request?: Inbound): void {
     const bytes = encodePlumi(action.message);
     if (amplifies(bytes.length, action.to, request)) {
       bump(this.stats.dropped, "amplification-guard");
@@ -269,7 +269,7 @@ export class NodeServer {
     this.#outbox.transmit(action.to, bytes);
   }
 
-  async #forward(action: ForwardAction, request: Request): Promise<void> {
+  async #forward(action: ForwardAction, request: Inbound): Promise<void> {
     const target = await this.#forwarder.target(action.domain);
     if (typeof target === "string") {
       bump(this.stats.dropped, target);
@@ -283,7 +283,7 @@ export class NodeServer {
   }
 
   /** A PR that would move an online user: first the agent where it is gets a probe. */
-  #probe(verdict: ProbeVerdict, request: Request): void {
+  #probe(verdict: ProbeVerdict, request: Inbound): void {
     const key = `${verdict.name} ${request.from.ip}:${request.from.port}`;
     if (this.#heldMoves.has(key) || this.#heldMoves.size >= MAX_HELD_MOVES) {
       bump(this.stats.dropped, "move-pending"); // a copy: the first one will be answered
