@@ -87,6 +87,8 @@ export interface NodeCoreOptions {
   readonly now?: () => number;
   /** Does this user have a password (so that only a proven, extended PR/PD may change it)? Default: no one. */
   readonly isProtected?: (name: string) => boolean;
+  /** Where the liveness probes go out (the node's socket). Default: nowhere. */
+  readonly send?: (to: Endpoint, message: PlumiMessage) => void;
 }
 
 /** Split `name@domain` without validating (the codec already did). */
@@ -128,6 +130,7 @@ export class NodeCore {
       ...(options.clock && { clock: options.clock }),
       ...(options.offlineAfter !== undefined && { offlineAfter: options.offlineAfter }),
       ...(options.answerDeadlineMs !== undefined && { deadlineMs: options.answerDeadlineMs }),
+      ...(options.send && { send: options.send }),
     });
   }
 

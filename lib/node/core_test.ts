@@ -47,6 +47,7 @@ function node(
     offlineAfter?: number;
     domain?: string;
     isProtected?: (name: string) => boolean;
+    send?: (to: Endpoint, message: PlumiMessage) => void;
   } = {},
 ) {
   const directory = new Directory(["u1", "u2", "u3"]);
@@ -57,10 +58,10 @@ function node(
     directory,
     clock,
     now: () => 42,
+    send: options.send ?? ((to, m) => probes.push(`${to.ip}:${to.port} ${formatPlumi(m)}`)),
     ...(options.offlineAfter !== undefined && { offlineAfter: options.offlineAfter }),
     ...(options.isProtected && { isProtected: options.isProtected }),
   });
-  core.liveness.attach((to, m) => probes.push(`${to.ip}:${to.port} ${formatPlumi(m)}`));
   // As the server does: every datagram is first a sign of life of its source.
   const handle = (text: string, from: Endpoint) => {
     core.liveness.heard(from, clock.now());
@@ -472,9 +473,11 @@ Deno.test("isLocal compares domains without case and ignores a final dot", () =>
 });
 
 Deno.test("a probe that cannot be sent does not stop the deadlines from being watched", () => {
-  const n = node({ online: true });
-  n.core.liveness.attach(() => {
-    throw new Error("the socket is broken");
+  const n = node({
+    online: true,
+    send: () => {
+      throw new Error("the socket is broken");
+    },
   });
   n.handle("PLu1@PC-c:u2@PC-c", AGENT_U1);
   n.clock.advance(1_000);

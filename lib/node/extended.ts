@@ -252,8 +252,12 @@ export class ExtendedService {
     }
   }
 
-  /** Answer one extended message from `from`; `size` is its length in bytes. */
-  async handle(message: PlumiMessage, from: Endpoint, size: number): Promise<SendAction[]> {
+  /** Answer one extended message from `from`; `size` is its length in bytes. `undefined`: no answer. */
+  async handle(
+    message: PlumiMessage,
+    from: Endpoint,
+    size: number,
+  ): Promise<SendAction | undefined> {
     let answer: PlumiMessage | undefined;
     try {
       answer = await this.#answer(message, from, size);
@@ -263,7 +267,7 @@ export class ExtendedService {
       this.storeFailures++;
       answer = storeFailure(message);
     }
-    return answer ? [{ kind: "send", to: from, message: answer }] : [];
+    return answer && { kind: "send", to: from, message: answer };
   }
 
   async #answer(

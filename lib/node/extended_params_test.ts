@@ -34,8 +34,8 @@ function setup(settings: ConstructorParameters<typeof ExtendedService>[0]["setti
       maxExtendedBytes: MAX_EXTENDED_PACKET_BYTES,
     });
     if (!decoded.ok) throw new Error(`bad test packet "${text}": ${decoded.error.message}`);
-    const actions = await service.handle(decoded.message, from, Math.max(text.length, 100));
-    return actions.length === 0 ? null : formatPlumi(actions[0]!.message);
+    const action = await service.handle(decoded.message, from, Math.max(text.length, 100));
+    return action === undefined ? null : formatPlumi(action.message);
   };
   const login = async (address: string, from: Endpoint) => {
     const answer = (await ask(`PR${address};v=2`, from))!;

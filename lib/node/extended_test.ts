@@ -72,11 +72,10 @@ async function setup(options: Options = {}) {
       maxExtendedBytes: MAX_EXTENDED_PACKET_BYTES,
     });
     if (!decoded.ok) throw new Error(`bad test packet "${text}": ${decoded.error.message}`);
-    const actions = await service.handle(decoded.message, from, size);
-    assert(actions.length <= 1);
-    if (actions.length === 0) return null;
-    assertEquals(actions[0]!.to, from, "answers go back to the sender");
-    return formatPlumi(actions[0]!.message);
+    const action = await service.handle(decoded.message, from, size);
+    if (action === undefined) return null;
+    assertEquals(action.to, from, "answers go back to the sender");
+    return formatPlumi(action.message);
   };
   return { service, directory, store, clock, remote, ask, make, domain };
 }

@@ -28,12 +28,11 @@
  */
 
 import { getLogger } from "#log";
-import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
+import { type Clock, systemClock, type TimerHandle, wallTime } from "../clock.ts";
 import { type Endpoint, PROBE_NAME } from "../plumi/address.ts";
 import type { LookupRequest, PlumiMessage } from "../plumi/messages.ts";
 import type { Directory, Registration } from "./directory.ts";
 
-/** The user name of the node's probes; not a valid user anywhere by convention. */
 /** The user name of the probes (see `lib/plumi/address.ts`). */
 export { PROBE_NAME };
 
@@ -53,8 +52,10 @@ export interface LivenessOptions {
   readonly probeAfterMs?: number;
   /** How often open windows are checked (and silent ones probed), in ms. Default: 200. */
   readonly probeEveryMs?: number;
-  /** Wall-clock ms, for the registration time of a user brought back. Default: `Date.now`. */
+  /** Wall-clock ms, for the registration time of a user brought back. Default: `clock.wallNow`, else `Date.now`. */
   readonly now?: () => number;
+  /** Where probes go out (the node's socket). Default: nowhere (none are sent). */
+  readonly send?: (to: Endpoint, message: PlumiMessage) => void;
 }
 
 /** Most registrations waiting for a move probe at once; past it, moves are refused. */
@@ -79,7 +80,7 @@ export class Liveness {
   readonly #moves = new Map<string, Array<(alive: boolean) => void>>();
   #moveWaiters = 0;
   #timer: TimerHandle | undefined;
-  #send: ((to: Endpoint, message: PlumiMessage) => void) | undefined;
+  readonly #send: ((to: Endpoint, message: PlumiMessage) => void) | undefined;
   #log = getLogger(["lumi", "node", "liveness"]);
   /** Probes sent, for the console's `stats`. */
   probes = 0;
@@ -94,12 +95,8 @@ export class Liveness {
     this.#deadlineMs = options.deadlineMs ?? 800;
     this.#probeAfterMs = options.probeAfterMs ?? 400;
     this.#probeEveryMs = options.probeEveryMs ?? 200;
-    this.#wallNow = options.now ?? Date.now;
-  }
-
-  /** Where probes go out (the server's socket). Without it none are sent. */
-  attach(send: (to: Endpoint, message: PlumiMessage) => void): void {
-    this.#send = send;
+    this.#wallNow = options.now ?? wallTime(this.clock);
+    this.#send = options.send;
   }
 
   /**

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { getLogger } from "#log";
 import { type Clock, systemClock } from "../clock.ts";
 import type { NodeLocator } from "../locate.ts";
 import type { Endpoint } from "../plumi/address.ts";
@@ -88,6 +89,9 @@ export class RemotePresence implements RemoteBuddies {
   #clock = 0;
   /** Queries sent, for the console's `stats`. */
   queries = 0;
+  /** Queries that could not be sent (finding the buddy's node failed): counted, never thrown. */
+  failedQueries = 0;
+  readonly #log = getLogger(["lumi", "node", "presence"]);
 
   constructor(options: RemotePresenceOptions) {
     this.#locator = options.locator;
@@ -114,7 +118,10 @@ export class RemotePresence implements RemoteBuddies {
     }
     if (this.#now() - entry.askedAt >= this.#refreshMs) {
       entry.askedAt = this.#now();
-      void this.#ask(watcher, buddy);
+      this.#ask(watcher, buddy).catch((error) => {
+        this.failedQueries++;
+        this.#log.debug("Cannot ask the node of {buddy}: {error}", { buddy, error });
+      });
     }
     return entry;
   }

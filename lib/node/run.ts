@@ -8,9 +8,9 @@
 import { getLogger } from "#log";
 import { createPrivate, removeStaleTemps, restrictMode } from "../atomic_file.ts";
 import { createCredentials } from "../auth.ts";
+import { type Clock, every, systemClock, wallTime } from "../clock.ts";
 import { createLocator, type NodeLocator } from "../locate.ts";
-import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
-import type { PlumiMessage } from "../plumi/messages.ts";
+import { type Endpoint, formatEndpoint, normalizeDomain } from "../plumi/address.ts";
 import { openPacketLog, type PacketLog } from "../packet_log.ts";
 import { type DnsClient, systemDns } from "../transport/dns.ts";
 import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
@@ -23,6 +23,7 @@ import { Directory } from "./directory.ts";
 import { ExtendedService } from "./extended.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { RemotePresence } from "./remote_presence.ts";
+import { Outbox } from "./outbox.ts";
 import { NodeServer } from "./server.ts";
 import { AccountStore, StoreError } from "./store.ts";
 import { StateKeeper } from "./state.ts";
@@ -62,6 +63,12 @@ export interface RunNodeOptions {
   readonly stateIntervalMs?: number;
   /** Registration changes are journaled (written and flushed) at most this long after they happen, in ms. Default: 200. */
   readonly journalCommitMs?: number;
+  /**
+   * Time and timers of the whole node (answer windows, probes, failover,
+   * heartbeat sweeps, state saves, journal commits, the packet log's flushes),
+   * and its wall-clock time (`wallNow`). Default: the system clock.
+   */
+  readonly clock?: Clock;
   /** Stop the node. */
   readonly signal?: AbortSignal;
 }
@@ -140,6 +147,8 @@ function looseMode(path: string, mode: number, error?: unknown): void {
 export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   const logger = getLogger(["lumi", "node"]);
   const write = options.write ?? stdoutWrite;
+  const clock = options.clock ?? systemClock;
+  const wallNow = wallTime(clock);
   const configPath = options.configPath ?? "nodelumi.cfg";
   const { config, text } = await loadConfig(configPath);
   const domain = config.domain ?? (options.hostname ?? Deno.hostname)();
@@ -166,6 +175,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       // Created owner-only before SQLite opens it: its WAL and shared-memory files take its mode.
       await createPrivate(databasePath);
       accounts = AccountStore.open(databasePath, {
+        now: () => clock.now(),
         onEvent: (event) => {
           if (event.kind === "failing") {
             logger.error("{message} (answered e=store until it works again)", {
@@ -198,6 +208,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     ? await StateKeeper.open({
       path: statePath,
       directory,
+      clock,
       intervalMs: options.stateIntervalMs ?? 5_000,
       ...(options.journalCommitMs !== undefined && { commitMs: options.journalCommitMs }),
       onError: (what, error) =>
@@ -236,6 +247,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   try {
     if (logPath) {
       log = await openPacketLog(logPath, {
+        clock,
         onError: (error) =>
           logger.error("Cannot write the packet log {path}: {error} (retrying)", {
             path: logPath,
@@ -258,42 +270,41 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   const locator: NodeLocator = createLocator({
     staticMap: config.domains,
     dns: options.dns ?? systemDns({ ...(dnsServer && { server: dnsServer }) }),
+    now: () => clock.now(),
   });
   const limits = config.limits ?? {};
   const heartbeatMs = (limits.heartbeat ?? 30) * 1000;
-  let extended: ExtendedService | undefined;
-  let remote: RemotePresence | undefined;
-  // The server and the presence cache need each other: presence queries go out through the server.
-  const outbox: { send?: (to: Endpoint, message: PlumiMessage) => void } = {};
+  // Built in the order they need each other, the way out first: everything that sends uses it.
+  const outbox = new Outbox({ socket, ...(log && { log }) });
+  const domainKey = normalizeDomain(domain);
+  const remote = accounts &&
+    new RemotePresence({ locator, send: outbox.send, refreshMs: heartbeatMs, clock });
+  const extended = accounts && new ExtendedService({
+    domain,
+    directory,
+    store: accounts,
+    ...(remote && { remote }),
+    isLocal: (d) => normalizeDomain(d) === domainKey,
+    now: wallNow,
+    settings: {
+      heartbeatMs,
+      expireOriginalMs: (limits["expire-original"] ?? 0) * 1000,
+      openSignup: config.accounts?.openSignup ?? false,
+      ...(config.accounts?.signupsPerHour !== undefined &&
+        { signupsPerHour: config.accounts.signupsPerHour }),
+      onlineList: config.accounts?.onlineList ?? true,
+      ...(limits["max-buddies"] !== undefined && { maxBuddies: limits["max-buddies"] }),
+    },
+  });
   const core = new NodeCore({
     domain,
     directory,
+    clock,
+    now: wallNow,
+    send: outbox.send,
     ...(config.offlineAfter && { offlineAfter: config.offlineAfter }),
-    isProtected: (name) => extended?.isProtected(name) ?? false,
+    ...(extended && { isProtected: (name: string) => extended.isProtected(name) }),
   });
-  if (accounts) {
-    remote = new RemotePresence({
-      locator,
-      send: (to, message) => outbox.send?.(to, message),
-      refreshMs: heartbeatMs,
-    });
-    extended = new ExtendedService({
-      domain,
-      directory,
-      store: accounts,
-      remote,
-      isLocal: (d) => core.isLocal(d),
-      settings: {
-        heartbeatMs,
-        expireOriginalMs: (limits["expire-original"] ?? 0) * 1000,
-        openSignup: config.accounts?.openSignup ?? false,
-        ...(config.accounts?.signupsPerHour !== undefined &&
-          { signupsPerHour: config.accounts.signupsPerHour }),
-        onlineList: config.accounts?.onlineList ?? true,
-        ...(limits["max-buddies"] !== undefined && { maxBuddies: limits["max-buddies"] }),
-      },
-    });
-  }
   const rate = limits["rate-limit"] ?? 200;
   const limiter = rate > 0
     ? new RateLimiter({
@@ -309,7 +320,9 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   const server = new NodeServer({
     core,
     socket,
+    outbox,
     locator,
+    clock,
     ...(log && { log }),
     directory,
     ...(extended && { extended }),
@@ -321,12 +334,17 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       } else logger.debug("{kind} from {ip}:{port}: {reason}", { ...event, ...event.from });
     },
   });
-  outbox.send = (to, message) => server.sendTo(to, message);
-  const sweeper = extended && setInterval(() => {
-    for (const name of extended.sweep()) {
-      logger.info("{name} went offline (no heartbeat)", { name });
+  // Extended agents that stopped their heartbeats (and expired original registrations) go offline.
+  const sweeper = extended && every(clock, Math.min(1_000, heartbeatMs), () => {
+    try {
+      for (const name of extended.sweep()) {
+        logger.info("{name} went offline (no heartbeat)", { name });
+      }
+    } catch (error) {
+      // A timer's exception would end the process: log it, and sweep again next time.
+      logger.error("Internal error sweeping heartbeat sessions: {error}", { error });
     }
-  }, Math.min(1_000, heartbeatMs));
+  });
   const store = new ConfigStore(configPath, config, text, domain);
 
   write(
@@ -387,7 +405,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     stop.signal.addEventListener("abort", () => resolve(), { once: true });
   });
   options.signal?.removeEventListener("abort", onAbort);
-  clearInterval(sweeper);
+  sweeper?.stop();
   socket.close();
   await serving;
   await keeper?.close();
