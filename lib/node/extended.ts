@@ -133,8 +133,6 @@ export class ExtendedService {
   readonly #onlineList: boolean;
   readonly #minIterations: number;
   readonly #protected = new Set<string>();
-  /** Users created by sign-up (not listed in nodelumi.cfg). */
-  readonly #signedUp = new Set<string>();
   readonly #challenges = new Map<string, Challenge[]>();
   /** Tokens of sessions taken over by another agent, so that their agent is told and stops. */
   readonly #replaced = new Map<string, Replaced>();
@@ -173,13 +171,8 @@ export class ExtendedService {
       ...(s.maxBuddies !== undefined && { maxBuddies: s.maxBuddies }),
     });
     this.#minIterations = s.minIterations ?? 100_000;
-    for (const account of this.#store.accounts()) {
-      if (account.signedUp) {
-        this.#directory.add(account.name);
-        this.#signedUp.add(account.name);
-      }
-      if (account.credentials) this.#protected.add(account.name);
-    }
+    // Who is a user (signed-up accounts included) is the directory's: it was given them.
+    for (const name of this.#store.protectedNames()) this.#protected.add(name);
   }
 
   /** Does `name` have a password? (Then only a proven extended PR/PD may change its registration.) */
@@ -204,12 +197,11 @@ export class ExtendedService {
   forget(name: string): void {
     this.#store.remove(name);
     this.#protected.delete(name);
-    this.#signedUp.delete(name);
   }
 
   /** Was `name` created by sign-up (rather than listed in nodelumi.cfg)? */
   isSignedUp(name: string): boolean {
-    return this.#signedUp.has(name);
+    return this.#directory.isSignedUp(name);
   }
 
   /** The buddy list of `name`. */
@@ -442,17 +434,8 @@ export class ExtendedService {
       const told = reply("K", 1, "e=replaced", `at=${replaced.by.ip}:${replaced.by.port}`);
       return size < formatPlumi(told).length ? reply("K", 1, "e=replaced") : told;
     }
-    const [name, registration] = found;
-    registration.lastSeen = this.#now();
-    if (registration.endpoint.ip !== from.ip || registration.endpoint.port !== from.port) {
-      this.#directory.moveEndpoint(name, from);
-    }
-    registration.unanswered = 0;
-    const busy = param(message.params, "st") === "busy";
-    if (registration.session!.busy !== busy) {
-      registration.session!.busy = busy;
-      this.#directory.touchPresence(name);
-    }
+    const [name] = found;
+    this.#directory.heartbeat(name, from, this.#now(), param(message.params, "st") === "busy");
     return reply("K", 0, `c=${this.#buddies.stamp(name)}`);
   }
 
@@ -481,9 +464,8 @@ export class ExtendedService {
     if (!this.#signups.allows(from.ip)) return reply("U", 3, "e=rate");
     this.#store.signUp(name, { salt, iterations, storedKey });
     this.#signups.record(from.ip);
-    this.#directory.add(name);
+    this.#directory.add(name, "signup");
     this.#protected.add(name);
-    this.#signedUp.add(name);
     return reply("U", 0);
   }
 
@@ -501,15 +483,9 @@ export class ExtendedService {
    * original registration past `expireOriginalMs` (when set). Returns their names.
    */
   sweep(): string[] {
-    const now = this.#now();
-    const gone: string[] = [];
-    for (const [name, registration] of this.#directory.online()) {
-      const limit = registration.session
-        ? registration.session.heartbeatMs * this.#missed
-        : this.#expireOriginalMs;
-      if (limit > 0 && now - registration.lastSeen > limit) gone.push(name);
-    }
-    for (const name of gone) this.#directory.deregister(name);
-    return gone;
+    return this.#directory.expire(this.#now(), {
+      heartbeats: this.#missed,
+      originalMs: this.#expireOriginalMs,
+    });
   }
 }

@@ -330,8 +330,7 @@ export class NodeServer {
         if (alive) this.#send(verdict.refusal, request);
         else {
           // Found silent: its agent is gone, as offline detection would have found in time.
-          const directory = this.#directory;
-          if (directory?.get(verdict.name) === verdict.registration) directory.lapse(verdict.name);
+          this.#directory?.lapse(verdict.name, verdict.registration.id);
           this.#route(verdict.message, request, verdict.registration);
         }
       } catch (error) {

@@ -5,7 +5,8 @@ import type { NodeLocator } from "../locate.ts";
 import type { Endpoint } from "../plumi/address.ts";
 import type { DatagramSocket } from "../transport/udp.ts";
 import { NodeCore } from "./core.ts";
-import { Directory } from "./directory.ts";
+import type { Directory } from "./directory.ts";
+import { MemoryDirectory } from "./memory_directory.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { NodeServer } from "./server.ts";
 
@@ -47,7 +48,7 @@ function server(
     limiter?: RateLimiter;
   } = {},
 ) {
-  const directory = options.directory ?? new Directory(["laura", "joan"]);
+  const directory = options.directory ?? new MemoryDirectory(["laura", "joan"]);
   const clock = new ManualClock();
   const core = new NodeCore({ domain: "bb.com", directory, clock, now: () => 42 });
   const socket = new RecordingSocket();
@@ -65,7 +66,7 @@ function server(
 }
 
 /** A directory that fails on look-ups by name: a bug, as far as the server knows. */
-class BrokenDirectory extends Directory {
+class BrokenDirectory extends MemoryDirectory {
   override get(name: string): ReturnType<Directory["get"]> {
     if (name === "joan") throw new TypeError("the directory is broken");
     return super.get(name);
@@ -109,7 +110,7 @@ Deno.test("a source that has not registered gets RL2 and RL3, one byte longer th
 });
 
 Deno.test("an answer more than a byte longer than the request of an unregistered source is not sent", () => {
-  const { node, socket, clock, datagram } = server({ directory: new Directory(["a"]) });
+  const { node, socket, clock, datagram } = server({ directory: new MemoryDirectory(["a"]) });
   datagram("PRa@bb.com", LAURA);
   clock.advance(5_000);
   // The move is refused (the agent answers its probe) with RR1;v=2;e=signed-in: 19 bytes for 14.
@@ -136,7 +137,7 @@ Deno.test("a PR moving an online user waits for a probe of its agent: refused if
   datagram("RL0.lumi-probe@bb.com:laura@bb.com:10.0.0.1:40000", LAURA);
   clock.advance(300);
   deepStrictEqual(socket.take(), ["10.0.0.9:4009 RR1"]);
-  strictEqual(directory.get("laura")?.endpoint, LAURA);
+  deepStrictEqual(directory.get("laura")?.endpoint, LAURA);
 });
 
 Deno.test("a PR moving an online user whose agent stays silent moves it", () => {
@@ -148,7 +149,7 @@ Deno.test("a PR moving an online user whose agent stays silent moves it", () => 
   clock.advance(1_100);
   const sent = socket.take();
   deepStrictEqual(sent.filter((line) => !line.includes("PL.lumi-probe")), ["10.0.0.9:4009 RR0"]);
-  strictEqual(directory.get("laura")?.endpoint, STRANGER);
+  deepStrictEqual(directory.get("laura")?.endpoint, STRANGER);
 });
 
 Deno.test("a flood from an exempt source is throttled past its budget, never banned", () => {
