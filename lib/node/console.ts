@@ -192,7 +192,6 @@ export class AdminConsole {
     if (!reload) return "This node cannot reload its configuration.";
     const { users, note } = await reload.call(this.#target);
     const { directory, domain } = this.#target;
-    const accounts = this.#target.accounts;
     // Signed-up accounts are users without being in the file: the directory keeps them.
     const { added, removed } = directory.setConfigured(users);
     const names = (list: string[]) => list.map((n) => `${n}@${domain}`).join(", ");
