@@ -40,6 +40,7 @@ import {
   isValidDomain,
   parseEndpoint,
   parseIp,
+  PROBE_NAME,
   userNameProblem,
 } from "../plumi/address.ts";
 
@@ -132,13 +133,24 @@ function stripComment(line: string): string {
   return match?.index === undefined ? line : line.slice(0, match.index);
 }
 
-/** Does this text look like the INI form? */
+/** Does this text look like the INI form? (Line by line, without splitting a long file.) */
 export function isIniForm(text: string): boolean {
-  return text.split(/\r?\n/).some((raw) => {
+  for (let start = 0; start <= text.length;) {
+    const end = text.indexOf("\n", start);
+    const raw = text.slice(start, end < 0 ? text.length : end).replace(/\r$/, "");
     const line = stripComment(raw);
-    return SECTION.test(line) || KEY_VALUE.test(line);
-  });
+    if (SECTION.test(line) || KEY_VALUE.test(line)) return true;
+    if (end < 0) break;
+    start = end + 1;
+  }
+  return false;
 }
+
+/**
+ * A `[users]` line that is one valid user name and nothing else (no space,
+ * comment or bracket): the common case, checked in one test at start-up.
+ */
+const PLAIN_USER_LINE = /^[!"$-9<>?A-Z\\^-~]{1,64}$/;
 
 /** Parse a configuration file's text. Throws {@linkcode ConfigError}. */
 export function parseConfig(text: string): NodeConfig {
@@ -214,6 +226,12 @@ function parseIni(text: string): NodeConfig {
 
   text.split(/\r?\n/).forEach((raw, index) => {
     const lineNo = index + 1;
+    if (section === "users" && PLAIN_USER_LINE.test(raw) && raw !== PROBE_NAME) {
+      if (seen.has(raw)) throw new ConfigError(lineNo, `user "${raw}" is listed twice`);
+      seen.add(raw);
+      users.push(raw);
+      return;
+    }
     const line = stripComment(raw);
     if (line.trim() === "") return;
     const header = line.match(SECTION);

@@ -16,6 +16,7 @@
 
 import type { Endpoint } from "../plumi/address.ts";
 import { AddressTable, grown } from "./address_table.ts";
+import { NameTable } from "./name_table.ts";
 import {
   type Directory,
   type ExpiryLimits,
@@ -50,10 +51,15 @@ interface SessionRecord {
  * ```
  */
 export class MemoryDirectory implements Directory {
-  /** Each user's slot, by name (in the order they became users). */
-  readonly #slots = new Map<string, number>();
   /** Each slot's user name (`undefined` for a free slot). */
   readonly #names: (string | undefined)[] = [];
+  /** Each user's slot, by name. */
+  readonly #slots: NameTable;
+  /** The users in the order they became users: a doubly linked list of slots (-1 ends). */
+  #first = -1;
+  #last = -1;
+  #nextUser = new Int32Array(0);
+  #previousUser = new Int32Array(0);
   /** Slots freed by removed users, to use again. */
   readonly #free: number[] = [];
   #used = 0;
@@ -80,11 +86,13 @@ export class MemoryDirectory implements Directory {
 
   /** A directory of the users listed in `nodelumi.cfg` (`configured`) and created by sign-up (`signedUp`). */
   constructor(configured: Iterable<string> = [], signedUp: Iterable<string> = []) {
-    if (Array.isArray(configured)) this.#reserve(configured.length);
+    const expected = Array.isArray(configured) ? configured.length : 0;
+    this.#slots = new NameTable(this.#names, expected);
+    this.#resize(Math.max(1024, expected));
     for (const name of configured) this.#add(name, CONFIG);
     for (const name of signedUp) {
       const slot = this.#slots.get(name);
-      if (slot === undefined) this.#add(name, SIGNUP);
+      if (slot < 0) this.#add(name, SIGNUP);
       else this.#flags[slot]! |= SIGNUP;
     }
   }
@@ -110,48 +118,72 @@ export class MemoryDirectory implements Directory {
   }
 
   has(name: string): boolean {
-    return this.#slots.has(name);
+    return this.#slots.get(name) >= 0;
   }
 
   isSignedUp(name: string): boolean {
     const slot = this.#slots.get(name);
-    return slot !== undefined && (this.#flags[slot]! & SIGNUP) !== 0;
+    return slot >= 0 && (this.#flags[slot]! & SIGNUP) !== 0;
+  }
+
+  /** The users' slots in the order they became users (the next one read before each is used). */
+  *#order(): IterableIterator<number> {
+    for (let slot = this.#first; slot >= 0;) {
+      const next = this.#nextUser[slot]!;
+      yield slot;
+      slot = next;
+    }
   }
 
   names(): IterableIterator<string> {
-    return this.#slots.keys();
+    const names: string[] = [];
+    for (const slot of this.#order()) names.push(this.#names[slot]!);
+    return names.values();
   }
 
   configuredNames(): string[] {
     const names: string[] = [];
-    for (const [name, slot] of this.#slots) if (this.#flags[slot]! & CONFIG) names.push(name);
+    for (const slot of this.#order()) {
+      if (this.#flags[slot]! & CONFIG) names.push(this.#names[slot]!);
+    }
     return names;
   }
 
   add(name: string, origin: UserOrigin = "config"): boolean {
-    if (this.#slots.has(name)) return false;
+    if (this.#slots.get(name) >= 0) return false;
     this.#add(name, origin === "config" ? CONFIG : SIGNUP);
     this.#changes++;
     return true;
   }
 
   #add(name: string, flags: number): void {
-    if (this.#slots.has(name)) return;
+    if (this.#slots.get(name) >= 0) return;
     const slot = this.#free.pop() ?? this.#take();
-    this.#slots.set(name, slot);
     this.#names[slot] = name;
+    this.#slots.add(name, slot);
     this.#flags[slot] = flags;
     this.#address[slot] = -1;
     this.#stamp[slot] = 0;
+    this.#previousUser[slot] = this.#last;
+    this.#nextUser[slot] = -1;
+    if (this.#last >= 0) this.#nextUser[this.#last] = slot;
+    else this.#first = slot;
+    this.#last = slot;
   }
 
   remove(name: string): boolean {
     const slot = this.#slots.get(name);
-    if (slot === undefined) return false;
+    if (slot < 0) return false;
     const online = (this.#flags[slot]! & ONLINE) !== 0;
     if (online) this.#goOffline(slot);
     else if (this.#flags[slot]! & LAPSED) this.#unlapse(slot);
     this.#slots.delete(name);
+    const previous = this.#previousUser[slot]!;
+    const next = this.#nextUser[slot]!;
+    if (previous >= 0) this.#nextUser[previous] = next;
+    else this.#first = next;
+    if (next >= 0) this.#previousUser[next] = previous;
+    else this.#last = previous;
     this.#names[slot] = undefined;
     this.#flags[slot] = 0;
     this.#free.push(slot);
@@ -165,11 +197,12 @@ export class MemoryDirectory implements Directory {
     const added: string[] = [];
     for (const name of wanted) {
       const slot = this.#slots.get(name);
-      if (slot !== undefined) this.#flags[slot]! |= CONFIG;
+      if (slot >= 0) this.#flags[slot]! |= CONFIG;
       else if (this.add(name)) added.push(name);
     }
     const removed: string[] = [];
-    for (const [name, slot] of this.#slots) {
+    for (const slot of this.#order()) {
+      const name = this.#names[slot]!;
       if (!(this.#flags[slot]! & CONFIG) || wanted.has(name)) continue;
       if (this.#flags[slot]! & SIGNUP) this.#flags[slot]! &= ~CONFIG;
       else removed.push(name);
@@ -180,7 +213,7 @@ export class MemoryDirectory implements Directory {
 
   get(name: string): Registration | null | undefined {
     const slot = this.#slots.get(name);
-    if (slot === undefined) return undefined;
+    if (slot < 0) return undefined;
     return this.#flags[slot]! & ONLINE ? this.#view(slot) : null;
   }
 
@@ -199,19 +232,20 @@ export class MemoryDirectory implements Directory {
   *online(): IterableIterator<[string, Registration]> {
     for (const name of this.#onlineIndex.after("")) {
       const slot = this.#slots.get(name);
-      if (slot !== undefined && this.#flags[slot]! & ONLINE) yield [name, this.#view(slot)];
+      if (slot >= 0 && this.#flags[slot]! & ONLINE) yield [name, this.#view(slot)];
     }
   }
 
   *entries(): IterableIterator<UserEntry> {
-    for (const [name, slot] of this.#slots) {
-      yield { name, registration: this.#flags[slot]! & ONLINE ? this.#view(slot) : null };
+    for (const slot of this.#order()) {
+      const registration = this.#flags[slot]! & ONLINE ? this.#view(slot) : null;
+      yield { name: this.#names[slot]!, registration };
     }
   }
 
   register(name: string, endpoint: Endpoint, since: number, session?: Session): number {
     const slot = this.#slots.get(name);
-    if (slot === undefined) return 0;
+    if (slot < 0) return 0;
     const wasOnline = (this.#flags[slot]! & ONLINE) !== 0;
     if (wasOnline) this.#addresses.release(this.#address[slot]!);
     else if (this.#flags[slot]! & LAPSED) this.#unlapse(slot);
@@ -240,7 +274,7 @@ export class MemoryDirectory implements Directory {
 
   deregister(name: string): boolean {
     const slot = this.#slots.get(name);
-    if (slot === undefined) return false;
+    if (slot < 0) return false;
     if (this.#flags[slot]! & ONLINE) {
       this.#goOffline(slot);
       this.#changes++;
@@ -262,7 +296,7 @@ export class MemoryDirectory implements Directory {
 
   lapse(name: string, id?: number): boolean {
     const slot = this.#slots.get(name);
-    if (slot === undefined || !(this.#flags[slot]! & ONLINE)) return false;
+    if (slot < 0 || !(this.#flags[slot]! & ONLINE)) return false;
     if (id !== undefined && this.#id[slot] !== id) return false;
     const address = this.#address[slot]!;
     // Linked in first, so that the address stays while the user goes offline.
@@ -295,7 +329,7 @@ export class MemoryDirectory implements Directory {
 
   lapsedEndpoint(name: string): Endpoint | undefined {
     const slot = this.#slots.get(name);
-    if (slot === undefined || !(this.#flags[slot]! & LAPSED)) return undefined;
+    if (slot < 0 || !(this.#flags[slot]! & LAPSED)) return undefined;
     return this.#addresses.endpoint(this.#address[slot]!);
   }
 
@@ -315,7 +349,7 @@ export class MemoryDirectory implements Directory {
 
   heartbeat(name: string, from: Endpoint, now: number, busy: boolean): HeartbeatChange | undefined {
     const slot = this.#slots.get(name);
-    if (slot === undefined || !(this.#flags[slot]! & ONLINE)) return undefined;
+    if (slot < 0 || !(this.#flags[slot]! & ONLINE)) return undefined;
     this.#lastSeen[slot] = now;
     const moved = !this.#addresses.is(this.#address[slot]!, from);
     if (moved) {
@@ -366,18 +400,13 @@ export class MemoryDirectory implements Directory {
 
   presenceStamp(name: string): number {
     const slot = this.#slots.get(name);
-    return slot === undefined ? 0 : this.#stamp[slot]!;
+    return slot < 0 ? 0 : this.#stamp[slot]!;
   }
 
   touchPresence(name: string): void {
     this.#changes++;
     const slot = this.#slots.get(name);
-    if (slot !== undefined) this.#stamp[slot] = this.#changes;
-  }
-
-  /** Room for `count` more users without growing. */
-  #reserve(count: number): void {
-    if (this.#used + count > this.#capacity) this.#resize(this.#used + count);
+    if (slot >= 0) this.#stamp[slot] = this.#changes;
   }
 
   /** A slot never used yet (the arrays grow by half when full). */
@@ -397,6 +426,8 @@ export class MemoryDirectory implements Directory {
     this.#stamp = grown(this.#stamp, new Float64Array(capacity));
     this.#previousLapsed = grown(this.#previousLapsed, new Int32Array(capacity));
     this.#nextLapsed = grown(this.#nextLapsed, new Int32Array(capacity));
+    this.#nextUser = grown(this.#nextUser, new Int32Array(capacity));
+    this.#previousUser = grown(this.#previousUser, new Int32Array(capacity));
     this.#capacity = capacity;
   }
 }
