@@ -43,6 +43,7 @@ import {
   PROBE_NAME,
   userNameProblem,
 } from "../plumi/address.ts";
+import { NameTable } from "./name_table.ts";
 
 /** The node's configuration as read from `nodelumi.cfg`. */
 export interface NodeConfig {
@@ -157,11 +158,19 @@ export function parseConfig(text: string): NodeConfig {
   return isIniForm(text) ? parseIni(text) : parseOriginal(text);
 }
 
-function checkUser(name: string, line: number, seen: Set<string>): void {
+/** Add user `name` to `users` (whose names `seen` finds), if valid and not listed yet. */
+function addUser(name: string, line: number, users: string[], seen: NameTable): void {
   const problem = userNameProblem(name);
   if (problem !== undefined) throw new ConfigError(line, problem);
-  if (seen.has(name)) throw new ConfigError(line, `user "${name}" is listed twice`);
-  seen.add(name);
+  addPlainUser(name, line, users, seen);
+}
+
+/** Add `name`, known to be a valid user name, to `users`, unless it is listed already. */
+function addPlainUser(name: string, line: number, users: string[], seen: NameTable): void {
+  users.push(name);
+  if (seen.addIfAbsent(name, users.length - 1) >= 0) {
+    throw new ConfigError(line, `user "${name}" is listed twice`);
+  }
 }
 
 function checkDomain(domain: string, line: number): string {
@@ -172,15 +181,12 @@ function checkDomain(domain: string, line: number): string {
 function parseOriginal(text: string): NodeConfig {
   let domain: string | undefined;
   const users: string[] = [];
-  const seen = new Set<string>();
+  const seen = new NameTable(users);
   text.split(/\r?\n/).forEach((raw, index) => {
     for (const word of stripComment(raw).split(/\s+/)) {
       if (word === "") continue;
       if (domain === undefined) domain = checkDomain(word, index + 1);
-      else {
-        checkUser(word, index + 1, seen);
-        users.push(word);
-      }
+      else addUser(word, index + 1, users, seen);
     }
   });
   return { format: "original", domain, users, domains: new Map() };
@@ -213,7 +219,8 @@ function parseIni(text: string): NodeConfig {
   let dnsServer: Endpoint | undefined;
   let offlineAfter: number | undefined;
   const users: string[] = [];
-  const seen = new Set<string>();
+  // Sized for a file of users, so that a million of them are not hashed again at every doubling.
+  const seen = new NameTable(users, Math.ceil(text.length / 10));
   const domains = new Map<string, Endpoint>();
   const limits: Partial<Record<LimitName, number>> = {};
   const accounts: {
@@ -227,9 +234,7 @@ function parseIni(text: string): NodeConfig {
   text.split(/\r?\n/).forEach((raw, index) => {
     const lineNo = index + 1;
     if (section === "users" && PLAIN_USER_LINE.test(raw) && raw !== PROBE_NAME) {
-      if (seen.has(raw)) throw new ConfigError(lineNo, `user "${raw}" is listed twice`);
-      seen.add(raw);
-      users.push(raw);
+      addPlainUser(raw, lineNo, users, seen);
       return;
     }
     const line = stripComment(raw);
@@ -246,10 +251,7 @@ function parseIni(text: string): NodeConfig {
       return;
     }
     if (section === "users") {
-      for (const word of line.trim().split(/\s+/)) {
-        checkUser(word, lineNo, seen);
-        users.push(word);
-      }
+      for (const word of line.trim().split(/\s+/)) addUser(word, lineNo, users, seen);
       return;
     }
     const pair = line.match(KEY_VALUE);

@@ -90,11 +90,7 @@ export class MemoryDirectory implements Directory {
     this.#slots = new NameTable(this.#names, expected);
     this.#resize(Math.max(1024, expected));
     for (const name of configured) this.#add(name, CONFIG);
-    for (const name of signedUp) {
-      const slot = this.#slots.get(name);
-      if (slot < 0) this.#add(name, SIGNUP);
-      else this.#flags[slot]! |= SIGNUP;
-    }
+    for (const name of signedUp) this.#add(name, SIGNUP);
   }
 
   observe(observer: (name: string) => void): void {
@@ -156,11 +152,17 @@ export class MemoryDirectory implements Directory {
     return true;
   }
 
+  /** Make `name` a user with `flags`, unless it is one already: then give it `flags` too. */
   #add(name: string, flags: number): void {
-    if (this.#slots.get(name) >= 0) return;
     const slot = this.#free.pop() ?? this.#take();
     this.#names[slot] = name;
-    this.#slots.add(name, slot);
+    const found = this.#slots.addIfAbsent(name, slot);
+    if (found >= 0) {
+      this.#names[slot] = undefined;
+      this.#free.push(slot);
+      this.#flags[found]! |= flags;
+      return;
+    }
     this.#flags[slot] = flags;
     this.#address[slot] = -1;
     this.#stamp[slot] = 0;

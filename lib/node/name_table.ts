@@ -8,9 +8,15 @@
  * @module
  */
 
-/** FNV-1a over the UTF-16 code units of `name`. */
+/**
+ * A random start for the hash, drawn once per process, as V8 seeds its own
+ * maps': names chosen to collide (by sign-ups) cannot be computed in advance.
+ */
+const SEED = crypto.getRandomValues(new Uint32Array(1))[0]!;
+
+/** FNV-1a over the UTF-16 code units of `name`, from {@linkcode SEED}. */
 function hash(name: string): number {
-  let h = 0x811c9dc5;
+  let h = 0x811c9dc5 ^ SEED;
   for (let i = 0; i < name.length; i++) {
     h ^= name.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
@@ -58,6 +64,25 @@ export class NameTable {
     if (2 * (this.#count + 1) > this.#cells.length) this.#grow();
     this.#place(hash(name), slot);
     this.#count++;
+  }
+
+  /**
+   * The slot of `name` if it is in the table; else add it at `slot` (its
+   * entry in `names` is set already) and return -1. One search for both.
+   */
+  addIfAbsent(name: string, slot: number): number {
+    if (2 * (this.#count + 1) > this.#cells.length) this.#grow();
+    const cells = this.#cells;
+    const mask = this.#mask;
+    for (let i = hash(name) & mask;; i = (i + 1) & mask) {
+      const cell = cells[i]!;
+      if (cell === 0) {
+        cells[i] = slot + 1;
+        this.#count++;
+        return -1;
+      }
+      if (this.#names[cell - 1] === name) return cell - 1;
+    }
   }
 
   #place(h: number, slot: number): void {

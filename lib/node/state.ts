@@ -64,7 +64,7 @@ async function* stateText(directory: Directory): AsyncGenerator<string> {
 }
 
 /** Registrations serialised between two yields to the event loop. */
-const SLICE = 10_000;
+const SLICE = 2_000;
 
 /**
  * Restore registrations from `path` into `directory`. A missing file is a
