@@ -129,7 +129,10 @@ export interface Directory {
   readonly onlineCount: number;
   /** The registration of `name`, `null` if offline, `undefined` if no such user. */
   get(name: string): Registration | null | undefined;
-  /** The online users and their registrations (safe to change the directory meanwhile). */
+  /**
+   * The online users and their registrations, in no set order. Safe to
+   * change the directory meanwhile: a user online throughout is yielded once.
+   */
   online(): IterableIterator<[string, Registration]>;
   /** Every user with its state, in the order of {@linkcode Directory.names}. */
   entries(): IterableIterator<UserEntry>;

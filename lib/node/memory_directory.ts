@@ -232,9 +232,9 @@ export class MemoryDirectory implements Directory {
   }
 
   *online(): IterableIterator<[string, Registration]> {
-    for (const name of this.#onlineIndex.after("")) {
-      const slot = this.#slots.get(name);
-      if (slot >= 0 && this.#flags[slot]! & ONLINE) yield [name, this.#view(slot)];
+    // By slot number, which any change leaves valid: a user online throughout is seen once.
+    for (let slot = 0; slot < this.#used; slot++) {
+      if (this.#flags[slot]! & ONLINE) yield [this.#names[slot]!, this.#view(slot)];
     }
   }
 
