@@ -69,6 +69,15 @@ Deno.test("add saves the new list before saying so", async () => {
   strictEqual(directory.has("marta"), true);
 });
 
+Deno.test("add and del save only the users of nodelumi.cfg: signed-up ones never go into it", async () => {
+  const { admin, directory, saved } = setup(["laura", "joan"], ["nuria"]);
+  strictEqual((await admin.execute("add marta")).output, "Added marta@bb.com (saved)");
+  strictEqual((await admin.execute("add nuria")).output, "nuria is already a user");
+  strictEqual((await admin.execute("del joan")).output, "Removed joan@bb.com (saved)");
+  deepStrictEqual(saved, [["laura", "joan", "marta"], ["laura", "marta"]]);
+  deepStrictEqual([...directory.names()], ["laura", "nuria", "marta"]);
+});
+
 Deno.test("add takes several names, with or without @domain, and reports the rest", async () => {
   const { admin, saved } = setup();
   const { output } = await admin.execute("add pere@BB.COM laura bad:name anna");

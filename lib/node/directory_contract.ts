@@ -256,6 +256,10 @@ export function directoryContract(name: string, make: DirectoryFactory): void {
       moved: true,
       busyChanged: true,
     });
+    const read = directory.get("laura")!;
+    deepStrictEqual(directory.heartbeat("laura", at(4009), 3_500, false)?.busyChanged, true);
+    strictEqual(read.session?.busy, true, "what was read before stays as it was");
+    directory.heartbeat("laura", at(4009), 3_500, true);
     const now = directory.get("laura")!;
     deepStrictEqual([now.id, now.endpoint, now.session?.busy], [id, at(4009), true]);
     ok(directory.presenceStamp("laura") > stamp, "busy is a presence change");

@@ -22,6 +22,7 @@ import {
   type ExpiryLimits,
   Heard,
   type HeartbeatChange,
+  type OnlineNames,
   type Registration,
   type Session,
   type UserEntry,
@@ -31,13 +32,6 @@ import { OnlineIndex } from "./online.ts";
 
 /** Bits of `#flags`. */
 const CONFIG = 1, SIGNUP = 2, ONLINE = 4, LAPSED = 8;
-
-/** A session as the directory keeps it (callers see it read-only). */
-interface SessionRecord {
-  readonly token: string;
-  readonly heartbeatMs: number;
-  busy: boolean;
-}
 
 /**
  * The users of a domain in memory: about 60 bytes of arrays per user, besides
@@ -76,7 +70,8 @@ export class MemoryDirectory implements Directory {
   /** The users that lapsed at one address, as a doubly linked list through these two (-1 ends). */
   #previousLapsed = new Int32Array(0);
   #nextLapsed = new Int32Array(0);
-  readonly #sessions = new Map<number, SessionRecord>();
+  /** Sessions by slot; replaced, never changed, so that what a caller read stays as it was. */
+  readonly #sessions = new Map<number, Session>();
   readonly #addresses = new AddressTable();
   readonly #onlineIndex = new OnlineIndex();
   #online = 0;
@@ -109,7 +104,7 @@ export class MemoryDirectory implements Directory {
     return this.#changes;
   }
 
-  get onlineIndex(): OnlineIndex {
+  get onlineIndex(): OnlineNames {
     return this.#onlineIndex;
   }
 
@@ -362,7 +357,7 @@ export class MemoryDirectory implements Directory {
     const session = this.#sessions.get(slot);
     const busyChanged = session !== undefined && session.busy !== busy;
     if (busyChanged) {
-      session.busy = busy;
+      this.#sessions.set(slot, { ...session, busy });
       this.touchPresence(name);
     }
     return { moved, busyChanged };
