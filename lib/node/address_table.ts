@@ -2,7 +2,9 @@
  * The UDP addresses users are registered at, for {@linkcode MemoryDirectory}:
  * one slot per address, shared by every user there, kept in typed arrays
  * (no object per address). An IPv4 address and its port are packed into one
- * number, the key of the one map; any other address text gets a small id.
+ * number, the key; any other address text gets a small id. Keys are found
+ * in an open-addressing table of slot numbers (linear probing, at most half
+ * full): 8 to 16 bytes an address, where a `Map` of number keys costs 40 to 90.
  *
  * @module
  */
@@ -41,9 +43,20 @@ function unpackIpv4(value: number): string {
   return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
 }
 
+/** A well-mixed 32-bit hash of a key (below 2^53). */
+function hashKey(key: number): number {
+  let h = Math.imul((key % 4_294_967_296) ^ Math.floor(key / 4_294_967_296), 0x9e3779b1);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x85ebca77);
+  return (h ^ (h >>> 13)) >>> 0;
+}
+
 /** The addresses of a directory; a slot lives while users are registered or lapsed there. */
 export class AddressTable {
-  readonly #slots = new Map<number, number>();
+  /** `slot + 1` per cell, 0 empty; see the module doc. */
+  #cells = new Int32Array(64);
+  #mask = 63;
+  #count = 0;
   readonly #free: number[] = [];
   #capacity = 0;
   /** Slots handed out so far (free ones are in `#free`). */
@@ -63,7 +76,45 @@ export class AddressTable {
 
   /** Addresses in use. */
   get size(): number {
-    return this.#slots.size;
+    return this.#count;
+  }
+
+  /** The slot of `key`, or -1. */
+  #find(key: number): number {
+    const cells = this.#cells;
+    const mask = this.#mask;
+    for (let i = hashKey(key) & mask;; i = (i + 1) & mask) {
+      const cell = cells[i]!;
+      if (cell === 0) return -1;
+      if (this.#key[cell - 1] === key) return cell - 1;
+    }
+  }
+
+  /** Put `slot` (whose key is set) in the table. */
+  #place(slot: number): void {
+    const cells = this.#cells;
+    const mask = this.#mask;
+    let i = hashKey(this.#key[slot]!) & mask;
+    while (cells[i] !== 0) i = (i + 1) & mask;
+    cells[i] = slot + 1;
+  }
+
+  /** Take `key`'s cell out of the table (backward-shift deletion: no tombstones). */
+  #unplace(key: number): void {
+    const cells = this.#cells;
+    const mask = this.#mask;
+    let hole = hashKey(key) & mask;
+    while (this.#key[cells[hole]! - 1] !== key) hole = (hole + 1) & mask;
+    for (let j = (hole + 1) & mask;; j = (j + 1) & mask) {
+      const cell = cells[j]!;
+      if (cell === 0) break;
+      const home = hashKey(this.#key[cell - 1]!) & mask;
+      if (((j - home) & mask) >= ((j - hole) & mask)) {
+        cells[hole] = cell;
+        hole = j;
+      }
+    }
+    cells[hole] = 0;
   }
 
   /** The key of `endpoint`, or -1 for a non-IPv4 address never seen. */
@@ -77,7 +128,7 @@ export class AddressTable {
   /** The slot of `endpoint`, or -1. */
   find(endpoint: Endpoint): number {
     const key = this.#keyOf(endpoint);
-    return key < 0 ? -1 : this.#slots.get(key) ?? -1;
+    return key < 0 ? -1 : this.#find(key);
   }
 
   /** Is `slot` the slot of `endpoint`? */
@@ -94,11 +145,13 @@ export class AddressTable {
       this.#textOf.set(id, endpoint.ip);
       key = TEXT_KEYS + id * 65536 + endpoint.port;
     }
-    let slot = this.#slots.get(key);
-    if (slot === undefined) {
+    let slot = this.#find(key);
+    if (slot < 0) {
       slot = this.#free.pop() ?? this.#take();
-      this.#slots.set(key, slot);
       this.#key[slot] = key;
+      if (2 * (this.#count + 1) > this.#cells.length) this.#grow();
+      this.#place(slot);
+      this.#count++;
       this.#users[slot] = 0;
       this.#heardAt[slot] = -Infinity;
       this.#lapsed[slot] = -1;
@@ -118,7 +171,8 @@ export class AddressTable {
   tidy(slot: number): void {
     if (this.#users[slot]! > 0 || this.#lapsed[slot]! >= 0) return;
     const key = this.#key[slot]!;
-    this.#slots.delete(key);
+    this.#unplace(key);
+    this.#count--;
     this.#free.push(slot);
     if (key >= TEXT_KEYS) {
       const id = Math.floor((key - TEXT_KEYS) / 65536);
@@ -162,6 +216,13 @@ export class AddressTable {
   /** Set the first user that lapsed at `slot` (-1: none). */
   setLapsedHead(slot: number, user: number): void {
     this.#lapsed[slot] = user;
+  }
+
+  #grow(): void {
+    const old = this.#cells;
+    this.#cells = new Int32Array(old.length * 2);
+    this.#mask = this.#cells.length - 1;
+    for (const cell of old) if (cell !== 0) this.#place(cell - 1);
   }
 
   /** A slot never used yet (the arrays grow by half when full). */

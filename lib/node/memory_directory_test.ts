@@ -64,3 +64,29 @@ Deno.test("address slots are freed when the last user leaves, and used again", (
   for (let i = 0; i < 1_000; i++) table.acquire({ ip: "10.0.1.1", port: i + 1 });
   strictEqual(table.size, 1_001);
 });
+
+Deno.test("the address table finds what a Map finds through thousands of comings and goings", () => {
+  let seed = 5;
+  const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  const table = new AddressTable();
+  const users = new Map<string, { slot: number; count: number }>();
+  for (let step = 0; step < 30_000; step++) {
+    const endpoint = {
+      ip: `10.0.${Math.floor(next() * 8)}.${Math.floor(next() * 256)}`,
+      port: 4000,
+    };
+    const key = `${endpoint.ip}:${endpoint.port}`;
+    const known = users.get(key);
+    strictEqual(table.find(endpoint), known?.slot ?? -1, key);
+    if (!known || next() < 0.5) {
+      const slot = table.acquire(endpoint);
+      if (known) strictEqual(slot, known.slot);
+      users.set(key, { slot, count: (known?.count ?? 0) + 1 });
+    } else {
+      table.release(known.slot);
+      if (--known.count === 0) users.delete(key);
+    }
+    strictEqual(table.size, users.size);
+  }
+  for (const [key, { slot }] of users) strictEqual(`${table.endpoint(slot).ip}:4000`, key);
+});
