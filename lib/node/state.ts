@@ -116,7 +116,7 @@ function* entriesOf(text: string, path: string): Generator<unknown> {
     const end = text.length - TAIL.length;
     for (let at = HEAD.length; at < end;) {
       const close = text.indexOf("]", at);
-      yield parseJson(text.slice(at, close + 1), path);
+      yield parseEntry(text.slice(at, close + 1), path);
       at = close + 2; // past "],"
     }
     return;
@@ -143,6 +143,28 @@ function isOwnLayout(text: string): boolean {
     at = close + 2; // another entry must follow the comma
   }
   return text.length === HEAD.length + TAIL.length; // no entry at all
+}
+
+/** A JSON number as `JSON.stringify` writes one (so that `Number` reads it as `JSON.parse` would). */
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/**
+ * One entry `["name","ip:port",since]`: taken apart by hand when it holds
+ * nothing to unescape (twice as fast as `JSON.parse` for a million), else parsed.
+ */
+function parseEntry(entry: string, path: string): unknown {
+  if (entry.startsWith(`["`) && !entry.includes("\\")) {
+    const nameEnd = entry.indexOf(`","`, 2);
+    const endpointEnd = nameEnd < 0 ? -1 : entry.indexOf(`",`, nameEnd + 3);
+    const since = endpointEnd < 0 ? "" : entry.slice(endpointEnd + 2, -1);
+    if (
+      endpointEnd > 0 && !entry.slice(2, nameEnd).includes(`"`) &&
+      !entry.slice(nameEnd + 3, endpointEnd).includes(`"`) && JSON_NUMBER.test(since)
+    ) {
+      return [entry.slice(2, nameEnd), entry.slice(nameEnd + 3, endpointEnd), Number(since)];
+    }
+  }
+  return parseJson(entry, path);
 }
 
 function parseJson(text: string, path: string): unknown {

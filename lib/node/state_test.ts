@@ -36,6 +36,9 @@ Deno.test("a state file that is not JSON, not ours, or holds a bad entry is corr
       `{"version":1,"online":[["laura","10.0.0.7:4000",1]`,
       `{"version":1,"online":[["laura","10.0.0.7:4000",1]["joan","10.0.0.7:4000",1]]}\n`,
       `{"version":2,"online":[]}\n`,
+      `{"version":1,"online":[["lau"ra","10.0.0.7:4000",1]]}\n`,
+      `{"version":1,"online":[["laura","10.0.0.7:4000",0x10]]}\n`,
+      `{"version":1,"online":[["laura","10.0.0.7:4000"]]}\n`,
       `{"version":1,"online":[["laura","10.0.0.7:99999",1]]}\n`,
     ]
   ) throws(() => restore(text), StateError, text);
