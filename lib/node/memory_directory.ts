@@ -88,6 +88,7 @@ export class MemoryDirectory implements Directory {
     for (const name of signedUp) this.#add(name, SIGNUP);
   }
 
+  /** The observer is given the directory's own copy of each name (the datagram's can then go). */
   observe(observer: (name: string) => void): void {
     this.#observer = observer;
   }
@@ -172,6 +173,7 @@ export class MemoryDirectory implements Directory {
     const slot = this.#slots.get(name);
     if (slot < 0) return false;
     const online = (this.#flags[slot]! & ONLINE) !== 0;
+    const own = this.#names[slot]!;
     if (online) this.#goOffline(slot);
     else if (this.#flags[slot]! & LAPSED) this.#unlapse(slot);
     this.#slots.delete(name);
@@ -185,7 +187,7 @@ export class MemoryDirectory implements Directory {
     this.#flags[slot] = 0;
     this.#free.push(slot);
     this.#changes++;
-    if (online) this.#observer?.(name);
+    if (online) this.#observer?.(own);
     return true;
   }
 
@@ -265,7 +267,7 @@ export class MemoryDirectory implements Directory {
       this.#online++;
       this.#stamp[slot] = this.#changes;
     }
-    this.#observer?.(name);
+    this.#observer?.(this.#names[slot]!);
     return id;
   }
 
@@ -276,7 +278,7 @@ export class MemoryDirectory implements Directory {
       this.#goOffline(slot);
       this.#changes++;
       this.#stamp[slot] = this.#changes;
-      this.#observer?.(name);
+      this.#observer?.(this.#names[slot]!);
     } else if (this.#flags[slot]! & LAPSED) this.#unlapse(slot);
     return true;
   }
@@ -307,7 +309,7 @@ export class MemoryDirectory implements Directory {
     this.#flags[slot]! |= LAPSED;
     this.#changes++;
     this.#stamp[slot] = this.#changes;
-    this.#observer?.(name);
+    this.#observer?.(this.#names[slot]!);
     return true;
   }
 
@@ -352,7 +354,7 @@ export class MemoryDirectory implements Directory {
     if (moved) {
       this.#addresses.release(this.#address[slot]!);
       this.#address[slot] = this.#addresses.acquire(from);
-      this.#observer?.(name);
+      this.#observer?.(this.#names[slot]!);
     }
     const session = this.#sessions.get(slot);
     const busyChanged = session !== undefined && session.busy !== busy;
