@@ -63,7 +63,9 @@ export interface Registration {
 
 /** A user and its state, as the administrator sees it. */
 export interface UserEntry {
+  /** The user name (without the domain). */
   readonly name: string;
+  /** Where it is online, or `null` offline. */
   readonly registration: Registration | null;
 }
 
