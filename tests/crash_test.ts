@@ -27,7 +27,7 @@ import {
   toBase64Url,
 } from "../lib/auth.ts";
 import { loadConfig } from "../lib/node/config_file.ts";
-import { Directory } from "../lib/node/directory.ts";
+import { MemoryDirectory } from "../lib/node/memory_directory.ts";
 import { loadState } from "../lib/node/state.ts";
 import { AccountStore } from "../lib/node/store.ts";
 import type { Endpoint } from "../lib/plumi/address.ts";
@@ -254,7 +254,7 @@ async function checkFiles(dir: ScratchDir, model: Model): Promise<void> {
     else strictEqual(users.has(name), known === "present", `${name} is ${known} in nodelumi.cfg`);
   }
   // The state file parses (or is absent); restoring it into the directory succeeds.
-  await loadState(dir.file("nodelumi-bb.com.state"), new Directory(config.users));
+  await loadState(dir.file("nodelumi-bb.com.state"), new MemoryDirectory(config.users));
 }
 
 /** Check, through a running node, the accounts, passwords and buddies changed since the last check. */

@@ -10,7 +10,8 @@
 
 import { deepStrictEqual, ok, rejects, strictEqual } from "#assert";
 import { ManualClock } from "../lib/clock.ts";
-import { Directory } from "../lib/node/directory.ts";
+import type { Directory } from "../lib/node/directory.ts";
+import { MemoryDirectory } from "../lib/node/memory_directory.ts";
 import { StateError, StateKeeper } from "../lib/node/state.ts";
 import { ScratchDir } from "./support/node_harness.ts";
 
@@ -26,7 +27,7 @@ async function chattr(flag: "+i" | "-i", path: string): Promise<void> {
 
 /** A keeper on `dir`'s state file, with its clock and what it reported. */
 async function open(dir: ScratchDir, clock = new ManualClock()) {
-  const directory = new Directory(USERS);
+  const directory = new MemoryDirectory(USERS);
   const reports: string[] = [];
   let wake: (() => void) | undefined;
   const report = (text: string) => {
@@ -74,7 +75,7 @@ Deno.test("registrations journaled within the commit interval survive a crash, o
     directory.register("joan", at(2), 2);
     directory.deregister("laura");
     directory.register("pere", at(3), 3);
-    directory.moveEndpoint("pere", at(4));
+    directory.heartbeat("pere", at(4), 4, false);
     await commitAfter(clock, 200, keeper);
     keeper.abandon(); // kill -9: nothing more is written
   }

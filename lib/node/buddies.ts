@@ -21,7 +21,7 @@ import {
   PresenceExt,
   TRAIL_LENGTH,
 } from "../plumi/extensions/mod.ts";
-import type { Directory, Registration } from "./directory.ts";
+import type { Directory } from "./directory.ts";
 import type { AccountStore } from "./store.ts";
 
 /** Presence of buddies in other domains (see `remote_presence.ts`). */
@@ -45,8 +45,8 @@ type Presence = "on" | "busy" | "off";
 interface PresenceRecord {
   /** `Directory.presenceStamp` when last seen: it moves at every online, offline or busy change. */
   stamp: number;
-  /** The registration seen then (a new one means the user registered again). */
-  registration: Registration | null;
+  /** The id of the registration seen then, 0 offline (a new one means the user registered again). */
+  registration: number;
   state: Presence;
   /** Changes seen so far. */
   seq: number;
@@ -146,8 +146,8 @@ export class BuddyService {
       this.#journal.delete(name);
       return undefined;
     }
-    const registration = found ?? null;
-    const state: Presence = !registration ? "off" : registration.session?.busy ? "busy" : "on";
+    const state: Presence = !found ? "off" : found.session?.busy ? "busy" : "on";
+    const registration = found?.id ?? 0;
     const stamp = this.#directory.presenceStamp(name);
     const record = this.#journal.get(name);
     if (!record) {

@@ -40,8 +40,10 @@ import {
   isValidDomain,
   parseEndpoint,
   parseIp,
+  PROBE_NAME,
   userNameProblem,
 } from "../plumi/address.ts";
+import { NameTable } from "./name_table.ts";
 
 /** The node's configuration as read from `nodelumi.cfg`. */
 export interface NodeConfig {
@@ -132,24 +134,43 @@ function stripComment(line: string): string {
   return match?.index === undefined ? line : line.slice(0, match.index);
 }
 
-/** Does this text look like the INI form? */
+/** Does this text look like the INI form? (Line by line, without splitting a long file.) */
 export function isIniForm(text: string): boolean {
-  return text.split(/\r?\n/).some((raw) => {
+  for (let start = 0; start <= text.length;) {
+    const end = text.indexOf("\n", start);
+    const raw = text.slice(start, end < 0 ? text.length : end).replace(/\r$/, "");
     const line = stripComment(raw);
-    return SECTION.test(line) || KEY_VALUE.test(line);
-  });
+    if (SECTION.test(line) || KEY_VALUE.test(line)) return true;
+    if (end < 0) break;
+    start = end + 1;
+  }
+  return false;
 }
+
+/**
+ * A `[users]` line that is one valid user name and nothing else (no space,
+ * comment or bracket): the common case, checked in one test at start-up.
+ */
+const PLAIN_USER_LINE = /^[!"$-9<>?A-Z\\^-~]{1,64}$/;
 
 /** Parse a configuration file's text. Throws {@linkcode ConfigError}. */
 export function parseConfig(text: string): NodeConfig {
   return isIniForm(text) ? parseIni(text) : parseOriginal(text);
 }
 
-function checkUser(name: string, line: number, seen: Set<string>): void {
+/** Add user `name` to `users` (whose names `seen` finds), if valid and not listed yet. */
+function addUser(name: string, line: number, users: string[], seen: NameTable): void {
   const problem = userNameProblem(name);
   if (problem !== undefined) throw new ConfigError(line, problem);
-  if (seen.has(name)) throw new ConfigError(line, `user "${name}" is listed twice`);
-  seen.add(name);
+  addPlainUser(name, line, users, seen);
+}
+
+/** Add `name`, known to be a valid user name, to `users`, unless it is listed already. */
+function addPlainUser(name: string, line: number, users: string[], seen: NameTable): void {
+  users.push(name);
+  if (seen.addIfAbsent(name, users.length - 1) >= 0) {
+    throw new ConfigError(line, `user "${name}" is listed twice`);
+  }
 }
 
 function checkDomain(domain: string, line: number): string {
@@ -160,15 +181,12 @@ function checkDomain(domain: string, line: number): string {
 function parseOriginal(text: string): NodeConfig {
   let domain: string | undefined;
   const users: string[] = [];
-  const seen = new Set<string>();
+  const seen = new NameTable(users);
   text.split(/\r?\n/).forEach((raw, index) => {
     for (const word of stripComment(raw).split(/\s+/)) {
       if (word === "") continue;
       if (domain === undefined) domain = checkDomain(word, index + 1);
-      else {
-        checkUser(word, index + 1, seen);
-        users.push(word);
-      }
+      else addUser(word, index + 1, users, seen);
     }
   });
   return { format: "original", domain, users, domains: new Map() };
@@ -201,7 +219,8 @@ function parseIni(text: string): NodeConfig {
   let dnsServer: Endpoint | undefined;
   let offlineAfter: number | undefined;
   const users: string[] = [];
-  const seen = new Set<string>();
+  // Sized for a file of users, so that a million of them are not hashed again at every doubling.
+  const seen = new NameTable(users, Math.ceil(text.length / 10));
   const domains = new Map<string, Endpoint>();
   const limits: Partial<Record<LimitName, number>> = {};
   const accounts: {
@@ -214,6 +233,10 @@ function parseIni(text: string): NodeConfig {
 
   text.split(/\r?\n/).forEach((raw, index) => {
     const lineNo = index + 1;
+    if (section === "users" && PLAIN_USER_LINE.test(raw) && raw !== PROBE_NAME) {
+      addPlainUser(raw, lineNo, users, seen);
+      return;
+    }
     const line = stripComment(raw);
     if (line.trim() === "") return;
     const header = line.match(SECTION);
@@ -228,10 +251,7 @@ function parseIni(text: string): NodeConfig {
       return;
     }
     if (section === "users") {
-      for (const word of line.trim().split(/\s+/)) {
-        checkUser(word, lineNo, seen);
-        users.push(word);
-      }
+      for (const word of line.trim().split(/\s+/)) addUser(word, lineNo, users, seen);
       return;
     }
     const pair = line.match(KEY_VALUE);

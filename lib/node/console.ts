@@ -192,14 +192,8 @@ export class AdminConsole {
     if (!reload) return "This node cannot reload its configuration.";
     const { users, note } = await reload.call(this.#target);
     const { directory, domain } = this.#target;
-    const accounts = this.#target.accounts;
-    const wanted = new Set(users);
-    const added = users.filter((name) => directory.add(name));
-    // Signed-up accounts are users without being in the file.
-    const removed = [...directory.names()].filter((name) =>
-      !wanted.has(name) && !accounts?.isSignedUp(name)
-    );
-    for (const name of removed) directory.remove(name);
+    // Signed-up accounts are users without being in the file: the directory keeps them.
+    const { added, removed } = directory.setConfigured(users);
     const names = (list: string[]) => list.map((n) => `${n}@${domain}`).join(", ");
     const lines = [
       `Reloaded: ${directory.size} users` +
@@ -259,7 +253,7 @@ export class AdminConsole {
     const gone = new Set(op === "remove" ? changed : []);
     const accounts = this.#target.accounts;
     // Signed-up accounts live in the database only, never in nodelumi.cfg.
-    const next = [...directory.names()].filter((n) => !gone.has(n) && !accounts?.isSignedUp(n));
+    const next = directory.configuredNames().filter((n) => !gone.has(n));
     const failed = (error: unknown, what = "Not saved, nothing changed") => {
       if (op === "add") { for (const name of changed) directory.remove(name); }
       out.push(

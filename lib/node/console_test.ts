@@ -1,7 +1,7 @@
 import { deepStrictEqual, strictEqual } from "#assert";
 import { NAME_RULE } from "../plumi/address.ts";
 import { AdminConsole, type ConsoleTarget, runConsole } from "./console.ts";
-import { Directory } from "./directory.ts";
+import { MemoryDirectory } from "./memory_directory.ts";
 import type { NodeStats } from "./server.ts";
 
 function stats(): NodeStats {
@@ -17,8 +17,8 @@ function stats(): NodeStats {
 }
 
 /** A console on bb.com whose saves land in `saved` (or fail with `failWith`). */
-function setup(users = ["laura", "joan"]) {
-  const directory = new Directory(users);
+function setup(users = ["laura", "joan"], signedUp: string[] = []) {
+  const directory = new MemoryDirectory(users, signedUp);
   const saved: string[][] = [];
   let failWith: Error | undefined;
   const target: ConsoleTarget = {
@@ -67,6 +67,15 @@ Deno.test("add saves the new list before saying so", async () => {
   });
   deepStrictEqual(saved, [["laura", "joan", "marta"]]);
   strictEqual(directory.has("marta"), true);
+});
+
+Deno.test("add and del save only the users of nodelumi.cfg: signed-up ones never go into it", async () => {
+  const { admin, directory, saved } = setup(["laura", "joan"], ["nuria"]);
+  strictEqual((await admin.execute("add marta")).output, "Added marta@bb.com (saved)");
+  strictEqual((await admin.execute("add nuria")).output, "nuria is already a user");
+  strictEqual((await admin.execute("del joan")).output, "Removed joan@bb.com (saved)");
+  deepStrictEqual(saved, [["laura", "joan", "marta"], ["laura", "marta"]]);
+  deepStrictEqual([...directory.names()], ["laura", "nuria", "marta"]);
 });
 
 Deno.test("add takes several names, with or without @domain, and reports the rest", async () => {
@@ -292,7 +301,7 @@ Deno.test("a command whose account database fails says why, and the console goes
 });
 
 Deno.test("reload takes in the file's user list; signed-up users stay; a bad file changes nothing", async () => {
-  const { target, directory } = setup(["laura", "joan", "nuria"]);
+  const { target, directory } = setup(["laura", "joan"], ["nuria"]);
   directory.register("joan", { ip: "127.0.0.1", port: 5000 }, 0);
   let file: { users: string[]; note?: string } | Error = { users: ["laura", "pere"] };
   const accounts = { ...failingAccounts("unused"), isSignedUp: (n: string) => n === "nuria" };

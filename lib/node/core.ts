@@ -155,7 +155,7 @@ export class NodeCore {
     const [name, domain] = splitAddress(message.address);
     if (!this.isLocal(domain)) return undefined;
     const registration = this.#directory.get(name);
-    if (!registration || registration === probed) return undefined;
+    if (!registration || registration.id === probed?.id) return undefined;
     if (registration.endpoint.ip === from.ip && registration.endpoint.port === from.port) {
       return undefined;
     }
@@ -201,7 +201,7 @@ export class NodeCore {
         const current = this.#directory.get(name);
         // Online elsewhere: not while the agent there is alive.
         if (
-          current && current !== probed &&
+          current && current.id !== probed?.id &&
           (current.endpoint.ip !== from.ip || current.endpoint.port !== from.port)
         ) return this.#probe(name, current, message, from);
         const ok = this.#directory.register(name, from, this.#now());

@@ -114,7 +114,7 @@ export class Dispatcher {
   settle(verdict: ProbeVerdict, alive: boolean, request: Inbound): Outcome | Promise<Outcome> {
     if (alive) return verdict.refusal;
     const directory = this.#directory;
-    if (directory?.get(verdict.name) === verdict.registration) directory.lapse(verdict.name);
+    directory?.lapse(verdict.name, verdict.registration.id);
     return this.dispatch(verdict.message, request, verdict.registration);
   }
 }

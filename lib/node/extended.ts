@@ -155,8 +155,6 @@ export class ExtendedService {
   readonly #onlineList: boolean;
   readonly #minIterations: number;
   readonly #protected = new Set<string>();
-  /** Users created by sign-up (not listed in nodelumi.cfg). */
-  readonly #signedUp = new Set<string>();
   readonly #challenges = new Map<string, Challenge[]>();
   /** Tokens of sessions taken over by another agent, so that their agent is told and stops. */
   readonly #replaced = new Map<string, Replaced>();
@@ -195,13 +193,8 @@ export class ExtendedService {
       ...(s.maxBuddies !== undefined && { maxBuddies: s.maxBuddies }),
     });
     this.#minIterations = s.minIterations ?? 100_000;
-    for (const account of this.#store.accounts()) {
-      if (account.signedUp) {
-        this.#directory.add(account.name);
-        this.#signedUp.add(account.name);
-      }
-      if (account.credentials) this.#protected.add(account.name);
-    }
+    // Who is a user (signed-up accounts included) is the directory's: it was given them.
+    for (const name of this.#store.protectedNames()) this.#protected.add(name);
   }
 
   /** Does `name` have a password? (Then only a proven extended PR/PD may change its registration.) */
@@ -226,12 +219,11 @@ export class ExtendedService {
   forget(name: string): void {
     this.#store.remove(name);
     this.#protected.delete(name);
-    this.#signedUp.delete(name);
   }
 
   /** Was `name` created by sign-up (rather than listed in nodelumi.cfg)? */
   isSignedUp(name: string): boolean {
-    return this.#signedUp.has(name);
+    return this.#directory.isSignedUp(name);
   }
 
   /** The buddy list of `name`. */
@@ -465,19 +457,10 @@ export class ExtendedService {
         ? HeartbeatExt.encodeReply({ kind: "replaced" })
         : told;
     }
-    const [name, registration] = found;
-    registration.lastSeen = this.#now();
-    if (registration.endpoint.ip !== from.ip || registration.endpoint.port !== from.port) {
-      this.#directory.moveEndpoint(name, from);
-    }
-    registration.unanswered = 0;
+    const [name] = found;
     // A body that does not decode (`st=` repeated or unknown) is read as none: not busy.
     const body = HeartbeatExt.decodeRequest(message);
-    const busy = body.ok && body.value.busy;
-    if (registration.session!.busy !== busy) {
-      registration.session!.busy = busy;
-      this.#directory.touchPresence(name);
-    }
+    this.#directory.heartbeat(name, from, this.#now(), body.ok && body.value.busy);
     return HeartbeatExt.encodeReply({ kind: "alive", mark: this.#buddies.stamp(name) });
   }
 
@@ -508,9 +491,8 @@ export class ExtendedService {
     if (!this.#signups.allows(from.ip)) return refused("rate");
     this.#store.signUp(name, { salt, iterations, storedKey });
     this.#signups.record(from.ip);
-    this.#directory.add(name);
+    this.#directory.add(name, "signup");
     this.#protected.add(name);
-    this.#signedUp.add(name);
     return SignUpExt.encodeReply({ kind: "created" });
   }
 
@@ -528,15 +510,9 @@ export class ExtendedService {
    * original registration past `expireOriginalMs` (when set). Returns their names.
    */
   sweep(): string[] {
-    const now = this.#now();
-    const gone: string[] = [];
-    for (const [name, registration] of this.#directory.online()) {
-      const limit = registration.session
-        ? registration.session.heartbeatMs * this.#missed
-        : this.#expireOriginalMs;
-      if (limit > 0 && now - registration.lastSeen > limit) gone.push(name);
-    }
-    for (const name of gone) this.#directory.deregister(name);
-    return gone;
+    return this.#directory.expire(this.#now(), {
+      heartbeats: this.#missed,
+      originalMs: this.#expireOriginalMs,
+    });
   }
 }

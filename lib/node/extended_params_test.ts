@@ -10,7 +10,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "#assert";
 import type { Endpoint } from "../plumi/address.ts";
 import { decodePlumi, formatPlumi } from "../plumi/codec.ts";
 import { MAX_EXTENDED_PACKET_BYTES } from "../plumi/messages.ts";
-import { Directory } from "./directory.ts";
+import { MemoryDirectory } from "./memory_directory.ts";
 import { ExtendedService } from "./extended.ts";
 import { AccountStore } from "./store.ts";
 
@@ -18,7 +18,7 @@ const LAURA: Endpoint = { ip: "10.0.0.1", port: 4001 };
 const JOAN: Endpoint = { ip: "10.0.0.2", port: 4002 };
 
 function setup(settings: ConstructorParameters<typeof ExtendedService>[0]["settings"] = {}) {
-  const directory = new Directory(["laura", "joan"]);
+  const directory = new MemoryDirectory(["laura", "joan"]);
   const store = AccountStore.open(":memory:");
   const service = new ExtendedService({
     domain: "bb.com",

@@ -17,7 +17,7 @@ import {
 import type { Endpoint } from "../plumi/address.ts";
 import { decodePlumi, formatPlumi } from "../plumi/codec.ts";
 import { MAX_EXTENDED_PACKET_BYTES } from "../plumi/messages.ts";
-import { Directory } from "./directory.ts";
+import { MemoryDirectory } from "./memory_directory.ts";
 import { type BuddyState, ExtendedService, type RemoteBuddies } from "./extended.ts";
 import { AccountStore } from "./store.ts";
 
@@ -47,7 +47,7 @@ interface Options {
 /** A service for `bb.com` (or `domain`) over a fresh in-memory store; `clock.now` is the time. */
 async function setup(options: Options = {}) {
   const domain = options.domain ?? "bb.com";
-  const directory = new Directory(options.users ?? ["laura", "joan", "pere"]);
+  const directory = new MemoryDirectory(options.users ?? ["laura", "joan", "pere"]);
   const store = AccountStore.open(":memory:");
   for (const [name, password] of Object.entries(options.passwords ?? {})) {
     store.setPassword(name, await createCredentials(password, 1_000));
@@ -336,7 +336,7 @@ Deno.test("sign-up creates a protected user at once; the console can set, clear 
   assertEquals(service.clearPassword("pere"), false);
 
   // A new service over the same store (a restart) knows nuria and her password.
-  const restarted = new Directory(["laura", "joan", "pere"]);
+  const restarted = new MemoryDirectory(["laura", "joan", "pere"], store.signedUpNames());
   const again = make(restarted);
   assertEquals([restarted.has("nuria"), again.isProtected("nuria")], [true, true]);
   assertEquals(again.isProtected("joan"), false);

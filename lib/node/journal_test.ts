@@ -1,11 +1,11 @@
 import { deepStrictEqual, strictEqual, throws } from "#assert";
-import { Directory } from "./directory.ts";
+import { MemoryDirectory } from "./memory_directory.ts";
 import { applyRecords, JournalError, parseRecord, parseSegment, recordLine } from "./journal.ts";
 
 const AT = { ip: "10.0.0.7", port: 4000 };
 
 Deno.test("a record says a user's registration as it is now: where and since when, or none", () => {
-  const directory = new Directory(["laura", "joan", "pere"]);
+  const directory = new MemoryDirectory(["laura", "joan", "pere"]);
   directory.register("laura", AT, 1_700_000_000_000);
   directory.register("pere", AT, 5, { token: "secret", heartbeatMs: 30_000, busy: false });
   strictEqual(recordLine(directory, "laura"), '["r","laura","10.0.0.7:4000",1700000000000]\n');
@@ -40,7 +40,7 @@ Deno.test("a segment's torn tail is ignored; a bad record followed by good ones 
 });
 
 Deno.test("replayed records set or clear each user in order; users that are gone are skipped", () => {
-  const directory = new Directory(["laura", "joan"]);
+  const directory = new MemoryDirectory(["laura", "joan"]);
   const records = parseSegment(
     [
       '["r","laura","10.0.0.7:4000",1]',
@@ -60,11 +60,11 @@ Deno.test("replayed records set or clear each user in order; users that are gone
 });
 
 Deno.test("the directory tells its observer of every registration made, moved or ended", () => {
-  const directory = new Directory(["laura", "joan"]);
+  const directory = new MemoryDirectory(["laura", "joan"]);
   const told: string[] = [];
   directory.observe((name) => told.push(name));
   directory.register("laura", AT, 1);
-  directory.moveEndpoint("laura", { ip: "10.0.0.7", port: 4001 });
+  directory.heartbeat("laura", { ip: "10.0.0.7", port: 4001 }, 2, false);
   directory.deregister("laura");
   directory.deregister("joan"); // already offline: no change
   directory.register("joan", AT, 2);

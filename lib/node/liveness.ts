@@ -31,7 +31,7 @@ import { getLogger } from "#log";
 import { type Clock, systemClock, type TimerHandle, wallTime } from "../clock.ts";
 import { type Endpoint, PROBE_NAME } from "../plumi/address.ts";
 import type { LookupRequest, PlumiMessage } from "../plumi/messages.ts";
-import type { Directory, Registration } from "./directory.ts";
+import { type Directory, Heard, type Registration } from "./directory.ts";
 
 /** The user name of the probes (see `lib/plumi/address.ts`). */
 export { PROBE_NAME };
@@ -58,6 +58,24 @@ export interface LivenessOptions {
   readonly send?: (to: Endpoint, message: PlumiMessage) => void;
 }
 
+/**
+ * What the node knows of how one registration answers its look-ups: kept
+ * here, not in the directory, and only for users with a window open or
+ * look-ups unanswered (a new registration starts afresh).
+ */
+interface Watch {
+  /** The registration watched ({@linkcode Registration.id}). */
+  readonly id: number;
+  /** Forwarded look-ups whose answer deadline passed with nothing heard from the agent. */
+  unanswered: number;
+  /** When the look-up now awaiting an answer was forwarded (monotonic ms), or -1 when none is. */
+  awaitingSince: number;
+  /** The last look-up forwarded while one awaits an answer: sent again while the agent is silent. */
+  awaited: LookupRequest | undefined;
+  /** When the last unanswered look-up was counted (monotonic ms); anything heard later clears the count. */
+  missedAt: number;
+}
+
 /** Most registrations waiting for a move probe at once; past it, moves are refused. */
 const MAX_MOVE_WAITERS = 10_000;
 /** Most registrations of one user waiting for a move probe. */
@@ -74,8 +92,12 @@ export class Liveness {
   readonly #probeAfterMs: number;
   readonly #probeEveryMs: number;
   readonly #wallNow: () => number;
+  /** Users with a window open or look-ups unanswered, by name. */
+  readonly #watches = new Map<string, Watch>();
+  /** Past this many watches, those of registrations that ended are dropped. */
+  #pruneAt = 1024;
   /** Users with a window open, by name. */
-  readonly #windows = new Map<string, Registration>();
+  readonly #windows = new Map<string, Watch>();
   /** Move probes waiting on a window, by user name. */
   readonly #moves = new Map<string, Array<(alive: boolean) => void>>();
   #moveWaiters = 0;
@@ -104,21 +126,50 @@ export class Liveness {
    * lapsed there. Returns whether an online user is registered at `from`.
    */
   heard(from: Endpoint, now: number): boolean {
-    const state = this.#directory.heard(from, now);
-    if (state === undefined) return false;
-    if (state.lapsed !== undefined) {
-      for (const name of state.lapsed.slice()) {
-        if (this.#directory.get(name) !== null) continue;
-        this.#directory.register(name, from, this.#wallNow());
-        this.#log.info("{name} is back online: its agent at {ip}:{port} spoke again", {
-          name,
-          ...from,
-        });
-      }
-      const again = this.#directory.heard(from, now);
-      return (again?.users ?? 0) > 0;
+    const heard = this.#directory.heard(from, now);
+    if ((heard & Heard.Lapsed) === 0) return (heard & Heard.Online) !== 0;
+    for (const name of this.#directory.lapsedAt(from)) {
+      this.#directory.register(name, from, this.#wallNow());
+      this.#log.info("{name} is back online: its agent at {ip}:{port} spoke again", {
+        name,
+        ...from,
+      });
     }
-    return state.users > 0;
+    return (this.#directory.heard(from, now) & Heard.Online) !== 0;
+  }
+
+  /** Look-ups of `name`'s current registration unanswered in a row (for the console and tests). */
+  unanswered(name: string): number {
+    const watch = this.#watches.get(name);
+    return watch !== undefined && watch.id === this.#directory.get(name)?.id ? watch.unanswered : 0;
+  }
+
+  /** The watch of `name`'s registration `id`: a fresh one if there is none for it yet. */
+  #watch(name: string, id: number): Watch {
+    const found = this.#watches.get(name);
+    if (found !== undefined && found.id === id) return found;
+    const watch: Watch = {
+      id,
+      unanswered: 0,
+      awaitingSince: -1,
+      awaited: undefined,
+      missedAt: -Infinity,
+    };
+    this.#watches.set(name, watch);
+    this.#windows.delete(name);
+    if (this.#watches.size > this.#pruneAt) this.#prune();
+    return watch;
+  }
+
+  /** Drop the watches of registrations that ended (amortised: when their number doubled). */
+  #prune(): void {
+    for (const [name, watch] of this.#watches) {
+      if (this.#directory.get(name)?.id !== watch.id) {
+        this.#watches.delete(name);
+        this.#windows.delete(name);
+      }
+    }
+    this.#pruneAt = Math.max(1024, 2 * this.#watches.size);
   }
 
   /**
@@ -129,33 +180,33 @@ export class Liveness {
   forward(name: string, registration: Registration, lookup?: LookupRequest): boolean {
     if (registration.session !== undefined) return true; // judged by its heartbeats
     const now = this.clock.now();
-    const since = registration.awaitingSince;
-    registration.awaited = lookup;
+    const watch = this.#watch(name, registration.id);
+    const since = watch.awaitingSince;
+    watch.awaited = lookup;
     if (since >= 0) {
-      if (registration.at.heardAt > since) {
+      if (registration.heardAt > since) {
         // Answered: a fresh window for this look-up (it stays in the map).
-        registration.unanswered = 0;
-        registration.awaitingSince = now;
+        watch.unanswered = 0;
+        watch.awaitingSince = now;
         if (this.#moveWaiters > 0) this.#settleMoves(name, true);
         return true;
       }
       if (now - since < this.#deadlineMs) return true; // one is awaiting: this adds nothing
-      this.#miss(name, registration, now);
+      this.#miss(name, watch, now);
       if (this.#moveWaiters > 0) this.#settleMoves(name, false);
     }
-    if (registration.unanswered > 0 && registration.at.heardAt > registration.missedAt) {
-      registration.unanswered = 0;
-    }
-    if (registration.unanswered >= this.#threshold) {
-      this.#directory.lapse(name);
+    if (watch.unanswered > 0 && registration.heardAt > watch.missedAt) watch.unanswered = 0;
+    if (watch.unanswered >= this.#threshold) {
+      this.#directory.lapse(name, registration.id);
       this.#windows.delete(name);
+      this.#watches.delete(name);
       this.#log.info("{name} is offline: {count} forwarded look-ups in a row went unanswered", {
         name,
-        count: registration.unanswered,
+        count: watch.unanswered,
       });
       return false;
     }
-    this.#open(name, registration, now);
+    this.#open(name, watch, now);
     return true;
   }
 
@@ -177,9 +228,10 @@ export class Liveness {
     this.#moveWaiters++;
     if (waiting) return true; // a probe is out already
     // A window of its own: what was heard before this moment does not count.
-    this.#open(name, registration, now);
-    registration.awaited = undefined;
-    this.#probe(name, registration);
+    const watch = this.#watch(name, registration.id);
+    this.#open(name, watch, now);
+    watch.awaited = undefined;
+    this.#probe(name, registration.endpoint, watch);
     return true;
   }
 
@@ -191,23 +243,23 @@ export class Liveness {
     this.#windows.clear();
   }
 
-  #open(name: string, registration: Registration, now: number): void {
-    registration.awaitingSince = now;
-    this.#windows.set(name, registration);
+  #open(name: string, watch: Watch, now: number): void {
+    watch.awaitingSince = now;
+    this.#windows.set(name, watch);
     if (this.#timer === undefined) {
       this.#timer = this.clock.setTimeout(() => this.#tick(), this.#probeEveryMs);
     }
   }
 
-  #miss(name: string, registration: Registration, now: number): void {
-    registration.unanswered++;
-    registration.missedAt = now;
-    registration.awaitingSince = -1;
-    registration.awaited = undefined;
+  #miss(name: string, watch: Watch, now: number): void {
+    watch.unanswered++;
+    watch.missedAt = now;
+    watch.awaitingSince = -1;
+    watch.awaited = undefined;
     this.misses++;
     this.#log.debug("look-up for {name} unanswered ({count} of {threshold})", {
       name,
-      count: registration.unanswered,
+      count: watch.unanswered,
       threshold: this.#threshold,
     });
   }
@@ -216,13 +268,13 @@ export class Liveness {
    * Send the agent a look-up: the one awaiting its answer again (so that the
    * answer reaches the caller too), or, when none does, one of the node's own.
    */
-  #probe(name: string, registration: Registration): void {
+  #probe(name: string, endpoint: Endpoint, watch: Watch): void {
     if (!this.#send) return;
     this.probes++;
     try {
       this.#send(
-        registration.endpoint,
-        registration.awaited ?? {
+        endpoint,
+        watch.awaited ?? {
           kind: "lookup",
           from: `${PROBE_NAME}@${this.#domain}`,
           to: `${name}@${this.#domain}`,
@@ -261,28 +313,31 @@ export class Liveness {
 
   #sweep(): void {
     const now = this.clock.now();
-    for (const [name, registration] of this.#windows) {
-      if (this.#directory.get(name) !== registration) {
+    for (const [name, watch] of this.#windows) {
+      const registration = this.#directory.get(name);
+      if (!registration || registration.id !== watch.id) {
         // Registered again, deregistered or removed meanwhile: nothing to wait for.
         this.#windows.delete(name);
+        this.#watches.delete(name);
         this.#settleMoves(name, false);
         continue;
       }
-      const since = registration.awaitingSince;
-      if (since < 0 || registration.at.heardAt > since) {
-        if (since >= 0) registration.unanswered = 0;
-        registration.awaitingSince = -1;
-        registration.awaited = undefined;
+      const since = watch.awaitingSince;
+      if (since < 0 || registration.heardAt > since) {
+        if (since >= 0) watch.unanswered = 0;
+        watch.awaitingSince = -1;
+        watch.awaited = undefined;
         this.#windows.delete(name);
+        if (watch.unanswered === 0) this.#watches.delete(name);
         this.#settleMoves(name, true);
         continue;
       }
       if (now - since >= this.#deadlineMs) {
-        this.#miss(name, registration, now);
+        this.#miss(name, watch, now);
         this.#windows.delete(name);
         this.#settleMoves(name, false);
       } else if (now - since >= this.#probeAfterMs) {
-        this.#probe(name, registration);
+        this.#probe(name, registration.endpoint, watch);
       }
     }
   }

@@ -67,3 +67,46 @@ Deno.test("pages by number hold the same number of names, fit 512 bytes, and cov
   assertEquals(onlinePage(new OnlineIndex(), []).params, ["p=1/1"]);
   assertEquals(onlinePage(new OnlineIndex(), ["c="]).params, []);
 });
+
+Deno.test("the online index agrees with a sorted list through thousands of changes across its blocks", () => {
+  const next = random(11);
+  const index = new OnlineIndex();
+  const reference = new Set<string>();
+  for (let step = 0; step < 20_000; step++) {
+    const name = `u${Math.floor(next() * 5_000)}`;
+    if (next() < 0.6) {
+      index.add(name);
+      reference.add(name);
+    } else {
+      index.delete(name);
+      reference.delete(name);
+    }
+    if (step % 2_000 === 0 || step === 19_999) {
+      const sorted = [...reference].sort();
+      assertEquals(index.size, sorted.length);
+      assertEquals([...index.from(0)], sorted);
+      const rank = Math.floor(next() * sorted.length);
+      assertEquals([...index.from(rank)].slice(0, 3), sorted.slice(rank, rank + 3));
+      assertEquals([...index.after(sorted[rank]!)].slice(0, 3), sorted.slice(rank + 1, rank + 4));
+      assert(sorted.every((n) => index.has(n)));
+    }
+  }
+});
+
+Deno.test("walking the online index while names come and go yields each next name once, in order", () => {
+  const index = new OnlineIndex();
+  for (let i = 0; i < 3_000; i++) index.add(`n${String(i).padStart(4, "0")}`);
+  const seen: string[] = [];
+  for (const name of index.after("")) {
+    seen.push(name);
+    const i = Number(name.slice(1));
+    if (i % 100 === 0) {
+      index.delete(`n${String(i + 1).padStart(4, "0")}`); // ahead: never yielded
+      index.delete(name); // behind: already yielded
+      index.add(`n${String(i).padStart(4, "0")}x`); // just ahead: yielded next
+    }
+  }
+  assertEquals(seen.length, 3_000);
+  assert(seen.every((name, i) => i === 0 || seen[i - 1]! < name));
+  assert(seen.includes("n0100x") && !seen.includes("n0101"));
+});

@@ -19,7 +19,7 @@ import { FileLockedError, NodeLock } from "./file_lock.ts";
 import { checkRegularFile, FileKindError } from "./regular_file.ts";
 import { type ConsoleEnd, runConsole } from "./console.ts";
 import { NodeCore } from "./core.ts";
-import { Directory } from "./directory.ts";
+import { MemoryDirectory } from "./memory_directory.ts";
 import { ExtendedService } from "./extended.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { RemotePresence } from "./remote_presence.ts";
@@ -152,7 +152,8 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   const configPath = options.configPath ?? "nodelumi.cfg";
   const { config, text } = await loadConfig(configPath);
   const domain = config.domain ?? (options.hostname ?? Deno.hostname)();
-  const directory = new Directory(config.users);
+  // Who is a user: the names of nodelumi.cfg, and (below) the accounts created by sign-up.
+  const directory = new MemoryDirectory(config.users);
   const listen = options.listen ?? config.listen ?? DEFAULT_LISTEN;
   const logPath = options.logPath ?? config.log ?? `nodelumi-${domain}.log`;
   const statePath = options.statePath ?? config.state ?? `nodelumi-${domain}.state`;
@@ -190,7 +191,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
         },
       });
       // Accounts created by sign-up are users of the domain too.
-      for (const account of accounts.accounts()) if (account.signedUp) directory.add(account.name);
+      for (const name of accounts.signedUpNames()) directory.add(name, "signup");
     } catch (error) {
       accounts?.close();
       if (!(error instanceof StoreError)) throw error;

@@ -282,6 +282,22 @@ export class AccountStore implements Disposable {
     );
   }
 
+  /** The names of the accounts created by sign-up (users of the domain without being in `nodelumi.cfg`), oldest first. */
+  signedUpNames(): string[] {
+    return this.#names("SELECT name FROM accounts WHERE signed_up = 1 ORDER BY created_at, name");
+  }
+
+  /** The names of the accounts with a password. */
+  protectedNames(): string[] {
+    return this.#names("SELECT name FROM accounts WHERE stored_key IS NOT NULL ORDER BY name");
+  }
+
+  #names(sql: string): string[] {
+    return this.#read(() =>
+      (this.#db.prepare(sql).all() as Row[]).map((row) => String(row["name"]))
+    );
+  }
+
   /** The account of `name`, if any. */
   get(name: string): Account | undefined {
     const row = this.#read(() =>
