@@ -297,7 +297,9 @@ export class AdminConsole {
     for (const { name, registration } of directory.entries()) {
       if (onlineOnly && !registration) continue;
       const address = `${name}@${domain}`;
-      const at = registration && `${registration.endpoint.ip}:${registration.endpoint.port}`;
+      const at = registration
+        ? `${registration.endpoint.ip}:${registration.endpoint.port}`
+        : undefined;
       const state = at ? `${paint(color, 32, "online ")} ${at}` : paint(color, 90, "offline");
       const password = accounts?.isProtected(name) ?? false;
       const signedUp = accounts?.isSignedUp(name) ?? false;

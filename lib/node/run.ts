@@ -17,11 +17,14 @@ import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
 import { ConfigStore, loadConfig } from "./config_file.ts";
 import { FileLockedError, NodeLock } from "./file_lock.ts";
 import { checkRegularFile, FileKindError } from "./regular_file.ts";
-import { type ConsoleEnd, runConsole } from "./console.ts";
+import { AdminConsole, type ConsoleEnd, type ConsoleTarget, runConsole } from "./console.ts";
+import { createReload, limiterFor, LiveLimiter } from "./ctl_reload.ts";
+import { startOperations } from "./ctl_service.ts";
+import { NodeMetrics } from "./metrics.ts";
+import { OpLog } from "./oplog.ts";
 import { NodeCore } from "./core.ts";
 import { Directory } from "./directory.ts";
 import { ExtendedService } from "./extended.ts";
-import { RateLimiter } from "./rate_limit.ts";
 import { RemotePresence } from "./remote_presence.ts";
 import { NodeServer } from "./server.ts";
 import { AccountStore, StoreError } from "./store.ts";
@@ -64,6 +67,16 @@ export interface RunNodeOptions {
   readonly journalCommitMs?: number;
   /** Stop the node. */
   readonly signal?: AbortSignal;
+  /** Operational log path or `false`. Default: the file's `[log] ops`, else none. */
+  readonly opLogPath?: string | false;
+  /** The operational log's lines. Default: the file's `[log] format`, else text. */
+  readonly opLogFormat?: "text" | "json";
+  /** Reload (configuration, logs) at each `reload` event, e.g. on SIGHUP. Default: never. */
+  readonly reloads?: EventTarget;
+  /** Open the control socket (`nodelumi.ctl` beside `nodelumi.cfg`). Default: true. */
+  readonly control?: boolean;
+  /** Read the console with line editing and history from the process's terminal. Default: false. */
+  readonly terminal?: boolean;
 }
 
 /** Why the node could not start (exit code 2 in `main_node.ts`). */
@@ -158,6 +171,20 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     state: statePath,
     log: logPath,
   });
+  const opLogPath = options.opLogPath ?? config.logging?.ops ?? false;
+  await using opLog = opLogPath
+    ? await OpLog.open({
+      path: opLogPath,
+      format: options.opLogFormat ?? config.logging?.format ?? "text",
+      ...(config.logging?.maxSize !== undefined && { maxFileBytes: config.logging.maxSize }),
+      ...(config.logging?.keep !== undefined && { keep: config.logging.keep }),
+    }).catch((error) => {
+      throw new NodeStartError(`Cannot open the operational log ${opLogPath}: ${error}`, {
+        cause: error,
+      });
+    })
+    : undefined;
+  await opLog?.install();
   for (const { path, reason } of lock.skipped) {
     logger.warn("Not locked (another node could use it too): {path}: {reason}", { path, reason });
   }
@@ -218,9 +245,11 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     })
     : undefined;
   const restored = keeper?.restored ?? 0;
+  const metrics = config.metrics && new NodeMetrics();
   let socket: DatagramSocket;
   try {
     socket = (options.bind ?? bindUdp)(listen);
+    if (metrics) socket = metrics.wrapSocket(socket);
   } catch (error) {
     const why = error instanceof Deno.errors.AddrInUse
       ? "the address is in use (is another node running?)"
@@ -247,6 +276,13 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
             dropped,
           }),
         onLooseMode: (mode, error) => looseMode(logPath, mode, error),
+        ...(config.logging?.maxSize !== undefined && { maxFileBytes: config.logging.maxSize }),
+        ...(config.logging?.keep !== undefined && { keep: config.logging.keep }),
+        onRotateError: (error) =>
+          logger.error("Cannot start a new packet log {path}: {error} (the old one is kept)", {
+            path: logPath,
+            error,
+          }),
       });
     }
   } catch (error) {
@@ -294,18 +330,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       },
     });
   }
-  const rate = limits["rate-limit"] ?? 200;
-  const limiter = rate > 0
-    ? new RateLimiter({
-      limit: rate,
-      windowMs: limits["rate-window"] ?? 1_000,
-      banMs: (limits.ban ?? 10) * 1000,
-      // Only what the configuration names: `exempt`, and the nodes of the static map (other
-      // domains' traffic arrives from them). Exempt is not unlimited: see `exempt-limit`.
-      exempt: [...(config.exempt ?? []), ...[...config.domains.values()].map((e) => e.ip)],
-      ...(limits["exempt-limit"] !== undefined && { exemptLimit: limits["exempt-limit"] }),
-    })
-    : undefined;
+  const limiter = new LiveLimiter(limiterFor(config));
   const server = new NodeServer({
     core,
     socket,
@@ -314,7 +339,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     directory,
     ...(extended && { extended }),
     ...(remote && { remote }),
-    ...(limiter && { limiter }),
+    limiter,
     onEvent: (event) => {
       if (event.kind === "banned") {
         logger.warn("Banned {ip} for flooding: {reason}", { ...event.from, ...event });
@@ -322,6 +347,12 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     },
   });
   outbox.send = (to, message) => server.sendTo(to, message);
+  metrics?.attach({
+    stats: server.stats,
+    directory,
+    logDropped: () => ({ packets: log?.stats.dropped ?? 0, ops: opLog?.dropped ?? 0 }),
+    ...(accounts && { storeErrors: () => accounts.failures }),
+  });
   const sweeper = extended && setInterval(() => {
     for (const name of extended.sweep()) {
       logger.info("{name} went offline (no heartbeat)", { name });
@@ -341,42 +372,65 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
 
   const serving = server.serve();
 
+  const target: ConsoleTarget = {
+    domain,
+    directory,
+    stats: server.stats,
+    save: (users) => store.save(users),
+    verify: () => store.verify(),
+    reload: createReload({
+      store,
+      config,
+      limiter,
+      logs: [...(log ? [log] : []), ...(opLog ? [opLog] : [])],
+    }),
+    ...(accounts && {
+      moreStats: () => ({
+        storeFailures: accounts.failures,
+        failedProofs: extended?.failedProofs ?? 0,
+        ...(log && { logLinesDropped: log.stats.dropped }),
+      }),
+    }),
+    ...(extended && {
+      accounts: {
+        setPassword: async (name: string, password: string) =>
+          extended.setPassword(name, await createCredentials(password)),
+        clearPassword: (name: string) => extended.clearPassword(name),
+        forget: (name: string) => extended.forget(name),
+        isProtected: (name: string) => extended.isProtected(name),
+        isSignedUp: (name: string) => extended.isSignedUp(name),
+        buddiesOf: (name: string) => extended.buddiesOf(name),
+      },
+    }),
+  };
+  const admin = new AdminConsole(target);
+  await using operations = await startOperations({
+    admin,
+    configPath,
+    ...(options.control !== undefined && { control: options.control }),
+    ...(metrics && config.metrics &&
+      { metrics: { registry: metrics, listen: config.metrics.listen } }),
+    ...(options.reloads && { reloads: options.reloads }),
+    write,
+  });
+  logger.info("Node {domain} started: UDP {at}, {users} users, {restored} online restored", {
+    domain,
+    at: formatEndpoint(socket.local),
+    users: directory.size,
+    restored,
+  });
+
   let consoleDone: Promise<ConsoleEnd> | undefined;
   if (options.input) {
-    consoleDone = runConsole(
-      {
-        domain,
-        directory,
-        stats: server.stats,
-        save: (users) => store.save(users),
-        verify: () => store.verify(),
-        reload: () => store.reload(),
-        ...(accounts && {
-          moreStats: () => ({
-            storeFailures: accounts.failures,
-            failedProofs: extended?.failedProofs ?? 0,
-          }),
-        }),
-        ...(extended && {
-          accounts: {
-            setPassword: async (name: string, password: string) =>
-              extended.setPassword(name, await createCredentials(password)),
-            clearPassword: (name: string) => extended.clearPassword(name),
-            forget: (name: string) => extended.forget(name),
-            isProtected: (name: string) => extended.isProtected(name),
-            isSignedUp: (name: string) => extended.isSignedUp(name),
-            buddiesOf: (name: string) => extended.buddiesOf(name),
-          },
-        }),
-      },
-      {
-        input: options.input,
-        write,
-        color: options.color ?? false,
-        prompt: options.prompt ?? false,
-        signal: stop.signal,
-      },
-    );
+    consoleDone = runConsole(target, {
+      input: options.input,
+      write,
+      color: options.color ?? false,
+      prompt: options.prompt ?? false,
+      confirm: options.terminal ?? false,
+      terminal: options.terminal ?? false,
+      signal: stop.signal,
+    });
     void consoleDone.then((end) => {
       if (end === "exit") stop.abort();
     }, (error) => logger.error("Console failed: {error}", { error }));
@@ -388,11 +442,13 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   });
   options.signal?.removeEventListener("abort", onAbort);
   clearInterval(sweeper);
+  await operations.close();
   socket.close();
   await serving;
   await keeper?.close();
   await log?.close();
   accounts?.close();
   await consoleDone?.catch(() => {});
+  logger.info("Node {domain} stopped", { domain });
   write(`LUMI node ${domain} stopped\n`);
 }
