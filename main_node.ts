@@ -22,9 +22,11 @@ import { parseEndpoint } from "./lib/plumi/address.ts";
 const USAGE = `LUMI node: the locator of one domain (PLUMI over UDP).
 
 Usage: main_node.ts [options]
-       main_node.ts ctl [--config FILE] [--json] [--yes] <command> [args]
+       main_node.ts ctl [--dir FOLDER] [--config FILE] [--json] [--yes] <command> [args]
 
 Options:
+  --dir FOLDER         work in this folder (its files, its control socket) instead of the
+                       current one; it must lie within what the permissions allow
   --config FILE        configuration file (default: nodelumi.cfg)
   --listen IP:PORT     UDP address to listen on (default: the file's, else 0.0.0.0:3344)
   --log FILE           packet log (default: nodelumi-<domain>.log)
@@ -76,17 +78,33 @@ function endpointFlag(flag: string, value: string | undefined) {
   return parsed.value;
 }
 
+/** `--dir`: work in `folder` (the permissions stay those given at start, for the folder started in). */
+function changeFolder(folder: string): void {
+  try {
+    Deno.chdir(folder);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound
+      ? "it does not exist"
+      : error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
+      ? "outside what this program may read (run it from a folder that holds it)"
+      : String(error);
+    throw new UsageError(`--dir ${folder}: ${why}`);
+  }
+}
+
 async function ctl(args: string[]): Promise<number> {
   const words: string[] = [];
   const flagArgs: string[] = [];
   // Flags before the command are ctl's; after it, only --json and --yes (a password may start with -).
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (arg === "--config" && words.length === 0) flagArgs.push(arg, args[++i] ?? "");
-    else if (["--json", "--yes", "-y", "--help", "-h"].includes(arg)) flagArgs.push(arg);
+    if ((arg === "--config" || arg === "--dir") && words.length === 0) {
+      flagArgs.push(arg, args[++i] ?? "");
+    } else if (["--json", "--yes", "-y", "--help", "-h"].includes(arg)) flagArgs.push(arg);
     else words.push(arg);
   }
   const values = parseFlags(flagArgs, {
+    dir: { type: "string" },
     config: { type: "string" },
     json: { type: "boolean" },
     yes: { type: "boolean", short: "y" },
@@ -96,6 +114,7 @@ async function ctl(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (values.dir !== undefined) changeFolder(values.dir);
   return await runCtl(words, {
     ...(values.config !== undefined && { configPath: values.config }),
     json: values.json ?? false,
@@ -108,12 +127,13 @@ async function main(args: string[]): Promise<number> {
     try {
       return await ctl(args.slice(1));
     } catch (error) {
-      if (!(error instanceof FlagError)) throw error;
+      if (!(error instanceof FlagError || error instanceof UsageError)) throw error;
       console.error(`${error.message}\nTry --help.`);
       return CTL_EXIT.usage;
     }
   }
   const values = parseFlags(args, {
+    dir: { type: "string" },
     config: { type: "string" },
     listen: { type: "string" },
     log: { type: "string" },
@@ -139,6 +159,7 @@ async function main(args: string[]): Promise<number> {
     console.log(versionLine("node"));
     return 0;
   }
+  if (values.dir !== undefined) changeFolder(values.dir);
   const format = values["log-format"];
   if (format !== undefined && format !== "text" && format !== "json") {
     throw new UsageError(`--log-format: "${format}" is not text or json`);
