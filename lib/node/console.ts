@@ -9,7 +9,7 @@
 
 import { userNameProblem } from "../plumi/address.ts";
 import { readTerminalLines } from "./console_terminal.ts";
-import { statsTable, table } from "./ctl_format.ts";
+import { statsTable } from "./ctl_format.ts";
 import type { Directory } from "./directory.ts";
 import type { NodeStats } from "./server.ts";
 
