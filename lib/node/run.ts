@@ -360,10 +360,6 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   }, Math.min(1_000, heartbeatMs));
   const store = new ConfigStore(configPath, config, text, domain);
 
-  write(
-    `LUMI node ${domain} listening on ${formatEndpoint(socket.local)}` +
-      ` (${directory.size} users, ${restored} online restored)\n`,
-  );
 
   const stop = new AbortController();
   const onAbort = () => stop.abort();
@@ -413,6 +409,11 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     ...(options.reloads && { reloads: options.reloads }),
     write,
   });
+  // Said once everything is up: a script that waits for this line can use ctl at once.
+  write(
+    `LUMI node ${domain} listening on ${formatEndpoint(socket.local)}` +
+      ` (${directory.size} users, ${restored} online restored)\n`,
+  );
   logger.info("Node {domain} started: UDP {at}, {users} users, {restored} online restored", {
     domain,
     at: formatEndpoint(socket.local),
