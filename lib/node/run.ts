@@ -360,7 +360,6 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   }, Math.min(1_000, heartbeatMs));
   const store = new ConfigStore(configPath, config, text, domain);
 
-
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
