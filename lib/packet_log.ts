@@ -259,21 +259,28 @@ export class PacketLog implements AsyncDisposable {
   #restart(how: (sink: LogSink) => Promise<void> | undefined): Promise<void> {
     if (this.#closed) return this.#writing;
     this.#cancelTimer();
+    // The old file gets what was recorded up to now, and its closing marker.
+    const old = this.#buffer;
+    this.#buffer = [];
+    old.push(`${LOG_CLOSE_MARKER}\n`);
+    this.#held += LOG_CLOSE_MARKER.length + 1;
+    this.stats.lines++;
     this.#writing = this.#writing.then(async () => {
-      if (this.#closed) return;
-      this.#push(`${LOG_CLOSE_MARKER}\n`);
+      const later = this.#buffer;
+      this.#buffer = old;
       await this.#writeOnce();
       try {
         await how(this.#sink);
       } catch (error) {
         this.#onRotateError(error);
       }
-      // Before the lines recorded while the old file was finished.
+      // The new file: its opening marker, then what was recorded meanwhile.
       const open = `${LOG_OPEN_MARKER}\n`;
-      this.#buffer.unshift(open);
+      this.#buffer = [open, ...later, ...this.#buffer];
       this.#held += open.length;
       this.stats.lines++;
-      this.#schedule(this.#flushMs);
+      this.stats.buffered = this.#held;
+      if (!this.#closed) this.#schedule(this.#flushMs);
     });
     return this.#writing;
   }

@@ -21,12 +21,13 @@ export function table(rows: readonly (readonly string[])[], header?: readonly st
   for (const row of all) {
     row.forEach((cell, i) => widths[i] = Math.max(widths[i] ?? 0, cell.length));
   }
+  // A column of numbers (its header aside) is aligned to the right.
+  const numeric = widths.map((_, i) =>
+    rows.length > 0 && rows.every((row) => /^-?\d+(\.\d+)?$/.test(row[i] ?? ""))
+  );
   return all.map((row) =>
-    row.map((cell, i) => {
-      const last = i === row.length - 1;
-      if (/^-?\d+(\.\d+)?$/.test(cell)) return cell.padStart(widths[i]!);
-      return last ? cell : cell.padEnd(widths[i]!);
-    }).join("  ").trimEnd()
+    row.map((cell, i) => numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))
+      .join("  ").trimEnd()
   ).join("\n");
 }
 
