@@ -5,8 +5,8 @@
  * The packet path pays almost nothing: the node's own counters
  * ({@linkcode NodeStats}, the packet log's, the store's) are read by collect
  * callbacks at scrape time; the only work per datagram is one increment in a
- * table of message kinds (by the datagram's first two letters) in a socket
- * wrapper, and the handling time is measured on one datagram in
+ * table of message kinds (by the datagram's first two letters), synchronous,
+ * and the handling time is measured on one datagram in
  * {@linkcode SAMPLE_EVERY} only.
  *
  * @module
@@ -15,7 +15,7 @@
 import { Counter, Gauge, Histogram, Registry } from "#prom";
 import type { Endpoint } from "../plumi/address.ts";
 import { type HttpListener, serveHttp } from "../transport/http.ts";
-import type { Datagram, DatagramSocket } from "../transport/udp.ts";
+import type { DatagramSocket } from "../transport/udp.ts";
 import type { Directory } from "./directory.ts";
 import type { NodeStats } from "./server.ts";
 
@@ -67,8 +67,6 @@ export class NodeMetrics implements AsyncDisposable {
   readonly #received = new KindTable();
   readonly #sent = new KindTable();
   readonly #handling: Histogram;
-  #seen = 0;
-  #sampleStart = -1;
   #http: HttpListener | undefined;
   #sources: MetricsSources | undefined;
 
@@ -115,7 +113,7 @@ export class NodeMetrics implements AsyncDisposable {
       [...table.entries()].map(([kind, n]): [Record<string, string>, number] => [{ kind }, n]);
     counter(
       "lumi_datagrams_received_total",
-      "Datagrams received (not rate-limited), by message kind (first two letters)",
+      "Datagrams that arrived (rate-limited ones too), by message kind (first two letters)",
       ["kind"],
       () => kinds(this.#received),
     );
@@ -198,20 +196,11 @@ export class NodeMetrics implements AsyncDisposable {
   }
 
   /**
-   * The socket the server is to use: `socket`, counting datagrams by kind
-   * and timing one in {@linkcode SAMPLE_EVERY} (from the moment it is
-   * handed to the server until the server asks for the next one).
+   * The socket the server is to use: `socket`, counting the datagrams sent
+   * by kind (nothing else is added: `receive` is the socket's own).
    */
   wrapSocket(socket: DatagramSocket): DatagramSocket {
-    const received = this.#received;
     const sent = this.#sent;
-    const take = (datagram: Datagram | null) => {
-      if (datagram) {
-        received.count(datagram.bytes);
-        if (++this.#seen % SAMPLE_EVERY === 0) this.#sampleStart = performance.now();
-      }
-      return datagram;
-    };
     return {
       get local() {
         return socket.local;
@@ -220,15 +209,29 @@ export class NodeMetrics implements AsyncDisposable {
         sent.count(bytes);
         return socket.send(bytes, to);
       },
-      receive: () => {
-        if (this.#sampleStart >= 0) {
-          this.#handling.observe((performance.now() - this.#sampleStart) / 1000);
-          this.#sampleStart = -1;
-        }
-        return socket.receive().then(take);
-      },
+      receive: () => socket.receive(),
       close: () => socket.close(),
       [Symbol.asyncDispose]: () => socket[Symbol.asyncDispose](),
+    };
+  }
+
+  /**
+   * Count the datagrams `server` handles by kind, and time one in
+   * {@linkcode SAMPLE_EVERY}: its `handleDatagram` (through which its
+   * packet loop handles every datagram) is wrapped. Synchronous: no promise
+   * or allocation per datagram.
+   */
+  instrument(server: { handleDatagram(bytes: Uint8Array, from: Endpoint): void }): void {
+    const handle = server.handleDatagram.bind(server);
+    const received = this.#received;
+    const histogram = this.#handling;
+    let seen = 0;
+    server.handleDatagram = (bytes, from) => {
+      received.count(bytes);
+      if (++seen % SAMPLE_EVERY !== 0) return handle(bytes, from);
+      const start = performance.now();
+      handle(bytes, from);
+      histogram.observe((performance.now() - start) / 1000);
     };
   }
 

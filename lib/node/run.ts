@@ -347,6 +347,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     },
   });
   outbox.send = (to, message) => server.sendTo(to, message);
+  metrics?.instrument(server);
   metrics?.attach({
     stats: server.stats,
     directory,
