@@ -82,3 +82,16 @@ Deno.test("the console on a terminal edits lines, recalls history and asks befor
   strictEqual(await node.exited(), 0);
   match(await dir.read("nodelumi.cfg"), /^bb\.com\nlaura\n$/);
 });
+
+Deno.test("Ctrl-C at the console's terminal stops the node cleanly", async () => {
+  await using dir = await ScratchDir.create("console-ctrlc", { "nodelumi.cfg": "bb.com laura\n" });
+  await using node = await PtyProgram.start(
+    "node",
+    ["--listen", "127.0.26.52:0", "--no-state", "--no-log", "--no-database"],
+    { cwd: dir.path },
+  );
+  const at = await node.waitFor(/lumi> /);
+  await node.type("lis\x03");
+  await node.waitFor(/LUMI node bb\.com stopped/, { from: at });
+  strictEqual(await node.exited(), 0);
+});

@@ -111,11 +111,12 @@ const HELP = `Commands:
   online            the users online now
   add <user>...     add users to the domain (saved at once)
   del <user>...     remove users (saved at once), with their password and buddies
-  passwd <user> <password>   set a user's password (then only extended agents with it log in)
+  passwd <user> <password>   set a user's password (then only extended agents with it log in;
+                    "ctl passwd <user>" asks for it, hidden)
   nopasswd <user>   remove a user's password
   buddies <user>    a user's buddy list
   reload            read nodelumi.cfg again (after editing it by hand)
-  stats             packet counters
+  stats             packet counters (a word "--json" anywhere: any answer as JSON)
   help              this text
   exit              stop the node (also: quit)`;
 

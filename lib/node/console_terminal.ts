@@ -11,7 +11,8 @@ import * as readline from "node:readline";
 /**
  * Lines typed on the process's terminal, each asked with `prompt.text` as
  * it is when the line is asked for. Ends at Ctrl-D on an empty line, when
- * `signal` aborts, or when the consumer stops. Ctrl-C stops the node (SIGINT).
+ * `signal` aborts, or when the consumer stops. Ctrl-C gives the line `exit`
+ * (it stops the node, as SIGINT does).
  */
 export async function* readTerminalLines(
   prompt: { text: string },
@@ -25,9 +26,13 @@ export async function* readTerminalLines(
     removeHistoryDuplicates: true,
   });
   let closed = false;
+  let interrupted = false;
   rl.on("close", () => closed = true);
-  // Raw mode turns Ctrl-C into a key: it stops the node as it does without a terminal.
-  rl.on("SIGINT", () => Deno.kill(Deno.pid, "SIGINT"));
+  // Raw mode turns Ctrl-C into a key: it stops the node, as SIGINT does without a terminal.
+  rl.on("SIGINT", () => {
+    interrupted = true;
+    rl.close();
+  });
   const close = () => rl.close();
   signal?.addEventListener("abort", close, { once: true });
   try {
@@ -40,7 +45,10 @@ export async function* readTerminalLines(
           resolve(answer);
         });
       });
-      if (line === null) return;
+      if (line === null) {
+        if (interrupted) yield "exit";
+        return;
+      }
       yield line;
     }
   } finally {

@@ -123,7 +123,8 @@ export async function runCtl(words: readonly string[], options: CtlOptions = {})
     return CTL_EXIT.noAnswer;
   }
   const failure = answer.status !== "ok";
-  if (options.json) write(JSON.stringify(answer.data ?? { message: answer.text }), failure);
+  // JSON always on stdout (a program reads the one stream, and the exit code says how it went).
+  if (options.json) write(JSON.stringify(answer.data ?? { message: answer.text }), false);
   else if (answer.text) write(answer.text, failure);
   return answer.status === "ok"
     ? CTL_EXIT.ok

@@ -27,8 +27,9 @@ export async function askLine(question: string): Promise<string | undefined> {
  * Backspace deletes, Ctrl-C or Ctrl-D gives up (`""`). Needs a terminal on stdin.
  */
 export async function askHidden(question: string): Promise<string> {
-  Deno.stderr.writeSync(encoder.encode(question));
+  // Raw before the question shows: what is typed after it is never echoed.
   Deno.stdin.setRaw(true);
+  Deno.stderr.writeSync(encoder.encode(question));
   const chars: string[] = [];
   const decoder = new TextDecoder();
   const buffer = new Uint8Array(256);
