@@ -83,3 +83,18 @@ Deno.test("the installed lumi-node and lumi-agent run from another folder and ke
   deepStrictEqual(files, ["nodelumi-bb.com.db", "nodelumi-bb.com.log", "nodelumi.cfg"]);
   deepStrictEqual([...Deno.readDirSync(site.path)].map((e) => e.name), ["bb"]);
 });
+
+Deno.test("deno task lists every task with a one-line description", async () => {
+  const tasks = project.tasks as Record<string, string | { description?: string; command: string }>;
+  const listed = await run("deno", ["task"], projectRoot);
+  strictEqual(listed.code, 0, listed.stderr);
+  const text = `${listed.stdout}\n${listed.stderr}`;
+  for (const [name, task] of Object.entries(tasks)) {
+    const description = typeof task === "string" ? undefined : task.description;
+    ok(description && !description.includes("\n"), `${name} has a one-line description`);
+    ok(
+      text.includes(`- ${name}\n`) && text.includes(description ?? "\u0000"),
+      `deno task shows ${name}`,
+    );
+  }
+});
