@@ -443,9 +443,9 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   });
   options.signal?.removeEventListener("abort", onAbort);
   clearInterval(sweeper);
-  await operations.close();
   socket.close();
   await serving;
+  await operations.close();
   await keeper?.close();
   await log?.close();
   accounts?.close();
