@@ -112,6 +112,15 @@ Deno.test("ctl without a running node exits 3; a killed node's socket is replace
     1,
     "no account database: refused, with the reason",
   );
+  strictEqual((await node.child.stop()).code, 0);
+  // A node without a control socket: its lock says it runs.
+  await using quiet = await ServiceNode.start(dir.path, ["--no-database", "--no-control"]);
+  const silent = await quiet.ctl("list");
+  strictEqual(silent.code, 4);
+  match(
+    silent.stderr,
+    new RegExp(`A node runs on nodelumi\\.cfg \\(pid ${quiet.child.pid}\\) but does not answer`),
+  );
 });
 
 async function exchange(path: string, bytes: Uint8Array, close = true): Promise<string> {

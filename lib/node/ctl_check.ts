@@ -129,7 +129,7 @@ async function checkFile(what: string, path: string, max: number): Promise<Findi
 }
 
 /** `pid N` when a live process holds the lock file at `path`, else `undefined`. */
-async function lockHolder(path: string): Promise<string | undefined> {
+export async function lockHolder(path: string): Promise<string | undefined> {
   let file: Deno.FsFile;
   try {
     // Read-only: --check creates nothing. A shared lock fails while a node holds its exclusive one.

@@ -10,6 +10,7 @@
 import { connectUnix } from "../transport/unix.ts";
 import { type ControlAnswer, controlPath } from "./ctl.ts";
 import { CONTROL_COMMANDS } from "./console.ts";
+import { lockHolder } from "./ctl_check.ts";
 import { askHidden, askLine } from "./ctl_prompt.ts";
 
 /** Exit codes of `ctl`. */
@@ -96,12 +97,23 @@ export async function runCtl(words: readonly string[], options: CtlOptions = {})
       }
     }
   }
-  const path = controlPath(options.configPath ?? "nodelumi.cfg");
+  const configPath = options.configPath ?? "nodelumi.cfg";
+  const path = controlPath(configPath);
   let answer: ControlAnswer | string;
   try {
     answer = await exchange(path, { command, args }, options.timeoutMs ?? 120_000);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.ConnectionRefused) {
+      // The node's file lock tells whether one runs here without answering on the socket.
+      const holder = await lockHolder(`${configPath}.lock`);
+      if (holder) {
+        write(
+          `A node runs on ${configPath} (${holder}) but does not answer on ${path} ` +
+            "(started with --no-control, or its socket was removed).",
+          true,
+        );
+        return CTL_EXIT.noAnswer;
+      }
       write(
         `No node is running in this folder (${path} ${
           error instanceof Deno.errors.NotFound
