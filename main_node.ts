@@ -37,7 +37,7 @@ Options:
   --database FILE      accounts, passwords and buddy lists (SQLite; default: nodelumi-<domain>.db)
   --no-database        no account database: speak only the original protocol
   --dns-server IP:PORT DNS server for finding other domains' nodes (default: the system's)
-  --ops-log FILE        operational log: start, stop, reloads, bans, errors
+  --ops-log FILE       operational log: start, stop, reloads, bans, errors
                        (default: the file's [log] ops, else none)
   --log-format FORMAT  the operational log's lines: text or json (default: text)
   --no-control         do not open the control socket (nodelumi.ctl beside nodelumi.cfg)
@@ -56,7 +56,8 @@ Control (from another terminal, a script, a service manager; same folder as the 
   --json gives the answer as JSON; --yes does not ask before del; passwd without a
   password asks for it twice, hidden (on a terminal only).
   Exit codes of ctl: 0 done, 1 refused or failed (the message says why), 3 no node
-  running in this folder, 4 no answer from the node, 64 unknown command or bad usage.
+  running in this folder, 4 no answer from the node (or it runs without a control
+  socket), 64 unknown command or bad usage. See docs/OPERATIONS.md.
 
 Signals: SIGINT and SIGTERM stop the node cleanly; SIGHUP reloads the configuration
 and reopens the logs (as ctl reload).

@@ -21,7 +21,7 @@ export const CTL_EXIT = {
   failed: 1,
   /** No node is running in this folder (no control socket, or nobody answers on it). */
   notRunning: 3,
-  /** The node's answer did not come, or could not be read. */
+  /** The node's answer did not come or could not be read, or a node runs here without a control socket. */
   noAnswer: 4,
   /** Unknown command, missing argument, bad flag (EX_USAGE). */
   usage: 64,
