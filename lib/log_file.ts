@@ -115,7 +115,9 @@ async function openAppend(path: string, options: LogFileOptions): Promise<[Deno.
   try {
     const loose = await restrictMode(path);
     if (loose) options.onLooseMode?.(loose.mode, loose.error);
-    return [file, (await file.stat()).size];
+    // The size by seeking to the end: a stat would need read permission (the agent has none).
+    const size = await file.seek(0, Deno.SeekMode.End).catch(() => 0);
+    return [file, size];
   } catch (error) {
     file.close();
     throw error;

@@ -144,7 +144,7 @@ export class AdminConsole {
     const [command = "", ...args] = words.filter((w) => w !== "--json");
     const result = await this.run(command, args);
     return {
-      output: json ? JSON.stringify(result.data ?? { message: result.text }) : result.text,
+      output: json ? JSON.stringify(result.data ?? { message: result.text }, null, 2) : result.text,
       exit: result.exit,
     };
   }
