@@ -28,11 +28,11 @@
  * @module
  */
 
-import { restrictMode } from "./atomic_file.ts";
 import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
 import type { Endpoint } from "./plumi/address.ts";
 import { printable } from "./plumi/codec.ts";
 import { redactSecrets } from "./plumi/secrets.ts";
+import { LogFile, type LogFileOptions } from "./log_file.ts";
 
 /** First line written when a log opens. */
 export const LOG_OPEN_MARKER = "------ INICI LOG ------";
@@ -82,6 +82,12 @@ export interface LogSink {
   write(text: string): Promise<void>;
   /** Release the sink. */
   close(): Promise<void> | void;
+  /** Start a fresh file at the same path (after logrotate moved it away). Default: cannot. */
+  reopen?(): Promise<void>;
+  /** Move the file to `.1` (older ones up to `.keep`) and start a fresh one. Default: cannot. */
+  rotate?(keep: number): Promise<void>;
+  /** Bytes in the current file, for rotation by size. Default: unknown (no rotation). */
+  readonly size?: number;
 }
 
 /** A sink's write that failed after part of the text reached the file. */
@@ -117,6 +123,12 @@ export interface PacketLogOptions {
   readonly onError?: (error: unknown) => void;
   /** Called when a write succeeds after failures, with the lines dropped meanwhile. Default: ignore. */
   readonly onResume?: (dropped: number) => void;
+  /** Rotate the file once it holds this many bytes (see {@linkcode LogSink.rotate}); 0 never. Default: 0. */
+  readonly maxFileBytes?: number;
+  /** Rotated files kept (`log.1` … `log.<keep>`). Default: 5. */
+  readonly keep?: number;
+  /** Called when a reopen or rotation fails (the current file stays in use). Default: ignore. */
+  readonly onRotateError?: (error: unknown) => void;
 }
 
 /** What a {@linkcode PacketLog} has done, for statistics. */
@@ -156,6 +168,10 @@ export class PacketLog implements AsyncDisposable {
   /** The current delay before a retry, 0 while writes work. */
   #backoff = 0;
   #closed = false;
+  readonly #maxFileBytes: number;
+  readonly #keep: number;
+  readonly #onRotateError: (error: unknown) => void;
+  #rotating = false;
   /** Counters. */
   readonly stats: PacketLogStats = { lines: 0, dropped: 0, failedWrites: 0, buffered: 0 };
 
@@ -168,6 +184,9 @@ export class PacketLog implements AsyncDisposable {
     this.#maxRetryMs = Math.max(this.#retryMs, options.maxRetryMs ?? 5_000);
     this.#onError = options.onError ?? (() => {});
     this.#onResume = options.onResume ?? (() => {});
+    this.#maxFileBytes = options.maxFileBytes ?? 0;
+    this.#keep = options.keep ?? 5;
+    this.#onRotateError = options.onRotateError ?? (() => {});
     this.#line(LOG_OPEN_MARKER);
   }
 
@@ -225,6 +244,45 @@ export class PacketLog implements AsyncDisposable {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /**
+   * Close the file with its closing marker and open the path again (after
+   * `mv log log.1`: a fresh log, opening marker first). Lines recorded
+   * meanwhile go to the new file. Resolves when done; a failure is reported
+   * to `onRotateError` and the current file stays in use.
+   */
+  reopen(): Promise<void> {
+    return this.#restart((sink) => sink.reopen?.());
+  }
+
+  #restart(how: (sink: LogSink) => Promise<void> | undefined): Promise<void> {
+    if (this.#closed) return this.#writing;
+    this.#cancelTimer();
+    // The old file gets what was recorded up to now, and its closing marker.
+    const old = this.#buffer;
+    this.#buffer = [];
+    old.push(`${LOG_CLOSE_MARKER}\n`);
+    this.#held += LOG_CLOSE_MARKER.length + 1;
+    this.stats.lines++;
+    this.#writing = this.#writing.then(async () => {
+      const later = this.#buffer;
+      this.#buffer = old;
+      await this.#writeOnce();
+      try {
+        await how(this.#sink);
+      } catch (error) {
+        this.#onRotateError(error);
+      }
+      // The new file: its opening marker, then what was recorded meanwhile.
+      const open = `${LOG_OPEN_MARKER}\n`;
+      this.#buffer = [open, ...later, ...this.#buffer];
+      this.#held += open.length;
+      this.stats.lines++;
+      this.stats.buffered = this.#held;
+      if (!this.#closed) this.#schedule(this.#flushMs);
+    });
+    return this.#writing;
   }
 
   #line(text: string): void {
@@ -322,6 +380,12 @@ export class PacketLog implements AsyncDisposable {
     // it and the lines that came while the write was in flight are written at the next flush.
     this.#mark(false);
     if (this.#buffer.length > 0) this.#schedule(this.#flushMs);
+    if (
+      this.#maxFileBytes > 0 && !this.#rotating && (this.#sink.size ?? 0) >= this.#maxFileBytes
+    ) {
+      this.#rotating = true;
+      void this.#restart((sink) => sink.rotate?.(this.#keep)).finally(() => this.#rotating = false);
+    }
   }
 
   #failed(error: unknown): void {
@@ -345,31 +409,24 @@ const WRITE_CHUNK = 64 * 1024;
 const MARKER_ROOM = droppedMarker(Number.MAX_SAFE_INTEGER).length + 1;
 
 /** Options of {@linkcode openFileSink}. */
-export interface FileSinkOptions {
-  /**
-   * Called when the file already existed with a mode that lets others read
-   * it, after it was tightened to owner-only (or could not be: `error`).
-   */
-  readonly onLooseMode?: (mode: number, error?: unknown) => void;
-}
+export type FileSinkOptions = LogFileOptions;
 
 /**
  * Append to the file at `path`, created readable and writable by its owner
  * only (0600: it holds the peers' addresses). An existing file that others
- * may read is tightened to 0600. Needs `--allow-write` for it.
+ * may read is tightened to 0600. It can be reopened and rotated. Needs
+ * `--allow-write` for it.
  */
 export async function openFileSink(path: string, options: FileSinkOptions = {}): Promise<LogSink> {
-  const file = await Deno.open(path, { write: true, append: true, create: true, mode: 0o600 });
-  const loose = await restrictMode(path);
-  if (loose) options.onLooseMode?.(loose.mode, loose.error);
+  const file = await LogFile.open(path, options);
   const encoder = new TextEncoder();
   return {
     async write(text) {
       const bytes = encoder.encode(text);
-      let offset = 0;
       try {
-        while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
+        await file.write(bytes);
       } catch (error) {
+        const offset = file.written;
         if (offset === 0) throw error;
         // How many characters of `text` the written bytes hold (a character cut in two counts as unwritten).
         const { read } = encoder.encodeInto(text, new Uint8Array(offset));
@@ -378,8 +435,11 @@ export async function openFileSink(path: string, options: FileSinkOptions = {}):
         });
       }
     },
-    close() {
-      file.close();
+    close: () => file.close(),
+    reopen: () => file.reopen(),
+    rotate: (keep) => file.rotate(keep),
+    get size() {
+      return file.size;
     },
   };
 }

@@ -218,3 +218,59 @@ Deno.test("a disk slower than the packets fills the buffer, never more, and the 
   release!();
   await closing;
 });
+
+/** A sink of several files: `reopen` and `rotate` start the next one. */
+class FilesSink implements LogSink {
+  files: string[] = [""];
+  rotations: number[] = [];
+  get size(): number {
+    return this.files.at(-1)!.length;
+  }
+  write(text: string): Promise<void> {
+    this.files[this.files.length - 1] += text;
+    return Promise.resolve();
+  }
+  close(): void {}
+  reopen(): Promise<void> {
+    this.files.push("");
+    return Promise.resolve();
+  }
+  rotate(keep: number): Promise<void> {
+    this.rotations.push(keep);
+    return this.reopen();
+  }
+}
+
+Deno.test("reopen ends the old file with its closing marker and begins the new one with the opening marker", async () => {
+  const clock = new ManualClock();
+  const sink = new FilesSink();
+  const log = new PacketLog({ sink, clock, flushMs: 250 });
+  log.received(NODE, bytes("PRlaura@bb.com"));
+  const reopened = log.reopen();
+  // Recorded while the old file is being finished: it belongs to the new one.
+  log.received(NODE, bytes("PRjoan@bb.com"));
+  await reopened;
+  await log.close();
+  strictEqual(
+    sink.files[0],
+    `${LOG_OPEN_MARKER}\nR: 10.100.100.104:UDP:3344, PRlaura@bb.com, 14\n${LOG_CLOSE_MARKER}\n`,
+  );
+  strictEqual(
+    sink.files[1],
+    `${LOG_OPEN_MARKER}\nR: 10.100.100.104:UDP:3344, PRjoan@bb.com, 13\n${LOG_CLOSE_MARKER}\n`,
+  );
+});
+
+Deno.test("a log that reaches maxFileBytes rotates, keeping the number asked", async () => {
+  const clock = new ManualClock();
+  const sink = new FilesSink();
+  const log = new PacketLog({ sink, clock, flushMs: 10, maxFileBytes: 100, keep: 3 });
+  for (let i = 0; i < 4; i++) log.received(NODE, bytes(`PLlaura@bb.com:u${i}@bb.com`));
+  await log.flush();
+  await tick();
+  await log.close();
+  assert.deepEqual(sink.rotations, [3]);
+  strictEqual(sink.files.length, 2);
+  assert.ok(sink.files[0]!.endsWith(`${LOG_CLOSE_MARKER}\n`));
+  strictEqual(sink.files[1], `${LOG_OPEN_MARKER}\n${LOG_CLOSE_MARKER}\n`);
+});

@@ -36,7 +36,12 @@ Deno.test("the code is formatted, lint-clean and type-checks (deno task check's 
 
 Deno.test("every compiled binary has exactly the permission flags its tested task has", async () => {
   const config = JSON.parse(await Deno.readTextFile(`${projectRoot}deno.json`));
-  const tasks: Record<string, string> = config.tasks;
+  // A task is a command, or `{ description, command }`.
+  const tasks: Record<string, string> = Object.fromEntries(
+    Object.entries(config.tasks as Record<string, string | { command: string }>).map((
+      [name, task],
+    ) => [name, typeof task === "string" ? task : task.command]),
+  );
   for (const program of ["node", "agent"] as const) {
     const tested = (await taskFlags(program)).sort();
     const compiles = Object.entries(tasks).filter(([name]) =>

@@ -23,6 +23,15 @@
  * [domains]                  ; static domain-to-node map, checked before DNS
  * cc.com = 127.0.0.3:3344
  *
+ * [log]                      ; the packet log's rotation, and the operational log
+ * max-size = 100M            ; rotate the packet log at this size (k, M, G); default: never
+ * keep = 5                   ; rotated files kept (log.1 … log.5); default: 5
+ * ops = nodelumi-bb.com-ops.log ; operational log; "off" to disable; default: nodelumi-<domain>-ops.log
+ * format = text              ; the operational log's lines: text or json; default: text
+ *
+ * [metrics]                  ; Prometheus metrics over HTTP; off unless listen is set
+ * listen = 127.0.0.1:9464
+ *
  * [users]                    ; one user name per line
  * laura
  * joan
@@ -35,6 +44,7 @@
  * @module
  */
 
+import { parseSize } from "../log_file.ts";
 import {
   type Endpoint,
   isValidDomain,
@@ -71,6 +81,28 @@ export interface NodeConfig {
   readonly exempt?: readonly string[];
   /** `[accounts]`: the account database and the extensions' switches. */
   readonly accounts?: AccountsConfig;
+  /** `[log]`: rotation of the packet log, and the operational log. */
+  readonly logging?: LogConfig;
+  /** `[metrics]`: the Prometheus endpoint. */
+  readonly metrics?: MetricsConfig;
+}
+
+/** The `[log]` section. */
+export interface LogConfig {
+  /** Rotate the packet log at this many bytes. Default: never. */
+  readonly maxSize?: number;
+  /** Rotated packet logs kept. Default: 5. */
+  readonly keep?: number;
+  /** The operational log's path, or `false`. Default: `nodelumi-<domain>-ops.log`. */
+  readonly ops?: string | false;
+  /** The operational log's lines. Default: text. */
+  readonly format?: "text" | "json";
+}
+
+/** The `[metrics]` section. */
+export interface MetricsConfig {
+  /** TCP address of the HTTP endpoint (`/metrics`). */
+  readonly listen: Endpoint;
 }
 
 /** The numeric limits of `[limits]`, with their ranges. */
@@ -230,6 +262,13 @@ function parseIni(text: string): NodeConfig {
     onlineList?: boolean;
   } = {};
   let exempt: string[] | undefined;
+  const logging: {
+    maxSize?: number;
+    keep?: number;
+    ops?: string | false;
+    format?: "text" | "json";
+  } = {};
+  let metrics: MetricsConfig | undefined;
 
   text.split(/\r?\n/).forEach((raw, index) => {
     const lineNo = index + 1;
@@ -242,10 +281,12 @@ function parseIni(text: string): NodeConfig {
     const header = line.match(SECTION);
     if (header) {
       section = header[1]!.trim().toLowerCase();
-      if (!["", "node", "limits", "domains", "users", "accounts"].includes(section)) {
+      if (
+        !["", "node", "limits", "domains", "users", "accounts", "log", "metrics"].includes(section)
+      ) {
         throw new ConfigError(
           lineNo,
-          `unknown section [${section}] (known: node, limits, accounts, domains, users)`,
+          `unknown section [${section}] (known: node, limits, accounts, log, metrics, domains, users)`,
         );
       }
       return;
@@ -289,6 +330,41 @@ function parseIni(text: string): NodeConfig {
       }
       if (key === "offline-after") offlineAfter = n;
       else limits[key as LimitName] = n;
+      return;
+    }
+    if (section === "log") {
+      if (key === "max-size") {
+        const n = parseSize(value);
+        if (n === undefined || n < 4096) {
+          throw new ConfigError(
+            lineNo,
+            `max-size must be a size of 4k or more, like 100M, got "${value}"`,
+          );
+        }
+        logging.maxSize = n;
+      } else if (key === "keep") {
+        const n = /^\d+$/.test(value) ? Number(value) : NaN;
+        if (!(n <= 1000)) throw new ConfigError(lineNo, `keep must be a whole number 0-1000`);
+        logging.keep = n;
+      } else if (key === "ops") logging.ops = pathValue(value, lineNo, key);
+      else if (key === "format") {
+        if (value !== "text" && value !== "json") {
+          throw new ConfigError(lineNo, `format must be text or json, got "${value}"`);
+        }
+        logging.format = value;
+      } else {
+        throw new ConfigError(
+          lineNo,
+          `unknown log setting "${key}" (known: max-size, keep, ops, format)`,
+        );
+      }
+      return;
+    }
+    if (section === "metrics") {
+      if (key !== "listen") {
+        throw new ConfigError(lineNo, `unknown metrics setting "${key}" (known: listen)`);
+      }
+      metrics = { listen: endpointValue(value, lineNo, "listen") };
       return;
     }
     if (section === "accounts") {
@@ -345,6 +421,8 @@ function parseIni(text: string): NodeConfig {
     ...(Object.keys(limits).length > 0 && { limits }),
     ...(exempt && { exempt }),
     ...(Object.keys(accounts).length > 0 && { accounts }),
+    ...(Object.keys(logging).length > 0 && { logging }),
+    ...(metrics && { metrics }),
   };
 }
 

@@ -137,7 +137,7 @@ Deno.test("INI form errors name the line and the reason", () => {
   fails(
     "domain = bb.com\n[people]\n",
     2,
-    "line 2: unknown section [people] (known: node, limits, accounts, domains, users)",
+    "line 2: unknown section [people] (known: node, limits, accounts, log, metrics, domains, users)",
   );
   fails("domain = bb.com\njust words\n", 2, `line 2: expected "key = value", got "just words"`);
   fails(
@@ -336,4 +336,16 @@ Deno.test("[limits] names exempt sources and their budget; none is exempt unless
     "line 2: exempt-limit must be a whole number 1-100000000",
   );
   fails("[limits]\nexempt = localhost\n", 2, 'line 2: exempt: "localhost" is not an IPv4 address');
+});
+
+Deno.test("[log] and [metrics] set rotation, the operational log and the metrics endpoint", () => {
+  const config = parseConfig(
+    "domain = bb.com\n[log]\nmax-size = 10M\nkeep = 3\nops = off\nformat = json\n" +
+      "[metrics]\nlisten = 127.0.0.1:9464\n",
+  );
+  deepStrictEqual(config.logging, { maxSize: 10 * 2 ** 20, keep: 3, ops: false, format: "json" });
+  deepStrictEqual(config.metrics, { listen: { ip: "127.0.0.1", port: 9464 } });
+  throws(() => parseConfig("[log]\nmax-size = lots\n"), /line 2: max-size must be a size/);
+  throws(() => parseConfig("[log]\nformat = xml\n"), /line 2: format must be text or json/);
+  throws(() => parseConfig("[metrics]\nport = 9\n"), /unknown metrics setting "port"/);
 });

@@ -8,6 +8,8 @@
  */
 
 import { userNameProblem } from "../plumi/address.ts";
+import { readTerminalLines } from "./console_terminal.ts";
+import { statsTable } from "./ctl_format.ts";
 import type { Directory } from "./directory.ts";
 import type { NodeStats } from "./server.ts";
 
@@ -58,7 +60,48 @@ export interface ConsoleOptions {
   readonly prompt?: boolean;
   /** Stop reading when aborted (resolves `eof`). */
   readonly signal?: AbortSignal;
+  /** Ask for a confirmation before `del` (a person at a terminal). Default: false. */
+  readonly confirm?: boolean;
+  /**
+   * Read from the process's terminal with line editing and history
+   * (`node:readline`) instead of `input`. Default: false.
+   */
+  readonly terminal?: boolean;
+  /** The console to run commands on. Default: a new one on the target. */
+  readonly admin?: AdminConsole;
 }
+
+/**
+ * How a command ended, for the exit code of `ctl`: done; refused or failed
+ * (not a user, not saved…); or not understood (unknown command, missing argument).
+ */
+export type CommandStatus = "ok" | "failed" | "usage";
+
+/** The full answer to one command. */
+export interface CommandResult {
+  /** Text for a person. */
+  readonly text: string;
+  /** How it ended. */
+  readonly status: CommandStatus;
+  /** The answer for a program (`--json`). Default: `{ message: text }`. */
+  readonly data?: unknown;
+  /** The node is to stop (`exit`). */
+  readonly exit: boolean;
+}
+
+/** The commands the control channel runs (`exit` is the console's alone: `ctl` does not stop a node). */
+export const CONTROL_COMMANDS = [
+  "list",
+  "online",
+  "add",
+  "del",
+  "passwd",
+  "nopasswd",
+  "buddies",
+  "reload",
+  "stats",
+  "help",
+] as const;
 
 /** How the console ended: `exit` asked for, or the input ended. */
 export type ConsoleEnd = "exit" | "eof";
@@ -68,11 +111,12 @@ const HELP = `Commands:
   online            the users online now
   add <user>...     add users to the domain (saved at once)
   del <user>...     remove users (saved at once), with their password and buddies
-  passwd <user> <password>   set a user's password (then only extended agents with it log in)
+  passwd <user> <password>   set a user's password (then only extended agents with it log in;
+                    "ctl passwd <user>" asks for it, hidden)
   nopasswd <user>   remove a user's password
   buddies <user>    a user's buddy list
   reload            read nodelumi.cfg again (after editing it by hand)
-  stats             packet counters
+  stats             packet counters (a word "--json" anywhere: any answer as JSON)
   help              this text
   exit              stop the node (also: quit)`;
 
@@ -90,68 +134,88 @@ export class AdminConsole {
     this.#color = color;
   }
 
-  /** Run one command line; returns the answer text, and whether to exit. Never rejects. */
+  /**
+   * Run one command line; returns the answer text, and whether to exit. A
+   * `--json` word anywhere asks for the answer as JSON. Never rejects.
+   */
   async execute(line: string): Promise<{ output: string; exit: boolean }> {
+    const words = line.trim().split(/\s+/);
+    const json = words.includes("--json");
+    const [command = "", ...args] = words.filter((w) => w !== "--json");
+    const result = await this.run(command, args);
+    return {
+      output: json ? JSON.stringify(result.data ?? { message: result.text }, null, 2) : result.text,
+      exit: result.exit,
+    };
+  }
+
+  /** Run one command with its arguments (a password may hold spaces). Never rejects. */
+  async run(command: string, args: readonly string[], color = this.#color): Promise<CommandResult> {
     try {
-      return await this.#execute(line);
+      return await this.#run(command.toLowerCase(), [...args], color);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      return { output: paint(this.#color, 31, `Not done: ${reason}`), exit: false };
+      return { text: paint(color, 31, `Not done: ${reason}`), status: "failed", exit: false };
     }
   }
 
-  async #execute(line: string): Promise<{ output: string; exit: boolean }> {
-    const [command = "", ...args] = line.trim().split(/\s+/);
-    switch (command.toLowerCase()) {
+  async #run(command: string, args: string[], color: boolean): Promise<CommandResult> {
+    const ok = (text: string, data?: unknown): CommandResult => ({
+      text,
+      status: "ok",
+      exit: false,
+      ...(data !== undefined && { data }),
+    });
+    switch (command) {
       case "":
-        return { output: "", exit: false };
+        return ok("");
       case "help":
       case "?":
-        return { output: HELP, exit: false };
+        return ok(HELP);
       case "list":
-        return { output: this.#list(false), exit: false };
+        return this.#list(false, color);
       case "online":
-        return { output: this.#list(true), exit: false };
+        return this.#list(true, color);
       case "add":
-        return { output: await this.#change(args, "add"), exit: false };
+        return await this.#change(args, "add", color);
       case "del":
       case "delete":
       case "remove":
       case "rm":
-        return { output: await this.#change(args, "remove"), exit: false };
+        return await this.#change(args, "remove", color);
       case "passwd":
-        return { output: await this.#passwd(args), exit: false };
+        return await this.#passwd(args, color);
       case "nopasswd":
-        return {
-          output: this.#withAccounts(
-            args,
-            (a, name) =>
-              a.clearPassword(name)
-                ? `Password removed for ${name}@${this.#target.domain} (saved)`
-                : `${name} has no password`,
-          ),
-          exit: false,
-        };
+        return this.#withAccounts(
+          args,
+          (a, name) =>
+            a.clearPassword(name)
+              ? ok(`Password removed for ${name}@${this.#target.domain} (saved)`, { user: name })
+              : { text: `${name} has no password`, status: "failed", exit: false },
+        );
       case "buddies":
-        return {
-          output: this.#withAccounts(args, (a, name) => {
-            const list = a.buddiesOf(name);
-            return list.length ? list.map((b) => `  ${b}`).join("\n") : `${name} has no buddies`;
-          }),
-          exit: false,
-        };
+        return this.#withAccounts(args, (a, name) => {
+          const list = a.buddiesOf(name);
+          return ok(
+            list.length ? list.map((b) => `  ${b}`).join("\n") : `${name} has no buddies`,
+            { user: name, buddies: list },
+          );
+        });
       case "reload":
-        return { output: await this.#reload(), exit: false };
-      case "stats":
-        return {
-          output: JSON.stringify({ ...this.#target.stats, ...this.#target.moreStats?.() }, null, 2),
-          exit: false,
-        };
+        return await this.#reload();
+      case "stats": {
+        const counters = { ...this.#target.stats, ...this.#target.moreStats?.() };
+        return ok(statsTable(counters), counters);
+      }
       case "exit":
       case "quit":
-        return { output: "Stopping the node.", exit: true };
+        return { text: "Stopping the node.", status: "ok", exit: true };
       default:
-        return { output: `Unknown command "${command}". Type "help" for the list.`, exit: false };
+        return {
+          text: `Unknown command "${command}". Type "help" for the list.`,
+          status: "usage",
+          exit: false,
+        };
     }
   }
 
@@ -161,35 +225,45 @@ export class AdminConsole {
 
   #withAccounts(
     args: string[],
-    action: (accounts: ConsoleAccounts, name: string) => string,
-  ): string {
+    action: (accounts: ConsoleAccounts, name: string) => CommandResult,
+  ): CommandResult {
     const accounts = this.#target.accounts;
-    if (!accounts) return "This node has no account database (started with --no-database).";
+    if (!accounts) return failed(NO_DATABASE);
     const name = this.#bare(args[0] ?? "");
-    if (!this.#target.directory.has(name)) {
-      return args[0] ? `${name} is not a user` : "Usage: <command> <user>";
-    }
+    if (!args[0]) return { text: "Usage: <command> <user>", status: "usage", exit: false };
+    if (!this.#target.directory.has(name)) return failed(`${name} is not a user`);
     return action(accounts, name);
   }
 
-  async #passwd(args: string[]): Promise<string> {
+  async #passwd(args: string[], color: boolean): Promise<CommandResult> {
     const accounts = this.#target.accounts;
-    if (!accounts) return "This node has no account database (started with --no-database).";
-    const [user, password] = args;
-    if (!user || !password) return "Usage: passwd <user> <password>";
+    if (!accounts) return failed(NO_DATABASE);
+    const [user, ...rest] = args;
+    // From the console a password is one word; through ctl, one argument that may hold spaces.
+    const password = rest.join(" ");
+    if (!user || !password) {
+      return { text: "Usage: passwd <user> <password>", status: "usage", exit: false };
+    }
     const name = this.#bare(user);
-    if (!this.#target.directory.has(name)) return `${name} is not a user`;
+    if (!this.#target.directory.has(name)) return failed(`${name} is not a user`);
     try {
       await accounts.setPassword(name, password);
     } catch (error) {
-      return paint(this.#color, 31, `Not saved: ${error instanceof Error ? error.message : error}`);
+      return failed(
+        paint(color, 31, `Not saved: ${error instanceof Error ? error.message : error}`),
+      );
     }
-    return paint(this.#color, 32, `Password set for ${name}@${this.#target.domain} (saved)`);
+    return {
+      text: paint(color, 32, `Password set for ${name}@${this.#target.domain} (saved)`),
+      status: "ok",
+      exit: false,
+      data: { user: name },
+    };
   }
 
-  async #reload(): Promise<string> {
+  async #reload(): Promise<CommandResult> {
     const reload = this.#target.reload;
-    if (!reload) return "This node cannot reload its configuration.";
+    if (!reload) return failed("This node cannot reload its configuration.");
     const { users, note } = await reload.call(this.#target);
     const { directory, domain } = this.#target;
     // Signed-up accounts are users without being in the file: the directory keeps them.
@@ -202,43 +276,56 @@ export class AdminConsole {
       (added.length || removed.length ? "" : "; no change to the user list"),
     ];
     if (note) lines.push(note);
-    return lines.join("\n");
+    return {
+      text: lines.join("\n"),
+      status: "ok",
+      exit: false,
+      data: { users: directory.size, added, removed, ...(note && { note }) },
+    };
   }
 
-  #list(onlineOnly: boolean): string {
+  #list(onlineOnly: boolean, color: boolean): CommandResult {
     const { directory, domain } = this.#target;
-    const lines: string[] = [];
+    const accounts = this.#target.accounts;
+    const rows: string[][] = [];
+    const users: unknown[] = [];
     for (const { name, registration } of directory.entries()) {
       if (onlineOnly && !registration) continue;
       const address = `${name}@${domain}`;
-      const state = registration
-        ? `${
-          paint(this.#color, 32, "online ")
-        } ${registration.endpoint.ip}:${registration.endpoint.port}`
-        : paint(this.#color, 90, "offline");
-      const accounts = this.#target.accounts;
-      const marks = [
-        ...(accounts?.isProtected(name) ? ["password"] : []),
-        ...(accounts?.isSignedUp(name) ? ["signed-up"] : []),
-      ];
-      lines.push(
+      const at = registration
+        ? `${registration.endpoint.ip}:${registration.endpoint.port}`
+        : undefined;
+      const state = at ? `${paint(color, 32, "online ")} ${at}` : paint(color, 90, "offline");
+      const password = accounts?.isProtected(name) ?? false;
+      const signedUp = accounts?.isSignedUp(name) ?? false;
+      const marks = [...(password ? ["password"] : []), ...(signedUp ? ["signed-up"] : [])];
+      rows.push([
         `  ${address.padEnd(32)} ${state}${marks.length ? `  [${marks.join(", ")}]` : ""}`,
-      );
+      ]);
+      users.push({ address, online: at !== undefined, ...(at && { at }), password, signedUp });
     }
-    lines.push(`${directory.size} users, ${directory.onlineCount} online`);
-    return lines.join("\n");
+    const total = `${directory.size} users, ${directory.onlineCount} online`;
+    return {
+      text: [...rows.map((r) => r[0]!), total].join("\n"),
+      status: "ok",
+      exit: false,
+      data: { domain, users, total: directory.size, online: directory.onlineCount },
+    };
   }
 
-  async #change(names: string[], op: "add" | "remove"): Promise<string> {
-    if (names.length === 0) return `Usage: ${op === "add" ? "add" : "del"} <user>...`;
+  async #change(names: string[], op: "add" | "remove", color: boolean): Promise<CommandResult> {
+    if (names.length === 0) {
+      return {
+        text: `Usage: ${op === "add" ? "add" : "del"} <user>...`,
+        status: "usage",
+        exit: false,
+      };
+    }
     const { directory } = this.#target;
     const out: string[] = [];
     const changed: string[] = [];
     for (const name of names) {
-      const bare = name.replace(
-        new RegExp(`@${this.#target.domain.replace(/\./g, "\\.")}$`, "i"),
-        "",
-      );
+      const bare = this.#bare(name);
       if (op === "add") {
         const problem = userNameProblem(bare);
         if (problem !== undefined) {
@@ -248,24 +335,28 @@ export class AdminConsole {
       } else if (!directory.has(bare)) out.push(`${bare} is not a user`);
       else changed.push(bare);
     }
-    if (changed.length === 0) return out.join("\n");
+    const result = (done: readonly string[]): CommandResult => ({
+      text: out.join("\n"),
+      status: done.length === names.length ? "ok" : "failed",
+      exit: false,
+      data: { [op === "add" ? "added" : "removed"]: done, problems: out.slice() },
+    });
+    if (changed.length === 0) return result([]);
     // Removal happens after the save succeeds, so a failed save changes nothing.
     const gone = new Set(op === "remove" ? changed : []);
     const accounts = this.#target.accounts;
     // Signed-up accounts live in the database only, never in nodelumi.cfg.
     const next = directory.configuredNames().filter((n) => !gone.has(n));
-    const failed = (error: unknown, what = "Not saved, nothing changed") => {
+    const fail = (error: unknown, what = "Not saved, nothing changed") => {
       if (op === "add") { for (const name of changed) directory.remove(name); }
-      out.push(
-        paint(this.#color, 31, `${what}: ${error instanceof Error ? error.message : error}`),
-      );
-      return out.join("\n");
+      out.push(paint(color, 31, `${what}: ${error instanceof Error ? error.message : error}`));
+      return result([]);
     };
     if (op === "remove" && accounts) {
       try {
         await this.#target.verify?.();
       } catch (error) {
-        return failed(error);
+        return fail(error);
       }
       // The account database first: if it cannot be changed, nothing is (no password left behind).
       const done: string[] = [];
@@ -275,7 +366,7 @@ export class AdminConsole {
           done.push(name);
         }
       } catch (error) {
-        return failed(
+        return fail(
           error,
           done.length
             ? `Not removed; the password and buddies of ${done.join(", ")} were deleted already`
@@ -286,7 +377,7 @@ export class AdminConsole {
     try {
       await this.#target.save(next);
     } catch (error) {
-      return failed(
+      return fail(
         error,
         op === "remove" && accounts
           ? "Not saved: their passwords and buddies are deleted, but they stay users"
@@ -297,27 +388,38 @@ export class AdminConsole {
     const verb = op === "add" ? "Added" : "Removed";
     out.push(
       paint(
-        this.#color,
+        color,
         32,
         `${verb} ${changed.map((n) => `${n}@${this.#target.domain}`).join(", ")} (saved)`,
       ),
     );
-    return out.join("\n");
+    return result(changed);
   }
 }
 
-/** Read commands from `input` until `exit` or the end of input. */
-export async function runConsole(
-  target: ConsoleTarget,
-  options: ConsoleOptions,
-): Promise<ConsoleEnd> {
-  const admin = new AdminConsole(target, options.color ?? false);
-  const promptText = options.prompt ? "lumi> " : "";
-  options.write(promptText);
-  let pending = "";
-  const reader = options.input.pipeThrough(new TextDecoderStream()).getReader();
+const NO_DATABASE = "This node has no account database (started with --no-database).";
+
+function failed(text: string): CommandResult {
+  return { text, status: "failed", exit: false };
+}
+
+/** The users a `del` line names, when it is one (for the console's confirmation). */
+function deletion(line: string): string[] | undefined {
+  const [command = "", ...args] = line.trim().split(/\s+/);
+  return ["del", "delete", "remove", "rm"].includes(command.toLowerCase()) && args.length > 0
+    ? args
+    : undefined;
+}
+
+/** Lines of a byte stream, the last one without its newline too. */
+async function* streamLines(
+  input: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): AsyncGenerator<string> {
+  const reader = input.pipeThrough(new TextDecoderStream()).getReader();
   const stop = () => void reader.cancel().catch(() => {});
-  options.signal?.addEventListener("abort", stop, { once: true });
+  signal?.addEventListener("abort", stop, { once: true });
+  let pending = "";
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -325,22 +427,56 @@ export async function runConsole(
       pending += value;
       let newline: number;
       while ((newline = pending.indexOf("\n")) >= 0) {
-        const line = pending.slice(0, newline);
+        yield pending.slice(0, newline);
         pending = pending.slice(newline + 1);
-        const { output, exit } = await admin.execute(line);
-        if (output) options.write(`${output}\n`);
-        if (exit) return "exit";
-        options.write(promptText);
       }
     }
-    if (pending.trim()) {
-      const { output, exit } = await admin.execute(pending);
-      if (output) options.write(`${output}\n`);
-      if (exit) return "exit";
-    }
-    return "eof";
+    if (pending.trim()) yield pending;
   } finally {
-    options.signal?.removeEventListener("abort", stop);
+    signal?.removeEventListener("abort", stop);
     reader.releaseLock();
   }
+}
+
+/** Read commands from `input` (or the terminal) until `exit` or the end of input. */
+export async function runConsole(
+  target: ConsoleTarget,
+  options: ConsoleOptions,
+): Promise<ConsoleEnd> {
+  const admin = options.admin ?? new AdminConsole(target, options.color ?? false);
+  const promptText = options.prompt ? "lumi> " : "";
+  // The terminal shows the prompt itself, as the question of its next line.
+  const ask = { text: promptText };
+  const lines = options.terminal
+    ? readTerminalLines(ask, options.signal)
+    : streamLines(options.input, options.signal);
+  const prompt = (text: string) => {
+    if (options.terminal) ask.text = text;
+    else options.write(text);
+  };
+  prompt(promptText);
+  let confirming: string | undefined;
+  for await (const line of lines) {
+    let command = line;
+    if (confirming !== undefined) {
+      command = /^\s*y(es)?\s*$/i.test(line) ? confirming : "";
+      if (!command) options.write("Not removed.\n");
+      confirming = undefined;
+    } else if (options.confirm) {
+      const names = deletion(line);
+      if (names) {
+        confirming = line;
+        prompt(`Remove ${names.join(", ")} with their passwords and buddies? [y/N] `);
+        continue;
+      }
+    }
+    const { output, exit } = await admin.execute(command);
+    if (output) options.write(`${output}\n`);
+    if (exit) {
+      await lines.return(undefined);
+      return "exit";
+    }
+    prompt(promptText);
+  }
+  return "eof";
 }

@@ -151,9 +151,9 @@ Deno.test("help lists the commands; an unknown command says so; empty lines say 
   deepStrictEqual(await admin.execute("   "), { output: "", exit: false });
 });
 
-Deno.test("stats prints the counters as JSON", async () => {
+Deno.test("stats --json prints the counters as JSON", async () => {
   const { admin } = setup();
-  deepStrictEqual(JSON.parse((await admin.execute("stats")).output), stats());
+  deepStrictEqual(JSON.parse((await admin.execute("stats --json")).output), stats());
 });
 
 Deno.test("exit and quit stop the node", async () => {
@@ -336,7 +336,7 @@ Deno.test("reload takes in the file's user list; signed-up users stay; a bad fil
 Deno.test("stats adds the account database's counters when there are some", async () => {
   const { target } = setup();
   const admin = new AdminConsole({ ...target, moreStats: () => ({ storeFailures: 3 }) });
-  deepStrictEqual(JSON.parse((await admin.execute("stats")).output), {
+  deepStrictEqual(JSON.parse((await admin.execute("stats --json")).output), {
     ...stats(),
     storeFailures: 3,
   });

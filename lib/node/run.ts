@@ -17,11 +17,14 @@ import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
 import { ConfigStore, loadConfig } from "./config_file.ts";
 import { FileLockedError, NodeLock } from "./file_lock.ts";
 import { checkRegularFile, FileKindError } from "./regular_file.ts";
-import { type ConsoleEnd, runConsole } from "./console.ts";
+import { AdminConsole, type ConsoleEnd, type ConsoleTarget, runConsole } from "./console.ts";
+import { createReload, limiterFor, LiveLimiter } from "./ctl_reload.ts";
+import { startOperations } from "./ctl_service.ts";
+import { NodeMetrics } from "./metrics.ts";
+import { OpLog } from "./oplog.ts";
 import { NodeCore } from "./core.ts";
 import { MemoryDirectory } from "./memory_directory.ts";
 import { ExtendedService } from "./extended.ts";
-import { RateLimiter } from "./rate_limit.ts";
 import { RemotePresence } from "./remote_presence.ts";
 import { Outbox } from "./outbox.ts";
 import { NodeServer } from "./server.ts";
@@ -71,6 +74,16 @@ export interface RunNodeOptions {
   readonly clock?: Clock;
   /** Stop the node. */
   readonly signal?: AbortSignal;
+  /** Operational log path or `false`. Default: the file's `[log] ops`, else none. */
+  readonly opLogPath?: string | false;
+  /** The operational log's lines. Default: the file's `[log] format`, else text. */
+  readonly opLogFormat?: "text" | "json";
+  /** Reload (configuration, logs) at each `reload` event, e.g. on SIGHUP. Default: never. */
+  readonly reloads?: EventTarget;
+  /** Open the control socket (`nodelumi.ctl` beside `nodelumi.cfg`). Default: true. */
+  readonly control?: boolean;
+  /** Read the console with line editing and history from the process's terminal. Default: false. */
+  readonly terminal?: boolean;
 }
 
 /** Why the node could not start (exit code 2 in `main_node.ts`). */
@@ -168,6 +181,20 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     state: statePath,
     log: logPath,
   });
+  const opLogPath = options.opLogPath ?? config.logging?.ops ?? false;
+  await using opLog = opLogPath
+    ? await OpLog.open({
+      path: opLogPath,
+      format: options.opLogFormat ?? config.logging?.format ?? "text",
+      ...(config.logging?.maxSize !== undefined && { maxFileBytes: config.logging.maxSize }),
+      ...(config.logging?.keep !== undefined && { keep: config.logging.keep }),
+    }).catch((error) => {
+      throw new NodeStartError(`Cannot open the operational log ${opLogPath}: ${error}`, {
+        cause: error,
+      });
+    })
+    : undefined;
+  await opLog?.install();
   for (const { path, reason } of lock.skipped) {
     logger.warn("Not locked (another node could use it too): {path}: {reason}", { path, reason });
   }
@@ -230,9 +257,11 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     })
     : undefined;
   const restored = keeper?.restored ?? 0;
+  const metrics = config.metrics && new NodeMetrics();
   let socket: DatagramSocket;
   try {
     socket = (options.bind ?? bindUdp)(listen);
+    if (metrics) socket = metrics.wrapSocket(socket);
   } catch (error) {
     const why = error instanceof Deno.errors.AddrInUse
       ? "the address is in use (is another node running?)"
@@ -260,6 +289,13 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
             dropped,
           }),
         onLooseMode: (mode, error) => looseMode(logPath, mode, error),
+        ...(config.logging?.maxSize !== undefined && { maxFileBytes: config.logging.maxSize }),
+        ...(config.logging?.keep !== undefined && { keep: config.logging.keep }),
+        onRotateError: (error) =>
+          logger.error("Cannot start a new packet log {path}: {error} (the old one is kept)", {
+            path: logPath,
+            error,
+          }),
       });
     }
   } catch (error) {
@@ -306,18 +342,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     ...(config.offlineAfter && { offlineAfter: config.offlineAfter }),
     ...(extended && { isProtected: (name: string) => extended.isProtected(name) }),
   });
-  const rate = limits["rate-limit"] ?? 200;
-  const limiter = rate > 0
-    ? new RateLimiter({
-      limit: rate,
-      windowMs: limits["rate-window"] ?? 1_000,
-      banMs: (limits.ban ?? 10) * 1000,
-      // Only what the configuration names: `exempt`, and the nodes of the static map (other
-      // domains' traffic arrives from them). Exempt is not unlimited: see `exempt-limit`.
-      exempt: [...(config.exempt ?? []), ...[...config.domains.values()].map((e) => e.ip)],
-      ...(limits["exempt-limit"] !== undefined && { exemptLimit: limits["exempt-limit"] }),
-    })
-    : undefined;
+  const limiter = new LiveLimiter(limiterFor(config));
   const server = new NodeServer({
     core,
     socket,
@@ -328,12 +353,19 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     directory,
     ...(extended && { extended }),
     ...(remote && { remote }),
-    ...(limiter && { limiter }),
+    limiter,
     onEvent: (event) => {
       if (event.kind === "banned") {
         logger.warn("Banned {ip} for flooding: {reason}", { ...event.from, ...event });
       } else logger.debug("{kind} from {ip}:{port}: {reason}", { ...event, ...event.from });
     },
+  });
+  metrics?.instrument(server);
+  metrics?.attach({
+    stats: server.stats,
+    directory,
+    logDropped: () => ({ packets: log?.stats.dropped ?? 0, ops: opLog?.dropped ?? 0 }),
+    ...(accounts && { storeErrors: () => accounts.failures }),
   });
   // Extended agents that stopped their heartbeats (and expired original registrations) go offline.
   const sweeper = extended && every(clock, Math.min(1_000, heartbeatMs), () => {
@@ -348,11 +380,6 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   });
   const store = new ConfigStore(configPath, config, text, domain);
 
-  write(
-    `LUMI node ${domain} listening on ${formatEndpoint(socket.local)}` +
-      ` (${directory.size} users, ${restored} online restored)\n`,
-  );
-
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -360,42 +387,70 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
 
   const serving = server.serve();
 
+  const target: ConsoleTarget = {
+    domain,
+    directory,
+    stats: server.stats,
+    save: (users) => store.save(users),
+    verify: () => store.verify(),
+    reload: createReload({
+      store,
+      config,
+      limiter,
+      logs: [...(log ? [log] : []), ...(opLog ? [opLog] : [])],
+    }),
+    ...(accounts && {
+      moreStats: () => ({
+        storeFailures: accounts.failures,
+        failedProofs: extended?.failedProofs ?? 0,
+        ...(log && { logLinesDropped: log.stats.dropped }),
+      }),
+    }),
+    ...(extended && {
+      accounts: {
+        setPassword: async (name: string, password: string) =>
+          extended.setPassword(name, await createCredentials(password)),
+        clearPassword: (name: string) => extended.clearPassword(name),
+        forget: (name: string) => extended.forget(name),
+        isProtected: (name: string) => extended.isProtected(name),
+        isSignedUp: (name: string) => extended.isSignedUp(name),
+        buddiesOf: (name: string) => extended.buddiesOf(name),
+      },
+    }),
+  };
+  const admin = new AdminConsole(target);
+  await using operations = await startOperations({
+    admin,
+    configPath,
+    ...(options.control !== undefined && { control: options.control }),
+    ...(metrics && config.metrics &&
+      { metrics: { registry: metrics, listen: config.metrics.listen } }),
+    ...(options.reloads && { reloads: options.reloads }),
+    write,
+  });
+  // Said once everything is up: a script that waits for this line can use ctl at once.
+  write(
+    `LUMI node ${domain} listening on ${formatEndpoint(socket.local)}` +
+      ` (${directory.size} users, ${restored} online restored)\n`,
+  );
+  logger.info("Node {domain} started: UDP {at}, {users} users, {restored} online restored", {
+    domain,
+    at: formatEndpoint(socket.local),
+    users: directory.size,
+    restored,
+  });
+
   let consoleDone: Promise<ConsoleEnd> | undefined;
   if (options.input) {
-    consoleDone = runConsole(
-      {
-        domain,
-        directory,
-        stats: server.stats,
-        save: (users) => store.save(users),
-        verify: () => store.verify(),
-        reload: () => store.reload(),
-        ...(accounts && {
-          moreStats: () => ({
-            storeFailures: accounts.failures,
-            failedProofs: extended?.failedProofs ?? 0,
-          }),
-        }),
-        ...(extended && {
-          accounts: {
-            setPassword: async (name: string, password: string) =>
-              extended.setPassword(name, await createCredentials(password)),
-            clearPassword: (name: string) => extended.clearPassword(name),
-            forget: (name: string) => extended.forget(name),
-            isProtected: (name: string) => extended.isProtected(name),
-            isSignedUp: (name: string) => extended.isSignedUp(name),
-            buddiesOf: (name: string) => extended.buddiesOf(name),
-          },
-        }),
-      },
-      {
-        input: options.input,
-        write,
-        color: options.color ?? false,
-        prompt: options.prompt ?? false,
-        signal: stop.signal,
-      },
-    );
+    consoleDone = runConsole(target, {
+      input: options.input,
+      write,
+      color: options.color ?? false,
+      prompt: options.prompt ?? false,
+      confirm: options.terminal ?? false,
+      terminal: options.terminal ?? false,
+      signal: stop.signal,
+    });
     void consoleDone.then((end) => {
       if (end === "exit") stop.abort();
     }, (error) => logger.error("Console failed: {error}", { error }));
@@ -409,9 +464,11 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   sweeper?.stop();
   socket.close();
   await serving;
+  await operations.close();
   await keeper?.close();
   await log?.close();
   accounts?.close();
   await consoleDone?.catch(() => {});
+  logger.info("Node {domain} stopped", { domain });
   write(`LUMI node ${domain} stopped\n`);
 }

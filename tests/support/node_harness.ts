@@ -116,7 +116,7 @@ export class NodeProcess implements AsyncDisposable {
   /** The node's counters, through the console's `stats`. */
   async stats(): Promise<NodeCounters> {
     const from = this.child.lines.length;
-    await this.child.send("stats");
+    await this.child.send("stats --json");
     await this.child.waitFor(/^}$/, { from });
     const lines = this.child.lines.slice(from);
     const start = lines.indexOf("{");

@@ -12,7 +12,8 @@ export const ROOT: URL = new URL("../../", import.meta.url);
 /** Deno's flags of a `deno run` task in deno.json (everything between `run` and the script). */
 export async function taskFlags(task: "node" | "agent"): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  const command: string = config.tasks[task];
+  const entry: string | { command: string } = config.tasks[task];
+  const command = typeof entry === "string" ? entry : entry.command;
   const words = command.split(/\s+/);
   return words.slice(words.indexOf("run") + 1).filter((w) => w.startsWith("--"));
 }
