@@ -41,7 +41,9 @@ async function references(file: string): Promise<string[]> {
 
 Deno.test("the test task runs lib/'s unit tests with no permission, then tests/ with leak tracing", async () => {
   const config = JSON.parse(await Deno.readTextFile(`${projectRoot}deno.json`));
-  const steps = (config.tasks.test as string).split("&&").map((step) => step.trim().split(/\s+/));
+  const task: string | { command: string } = config.tasks.test;
+  const command = typeof task === "string" ? task : task.command;
+  const steps = command.split("&&").map((step) => step.trim().split(/\s+/));
   assert.equal(steps.length, 2, "two steps: the unit tests, then the tests with processes");
   const [unit, system] = steps as [string[], string[]];
   assert.deepEqual(unit.slice(0, 2), ["deno", "test"]);
