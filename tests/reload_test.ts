@@ -149,3 +149,31 @@ Deno.test("reload applies new rate limits at once, names what waits for a restar
   match(messages.at(-1)!, /^INFO Node "bb\.com" stopped$/);
   for (const event of events) ok(!Number.isNaN(Date.parse(event["@timestamp"])), "each has a time");
 });
+
+Deno.test("reload opens and closes sign-up at once, and says so", async () => {
+  const cfg = (open: string) =>
+    `domain = bb.com\nlisten = 127.0.26.18:0\n[accounts]\nopen-signup = ${open}\n[users]\nlaura\n`;
+  await using dir = await ScratchDir.create("reload-signup", { "nodelumi.cfg": cfg("no") });
+  await using node = await ServiceNode.start(dir.path, ["--no-state"]);
+  await using peer = UdpPeer.open("nuria", "127.0.26.19");
+  const signUp = (name: string) =>
+    `PU${name}@bb.com;s=EEEEEEEEEEEEEEEEEEEEEE;i=600000;k=FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF`;
+  strictEqual((await peer.request(signUp("nuria"), node.at)).text, "RU3;e=closed");
+  await dir.write(
+    "nodelumi.cfg",
+    cfg("yes").replace("listen = 127.0.26.18:0", "listen = " + `${node.at.ip}:${node.at.port}`),
+  );
+  const opened = await node.ctl("reload");
+  strictEqual(opened.code, 0, opened.stderr);
+  match(opened.stdout, /^Applied: \[accounts\] open-signup\.$/m);
+  strictEqual((await peer.request(signUp("nuria"), node.at)).text, "RU0");
+  await dir.write(
+    "nodelumi.cfg",
+    cfg("no").replace("listen = 127.0.26.18:0", "listen = " + `${node.at.ip}:${node.at.port}`),
+  );
+  strictEqual((await node.ctl("reload")).code, 0);
+  strictEqual((await peer.request(signUp("pere"), node.at)).text, "RU3;e=closed");
+  // The account made while sign-up was open is still there.
+  const listed = await node.json<Listed>("list");
+  ok(listed.users.some((u) => u.address === "nuria@bb.com"), JSON.stringify(listed));
+});

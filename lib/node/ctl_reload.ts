@@ -10,7 +10,7 @@
 
 import type { ConfigStore } from "./config_file.ts";
 import { loadConfig } from "./config_file.ts";
-import type { NodeConfig } from "./config.ts";
+import type { AccountsConfig, NodeConfig } from "./config.ts";
 import { RateLimiter, type Verdict } from "./rate_limit.ts";
 
 /** The rate limiter a configuration asks for (`undefined`: rate limiting off). */
@@ -59,10 +59,15 @@ export interface ReloadParts {
   readonly logs: readonly { reopen(): Promise<void> }[];
   /** The rate limiter, replaced when `[limits]` change. */
   readonly limiter?: LiveLimiter;
+  /** The extensions, given the live `[accounts]` settings when they change. */
+  readonly accounts?: { applyLive(settings: AccountsConfig): void };
 }
 
 /** The settings that take effect while the node runs. */
 const LIVE_LIMITS = ["rate-limit", "rate-window", "ban", "exempt-limit"] as const;
+
+/** The `[accounts]` settings that take effect while the node runs (with the extensions on). */
+const LIVE_ACCOUNTS = ["open-signup", "signups-per-hour", "online-list"] as const;
 
 /** Each setting's value, by the name an operator knows it by. */
 function settings(config: NodeConfig): Map<string, string> {
@@ -110,12 +115,19 @@ export function createReload(
     const now = settings(config);
     const changed = [...new Set([...was.keys(), ...now.keys()])]
       .filter((k) => was.get(k) !== now.get(k));
-    const live = changed.filter((k) =>
+    const liveLimits = changed.filter((k) =>
       (LIVE_LIMITS as readonly string[]).some((l) => k === `[limits] ${l}`) ||
       k === "[limits] exempt"
     );
+    const liveAccounts = parts.accounts
+      ? changed.filter((k) =>
+        (LIVE_ACCOUNTS as readonly string[]).some((a) => k === `[accounts] ${a}`)
+      )
+      : [];
+    const live = [...liveLimits, ...liveAccounts];
     const later = changed.filter((k) => !live.includes(k));
-    if (live.length > 0) parts.limiter?.replace(limiterFor(config));
+    if (liveLimits.length > 0) parts.limiter?.replace(limiterFor(config));
+    if (liveAccounts.length > 0) parts.accounts?.applyLive(config.accounts ?? {});
     current = config;
     const lines: string[] = [];
     if (parts.logs.length > 0) lines.push("Logs reopened.");

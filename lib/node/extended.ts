@@ -150,9 +150,9 @@ export class ExtendedService {
   readonly #heartbeatMs: number;
   readonly #missed: number;
   readonly #expireOriginalMs: number;
-  readonly #openSignup: boolean;
+  #openSignup: boolean;
   readonly #signups: SignupLimit;
-  readonly #onlineList: boolean;
+  #onlineList: boolean;
   readonly #minIterations: number;
   readonly #protected = new Set<string>();
   readonly #challenges = new Map<string, Challenge[]>();
@@ -195,6 +195,19 @@ export class ExtendedService {
     this.#minIterations = s.minIterations ?? 100_000;
     // Who is a user (signed-up accounts included) is the directory's: it was given them.
     for (const name of this.#store.protectedNames()) this.#protected.add(name);
+  }
+
+  /**
+   * Apply the `[accounts]` settings that may change while the node runs
+   * (a reload): sign-up open or closed, sign-ups per source and hour, the
+   * online list. Sessions and accounts are untouched.
+   */
+  applyLive(
+    settings: Pick<ExtendedSettings, "openSignup" | "signupsPerHour" | "onlineList">,
+  ): void {
+    this.#openSignup = settings.openSignup ?? false;
+    this.#signups.perHour = settings.signupsPerHour ?? 10;
+    this.#onlineList = settings.onlineList ?? true;
   }
 
   /** Does `name` have a password? (Then only a proven extended PR/PD may change its registration.) */

@@ -398,6 +398,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       config,
       limiter,
       logs: [...(log ? [log] : []), ...(opLog ? [opLog] : [])],
+      ...(extended && { accounts: extended }),
     }),
     ...(accounts && {
       moreStats: () => ({

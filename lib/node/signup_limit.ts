@@ -22,7 +22,7 @@ const HOUR_MS = 3_600_000;
 
 /** Counts sign-ups per source IP over the last hour. */
 export class SignupLimit {
-  readonly #perHour: number;
+  #perHour: number;
   readonly #maxSources: number;
   readonly #now: () => number;
   /** Per IP, the times of its sign-ups within the last hour, oldest first; IPs by last sign-up. */
@@ -37,6 +37,14 @@ export class SignupLimit {
     if (!(Number.isInteger(this.#perHour) && this.#perHour >= 0)) {
       throw new RangeError(`perHour must be a whole number ≥ 0, not ${this.#perHour}`);
     }
+  }
+
+  /** Sign-ups a source may make in any hour from now on (0: no limit); the hour's history stays. */
+  set perHour(value: number) {
+    if (!(Number.isInteger(value) && value >= 0)) {
+      throw new RangeError(`perHour must be a whole number ≥ 0, not ${value}`);
+    }
+    this.#perHour = value;
   }
 
   /** May `ip` create one more account now? A refusal is counted. */
