@@ -299,7 +299,9 @@ async function checkAccounts(
       const key = await deriveClientKey(password, salt, iterations);
       const nonce = value(await challengeOf(name), "n")!;
       const proof = toBase64Url(await makeProof(key, authMessage("PR", `${name}@bb.com`, nonce)));
-      const login = `PR${name}@bb.com;v=2;n=${nonce};p=${proof}`;
+      // `replace`: an original agent's registration of this user may be online (restored from the
+      // state after a kill, or held while the password was set); the check is of the password.
+      const login = `PR${name}@bb.com;v=2;n=${nonce};p=${proof};replace`;
       const answer = await ask(peer, login, node.at, { timeoutMs: 3_000 });
       if (answer?.startsWith("RR0;")) {
         matched = password;
