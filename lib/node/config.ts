@@ -42,6 +42,12 @@ import {
   parseIp,
   userNameProblem,
 } from "../plumi/address.ts";
+import {
+  finishRelayConfig,
+  type RelayConfig,
+  type RelayConfigDraft,
+  readRelaySetting,
+} from "./relay_config.ts";
 
 /** The node's configuration as read from `nodelumi.cfg`. */
 export interface NodeConfig {
@@ -69,6 +75,8 @@ export interface NodeConfig {
   readonly exempt?: readonly string[];
   /** `[accounts]`: the account database and the extensions' switches. */
   readonly accounts?: AccountsConfig;
+  /** `[relay]`: the relay for agents behind NAT (`relay_config.ts`); off unless enabled. */
+  readonly relay?: RelayConfig;
 }
 
 /** The numeric limits of `[limits]`, with their ranges. */
@@ -211,6 +219,7 @@ function parseIni(text: string): NodeConfig {
     onlineList?: boolean;
   } = {};
   let exempt: string[] | undefined;
+  let relay: RelayConfigDraft | undefined;
 
   text.split(/\r?\n/).forEach((raw, index) => {
     const lineNo = index + 1;
@@ -219,12 +228,13 @@ function parseIni(text: string): NodeConfig {
     const header = line.match(SECTION);
     if (header) {
       section = header[1]!.trim().toLowerCase();
-      if (!["", "node", "limits", "domains", "users", "accounts"].includes(section)) {
+      if (!["", "node", "limits", "domains", "users", "accounts", "relay"].includes(section)) {
         throw new ConfigError(
           lineNo,
-          `unknown section [${section}] (known: node, limits, accounts, domains, users)`,
+          `unknown section [${section}] (known: node, limits, accounts, relay, domains, users)`,
         );
       }
+      if (section === "relay") relay ??= { limits: {} };
       return;
     }
     if (section === "users") {
@@ -271,6 +281,11 @@ function parseIni(text: string): NodeConfig {
       else limits[key as LimitName] = n;
       return;
     }
+    if (section === "relay") {
+      const problem = readRelaySetting(relay!, key, value);
+      if (problem) throw new ConfigError(lineNo, problem);
+      return;
+    }
     if (section === "accounts") {
       if (key === "database") accounts.database = pathValue(value, lineNo, key);
       else if (key === "open-signup") accounts.openSignup = yesNo(value, lineNo, key);
@@ -312,6 +327,8 @@ function parseIni(text: string): NodeConfig {
         );
     }
   });
+  const relayConfig = relay && finishRelayConfig(relay);
+  if (typeof relayConfig === "string") throw new ConfigError(0, `[relay]: ${relayConfig}`);
   return {
     format: "ini",
     domain,
@@ -325,6 +342,7 @@ function parseIni(text: string): NodeConfig {
     ...(Object.keys(limits).length > 0 && { limits }),
     ...(exempt && { exempt }),
     ...(Object.keys(accounts).length > 0 && { accounts }),
+    ...(relayConfig && { relay: relayConfig }),
   };
 }
 

@@ -22,6 +22,7 @@ import { NodeCore } from "./core.ts";
 import { Directory } from "./directory.ts";
 import { ExtendedService } from "./extended.ts";
 import { RateLimiter } from "./rate_limit.ts";
+import { openRelay, RelayStartError } from "./relay_start.ts";
 import { RemotePresence } from "./remote_presence.ts";
 import { NodeServer } from "./server.ts";
 import { AccountStore, StoreError } from "./store.ts";
@@ -255,6 +256,16 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     throw new NodeStartError(`Cannot open the packet log ${logPath}: ${error}`, { cause: error });
   }
 
+  let relay;
+  try {
+    relay = accounts ? openRelay(config.relay, socket.local, logger) : undefined;
+  } catch (error) {
+    socket.close();
+    keeper?.abandon();
+    await log?.close();
+    if (!(error instanceof RelayStartError)) throw error;
+    throw new NodeStartError(error.message, { cause: error });
+  }
   const locator: NodeLocator = createLocator({
     staticMap: config.domains,
     dns: options.dns ?? systemDns({ ...(dnsServer && { server: dnsServer }) }),
@@ -283,6 +294,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       store: accounts,
       remote,
       isLocal: (d) => core.isLocal(d),
+      ...(relay && { relay }),
       settings: {
         heartbeatMs,
         expireOriginalMs: (limits["expire-original"] ?? 0) * 1000,
@@ -333,6 +345,8 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     `LUMI node ${domain} listening on ${formatEndpoint(socket.local)}` +
       ` (${directory.size} users, ${restored} online restored)\n`,
   );
+  if (relay) write(`Relay on TCP ${formatEndpoint(relay.endpoint)}\n`);
+  const relaying = relay?.serve();
 
   const stop = new AbortController();
   const onAbort = () => stop.abort();
@@ -388,6 +402,8 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   });
   options.signal?.removeEventListener("abort", onAbort);
   clearInterval(sweeper);
+  await relay?.close();
+  await relaying;
   socket.close();
   await serving;
   await keeper?.close();

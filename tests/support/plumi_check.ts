@@ -63,7 +63,7 @@ export class FuzzFailure extends Error {
 export function canonicalText(text: string): string {
   const type = text.slice(0, 2);
   const semi = text.indexOf(";");
-  const withParams = ["PR", "PD", "RR", "RD"].includes(type) || /^[PR][KUBSOP]$/.test(type);
+  const withParams = ["PR", "PD", "RR", "RD"].includes(type) || /^[PR][KUBSOPY]$/.test(type);
   if (!withParams || semi < 0) return text;
   const params = text.slice(semi + 1).split(";").filter((p) => p !== "");
   return text.slice(0, semi) + params.map((p) => `;${p}`).join("");

@@ -1,0 +1,93 @@
+/**
+ * The node's answer to a relay request (`PY`, `lib/plumi/relay.ts`): check
+ * the caller's session, that the callee is this node's user and online with
+ * an extended agent (an original agent is never sent `PY`), take a session of
+ * the relay, and return two sends: the offer to the callee's agent and the
+ * answer to the caller. Pure: the server performs the sends.
+ *
+ * @module
+ */
+
+import type { Endpoint } from "../plumi/address.ts";
+import type { ExtensionRequest } from "../plumi/messages.ts";
+import {
+  decodeRelayPacket,
+  encodeRelayAnswer,
+  encodeRelayOffer,
+  type RelayRefusal,
+} from "../plumi/relay.ts";
+import { canonical, splitAddress } from "./buddies.ts";
+import type { SendAction } from "./core.ts";
+import type { Directory } from "./directory.ts";
+import type { OfferResult } from "./relay_sessions.ts";
+
+/** What the PLUMI side needs of the relay (`RelayService`). */
+export interface RelayOffers {
+  /** Where agents connect. */
+  readonly endpoint: Endpoint;
+  /** A session for `caller` to meet `callee`, or `full`. */
+  request(caller: string, callee: string): OfferResult;
+}
+
+/** What {@linkcode relayRequest} needs of the node. */
+export interface RelayContext {
+  readonly relay: RelayOffers | undefined;
+  readonly directory: Directory;
+  readonly isLocal: (domain: string) => boolean;
+  /** The caller's user name if the request carries its session token and comes from its agent. */
+  readonly caller: (address: string, params: readonly string[]) => string | undefined;
+}
+
+/**
+ * Answer one `PY` from `from`. A `PY` that is not a request (an offer sent to
+ * a node) gets no answer: `[]`, counted by the caller of this function as a
+ * drop.
+ */
+export function relayRequest(
+  message: ExtensionRequest,
+  from: Endpoint,
+  context: RelayContext,
+): SendAction[] {
+  const refuse = (reason: RelayRefusal): SendAction[] => [{
+    kind: "send",
+    to: from,
+    message: encodeRelayAnswer({ kind: "relay-refused", reason }),
+  }];
+  const packet = decodeRelayPacket(message);
+  if (packet?.kind !== "relay-request") return packet ? [] : refuse("invalid");
+  if (!context.caller(packet.caller, message.params)) return refuse("auth");
+  const relay = context.relay;
+  if (!relay) return refuse("off");
+  const caller = canonical(packet.caller);
+  const callee = canonical(packet.callee);
+  if (caller === callee) return refuse("invalid");
+  const [name, domain] = splitAddress(callee);
+  if (!context.isLocal(domain)) return refuse("domain");
+  const registration = context.directory.get(name);
+  if (!registration?.session) return refuse("offline");
+  const result = relay.request(caller, callee);
+  if (!result.ok) return refuse("full");
+  const { session } = result;
+  return [
+    {
+      kind: "send",
+      to: registration.endpoint,
+      message: encodeRelayOffer({
+        kind: "relay-offer",
+        callee: packet.callee,
+        caller: packet.caller,
+        relay: relay.endpoint,
+        key: session.keys.callee,
+      }),
+    },
+    {
+      kind: "send",
+      to: from,
+      message: encodeRelayAnswer({
+        kind: "relay-granted",
+        relay: relay.endpoint,
+        key: session.keys.caller,
+      }),
+    },
+  ];
+}
