@@ -39,6 +39,8 @@ import { Presence } from "./node/presence.ts";
 import { commandLoop } from "./command_loop.ts";
 import { Reception } from "./chat/reception.ts";
 import { Switchboard } from "./chat/switchboard.ts";
+import { AgentRelay } from "./chat/relay_call.ts";
+import { decodeRelayPacket } from "../plumi/relay.ts";
 import {
   deregister,
   GaveUpError,
@@ -207,6 +209,18 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       attempts: o.attempts,
       log,
       onLookup: (request, from) => route.reception?.handleLookup(request, from) ?? false,
+      onRelayOffer: (request) => {
+        const offer = decodeRelayPacket(request);
+        return offer?.kind === "relay-offer" && (route.reception?.acceptRelayed(offer) ?? false);
+      },
+    });
+    // The extended session, once registered: relays are asked for with its token.
+    let extended: ExtendedSession | undefined;
+    const relay = new AgentRelay({
+      address,
+      client,
+      token: () => extended?.session.token,
+      connect: o.transport.connectTcp,
     });
     closing.unshift(() => client.close());
     const switchboard = new Switchboard({
@@ -226,6 +240,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       maxGroupSize: o.maxGroupSize,
       groupIdleMs: o.groupIdleMs,
       domainExists: (domain) => domainExists(domain, o.dns ?? systemDns()),
+      ...(o.relay !== "off" && { relay, relayAlways: o.relay === "always" }),
     });
     const reception = new Reception({
       address,
@@ -245,6 +260,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       maxPendingHandshakes: o.maxPendingHandshakes,
       maxPendingPerIp: o.maxPendingPerIp,
       refusalReportMs: o.refusalReportMs,
+      ...(o.relay !== "off" && { relay }),
     });
     route.reception = reception;
     // Nothing new arrives while the conversations end.
@@ -280,7 +296,6 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     registered = true;
     ui.info(say.registered(address, node));
     const presence = new Presence(ui);
-    let extended: ExtendedSession | undefined;
     if (registration.kind === "extended") {
       const domain = address.slice(address.indexOf("@") + 1);
       let renewing = false;

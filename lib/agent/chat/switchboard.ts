@@ -24,6 +24,7 @@ import { report, say, why } from "../terminal/texts.ts";
 import type { AgentUi } from "../terminal/ui.ts";
 import { type Conversation, explainEnd } from "./conversation.ts";
 import { Dialer, type DomainCheck } from "./dialer.ts";
+import type { AgentRelay } from "./relay_call.ts";
 import { type Chat, isChat, Roster, type Target } from "./roster.ts";
 
 /** Options of {@linkcode Switchboard}. The limits are those of `AgentOptions`, defaults applied. */
@@ -60,6 +61,10 @@ export interface SwitchboardOptions {
   readonly groupIdleMs: number;
   /** Whether DNS knows a domain, to tell a missing domain from a missing user. Default: unknown. */
   readonly domainExists?: (domain: string) => Promise<DomainCheck>;
+  /** The relay, tried when a direct connection to an extended callee fails. Default: none. */
+  readonly relay?: AgentRelay;
+  /** Extended callees through the relay only (`--relay always`). */
+  readonly relayAlways?: boolean;
 }
 
 /**
@@ -119,6 +124,7 @@ export class Switchboard {
       timing: this.#timing,
       stop: this.#stop.signal,
       domainExists: options.domainExists,
+      ...(options.relay && { relay: options.relay, relayAlways: options.relayAlways }),
     });
     if (options.groupEndpoint) {
       this.#groups = new Groups({

@@ -290,6 +290,8 @@ export const signUpText = {
  * options, starting up, registering, finding the node, a call.
  */
 export const problem = {
+  badRelayMode: (mode: string): string =>
+    `Bad --relay "${mode}": give fallback, always or off`,
   missingFlag: (flag: string): string =>
     `Missing ${flag}: it is required when the input is not a terminal`,
   positive: (option: string): string => `${option} must be a positive number`,
@@ -445,3 +447,19 @@ export const why = {
 export function conversationWith(nick: string): string {
   return `conversation with ${sanitize(nick)}`;
 }
+
+/** Calls through a relay of the callee's node (`../chat/relay_call.ts`). */
+export const relayCallText = {
+  trying: (address: string, why: string): string =>
+    `No direct connection to ${address} (${why}); trying the relay of its node...`,
+  connected: (nick: string, address: string): string =>
+    `Connected to ${nick} (${address}) through the relay of its node`,
+  incoming: (address: string): string => `${address} calls through the relay of our node...`,
+  incomingFailed: (address: string, why: string): string =>
+    `The call of ${address} through the relay failed: ${why}`,
+  nodeOriginal: (): string => "our node does not offer relays (it is an original node)",
+  refused: (reason: string): string => `the node refused a relay (${reason})`,
+  relayAlways: (): string => "calling through the relay (--relay always)",
+  noMeeting: (relay: Endpoint, why: string): string =>
+    `no meeting at the relay ${formatEndpoint(relay)} (${why})`,
+} as const;
