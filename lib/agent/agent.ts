@@ -41,6 +41,7 @@ import { Reception } from "./chat/reception.ts";
 import { Switchboard } from "./chat/switchboard.ts";
 import { AgentRelay } from "./chat/relay_call.ts";
 import { decodeRelayPacket } from "../plumi/relay.ts";
+import { ChatHistory } from "./history/history.ts";
 import {
   deregister,
   GaveUpError,
@@ -194,6 +195,12 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       }
     }
 
+    let history: ChatHistory | undefined;
+    if (o.historyFile !== false) {
+      history = ChatHistory.open({ path: o.historyFile, ui });
+      closing.push(() => history?.close());
+    }
+
     const nodes = await withRetry(ui, stop.signal, () => findNode(o, ui, address));
     const node = nodes[0]!;
     const { socket, listener, groupListener } = openSockets(o);
@@ -241,6 +248,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       groupIdleMs: o.groupIdleMs,
       domainExists: (domain) => domainExists(domain, o.dns ?? systemDns()),
       ...(o.relay !== "off" && { relay, relayAlways: o.relay === "always" }),
+      ...(history && { history }),
     });
     const reception = new Reception({
       address,
@@ -340,7 +348,15 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     ui.info(say.ready());
 
     await commandLoop(
-      { switchboard, presence, client, ui, password: password.get, iterations: o.signupIterations },
+      {
+        switchboard,
+        presence,
+        client,
+        ui,
+        password: password.get,
+        iterations: o.signupIterations,
+        ...(history && { history }),
+      },
       stop.signal,
     );
 

@@ -222,6 +222,8 @@ export const usage = {
     "  /buddies           your buddies: online, busy, offline or unknown, and where to reach them",
     "  /online            who is online in your domain",
     "  /signup <address>  create an account on your node (the password is asked)",
+    "  /history [<address>] [<n>]  the last n lines (20), with someone or with anyone",
+    "  /search <text>     the last lines that hold the text",
     "  /wait              wait until a call comes in, or until the current conversation ends",
     "  /quit              deregister and leave (also Ctrl-C, or the end of the input)",
     "  /help              this list",
@@ -462,4 +464,26 @@ export const relayCallText = {
   relayAlways: (): string => "calling through the relay (--relay always)",
   noMeeting: (relay: Endpoint, why: string): string =>
     `no meeting at the relay ${formatEndpoint(relay)} (${why})`,
+} as const;
+
+/** The history file (`../history/`): `/history`, `/search`, and what failed. */
+export const historyText = {
+  line: (line: { at: number; peer: string; direction: "in" | "out"; text: string }): string =>
+    `${new Date(line.at).toISOString().slice(0, 16).replace("T", " ")} ${
+      line.direction === "out" ? `you -> ${line.peer}` : `${line.peer} -> you`
+    }: ${sanitize(line.text)}`,
+  lastWith: (peer: string, n: number): string =>
+    `Last ${n === 1 ? "line" : `${n} lines`} with ${peer}:`,
+  empty: (peer: string | undefined): string =>
+    peer === undefined ? "The history is empty" : `No lines with ${peer} in the history`,
+  notFound: (text: string): string => `No line holds "${sanitize(text)}"`,
+  off: (): string => "No history is kept (give --history FILE)",
+  unavailable: (why: string): string => `History off: ${why}`,
+  notKept: (why: string): string =>
+    `History: lines are not kept for now (${why}); the chat goes on`,
+  worksAgain: (lost: number): string =>
+    `History: lines are kept again (${lost} ${lost === 1 ? "line was" : "lines were"} not kept)`,
+  unreadable: (why: string): string => `Cannot read the history: ${why}`,
+  usageHistory: (): string => "Usage: /history [address] [number of lines]",
+  usageSearch: (): string => "Usage: /search <text>",
 } as const;
