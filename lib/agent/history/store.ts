@@ -159,12 +159,20 @@ export class HistoryStore implements Disposable {
 
   /** Keep one line. Throws {@linkcode StoreError}. */
   record(line: HistoryLine): void {
+    // One explicit transaction per line: a write that failed never leaves one open behind it.
     try {
+      this.#db.exec("BEGIN IMMEDIATE");
       this.#db.prepare(
         "INSERT INTO lines (at, peer, direction, state, text) VALUES (?, ?, ?, ?, ?)",
       ).run(line.at, line.peer, line.direction, line.state, cut(line.text));
       if (++this.#sinceTrim >= 100) this.#trim();
+      this.#db.exec("COMMIT");
     } catch (error) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // no transaction was open
+      }
       throw storeError(this.path, "write", error);
     }
   }
