@@ -28,7 +28,9 @@ async function call(from: ChildProcess, to: ChildProcess, address: string, nick:
 
 async function chattr(flag: "+i" | "-i", path: string): Promise<void> {
   const out = await new Deno.Command("chattr", { args: [flag, path] }).output();
-  if (!out.success) throw new Error(`chattr ${flag} ${path}: ${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success) {
+    throw new Error(`chattr ${flag} ${path}: ${new TextDecoder().decode(out.stderr)}`);
+  }
 }
 
 /** A process that holds an exclusive lock on the SQLite file `path` until released. */
@@ -211,7 +213,11 @@ Deno.test("a file that is not a history file is refused untouched and the agent 
     db.exec("CREATE TABLE lines (x); INSERT INTO lines VALUES (1)");
   }
   const before = await Deno.readFile(other);
-  const cases = [["alice", notOurs, /not a history file/], ["bob", other, /another program/]] as const;
+  const cases = [["alice", notOurs, /not a history file/], [
+    "bob",
+    other,
+    /another program/,
+  ]] as const;
   for (const [user, path, why] of cases) {
     await using alice = await startAgent(dir, `${user}@hist.test`, user, node.endpoint, [
       "--no-log",

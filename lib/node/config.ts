@@ -44,9 +44,9 @@ import {
 } from "../plumi/address.ts";
 import {
   finishRelayConfig,
+  readRelaySetting,
   type RelayConfig,
   type RelayConfigDraft,
-  readRelaySetting,
 } from "./relay_config.ts";
 
 /** The node's configuration as read from `nodelumi.cfg`. */

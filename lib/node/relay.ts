@@ -18,7 +18,7 @@
 import type { Clock, TimerHandle } from "../clock.ts";
 import type { Endpoint } from "../plumi/address.ts";
 import type { StreamConn, StreamListener } from "../transport/tcp.ts";
-import { parseRelayHello, RELAY_OK, readRelayLine } from "../transport/relay.ts";
+import { parseRelayHello, readRelayLine, RELAY_OK } from "../transport/relay.ts";
 import {
   type OfferResult,
   type RelayLimits,

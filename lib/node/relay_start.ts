@@ -10,7 +10,7 @@ import { systemClock } from "../clock.ts";
 import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
 import { listenTcp, type StreamListener } from "../transport/tcp.ts";
 import { RelayService } from "./relay.ts";
-import { type RelayConfig, relayAddresses } from "./relay_config.ts";
+import { relayAddresses, type RelayConfig } from "./relay_config.ts";
 
 /** The relay could not start: why, in the administrator's terms. */
 export class RelayStartError extends Error {
@@ -35,16 +35,21 @@ export function openRelay(
   const at = relayAddresses(config, udp);
   if (at.advertise === undefined) {
     throw new RelayStartError(
-      `[relay] listens on ${formatEndpoint(at.listen)}: give advertise = <the IP agents connect to>`,
+      `[relay] listens on ${
+        formatEndpoint(at.listen)
+      }: give advertise = <the IP agents connect to>`,
     );
   }
   let listener: StreamListener;
   try {
     listener = listen(at.listen);
   } catch (error) {
-    throw new RelayStartError(`Cannot listen for the relay on TCP ${formatEndpoint(at.listen)}: ${
-      error instanceof Error ? error.message : error
-    }`, { cause: error });
+    throw new RelayStartError(
+      `Cannot listen for the relay on TCP ${formatEndpoint(at.listen)}: ${
+        error instanceof Error ? error.message : error
+      }`,
+      { cause: error },
+    );
   }
   return new RelayService({
     listener,

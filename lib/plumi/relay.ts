@@ -116,7 +116,9 @@ function validAddress(text: string | undefined): text is string {
  * has `f`, `r` and `k`), or `undefined` when it is neither (malformed: the
  * receiver counts it and drops it).
  */
-export function decodeRelayPacket(message: ExtensionRequest): RelayRequest | RelayOffer | undefined {
+export function decodeRelayPacket(
+  message: ExtensionRequest,
+): RelayRequest | RelayOffer | undefined {
   if (message.type !== RELAY_LETTER) return undefined;
   const token = param(message.params, "t");
   const to = param(message.params, "to");

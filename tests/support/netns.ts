@@ -90,8 +90,36 @@ export class NatLab implements AsyncDisposable {
     }
     // Interface names are at most 15 characters.
     const a = `lp${id}`, b = `lr${id}`, c = `lh${id}`, d = `lk${id}`;
-    await sh(["ip", "link", "add", a, "netns", pub, "type", "veth", "peer", "name", b, "netns", router]);
-    await sh(["ip", "link", "add", c, "netns", home, "type", "veth", "peer", "name", d, "netns", router]);
+    await sh([
+      "ip",
+      "link",
+      "add",
+      a,
+      "netns",
+      pub,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      b,
+      "netns",
+      router,
+    ]);
+    await sh([
+      "ip",
+      "link",
+      "add",
+      c,
+      "netns",
+      home,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      d,
+      "netns",
+      router,
+    ]);
     const A = NAT_ADDRESSES;
     await sh([...this.exec(pub), "ip", "addr", "add", `${A.public}/24`, "dev", a]);
     await sh([...this.exec(router), "ip", "addr", "add", `${A.routerPublic}/24`, "dev", b]);
@@ -103,20 +131,23 @@ export class NatLab implements AsyncDisposable {
     await sh([...this.exec(home), "ip", "route", "add", "default", "via", A.routerHome]);
     await sh([...this.exec(router), "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
     // The public side has no route to 192.0.2.0/24: only what home opened comes back (NAT).
-    await sh([...this.exec(router), "nft", "-f", "-"], [
-      "table ip lumi {",
-      "  chain post {",
-      "    type nat hook postrouting priority srcnat; policy accept;",
-      `    oifname "${b}" ip saddr 192.0.2.0/24 counter masquerade`,
-      "  }",
-      "  chain through {",
-      "    type filter hook forward priority filter; policy drop;",
-      `    iifname "${d}" oifname "${b}" accept`,
-      `    iifname "${b}" oifname "${d}" ct state established,related accept`,
-      "  }",
-      "}",
-      "",
-    ].join("\n"));
+    await sh(
+      [...this.exec(router), "nft", "-f", "-"],
+      [
+        "table ip lumi {",
+        "  chain post {",
+        "    type nat hook postrouting priority srcnat; policy accept;",
+        `    oifname "${b}" ip saddr 192.0.2.0/24 counter masquerade`,
+        "  }",
+        "  chain through {",
+        "    type filter hook forward priority filter; policy drop;",
+        `    iifname "${d}" oifname "${b}" accept`,
+        `    iifname "${b}" oifname "${d}" ct state established,related accept`,
+        "  }",
+        "}",
+        "",
+      ].join("\n"),
+    );
   }
 
   /** Delete the namespaces (and with them the veth pairs and rules). */

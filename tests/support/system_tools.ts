@@ -77,8 +77,7 @@ export async function requireTools(tools: Readonly<Record<string, string>>): Pro
     missing = still;
   }
   const ci = isCi();
-  const why = () =>
-    missing.map((tool) => `${tool} (Debian package ${tools[tool]})`).join(", ");
+  const why = () => missing.map((tool) => `${tool} (Debian package ${tools[tool]})`).join(", ");
   return {
     missing,
     ignore: missing.length > 0 && !ci,

@@ -307,9 +307,7 @@ export class Reception {
         this.#quiet.refused(report.quietCut(remote, conversation.peerNick));
       });
       // A caller met at the relay was named by the node; any other, as far as look-ups tell.
-      const offer = caller === undefined
-        ? this.#takeOffer()
-        : { announced: true, address: caller };
+      const offer = caller === undefined ? this.#takeOffer() : { announced: true, address: caller };
       this.#o.switchboard.receive(conversation, {
         address: offer.address,
         announced: offer.announced,

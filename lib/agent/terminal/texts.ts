@@ -292,8 +292,7 @@ export const signUpText = {
  * options, starting up, registering, finding the node, a call.
  */
 export const problem = {
-  badRelayMode: (mode: string): string =>
-    `Bad --relay "${mode}": give fallback, always or off`,
+  badRelayMode: (mode: string): string => `Bad --relay "${mode}": give fallback, always or off`,
   missingFlag: (flag: string): string =>
     `Missing ${flag}: it is required when the input is not a terminal`,
   positive: (option: string): string => `${option} must be a positive number`,
