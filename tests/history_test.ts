@@ -114,7 +114,7 @@ Deno.test("every line is kept both ways; /history and /search show them; a conve
   await alice.send("/history bob@hist.test 1");
   await alice.waitFor(line("bob@hist\\.test -> you: hi Alice, 100% here"), { from });
   await alice.send("/help");
-  await alice.waitFor(/^  \/search <text> /, { from });
+  await alice.waitFor(/^ {2}\/search <text> /, { from });
   assert.ok(
     !alice.lines.slice(from).some((l) => /you -> bob@hist\.test: hello bob$/.test(l)),
     "/history bob 1 showed more than one line",

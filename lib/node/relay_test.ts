@@ -107,7 +107,7 @@ function received(end: MemEnd): string {
   return end.inbox.map((b) => dec.decode(b)).join("");
 }
 
-async function relayWith(limits: Partial<RelayLimits> = {}) {
+function relayWith(limits: Partial<RelayLimits> = {}) {
   const clock = new ManualClock();
   const listener = new FakeListener();
   const events: unknown[] = [];
@@ -137,7 +137,7 @@ function hello(end: MemEnd, key: string): void {
 }
 
 Deno.test("two parties with their keys are joined; bytes pass unchanged both ways", async () => {
-  await using t = await relayWith();
+  await using t = relayWith();
   const offer = t.relay.request("a@d", "b@d");
   if (!offer.ok) throw new Error("refused");
   const a = t.listener.connect();
@@ -172,7 +172,7 @@ Deno.test("two parties with their keys are joined; bytes pass unchanged both way
 });
 
 Deno.test("a wrong or used key is answered NO and closed", async () => {
-  await using t = await relayWith();
+  await using t = relayWith();
   const offer = t.relay.request("a@d", "b@d");
   if (!offer.ok) throw new Error("refused");
   const stranger = t.listener.connect();
@@ -193,7 +193,7 @@ Deno.test("a wrong or used key is answered NO and closed", async () => {
 });
 
 Deno.test("a connection that sends no hello is closed after helloMs; too many waiting are closed at once", async () => {
-  await using t = await relayWith({ helloMs: 5_000 });
+  await using t = relayWith({ helloMs: 5_000 });
   const one = t.listener.connect();
   const two = t.listener.connect();
   await settle();
@@ -209,7 +209,7 @@ Deno.test("a connection that sends no hello is closed after helloMs; too many wa
 });
 
 Deno.test("a party whose peer never comes is closed after pairMs, and the session freed", async () => {
-  await using t = await relayWith({ pairMs: 10_000 });
+  await using t = relayWith({ pairMs: 10_000 });
   const offer = t.relay.request("a@d", "b@d");
   if (!offer.ok) throw new Error("refused");
   const a = t.listener.connect();
@@ -223,7 +223,7 @@ Deno.test("a party whose peer never comes is closed after pairMs, and the sessio
 });
 
 Deno.test("a joined session is cut when idle, and at its byte budget (the excess not sent)", async () => {
-  await using t = await relayWith({ idleMs: 60_000, maxBytes: 1_024 });
+  await using t = relayWith({ idleMs: 60_000, maxBytes: 1_024 });
   const join = async (caller: string) => {
     const offer = t.relay.request(caller, "b@d");
     if (!offer.ok) throw new Error("refused");
