@@ -1,0 +1,141 @@
+/**
+ * Relay: the line rate of a chat through the node's relay (`[relay]`)
+ * beside a direct chat between the same agents, in the same run.
+ *
+ * One real node with its relay on, and real `main_agent.ts` processes (the
+ * `agent` task's flags): Alice calls Bob directly and a burst of lines is
+ * timed from Alice's stdin to Bob's stdout; then Carol (`--relay always`)
+ * calls Bob through the relay and the same burst is timed. The target: the
+ * relayed rate is at least half the direct one.
+ *
+ * @module
+ */
+
+import { taskFlags } from "../task_flags.ts";
+import { Arrivals, type ChatFigures, countChatLines, drive, lineText } from "./chat.ts";
+import {
+  type BenchContext,
+  type Child,
+  projectRoot,
+  scratchDir,
+  spawnDeno,
+  startNode,
+} from "./harness.ts";
+import { formatLatency, formatRate } from "./stats.ts";
+import type { BenchResult, TargetCheck } from "./table.ts";
+
+/** Time one chat: `caller` calls Bob and sends `burst` lines after `pings` single ones. */
+async function timedChat(
+  caller: Child,
+  callerNick: string,
+  bob: Child,
+  pings: number,
+  burst: number,
+): Promise<ChatFigures> {
+  const from = bob.lines.length;
+  await caller.write("bob@bench.test\n");
+  await caller.waitFor(/^Connected to Bob/, { timeoutMs: 30_000 });
+  await bob.waitFor(new RegExp(`^Incoming call from ${callerNick}`), { from, timeoutMs: 30_000 });
+  const arrivals = new Arrivals();
+  countChatLines(bob, callerNick, arrivals);
+  const encoder = new TextEncoder();
+  const figures = await drive(
+    (text) => caller.write(`${text}\n`),
+    async (from, count) => {
+      let chunk = "";
+      for (let i = from; i < from + count; i++) {
+        chunk += `${lineText(i)}\n`;
+        if (chunk.length >= 65_536) {
+          await caller.write(encoder.encode(chunk));
+          chunk = "";
+        }
+      }
+      if (chunk) await caller.write(encoder.encode(chunk));
+    },
+    arrivals,
+    pings,
+    burst,
+  );
+  bob.onChunk = undefined;
+  bob.raw = false;
+  const end = bob.lines.length;
+  await caller.write("/exit\n");
+  await bob.waitFor(new RegExp(`^Conversation with ${callerNick} ended`), {
+    from: end,
+    timeoutMs: 30_000,
+  });
+  return figures;
+}
+
+/** Run the benchmark. */
+export async function benchRelay(context: BenchContext): Promise<BenchResult> {
+  const pings = context.smoke ? 20 : 500;
+  const burst = context.smoke ? 2_000 : 50_000;
+  await using dir = await scratchDir("relay", context.keep);
+  for (const sub of ["node", "alice", "bob", "carol"]) await Deno.mkdir(`${dir.path}/${sub}`);
+  await Deno.writeTextFile(
+    `${dir.path}/node/nodelumi.cfg`,
+    [
+      "domain = bench.test",
+      "[relay]",
+      "enabled = yes",
+      "listen = 127.0.0.1:0",
+      `max-bytes = ${2 ** 40}`,
+      "[users]",
+      "alice",
+      "bob",
+      "carol",
+      "",
+    ].join("\n"),
+  );
+  await using node = await startNode(context, `${dir.path}/node`, [
+    "--listen",
+    "127.0.0.1:0",
+    "--no-log",
+    "--no-state",
+  ]);
+  const flags = await taskFlags("agent");
+  const agent = (name: string, nick: string, extra: string[] = []) =>
+    spawnDeno(
+      name,
+      flags,
+      `${projectRoot}main_agent.ts`,
+      ["--address", `${name}@bench.test`, "--nick", nick, "--node", node.endpoint, ...extra],
+      { cwd: `${dir.path}/${name}`, stdin: true },
+    );
+  await using bob = agent("bob", "Bob");
+  await using alice = agent("alice", "Alice");
+  await using carol = agent("carol", "Carol", ["--relay", "always"]);
+  await Promise.all([bob, alice, carol].map((a) => a.waitFor(/^Registered /)));
+  context.progress("relay: Alice and Bob, direct");
+  const direct = await timedChat(alice, "Alice", bob, pings, burst);
+  context.progress("relay: Carol and Bob, through the node's relay");
+  const relayed = await timedChat(carol, "Carol", bob, pings, burst);
+  const row = (label: string, f: ChatFigures) => [
+    label,
+    formatRate(f.linesPerSecond),
+    [f.latency.p50, f.latency.p99, f.latency.p999].map(formatLatency).join(" · "),
+  ];
+  const ratio = relayed.linesPerSecond / direct.linesPerSecond;
+  const table = {
+    title: `Chat through the relay vs direct: ${
+      burst.toLocaleString("en-US")
+    } lines in a burst; latency one line at a time`,
+    columns: ["path", "lines/s", "latency p50 · p99 · p99.9"],
+    rows: [
+      row("direct: agent → TCP → agent", direct),
+      row("relayed: agent → TCP → node's relay → TCP → agent", relayed),
+    ],
+    notes: [
+      `Same node, same callee, same run; relayed / direct = ${ratio.toFixed(2)}.`,
+    ],
+  };
+  const targets: TargetCheck[] = [{
+    target: "chat through the relay ≥ half the direct line rate",
+    measured: `${formatRate(relayed.linesPerSecond)} vs ${
+      formatRate(direct.linesPerSecond)
+    } lines/s (${ratio.toFixed(2)})`,
+    met: ratio >= 0.5,
+  }];
+  return { tables: [table], targets, data: { direct, relayed, ratio } };
+}
