@@ -107,10 +107,19 @@ export async function benchRelay(context: BenchContext): Promise<BenchResult> {
   await using alice = agent("alice", "Alice");
   await using carol = agent("carol", "Carol", ["--relay", "always"]);
   await Promise.all([bob, alice, carol].map((a) => a.waitFor(/^Registered /)));
-  context.progress("relay: Alice and Bob, direct");
-  const direct = await timedChat(alice, "Alice", bob, pings, burst);
-  context.progress("relay: Carol and Bob, through the node's relay");
-  const relayed = await timedChat(carol, "Carol", bob, pings, burst);
+  // Alternating rounds, the best of each path: the callee warms up during the first round.
+  const rounds = context.smoke ? 1 : 2;
+  let direct: ChatFigures | undefined;
+  let relayed: ChatFigures | undefined;
+  const best = (a: ChatFigures | undefined, b: ChatFigures) =>
+    a && a.linesPerSecond >= b.linesPerSecond ? a : b;
+  for (let round = 1; round <= rounds; round++) {
+    context.progress(`relay: round ${round}, Alice and Bob, direct`);
+    direct = best(direct, await timedChat(alice, "Alice", bob, pings, burst));
+    context.progress(`relay: round ${round}, Carol and Bob, through the node's relay`);
+    relayed = best(relayed, await timedChat(carol, "Carol", bob, pings, burst));
+  }
+  if (!direct || !relayed) throw new Error("relay: no round ran");
   const row = (label: string, f: ChatFigures) => [
     label,
     formatRate(f.linesPerSecond),
@@ -127,7 +136,9 @@ export async function benchRelay(context: BenchContext): Promise<BenchResult> {
       row("relayed: agent → TCP → node's relay → TCP → agent", relayed),
     ],
     notes: [
-      `Same node, same callee, same run; relayed / direct = ${ratio.toFixed(2)}.`,
+      `Same node, same callee, same run; the best of ${rounds} alternating round(s) each; relayed / direct = ${
+        ratio.toFixed(2)
+      }.`,
     ],
   };
   const targets: TargetCheck[] = [{
