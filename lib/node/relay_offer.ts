@@ -38,11 +38,7 @@ export interface RelayContext {
   readonly caller: (address: string, params: readonly string[]) => string | undefined;
 }
 
-/**
- * Answer one `PY` from `from`. A `PY` that is not a request (an offer sent to
- * a node) gets no answer: `[]`, counted by the caller of this function as a
- * drop.
- */
+/** Answer one `PY` from `from`: the offer and the answer, or a refusal (`RY1`). */
 export function relayRequest(
   message: ExtensionRequest,
   from: Endpoint,
@@ -54,7 +50,8 @@ export function relayRequest(
     message: encodeRelayAnswer({ kind: "relay-refused", reason }),
   }];
   const packet = decodeRelayPacket(message);
-  if (packet?.kind !== "relay-request") return packet ? [] : refuse("invalid");
+  // An offer is the node's to send: one sent to a node is as malformed as any other.
+  if (packet?.kind !== "relay-request") return refuse("invalid");
   if (!context.caller(packet.caller, message.params)) return refuse("auth");
   const relay = context.relay;
   if (!relay) return refuse("off");
