@@ -140,7 +140,7 @@ export async function pmiBaseline(pings: number, burst: number): Promise<ChatFig
 }
 
 /** Counts `<nick>: ` lines in a child's stdout. */
-export function countChatLines(child: Child, nick: string, arrivals: Arrivals): void {
+function countChatLines(child: Child, nick: string, arrivals: Arrivals): void {
   const decoder = new TextDecoder();
   const prefix = `${nick}: `;
   let pending = "";
