@@ -231,3 +231,45 @@ Deno.test("a file that is not a history file is refused untouched and the agent 
   assert.equal(await Deno.readTextFile(notOurs), garbage);
   assert.deepEqual(await Deno.readFile(other), before);
 });
+
+Deno.test("a full disk: one warning, the chat goes on, lines are kept again once there is room", async () => {
+  const dir = await tempDir("history-full-");
+  const small = `${dir}/small`;
+  await Deno.mkdir(small);
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", small],
+    stderr: "piped",
+  }).output();
+  if (!mount.success) throw new Error(`mount tmpfs: ${new TextDecoder().decode(mount.stderr)}`);
+  try {
+    const node = await startNode(dir, "hist.test", ["alice", "bob"], `${IP}:0`);
+    await using _node = node.process;
+    await using alice = await startAgent(dir, "alice@hist.test", "Alice", node.endpoint, [
+      "--no-log",
+      "--history",
+      `${small}/alice.db`,
+    ]);
+    await using bob = await startAgent(dir, "bob@hist.test", "Bob", node.endpoint, ["--no-log"]);
+    await call(alice, bob, "bob@hist.test", "Bob");
+    // Fill the small disk.
+    const filler = await Deno.open(`${small}/filler`, { write: true, create: true });
+    const block = new Uint8Array(4096);
+    try {
+      for (let i = 0; i < 1_000; i++) await filler.write(block);
+    } catch {
+      // full
+    } finally {
+      filler.close();
+    }
+    const from = alice.lines.length;
+    await alice.send("on a full disk");
+    await bob.waitFor(/^Alice: on a full disk$/);
+    await alice.waitFor(/^History: lines are not kept for now \(.*the disk is full\)/, { from });
+    await Deno.remove(`${small}/filler`);
+    await alice.send("room again");
+    await bob.waitFor(/^Alice: room again$/);
+    await alice.waitFor(/^History: lines are kept again \(1 line was not kept\)$/, { from });
+  } finally {
+    await new Deno.Command("umount", { args: ["-l", small] }).output();
+  }
+});

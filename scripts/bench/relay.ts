@@ -99,8 +99,8 @@ async function timedChat(
 
 /** Run the benchmark. */
 export async function benchRelay(context: BenchContext): Promise<BenchResult> {
-  const pings = context.smoke ? 20 : 500;
-  const burst = context.smoke ? 2_000 : 50_000;
+  const pings = context.smoke ? 20 : 200;
+  const burst = context.smoke ? 2_000 : 20_000;
   await using dir = await scratchDir("relay", context.keep);
   for (const sub of ["node", "alice", "bob", "carol"]) await Deno.mkdir(`${dir.path}/${sub}`);
   await Deno.writeTextFile(
