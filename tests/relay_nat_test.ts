@@ -16,7 +16,7 @@ import { startRelayNode } from "./support/relay_node.ts";
 import { requireTools } from "./support/system_tools.ts";
 
 const NAME = "an agent behind NAT is called through the relay of its node and chats both ways";
-const tools = await requireTools({ ip: "iproute2", nft: "nftables" });
+const tools = await requireTools({ ip: "iproute2", nft: "nftables" }, { root: true });
 tools.report(NAME);
 
 Deno.test({ name: NAME, ignore: tools.ignore }, async () => {

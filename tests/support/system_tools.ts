@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * const tools = await requireTools({ ip: "iproute2", nft: "nftables" });
+ * const tools = await requireTools({ ip: "iproute2", nft: "nftables" }, { root: true });
  * Deno.test({ name: "…", ignore: tools.ignore, fn: async () => { tools.assert(); … } });
  * ```
  *
@@ -47,9 +47,13 @@ async function has(tool: string): Promise<boolean> {
 
 let updated: Promise<boolean> | undefined;
 
-async function canInstall(): Promise<boolean> {
+async function isRoot(): Promise<boolean> {
   const uid = await run("id", ["-u"]);
-  return uid.ok && uid.out.trim() === "0" && await has("apt-get");
+  return uid.ok && uid.out.trim() === "0";
+}
+
+async function canInstall(): Promise<boolean> {
+  return await isRoot() && await has("apt-get");
 }
 
 function isCi(): boolean {
@@ -64,7 +68,10 @@ function isCi(): boolean {
  * Make sure every tool of `tools` (tool name → Debian package) is there,
  * installing the missing ones when possible.
  */
-export async function requireTools(tools: Readonly<Record<string, string>>): Promise<ToolCheck> {
+export async function requireTools(
+  tools: Readonly<Record<string, string>>,
+  options: { readonly root?: boolean } = {},
+): Promise<ToolCheck> {
   let missing: string[] = [];
   for (const tool of Object.keys(tools)) if (!await has(tool)) missing.push(tool);
   if (missing.length > 0 && await canInstall()) {
