@@ -259,6 +259,9 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   let relay;
   try {
     relay = accounts ? openRelay(config.relay, socket.local, logger) : undefined;
+    if (!accounts && config.relay?.enabled) {
+      logger.warn("[relay] is enabled but the node runs without extensions (no database): no relay");
+    }
   } catch (error) {
     socket.close();
     keeper?.abandon();
