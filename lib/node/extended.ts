@@ -238,12 +238,12 @@ export class ExtendedService {
   /** Answer one extended message from `from`; `size` is its length in bytes. */
   async handle(message: PlumiMessage, from: Endpoint, size: number): Promise<SendAction[]> {
     if (message.kind === "ext-request" && message.type === "Y") {
-      return relayRequest(message, from, {
+      return [relayRequest(message, from, {
         relay: this.#relay,
         directory: this.#directory,
         isLocal: this.#isLocal,
         caller: (address, params) => this.#caller(address, params, from),
-      });
+      })];
     }
     let answer: PlumiMessage | undefined;
     try {

@@ -2,14 +2,15 @@
  * The node's answer to a relay request (`PY`, `lib/plumi/relay.ts`): check
  * the caller's session, that the callee is this node's user and online with
  * an extended agent (an original agent is never sent `PY`), take a session of
- * the relay, and return two sends: the offer to the callee's agent and the
- * answer to the caller. Pure: the server performs the sends.
+ * the relay, hand the offer to the callee's agent to `notify` (the node's own
+ * message, as its presence queries), and return the answer to the caller as
+ * the one action the server performs.
  *
  * @module
  */
 
 import type { Endpoint } from "../plumi/address.ts";
-import type { ExtensionRequest } from "../plumi/messages.ts";
+import type { ExtensionRequest, PlumiMessage } from "../plumi/messages.ts";
 import {
   decodeRelayPacket,
   encodeRelayAnswer,
@@ -21,12 +22,14 @@ import type { SendAction } from "./core.ts";
 import type { Directory } from "./directory.ts";
 import type { OfferResult } from "./relay_sessions.ts";
 
-/** What the PLUMI side needs of the relay (`RelayService`). */
+/** What the PLUMI side needs of the relay (`RelayService`) and of the node's socket. */
 export interface RelayOffers {
   /** Where agents connect. */
   readonly endpoint: Endpoint;
   /** A session for `caller` to meet `callee`, or `full`. */
   request(caller: string, callee: string): OfferResult;
+  /** Send the node's offer to the callee's agent. */
+  notify(to: Endpoint, message: PlumiMessage): void;
 }
 
 /** What {@linkcode relayRequest} needs of the node. */
@@ -38,17 +41,17 @@ export interface RelayContext {
   readonly caller: (address: string, params: readonly string[]) => string | undefined;
 }
 
-/** Answer one `PY` from `from`: the offer and the answer, or a refusal (`RY1`). */
+/** Answer one `PY` from `from`: the offer goes out through `notify`; the answer, or a refusal, is returned. */
 export function relayRequest(
   message: ExtensionRequest,
   from: Endpoint,
   context: RelayContext,
-): SendAction[] {
-  const refuse = (reason: RelayRefusal): SendAction[] => [{
+): SendAction {
+  const refuse = (reason: RelayRefusal): SendAction => ({
     kind: "send",
     to: from,
     message: encodeRelayAnswer({ kind: "relay-refused", reason }),
-  }];
+  });
   const packet = decodeRelayPacket(message);
   // An offer is the node's to send: one sent to a node is as malformed as any other.
   if (packet?.kind !== "relay-request") return refuse("invalid");
@@ -65,26 +68,23 @@ export function relayRequest(
   const result = relay.request(caller, callee);
   if (!result.ok) return refuse("full");
   const { session } = result;
-  return [
-    {
-      kind: "send",
-      to: registration.endpoint,
-      message: encodeRelayOffer({
-        kind: "relay-offer",
-        callee: packet.callee,
-        caller: packet.caller,
-        relay: relay.endpoint,
-        key: session.keys.callee,
-      }),
-    },
-    {
-      kind: "send",
-      to: from,
-      message: encodeRelayAnswer({
-        kind: "relay-granted",
-        relay: relay.endpoint,
-        key: session.keys.caller,
-      }),
-    },
-  ];
+  relay.notify(
+    registration.endpoint,
+    encodeRelayOffer({
+      kind: "relay-offer",
+      callee: packet.callee,
+      caller: packet.caller,
+      relay: relay.endpoint,
+      key: session.keys.callee,
+    }),
+  );
+  return {
+    kind: "send",
+    to: from,
+    message: encodeRelayAnswer({
+      kind: "relay-granted",
+      relay: relay.endpoint,
+      key: session.keys.caller,
+    }),
+  };
 }

@@ -260,7 +260,9 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   try {
     relay = accounts ? openRelay(config.relay, socket.local, logger) : undefined;
     if (!accounts && config.relay?.enabled) {
-      logger.warn("[relay] is enabled but the node runs without extensions (no database): no relay");
+      logger.warn(
+        "[relay] is enabled but the node runs without extensions (no database): no relay",
+      );
     }
   } catch (error) {
     socket.close();
@@ -297,7 +299,13 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       store: accounts,
       remote,
       isLocal: (d) => core.isLocal(d),
-      ...(relay && { relay }),
+      ...(relay && {
+        relay: {
+          endpoint: relay.endpoint,
+          request: (caller: string, callee: string) => relay.request(caller, callee),
+          notify: (to: Endpoint, message: PlumiMessage) => outbox.send?.(to, message),
+        },
+      }),
       settings: {
         heartbeatMs,
         expireOriginalMs: (limits["expire-original"] ?? 0) * 1000,
