@@ -6,7 +6,7 @@
  */
 
 import type { Logger } from "#log";
-import { systemClock } from "../clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
 import { listenTcp, type StreamListener } from "../transport/tcp.ts";
 import { RelayService } from "./relay.ts";
@@ -22,13 +22,14 @@ export class RelayStartError extends Error {
 
 /**
  * Open the relay of `config` when it is enabled (else `undefined`); `udp` is
- * the node's UDP endpoint, whose IP is the default listen IP. Throws
- * {@linkcode RelayStartError}.
+ * the node's UDP endpoint, whose IP is the default listen IP; `clock` times
+ * the relay's bounds (the node's clock). Throws {@linkcode RelayStartError}.
  */
 export function openRelay(
   config: RelayConfig | undefined,
   udp: Endpoint,
   logger: Logger,
+  clock: Clock = systemClock,
   listen: (at: Endpoint) => StreamListener = listenTcp,
 ): RelayService | undefined {
   if (!config?.enabled) return undefined;
@@ -54,7 +55,7 @@ export function openRelay(
   return new RelayService({
     listener,
     advertised: { ip: at.advertise, port: listener.local.port },
-    clock: systemClock,
+    clock,
     ...(config.limits && { limits: config.limits }),
     onEvent: (event) => {
       if (event.kind === "ended") {
