@@ -83,8 +83,14 @@ export async function requireTools(
     for (const tool of missing) if (!await has(tool)) still.push(tool);
     missing = still;
   }
+  if (options.root && !await isRoot()) missing.push("root");
   const ci = isCi();
-  const why = () => missing.map((tool) => `${tool} (Debian package ${tools[tool]})`).join(", ");
+  const why = () =>
+    missing.map((tool) =>
+      tool === "root"
+        ? "root (the test needs root privileges)"
+        : `${tool} (Debian package ${tools[tool]})`
+    ).join(", ");
   return {
     missing,
     ignore: missing.length > 0 && !ci,
