@@ -64,6 +64,9 @@ Options:
   --group-idle SECS      drop a group member silent this long; keep-alives every third (default 45)
   --max-handshakes N     most incoming connections being set up at once (default 32)
   --max-handshakes-per-ip N   the same, from one IP address (default 8)
+  --relay MODE           calls through the relay of the callee's node: fallback (when a
+                         direct connection fails), always, or off (default fallback)
+  --history FILE         keep every line sent and received in this SQLite file (/history, /search)
   --signup               create the account NAME@DOMAIN on the node first (if it allows sign-up)
   --replace              sign in even if NAME@DOMAIN is signed in elsewhere; that agent stops
   --version              show the program's and Deno's versions
@@ -103,6 +106,8 @@ const FLAGS = {
   "group-idle": { type: "string" },
   "max-handshakes": { type: "string" },
   "max-handshakes-per-ip": { type: "string" },
+  relay: { type: "string" },
+  history: { type: "string" },
   signup: { type: "boolean" },
   replace: { type: "boolean" },
   version: { type: "boolean" },
@@ -170,6 +175,8 @@ export function parseFlags(args: string[], signal: AbortSignal): Invocation {
       groupIdleMs: seconds(values["group-idle"]),
       maxPendingHandshakes: numberFlag(values["max-handshakes"]),
       maxPendingPerIp: numberFlag(values["max-handshakes-per-ip"]),
+      relay: values.relay as AgentOptions["relay"],
+      historyFile: values.history,
       signup: values.signup ?? false,
       replace: values.replace ?? false,
       password,

@@ -4,7 +4,7 @@
  *
  * ```sh
  * deno task bench                      # everything (a few minutes)
- * deno task bench --only node          # one benchmark: node, scale, chat, federation, online
+ * deno task bench --only node          # one benchmark: node, scale, chat, federation, online, relay
  * deno task bench --smoke              # a second or so each, for the test suite
  * deno task bench --duration 3000      # ms per measured run (default 1500)
  * deno task bench --markdown out.md    # also write the tables as Markdown
@@ -20,6 +20,7 @@ import { benchFederation } from "./bench/federation.ts";
 import type { BenchContext } from "./bench/harness.ts";
 import { benchNode } from "./bench/node_throughput.ts";
 import { benchOnline } from "./bench/online.ts";
+import { benchRelay } from "./bench/relay.ts";
 import { benchScale } from "./bench/scale.ts";
 import {
   type BenchResult,
@@ -37,6 +38,7 @@ export const BENCHMARKS = {
   chat: benchChat,
   federation: benchFederation,
   online: benchOnline,
+  relay: benchRelay,
 } satisfies Record<string, (context: BenchContext) => Promise<BenchResult>>;
 
 /** A benchmark's name. */

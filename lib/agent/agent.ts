@@ -39,6 +39,9 @@ import { Presence } from "./node/presence.ts";
 import { commandLoop } from "./command_loop.ts";
 import { Reception } from "./chat/reception.ts";
 import { Switchboard } from "./chat/switchboard.ts";
+import { AgentRelay } from "./chat/relay_call.ts";
+import { decodeRelayPacket } from "../plumi/extensions/mod.ts";
+import { ChatHistory } from "./history/history.ts";
 import {
   deregister,
   GaveUpError,
@@ -192,6 +195,12 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       }
     }
 
+    let history: ChatHistory | undefined;
+    if (o.historyFile !== false) {
+      history = ChatHistory.open({ path: o.historyFile, ui });
+      closing.push(() => history?.close());
+    }
+
     const nodes = await withRetry(ui, stop.signal, () => findNode(o, ui, address));
     const node = nodes[0]!;
     const { socket, listener, groupListener } = openSockets(o);
@@ -207,6 +216,18 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       attempts: o.attempts,
       log,
       onLookup: (request, from) => route.reception?.handleLookup(request, from) ?? false,
+      onRelayOffer: (request) => {
+        const offer = decodeRelayPacket(request);
+        return offer?.kind === "relay-offer" && (route.reception?.acceptRelayed(offer) ?? false);
+      },
+    });
+    // The extended session, once registered: relays are asked for with its token.
+    let extended: ExtendedSession | undefined;
+    const relay = new AgentRelay({
+      address,
+      client,
+      token: () => extended?.session.token,
+      connect: o.transport.connectTcp,
     });
     closing.unshift(() => client.close());
     const switchboard = new Switchboard({
@@ -226,6 +247,8 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       maxGroupSize: o.maxGroupSize,
       groupIdleMs: o.groupIdleMs,
       domainExists: (domain) => domainExists(domain, o.dns ?? systemDns()),
+      ...(o.relay !== "off" && { relay, relayAlways: o.relay === "always" }),
+      ...(history && { history }),
     });
     const reception = new Reception({
       address,
@@ -245,6 +268,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       maxPendingHandshakes: o.maxPendingHandshakes,
       maxPendingPerIp: o.maxPendingPerIp,
       refusalReportMs: o.refusalReportMs,
+      ...(o.relay !== "off" && { relay }),
     });
     route.reception = reception;
     // Nothing new arrives while the conversations end.
@@ -280,7 +304,6 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     registered = true;
     ui.info(say.registered(address, node));
     const presence = new Presence(ui);
-    let extended: ExtendedSession | undefined;
     if (registration.kind === "extended") {
       const domain = address.slice(address.indexOf("@") + 1);
       let renewing = false;
@@ -325,7 +348,15 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     ui.info(say.ready());
 
     await commandLoop(
-      { switchboard, presence, client, ui, password: password.get, iterations: o.signupIterations },
+      {
+        switchboard,
+        presence,
+        client,
+        ui,
+        password: password.get,
+        iterations: o.signupIterations,
+        ...(history && { history }),
+      },
       stop.signal,
     );
 

@@ -13,7 +13,8 @@ import type { PlumiClient } from "./node/client.ts";
 import type { Presence } from "./node/presence.ts";
 import type { PasswordSource } from "./node/registration.ts";
 import { parseCommand } from "./terminal/commands.ts";
-import { ask, usage } from "./terminal/texts.ts";
+import { ask, historyText, usage } from "./terminal/texts.ts";
+import type { ChatHistory } from "./history/history.ts";
 import type { AgentUi } from "./terminal/ui.ts";
 
 /** What the command loop acts on. */
@@ -26,6 +27,8 @@ export interface Loop {
   readonly client: PlumiClient;
   /** Where lines are read and everything is shown. */
   readonly ui: AgentUi;
+  /** The history, for `/history` and `/search` (none: `--history` not given). */
+  readonly history?: ChatHistory;
   /** The user's password, when the node asks. */
   readonly password: PasswordSource;
   /** PBKDF2 iterations of a new account's key. */
@@ -108,6 +111,14 @@ export async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void
         break;
       case "invalid":
         ui.warn(command.message);
+        break;
+      case "history":
+        loop.history?.show(command.address, command.lines);
+        if (!loop.history) ui.warn(historyText.off());
+        break;
+      case "search":
+        loop.history?.search(command.text);
+        if (!loop.history) ui.warn(historyText.off());
         break;
       case "nothing":
         break;

@@ -8,7 +8,8 @@
  * and errors (`errors.ts`); below, one folder per concept: `node/` (the
  * agent's side of PLUMI with its own node), `chat/` (conversations; the
  * accept side and the command side of a registered agent), `group/` (group
- * chats), `terminal/` (the terminal, the commands, every text shown).
+ * chats), `terminal/` (the terminal, the commands, every text shown),
+ * `history/` (every line sent and received, in an SQLite file).
  *
  * @example
  * ```ts
@@ -62,3 +63,5 @@ export * from "./chat/mod.ts";
 export * from "./group/mod.ts";
 /** The terminal, the commands and every text shown. */
 export * from "./terminal/mod.ts";
+/** The history of lines sent and received. */
+export * from "./history/mod.ts";

@@ -59,6 +59,16 @@ export interface AgentOptions {
   readonly nickTimeoutMs?: number;
   /** Give up a TCP connection attempt after this many ms. Default: 5000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Calls through the relay of the callee's node (`[relay]`): `fallback` when the direct
+   * connection fails, `always` (peers never learn each other's IP), or `off`. Default: `fallback`.
+   */
+  readonly relay?: RelayMode;
+  /**
+   * The history file (SQLite, `history/`), or `false` for none. Default: none until the
+   * agent has a data folder (then `<data folder>/history.db`).
+   */
+  readonly historyFile?: string | false;
   /** Most one-to-one conversations at once; past it, look-ups are answered `RL1` (busy). Default: 8. */
   readonly maxChats?: number;
   /** Most groups at once; 0 switches groups off (no group port, no `g=` feature). Default: 4. */
@@ -117,6 +127,8 @@ export interface ResolvedAgentOptions {
   readonly attempts: number;
   readonly nickTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  readonly relay: RelayMode;
+  readonly historyFile: string | false;
   readonly maxChats: number;
   readonly maxGroups: number;
   readonly maxGroupSize: number;
@@ -255,6 +267,8 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
     attempts,
     nickTimeoutMs: positive("nickTimeoutMs", options.nickTimeoutMs, 10_000),
     connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs, 5_000),
+    relay: relayMode(options.relay),
+    historyFile: options.historyFile ?? false,
     maxChats: whole("maxChats", options.maxChats, 8, 1, 1000),
     maxGroups: whole("maxGroups", options.maxGroups, 4, 0, 64),
     maxGroupSize: whole("maxGroupSize", options.maxGroupSize, 16, 2, 64),
@@ -288,6 +302,15 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
     networkInterfaces: options.networkInterfaces ?? (() => Deno.networkInterfaces()),
     signal: options.signal,
   };
+}
+
+/** When calls go through the relay of the callee's node. */
+export type RelayMode = "fallback" | "always" | "off";
+
+function relayMode(mode: string | undefined): RelayMode {
+  if (mode === undefined) return "fallback";
+  if (mode === "fallback" || mode === "always" || mode === "off") return mode;
+  throw new UsageError(problem.badRelayMode(mode));
 }
 
 /**

@@ -54,6 +54,12 @@ import {
   userNameProblem,
 } from "../plumi/address.ts";
 import { NameTable } from "./name_table.ts";
+import {
+  finishRelayConfig,
+  readRelaySetting,
+  type RelayConfig,
+  type RelayConfigDraft,
+} from "./relay_config.ts";
 
 /** The node's configuration as read from `nodelumi.cfg`. */
 export interface NodeConfig {
@@ -85,6 +91,8 @@ export interface NodeConfig {
   readonly logging?: LogConfig;
   /** `[metrics]`: the Prometheus endpoint. */
   readonly metrics?: MetricsConfig;
+  /** `[relay]`: the relay for agents behind NAT (`relay_config.ts`); off unless enabled. */
+  readonly relay?: RelayConfig;
 }
 
 /** The `[log]` section. */
@@ -269,6 +277,7 @@ function parseIni(text: string): NodeConfig {
     format?: "text" | "json";
   } = {};
   let metrics: MetricsConfig | undefined;
+  let relay: RelayConfigDraft | undefined;
 
   text.split(/\r?\n/).forEach((raw, index) => {
     const lineNo = index + 1;
@@ -282,13 +291,15 @@ function parseIni(text: string): NodeConfig {
     if (header) {
       section = header[1]!.trim().toLowerCase();
       if (
-        !["", "node", "limits", "domains", "users", "accounts", "log", "metrics"].includes(section)
+        !["", "node", "limits", "domains", "users", "accounts", "log", "metrics", "relay"]
+          .includes(section)
       ) {
         throw new ConfigError(
           lineNo,
-          `unknown section [${section}] (known: node, limits, accounts, log, metrics, domains, users)`,
+          `unknown section [${section}] (known: node, limits, accounts, log, metrics, relay, domains, users)`,
         );
       }
+      if (section === "relay") relay ??= { limits: {} };
       return;
     }
     if (section === "users") {
@@ -367,6 +378,11 @@ function parseIni(text: string): NodeConfig {
       metrics = { listen: endpointValue(value, lineNo, "listen") };
       return;
     }
+    if (section === "relay") {
+      const problem = readRelaySetting(relay!, key, value);
+      if (problem) throw new ConfigError(lineNo, problem);
+      return;
+    }
     if (section === "accounts") {
       if (key === "database") accounts.database = pathValue(value, lineNo, key);
       else if (key === "open-signup") accounts.openSignup = yesNo(value, lineNo, key);
@@ -408,6 +424,8 @@ function parseIni(text: string): NodeConfig {
         );
     }
   });
+  const relayConfig = relay && finishRelayConfig(relay);
+  if (typeof relayConfig === "string") throw new ConfigError(0, `[relay]: ${relayConfig}`);
   return {
     format: "ini",
     domain,
@@ -423,6 +441,7 @@ function parseIni(text: string): NodeConfig {
     ...(Object.keys(accounts).length > 0 && { accounts }),
     ...(Object.keys(logging).length > 0 && { logging }),
     ...(metrics && { metrics }),
+    ...(relayConfig && { relay: relayConfig }),
   };
 }
 

@@ -50,6 +50,7 @@ import { type AccountStore, StoreError } from "./store.ts";
 import { BuddyService, type RemoteBuddies, splitAddress } from "./buddies.ts";
 import { onlinePage } from "./online.ts";
 import { SignupLimit } from "./signup_limit.ts";
+import { type RelayOffers, relayRequest } from "./relay_offer.ts";
 
 export type { BuddyState, RemoteBuddies } from "./buddies.ts";
 
@@ -85,6 +86,8 @@ export interface ExtendedOptions {
   readonly isLocal: (domain: string) => boolean;
   /** Wall-clock ms. Default: `Date.now`. */
   readonly now?: () => number;
+  /** The relay (`[relay]`), when this node offers one. Default: none (`RY1;e=off`). */
+  readonly relay?: RelayOffers;
 }
 
 /** Most sources (address and endpoint) with challenges outstanding; the oldest is forgotten first. */
@@ -158,6 +161,7 @@ export class ExtendedService {
   readonly #challenges = new Map<string, Challenge[]>();
   /** Tokens of sessions taken over by another agent, so that their agent is told and stops. */
   readonly #replaced = new Map<string, Replaced>();
+  readonly #relay: RelayOffers | undefined;
   /** Proofs that failed, for the console's `stats`. */
   failedProofs = 0;
   /** Requests answered `e=store` or dropped because the account database failed, for `stats`. */
@@ -175,6 +179,7 @@ export class ExtendedService {
     this.#store = options.store;
     this.#isLocal = options.isLocal;
     this.#now = options.now ?? Date.now;
+    this.#relay = options.relay;
     this.#heartbeatMs = s.heartbeatMs ?? 30_000;
     this.#missed = s.missedHeartbeats ?? 3;
     this.#expireOriginalMs = s.expireOriginalMs ?? 0;
@@ -263,6 +268,14 @@ export class ExtendedService {
     from: Endpoint,
     size: number,
   ): Promise<SendAction | undefined> {
+    if (message.kind === "ext-request" && message.type === "Y") {
+      return relayRequest(message, from, {
+        relay: this.#relay,
+        directory: this.#directory,
+        isLocal: this.#isLocal,
+        caller: (address, params) => this.#caller(address, params, from),
+      });
+    }
     let answer: PlumiMessage | undefined;
     try {
       answer = await this.#answer(message, from, size);
@@ -306,6 +319,8 @@ export class ExtendedService {
         return onlinePage(this.#directory.onlineIndex, message.params);
       case "P":
         return this.#buddies.presenceQuery(message);
+      case "Y":
+        return undefined; // handled by relayRequest, above
       default: // every letter of EXTENSION_LETTERS has its case
         return message.type satisfies never;
     }

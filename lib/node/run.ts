@@ -25,6 +25,7 @@ import { OpLog } from "./oplog.ts";
 import { NodeCore } from "./core.ts";
 import { MemoryDirectory } from "./memory_directory.ts";
 import { ExtendedService } from "./extended.ts";
+import { openRelay, RelayStartError } from "./relay_start.ts";
 import { RemotePresence } from "./remote_presence.ts";
 import { Outbox } from "./outbox.ts";
 import { NodeServer } from "./server.ts";
@@ -304,6 +305,21 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     throw new NodeStartError(`Cannot open the packet log ${logPath}: ${error}`, { cause: error });
   }
 
+  let relay;
+  try {
+    relay = accounts ? openRelay(config.relay, socket.local, logger, clock) : undefined;
+    if (!accounts && config.relay?.enabled) {
+      logger.warn(
+        "[relay] is enabled but the node runs without extensions (no database): no relay",
+      );
+    }
+  } catch (error) {
+    socket.close();
+    keeper?.abandon();
+    await log?.close();
+    if (!(error instanceof RelayStartError)) throw error;
+    throw new NodeStartError(error.message, { cause: error });
+  }
   const locator: NodeLocator = createLocator({
     staticMap: config.domains,
     dns: options.dns ?? systemDns({ ...(dnsServer && { server: dnsServer }) }),
@@ -323,6 +339,13 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     ...(remote && { remote }),
     isLocal: (d) => normalizeDomain(d) === domainKey,
     now: wallNow,
+    ...(relay && {
+      relay: {
+        endpoint: relay.endpoint,
+        request: (caller: string, callee: string) => relay.request(caller, callee),
+        notify: outbox.send,
+      },
+    }),
     settings: {
       heartbeatMs,
       expireOriginalMs: (limits["expire-original"] ?? 0) * 1000,
@@ -380,6 +403,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   });
   const store = new ConfigStore(configPath, config, text, domain);
 
+  const relaying = relay?.serve();
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -434,6 +458,8 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     `LUMI node ${domain} listening on ${formatEndpoint(socket.local)}` +
       ` (${directory.size} users, ${restored} online restored)\n`,
   );
+  if (relay) write(`Relay on TCP ${formatEndpoint(relay.endpoint)}\n`);
+
   logger.info("Node {domain} started: UDP {at}, {users} users, {restored} online restored", {
     domain,
     at: formatEndpoint(socket.local),
@@ -463,6 +489,8 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   });
   options.signal?.removeEventListener("abort", onAbort);
   sweeper?.stop();
+  await relay?.close();
+  await relaying;
   socket.close();
   await serving;
   await operations.close();

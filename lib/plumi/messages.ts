@@ -89,12 +89,13 @@ export const EXTENSION_LETTERS = {
   S: "buddy status",
   O: "who is online",
   P: "presence query between nodes",
+  Y: "relay for agents behind NAT",
 } as const;
 
 /** An extension packet type letter. */
 export type ExtensionType = keyof typeof EXTENSION_LETTERS;
 
-/** Every extension letter, in the order of {@linkcode EXTENSION_LETTERS} (`"KUBSOP"`). */
+/** Every extension letter, in the order of {@linkcode EXTENSION_LETTERS} (`"KUBSOPY"`). */
 export const EXTENSION_TYPES: readonly ExtensionType[] = Object.keys(
   EXTENSION_LETTERS,
 ) as ExtensionType[];

@@ -40,7 +40,7 @@ export interface ChatFigures {
 }
 
 /** Counts lines that arrive, and wakes whoever waits for the n-th. */
-class Arrivals {
+export class Arrivals {
   count = 0;
   #waiters: { target: number; resolve: () => void }[] = [];
 
@@ -72,12 +72,12 @@ class Arrivals {
   }
 }
 
-function lineText(i: number): string {
+export function lineText(i: number): string {
   return `message ${i}: the quick brown fox jumps over the lazy dog`;
 }
 
 /** Send `pings` lines one at a time, then `burst` lines at once. */
-async function drive(
+export async function drive(
   send: (text: string) => Promise<void>,
   sendMany: (from: number, count: number) => Promise<void>,
   arrivals: Arrivals,

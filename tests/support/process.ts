@@ -34,6 +34,8 @@ export interface StartOptions {
   readonly stdin?: boolean;
   /** More environment variables (NO_COLOR=1 is always set). */
   readonly env?: Record<string, string>;
+  /** A command that runs the program, e.g. `["ip", "netns", "exec", "home"]`. Default: none. */
+  readonly wrap?: readonly string[];
 }
 
 /** Start `main_node.ts` or `main_agent.ts` with its task's permission flags. */
@@ -45,8 +47,10 @@ export async function startProgram(
   const flags = await taskFlags(program);
   const script = `${projectRoot}main_${program}.ts`;
   const pipedStdin = options.stdin ?? true;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...flags, script, ...args],
+  const argv = [Deno.execPath(), "run", "--quiet", ...flags, script, ...args];
+  const [command, ...rest] = [...options.wrap ?? [], ...argv];
+  const child = new Deno.Command(command!, {
+    args: rest,
     cwd: options.cwd ?? projectRoot,
     stdin: pipedStdin ? "piped" : "null",
     stdout: "piped",

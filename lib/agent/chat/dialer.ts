@@ -16,7 +16,8 @@ import { AbortedError, describeError, NodeSilentError } from "../errors.ts";
 import { parseFeatures, type PeerFeatures } from "./features.ts";
 import { dialGroupLink, type GroupLink, type GroupLinkTiming } from "../group/link.ts";
 import type { JoinRecord } from "../group/wire.ts";
-import { problem, report, say } from "../terminal/texts.ts";
+import { problem, relayCallText, report, say } from "../terminal/texts.ts";
+import { type AgentRelay, RelayUnavailableError } from "./relay_call.ts";
 import { ORIGINAL_PACE_MS } from "./pmi_link.ts";
 import type { PlumiClient } from "../node/client.ts";
 import type { AgentUi } from "../terminal/ui.ts";
@@ -42,6 +43,13 @@ export interface DialerOptions {
    * when the node answers `RL2`). Default: never known.
    */
   readonly domainExists?: (domain: string) => Promise<DomainCheck>;
+  /**
+   * The relay of the callee's node, tried when a direct connection to an
+   * extended callee fails (behind NAT). Default: none.
+   */
+  readonly relay?: AgentRelay;
+  /** Call extended callees through the relay without trying directly (`--relay always`). */
+  readonly relayAlways?: boolean;
 }
 
 /** What DNS says of a domain: it has a node, it does not exist, or DNS did not say. */
@@ -204,12 +212,25 @@ export class Dialer {
     const { ui } = this.#o;
     let conn: StreamConn | null;
     try {
+      if (extended && this.#o.relayAlways && this.#o.relay?.available) {
+        throw new RelayUnavailableError(relayCallText.relayAlways());
+      }
       conn = await unlessAborted(this.#o.connect(endpoint, this.#o.connectTimeoutMs), signal);
     } catch (error) {
-      ui.warn(
-        fail(address, problem.noConnection(endpoint, describeError(error))),
-      );
-      return undefined;
+      const direct = problem.noConnection(endpoint, describeError(error));
+      const relay = this.#o.relay;
+      if (!extended || !relay?.available) {
+        ui.warn(fail(address, direct));
+        return undefined;
+      }
+      // Behind NAT, perhaps: meet at the relay of the callee's node.
+      ui.info(relayCallText.trying(address, describeError(error)));
+      try {
+        conn = await unlessAborted(relay.call(address, signal), signal);
+      } catch (relayError) {
+        if (!signal.aborted) ui.warn(fail(address, `${direct}; ${describeError(relayError)}`));
+        return undefined;
+      }
     }
     if (conn === null) return undefined;
     const release = closeOnAbort(conn, signal);

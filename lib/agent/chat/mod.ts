@@ -5,7 +5,8 @@
  * (`switchboard.ts`: calls placed by `dialer.ts`, lines, the open
  * conversations and groups of `roster.ts`). One conversation is
  * `conversation.ts` over one PMI connection (`pmi_link.ts`); the features a
- * callee announces in `RL0` are `features.ts`.
+ * callee announces in `RL0` are `features.ts`; meeting a peer at its node's
+ * relay (behind NAT) is `relay_call.ts`.
  *
  * @module
  */
@@ -31,5 +32,6 @@ export {
 } from "./features.ts";
 export { PmiLink, type PmiLinkOptions } from "./pmi_link.ts";
 export { Reception, type ReceptionOptions } from "./reception.ts";
+export { AgentRelay, type AgentRelayOptions, RelayUnavailableError } from "./relay_call.ts";
 export { type Chat, Roster, type Target } from "./roster.ts";
 export { type IncomingCall, Switchboard, type SwitchboardOptions } from "./switchboard.ts";

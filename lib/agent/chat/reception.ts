@@ -32,6 +32,9 @@ import { PROBE_NAME } from "./dialer.ts";
 import { availableReply, featureFields } from "./features.ts";
 import { ORIGINAL_PACE_MS } from "./pmi_link.ts";
 import type { Switchboard } from "./switchboard.ts";
+import type { RelayOffer } from "../../plumi/extensions/mod.ts";
+import { relayCallText } from "../terminal/texts.ts";
+import type { AgentRelay } from "./relay_call.ts";
 
 /**
  * How long an `RL0` answer is remembered to name the caller whose connection
@@ -77,6 +80,8 @@ export interface ReceptionOptions {
   readonly maxPendingPerIp: number;
   /** After a refusal is printed, more within this many ms are only counted. */
   readonly refusalReportMs: number;
+  /** Meets callers at the node's relay when the node offers it. Default: offers are ignored. */
+  readonly relay?: AgentRelay;
 }
 
 /** The accept side of the agent between registration and deregistration. */
@@ -158,6 +163,47 @@ export class Reception {
   }
 
   /**
+   * The node offers to meet a caller at its relay (the caller could not
+   * connect directly): connect out to it, then answer as any incoming
+   * conversation, through the same admission. `false` if not taken.
+   */
+  acceptRelayed(offer: RelayOffer): boolean {
+    const relay = this.#o.relay;
+    if (!relay || this.#closed || !sameAddress(offer.callee, this.#o.address)) return false;
+    if (this.#o.switchboard.busy) {
+      this.#o.ui.info(say.missedCall(offer.caller));
+      return true;
+    }
+    this.#o.ui.info(relayCallText.incoming(offer.caller));
+    this.#forget(offer.caller); // its look-up names no other connection
+    this.#track((async () => {
+      let conn: StreamConn;
+      try {
+        conn = await relay.answer(offer, this.#stop.signal);
+      } catch (error) {
+        if (!this.#closed) {
+          this.#o.ui.warn(relayCallText.incomingFailed(offer.caller, describeError(error)));
+        }
+        return;
+      }
+      const remote = remoteOf(conn);
+      let cut = false;
+      const release = this.#admission.admit(remote.ip, this.#o.maxPendingPerIp, () => {
+        cut = true;
+        closeQuietly(conn);
+        this.#admission.refused(report.handshakeCut(remote));
+      });
+      if (typeof release === "string" || this.#closed) {
+        closeQuietly(conn);
+        if (typeof release === "string") this.#admission.refused(say.refused(remote, release));
+        return;
+      }
+      await this.#answer(conn, release, () => cut, offer.caller);
+    })());
+    return true;
+  }
+
+  /**
    * Stop accepting: close the listeners, cut the handshakes in progress, and
    * print the refusals still counted. The conversations already handed over
    * stay open: closing them is the {@linkcode Switchboard}'s.
@@ -220,7 +266,12 @@ export class Reception {
     }
   }
 
-  async #answer(conn: StreamConn, release: () => void, cut: () => boolean): Promise<void> {
+  async #answer(
+    conn: StreamConn,
+    release: () => void,
+    cut: () => boolean,
+    caller?: string,
+  ): Promise<void> {
     const { ui } = this.#o;
     const remote = remoteOf(conn);
     const unwatch = closeOnAbort(conn, this.#stop.signal);
@@ -255,7 +306,8 @@ export class Reception {
         conversation.close();
         this.#quiet.refused(report.quietCut(remote, conversation.peerNick));
       });
-      const offer = this.#takeOffer();
+      // A caller met at the relay was named by the node; any other, as far as look-ups tell.
+      const offer = caller === undefined ? this.#takeOffer() : { announced: true, address: caller };
       this.#o.switchboard.receive(conversation, {
         address: offer.address,
         announced: offer.announced,

@@ -24,6 +24,8 @@ import { report, say, why } from "../terminal/texts.ts";
 import type { AgentUi } from "../terminal/ui.ts";
 import { type Conversation, explainEnd } from "./conversation.ts";
 import { Dialer, type DomainCheck } from "./dialer.ts";
+import type { AgentRelay } from "./relay_call.ts";
+import type { ChatHistory } from "../history/history.ts";
 import { type Chat, isChat, Roster, type Target } from "./roster.ts";
 
 /** Options of {@linkcode Switchboard}. The limits are those of `AgentOptions`, defaults applied. */
@@ -60,6 +62,12 @@ export interface SwitchboardOptions {
   readonly groupIdleMs: number;
   /** Whether DNS knows a domain, to tell a missing domain from a missing user. Default: unknown. */
   readonly domainExists?: (domain: string) => Promise<DomainCheck>;
+  /** The relay, tried when a direct connection to an extended callee fails. Default: none. */
+  readonly relay?: AgentRelay;
+  /** Extended callees through the relay only (`--relay always`). */
+  readonly relayAlways?: boolean;
+  /** Where every line of a conversation is kept. Default: none. */
+  readonly history?: ChatHistory;
 }
 
 /**
@@ -119,6 +127,7 @@ export class Switchboard {
       timing: this.#timing,
       stop: this.#stop.signal,
       domainExists: options.domainExists,
+      ...(options.relay && { relay: options.relay, relayAlways: options.relayAlways }),
     });
     if (options.groupEndpoint) {
       this.#groups = new Groups({
@@ -215,7 +224,10 @@ export class Switchboard {
     else if (!isChat(target)) target.say(text);
     else if (!target.conversation.send(text)) {
       this.#o.ui.warn(say.sendFailed(why.conversationOver()));
-    } else this.#settle(target);
+    } else {
+      this.#o.history?.record(target.address ?? target.conversation.peerNick, "out", text);
+      this.#settle(target);
+    }
   }
 
   /** `/exit`: end the current conversation, or leave the current group. */
@@ -354,6 +366,7 @@ export class Switchboard {
       if (visible) return;
       visible = true;
       if (quiet) ui.info(say.incoming(conversation.peerNick, address));
+      if (address) this.#o.history?.showOnOpen(address);
       this.#roster.add(chat, focus);
     };
     if (quiet) this.#tentative.set(chat, quiet.release);
@@ -364,6 +377,7 @@ export class Switchboard {
         this.#settle(chat);
         show();
         ui.chat(conversation.peerNick, text, this.#roster.prefixFor(chat));
+        this.#o.history?.record(address ?? conversation.peerNick, "in", text);
       },
       onNick: (nick) => {
         ui.info(say.nickChanged(shown, nick));

@@ -14,6 +14,7 @@ import type { Clock, TimerHandle } from "../../clock.ts";
 import type { Endpoint } from "../../plumi/address.ts";
 import { decodePlumi, encodePlumi, printable } from "../../plumi/codec.ts";
 import {
+  type ExtensionRequest,
   type LookupRequest,
   MAX_EXTENDED_PACKET_BYTES,
   type PlumiMessage,
@@ -46,6 +47,11 @@ export interface PlumiClientOptions {
    * {@linkcode PlumiClient.send}. Returning `false` counts it as ignored.
    */
   readonly onLookup?: (request: LookupRequest, from: Endpoint) => boolean;
+  /**
+   * Called for every relay offer (`PY`, `lib/plumi/extensions/relay.ts`) the node sends.
+   * Returning `false` counts it as ignored. Default: ignored.
+   */
+  readonly onRelayOffer?: (request: ExtensionRequest, from: Endpoint) => boolean;
   /** Called for every datagram ignored, with the reason. Default: nothing (they are counted). */
   readonly onIgnored?: (reason: string, from: Endpoint) => void;
 }
@@ -67,6 +73,7 @@ export class PlumiClient {
   readonly #log: PacketLog | undefined;
   readonly #onLookup: (request: LookupRequest, from: Endpoint) => boolean;
   readonly #onIgnored: (reason: string, from: Endpoint) => void;
+  readonly #onRelayOffer: (request: ExtensionRequest, from: Endpoint) => boolean;
   readonly #pending = new Set<Pending>();
   readonly #trusted: Set<string>;
   #ignored = 0;
@@ -84,6 +91,7 @@ export class PlumiClient {
     this.#log = options.log;
     this.#onLookup = options.onLookup ?? (() => false);
     this.#onIgnored = options.onIgnored ?? (() => {});
+    this.#onRelayOffer = options.onRelayOffer ?? (() => false);
     this.#trusted = new Set([options.node, ...options.trusted ?? []].map(endpointKey));
   }
 
@@ -214,6 +222,12 @@ export class PlumiClient {
     if (message.kind === "lookup") {
       if (!this.#onLookup(message, from)) {
         this.#ignore(`look-up for someone else "${printable(bytes, 40)}"`, from);
+      }
+      return;
+    }
+    if (message.kind === "ext-request" && message.type === "Y") {
+      if (!this.#onRelayOffer(message, from)) {
+        this.#ignore(`relay offer not taken "${printable(bytes, 40)}"`, from);
       }
       return;
     }

@@ -6,7 +6,7 @@
 
 import { parseAddress } from "../../plumi/address.ts";
 import { GROUP_NAME } from "../group/wire.ts";
-import { report, say, usage } from "./texts.ts";
+import { historyText, report, say, usage } from "./texts.ts";
 
 /** One line of user input, interpreted. */
 export type Command =
@@ -27,6 +27,8 @@ export type Command =
   | { readonly kind: "buddies" }
   | { readonly kind: "online" }
   | { readonly kind: "signup"; readonly address: string; readonly password?: string }
+  | { readonly kind: "history"; readonly address?: string; readonly lines?: number }
+  | { readonly kind: "search"; readonly text: string }
   | { readonly kind: "nothing" }
   | { readonly kind: "invalid"; readonly message: string };
 
@@ -109,6 +111,11 @@ export function parseCommand(line: string, talking: boolean): Command {
           ? { kind: "signup", address }
           : { kind: "signup", address, password };
       }
+      case "/history":
+        return historyCommand(rest);
+      case "/search":
+        if (argument === "") return { kind: "invalid", message: historyText.usageSearch() };
+        return { kind: "search", text: argument };
       default:
         return { kind: "invalid", message: say.unknownCommand(word) };
     }
@@ -125,6 +132,22 @@ export function parseCommand(line: string, talking: boolean): Command {
     };
   }
   return addressCommand("call", text);
+}
+
+/** `/history [address] [n]`, in either order. */
+function historyCommand(words: readonly string[]): Command {
+  let address: string | undefined;
+  let lines: number | undefined;
+  for (const word of words) {
+    if (/^\d{1,6}$/.test(word) && lines === undefined) lines = Math.max(1, Number(word));
+    else if (address === undefined && parseAddress(word).ok) address = word;
+    else return { kind: "invalid", message: historyText.usageHistory() };
+  }
+  return {
+    kind: "history",
+    ...(address !== undefined && { address }),
+    ...(lines !== undefined && { lines }),
+  };
 }
 
 function addressCommand(kind: "call" | "invite", text: string): Command {

@@ -222,6 +222,8 @@ export const usage = {
     "  /buddies           your buddies: online, busy, offline or unknown, and where to reach them",
     "  /online            who is online in your domain",
     "  /signup <address>  create an account on your node (the password is asked)",
+    "  /history [<address>] [<n>]  the last n lines (20), with someone or with anyone",
+    "  /search <text>     the last lines that hold the text",
     "  /wait              wait until a call comes in, or until the current conversation ends",
     "  /quit              deregister and leave (also Ctrl-C, or the end of the input)",
     "  /help              this list",
@@ -290,6 +292,7 @@ export const signUpText = {
  * options, starting up, registering, finding the node, a call.
  */
 export const problem = {
+  badRelayMode: (mode: string): string => `Bad --relay "${mode}": give fallback, always or off`,
   missingFlag: (flag: string): string =>
     `Missing ${flag}: it is required when the input is not a terminal`,
   positive: (option: string): string => `${option} must be a positive number`,
@@ -445,3 +448,41 @@ export const why = {
 export function conversationWith(nick: string): string {
   return `conversation with ${sanitize(nick)}`;
 }
+
+/** Calls through a relay of the callee's node (`../chat/relay_call.ts`). */
+export const relayCallText = {
+  trying: (address: string, why: string): string =>
+    `No direct connection to ${address} (${why}); trying the relay of its node...`,
+  connected: (nick: string, address: string): string =>
+    `Connected to ${nick} (${address}) through the relay of its node`,
+  incoming: (address: string): string => `${address} calls through the relay of our node...`,
+  incomingFailed: (address: string, why: string): string =>
+    `The call of ${address} through the relay failed: ${why}`,
+  nodeOriginal: (): string => "our node does not offer relays (it is an original node)",
+  refused: (reason: string): string => `the node refused a relay (${reason})`,
+  relayAlways: (): string => "calling through the relay (--relay always)",
+  noMeeting: (relay: Endpoint, why: string): string =>
+    `no meeting at the relay ${formatEndpoint(relay)} (${why})`,
+} as const;
+
+/** The history file (`../history/`): `/history`, `/search`, and what failed. */
+export const historyText = {
+  line: (line: { at: number; peer: string; direction: "in" | "out"; text: string }): string =>
+    `${new Date(line.at).toISOString().slice(0, 16).replace("T", " ")} ${
+      line.direction === "out" ? `you -> ${line.peer}` : `${line.peer} -> you`
+    }: ${sanitize(line.text)}`,
+  lastWith: (peer: string, n: number): string =>
+    `Last ${n === 1 ? "line" : `${n} lines`} with ${peer}:`,
+  empty: (peer: string | undefined): string =>
+    peer === undefined ? "The history is empty" : `No lines with ${peer} in the history`,
+  notFound: (text: string): string => `No line holds "${sanitize(text)}"`,
+  off: (): string => "No history is kept (give --history FILE)",
+  unavailable: (why: string): string => `History off: ${why}`,
+  notKept: (why: string): string =>
+    `History: lines are not kept for now (${why}); the chat goes on`,
+  worksAgain: (lost: number): string =>
+    `History: lines are kept again (${lost} ${lost === 1 ? "line was" : "lines were"} not kept)`,
+  unreadable: (why: string): string => `Cannot read the history: ${why}`,
+  usageHistory: (): string => "Usage: /history [address] [number of lines]",
+  usageSearch: (): string => "Usage: /search <text>",
+} as const;

@@ -33,6 +33,8 @@ export const EXT_ERRORS = [
   "full",
   "absent",
   "off",
+  "domain",
+  "offline",
 ] as const;
 
 /** An `e=` code. */

@@ -55,6 +55,7 @@ import { HeartbeatExt } from "./heartbeat.ts";
 import { OnlineExt } from "./online.ts";
 import { PresenceExt } from "./presence.ts";
 import { RegisterExt } from "./register.ts";
+import { RelayExt } from "./relay.ts";
 import { SignUpExt } from "./signup.ts";
 
 export {
@@ -76,6 +77,7 @@ export * from "./buddy_change.ts";
 export * from "./buddy_status.ts";
 export * from "./online.ts";
 export * from "./presence.ts";
+export * from "./relay.ts";
 
 /** The definition of each extension packet type, by letter: every letter has one. */
 export const EXTENSIONS: { readonly [L in ExtensionType]: MessageInfo } = {
@@ -85,6 +87,7 @@ export const EXTENSIONS: { readonly [L in ExtensionType]: MessageInfo } = {
   S: BuddyStatusExt,
   O: OnlineExt,
   P: PresenceExt,
+  Y: RelayExt,
 };
 
 /** Every `v=2` message: the extended registration and deregistration, and each extension type. */

@@ -1,0 +1,126 @@
+/**
+ * The agent's history as the chat uses it: every line sent and received is
+ * kept (`store.ts`), `/history [address] [n]` and `/search <text>` show
+ * them, and the last lines with a peer are shown when a conversation with
+ * it opens. It never stops a chat: a file that cannot be opened, a full
+ * disk, a lock held by another program or a read-only file each give one
+ * clear warning line at the start of a burst of failures (the lines not
+ * kept are counted), and one line when writing works again.
+ *
+ * @module
+ */
+
+import { historyText } from "../terminal/texts.ts";
+import type { AgentUi } from "../terminal/ui.ts";
+import { type Direction, type HistoryLine, HistoryStore, StoreError } from "./store.ts";
+
+/** Lines shown when a conversation opens. */
+export const LINES_ON_OPEN = 5;
+/** Lines `/history` shows unless told otherwise. */
+export const DEFAULT_HISTORY_LINES = 20;
+/** Most lines `/history` or `/search` shows. */
+export const MAX_HISTORY_LINES = 500;
+
+/** Options of {@linkcode ChatHistory.open}. */
+export interface ChatHistoryOptions {
+  /** The history file. */
+  readonly path: string;
+  /** Where warnings and shown lines go. */
+  readonly ui: AgentUi;
+  /** Wall-clock ms, for the lines' times. Default: `Date.now`. */
+  readonly now?: () => number;
+  /** Most lines kept. Default: 100 000. */
+  readonly maxLines?: number;
+}
+
+/** The history of one agent; every method is safe to call whatever the file's state. */
+export class ChatHistory {
+  readonly #store: HistoryStore | undefined;
+  readonly #ui: AgentUi;
+  readonly #now: () => number;
+  /** Lines that could not be kept since the start. */
+  lost = 0;
+  #failing = 0;
+
+  private constructor(store: HistoryStore | undefined, ui: AgentUi, now: () => number) {
+    this.#store = store;
+    this.#ui = ui;
+    this.#now = now;
+  }
+
+  /** Open the history at `options.path`; on failure, one warning, and a history that keeps nothing. */
+  static open(options: ChatHistoryOptions): ChatHistory {
+    let store: HistoryStore | undefined;
+    try {
+      store = HistoryStore.open(options.path, {
+        ...(options.maxLines !== undefined && { maxLines: options.maxLines }),
+      });
+    } catch (error) {
+      options.ui.warn(historyText.unavailable(describe(error)));
+    }
+    return new ChatHistory(store, options.ui, options.now ?? Date.now);
+  }
+
+  /** Whether lines are being kept (the file opened). */
+  get open(): boolean {
+    return this.#store !== undefined;
+  }
+
+  /** Keep a line sent to (`out`) or received from (`in`) `peer`. Never throws. */
+  record(peer: string, direction: Direction, text: string): void {
+    if (!this.#store) return;
+    try {
+      this.#store.record({ at: this.#now(), peer, direction, state: "sent", text });
+      if (this.#failing > 0) this.#ui.info(historyText.worksAgain(this.#failing));
+      this.#failing = 0;
+    } catch (error) {
+      this.lost++;
+      if (this.#failing++ === 0) this.#ui.warn(historyText.notKept(describe(error)));
+    }
+  }
+
+  /** Show the last lines with `peer`, when a conversation with it opens (nothing if none). */
+  showOnOpen(peer: string): void {
+    const lines = this.#read(() => this.#store?.last(peer, LINES_ON_OPEN));
+    if (!lines || lines.length === 0) return;
+    this.#ui.info(historyText.lastWith(peer, lines.length));
+    for (const line of lines) this.#ui.info(historyText.line(line));
+  }
+
+  /** `/history [address] [n]`: the last `n` lines, with `peer` or with anyone. */
+  show(peer: string | undefined, n = DEFAULT_HISTORY_LINES): void {
+    if (!this.#store) return this.#ui.warn(historyText.off());
+    const lines = this.#read(() => this.#store!.last(peer, Math.min(n, MAX_HISTORY_LINES)));
+    if (!lines) return;
+    if (lines.length === 0) return this.#ui.info(historyText.empty(peer));
+    for (const line of lines) this.#ui.info(historyText.line(line));
+  }
+
+  /** `/search <text>`: the last lines that hold `text`. */
+  search(text: string, n = DEFAULT_HISTORY_LINES): void {
+    if (!this.#store) return this.#ui.warn(historyText.off());
+    const lines = this.#read(() => this.#store!.search(text, Math.min(n, MAX_HISTORY_LINES)));
+    if (!lines) return;
+    if (lines.length === 0) return this.#ui.info(historyText.notFound(text));
+    for (const line of lines) this.#ui.info(historyText.line(line));
+  }
+
+  #read(read: () => HistoryLine[] | undefined): HistoryLine[] | undefined {
+    try {
+      return read();
+    } catch (error) {
+      this.#ui.warn(historyText.unreadable(describe(error)));
+      return undefined;
+    }
+  }
+
+  /** Close the file. */
+  close(): void {
+    this.#store?.close();
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof StoreError) return error.message;
+  return error instanceof Error ? error.message : String(error);
+}

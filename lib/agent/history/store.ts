@@ -1,0 +1,228 @@
+/**
+ * The agent's history file: every line sent and received, with its time,
+ * peer, direction and delivery state, in one SQLite file of its own
+ * (`node:sqlite`, as the node's account database), created owner-only (mode
+ * 0600). Opened with the node's care: a FIFO or folder is refused before
+ * SQLite touches it, a file that is not ours (another program's SQLite
+ * file, or no SQLite at all) is refused untouched, and a file that can only
+ * be read is opened read-only (its lines can still be shown). Bounded: at
+ * most `maxLines` lines, the oldest deleted first, and each line at most
+ * {@linkcode MAX_TEXT_BYTES}. Every read or write that fails throws a
+ * `StoreError` with its fault kind (locked, full, read-only…), for
+ * `history.ts` to turn into a warning: the store never stops a chat.
+ *
+ * @module
+ */
+
+import { DatabaseSync } from "node:sqlite";
+import { faultOf, faultWords, StoreError } from "../../node/store_error.ts";
+
+export { StoreError } from "../../node/store_error.ts";
+
+/** `PRAGMA application_id` of history files: "LUMH" in ASCII. */
+export const HISTORY_APPLICATION_ID = 0x4c554d48;
+
+/** Longest text kept for one line, bytes (a longer one is cut, at a character). */
+export const MAX_TEXT_BYTES = 4_096;
+
+/** Which way a line went. */
+export type Direction = "in" | "out";
+
+/** A line's delivery state: `sent` for now (receipts come later). */
+export type DeliveryState = "sent" | "delivered";
+
+/** One line of the history. */
+export interface HistoryLine {
+  /** When, ms since the epoch. */
+  readonly at: number;
+  /** The peer's address (or nickname, when its address is unknown). */
+  readonly peer: string;
+  readonly direction: Direction;
+  readonly state: DeliveryState;
+  readonly text: string;
+}
+
+/** Options of {@linkcode HistoryStore.open}. */
+export interface HistoryStoreOptions {
+  /** Most lines kept; the oldest go first. Default: 100 000. */
+  readonly maxLines?: number;
+  /** How long a write waits for another program's lock, ms (the agent waits with it). Default: 50. */
+  readonly busyTimeoutMs?: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS lines (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  peer TEXT NOT NULL,
+  direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+  state TEXT NOT NULL,
+  text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS lines_by_peer ON lines (peer, id);
+`;
+
+type Row = Record<string, unknown>;
+
+function cut(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length <= MAX_TEXT_BYTES) return text;
+  return new TextDecoder().decode(bytes.subarray(0, MAX_TEXT_BYTES)).replace(/\uFFFD$/, "");
+}
+
+function toLine(row: Row): HistoryLine {
+  return {
+    at: Number(row["at"]),
+    peer: String(row["peer"]),
+    direction: row["direction"] === "in" ? "in" : "out",
+    state: row["state"] === "delivered" ? "delivered" : "sent",
+    text: String(row["text"]),
+  };
+}
+
+function storeError(path: string, what: string, error: unknown): StoreError {
+  if (error instanceof StoreError) return error;
+  const fault = faultOf(error);
+  return new StoreError(`Cannot ${what} the history file ${path}: ${faultWords(fault)}`, {
+    cause: error,
+    fault,
+  });
+}
+
+/** The history file. */
+export class HistoryStore implements Disposable {
+  /** Where it is. */
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  readonly #maxLines: number;
+  #sinceTrim = 0;
+
+  private constructor(path: string, db: DatabaseSync, maxLines: number) {
+    this.path = path;
+    this.#db = db;
+    this.#maxLines = maxLines;
+  }
+
+  /**
+   * Open (creating, mode 0600) the history file at `path`. Throws
+   * {@linkcode StoreError}: `foreign` for another program's file,
+   * `unusable` for a file that is not a database or not a regular file.
+   */
+  static open(path: string, options: HistoryStoreOptions = {}): HistoryStore {
+    try {
+      const info = Deno.statSync(path);
+      if (!info.isFile) {
+        throw new StoreError(`The history file ${path} is not a regular file`, {
+          fault: "unusable",
+        });
+      }
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      if (!(error instanceof Deno.errors.NotFound)) throw storeError(path, "open", error);
+      try {
+        Deno.openSync(path, { write: true, createNew: true, mode: 0o600 }).close();
+      } catch (created) {
+        throw storeError(path, "create", created);
+      }
+    }
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 50 });
+      const id = Number((db.prepare("PRAGMA application_id").get() as Row)["application_id"]);
+      const tables = (db.prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+      ).all() as Row[]).map((row) => String(row["name"]));
+      if (id !== HISTORY_APPLICATION_ID && (id !== 0 || tables.length > 0)) {
+        throw new StoreError(
+          `The history file ${path} belongs to another program; it was not changed`,
+          { fault: "foreign" },
+        );
+      }
+      if (tables.length === 0) {
+        db.exec(`PRAGMA application_id = ${HISTORY_APPLICATION_ID}`);
+        db.exec(SCHEMA);
+      }
+      return new HistoryStore(path, db, options.maxLines ?? 100_000);
+    } catch (error) {
+      db?.close();
+      if (error instanceof StoreError) throw error;
+      const fault = faultOf(error);
+      // A file that is not SQLite at all, or is damaged: refused, never overwritten.
+      throw new StoreError(
+        `Cannot use the history file ${path}: ${
+          fault === "failed" ? "it is not a history file (or it is damaged)" : faultWords(fault)
+        }`,
+        { cause: error, fault: fault === "failed" ? "unusable" : fault },
+      );
+    }
+  }
+
+  /** Keep one line. Throws {@linkcode StoreError}. */
+  record(line: HistoryLine): void {
+    // One explicit transaction per line: a write that failed never leaves one open behind it.
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+      this.#db.prepare(
+        "INSERT INTO lines (at, peer, direction, state, text) VALUES (?, ?, ?, ?, ?)",
+      ).run(line.at, line.peer, line.direction, line.state, cut(line.text));
+      if (++this.#sinceTrim >= 100) this.#trim();
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // no transaction was open
+      }
+      throw storeError(this.path, "write", error);
+    }
+  }
+
+  /** The last `n` lines with `peer`, or with anyone; oldest first. Throws {@linkcode StoreError}. */
+  last(peer: string | undefined, n: number): HistoryLine[] {
+    try {
+      const rows = peer === undefined
+        ? this.#db.prepare("SELECT * FROM lines ORDER BY id DESC LIMIT ?").all(n)
+        : this.#db.prepare("SELECT * FROM lines WHERE peer = ? ORDER BY id DESC LIMIT ?").all(
+          peer,
+          n,
+        );
+      return (rows as Row[]).map(toLine).reverse();
+    } catch (error) {
+      throw storeError(this.path, "read", error);
+    }
+  }
+
+  /** The last `n` lines whose text holds `text` (ASCII case ignored); oldest first. */
+  search(text: string, n: number): HistoryLine[] {
+    const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    try {
+      const rows = this.#db.prepare(
+        "SELECT * FROM lines WHERE text LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ?",
+      ).all(pattern, n);
+      return (rows as Row[]).map(toLine).reverse();
+    } catch (error) {
+      throw storeError(this.path, "read", error);
+    }
+  }
+
+  /** Delete the oldest lines past `maxLines`. */
+  #trim(): void {
+    this.#sinceTrim = 0;
+    this.#db.prepare(
+      "DELETE FROM lines WHERE id <= (SELECT id FROM lines ORDER BY id DESC LIMIT 1 OFFSET ?)",
+    ).run(this.#maxLines);
+  }
+
+  /** Close the file. */
+  close(): void {
+    try {
+      this.#db.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
