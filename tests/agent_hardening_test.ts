@@ -7,7 +7,7 @@
  */
 
 import assert from "#assert";
-import { encodeRecord } from "../lib/agent/group_wire.ts";
+import { encodeRecord } from "../lib/agent/group/wire.ts";
 import { encodeFrame } from "../lib/pmi/frame.ts";
 import {
   advertisedEndpoint,

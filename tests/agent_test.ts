@@ -16,7 +16,7 @@ import {
 } from "./support/agent_peers.ts";
 import { startDnsServer } from "./support/dns_server.ts";
 import { startProgram, tempDir } from "./support/process.ts";
-import { firstRegistration } from "../lib/agent/extended_client.ts";
+import { firstRegistration } from "../lib/agent/node/extended_client.ts";
 import { formatPlumi } from "../lib/plumi/codec.ts";
 
 /** What our agent sends first: an extended, padded PR (an original node reads only the address). */

@@ -9,7 +9,7 @@ import type { Endpoint } from "../plumi/address.ts";
 import type { StreamConn, StreamListener } from "../transport/tcp.ts";
 import type { Datagram, DatagramSocket } from "../transport/udp.ts";
 import type { LogSink } from "../packet_log.ts";
-import type { AgentUi } from "./ui.ts";
+import type { AgentUi } from "./terminal/ui.ts";
 
 /** Let pending promise callbacks and zero-delay timers run. */
 export function tick(): Promise<void> {

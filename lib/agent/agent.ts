@@ -12,8 +12,8 @@ import { systemDns } from "../transport/dns.ts";
 import type { StreamListener } from "../transport/tcp.ts";
 import type { DatagramSocket } from "../transport/udp.ts";
 import { untilAborted } from "./abort.ts";
-import { chooseAdvertiseIp, type InterfaceAddress } from "./advertise.ts";
-import { HELP, parseCommand } from "./commands.ts";
+import { chooseAdvertiseIp, type InterfaceAddress } from "./node/advertise.ts";
+import { HELP, parseCommand } from "./terminal/commands.ts";
 import {
   AbortedError,
   describeError,
@@ -22,9 +22,9 @@ import {
   RegistrationError,
   UsageError,
 } from "./errors.ts";
-import { domainExists, locateNodes } from "./locate.ts";
+import { domainExists, locateNodes } from "./node/find_node.ts";
 import { PacketLog } from "../packet_log.ts";
-import { say } from "./messages.ts";
+import { say } from "./terminal/texts.ts";
 import {
   type AgentOptions,
   checkAddress,
@@ -33,11 +33,11 @@ import {
   resolveAgentOptions,
   type ResolvedAgentOptions,
 } from "./options.ts";
-import { ExtendedSession } from "./extended_client.ts";
-import { type PasswordSource, SignedInElsewhereError, signUp } from "./registration.ts";
-import { PlumiClient } from "./plumi_client.ts";
-import { Presence } from "./presence.ts";
-import { Session } from "./session.ts";
+import { ExtendedSession } from "./node/extended_client.ts";
+import { type PasswordSource, SignedInElsewhereError, signUp } from "./node/registration.ts";
+import { PlumiClient } from "./node/client.ts";
+import { Presence } from "./node/presence.ts";
+import { Session } from "./chat/switchboard.ts";
 import {
   deregister,
   GaveUpError,
@@ -45,8 +45,8 @@ import {
   register,
   registerFirst,
   withRetry,
-} from "./sign_in.ts";
-import { type AgentUi, createConsoleUi } from "./ui.ts";
+} from "./node/sign_in.ts";
+import { type AgentUi, createConsoleUi } from "./terminal/ui.ts";
 
 /** Ask on a TTY until the answer passes `check`; `null` if the input ends or the user stops. */
 async function askFor(

@@ -10,10 +10,10 @@ import {
   tick,
 } from "./_testing.ts";
 import { runAgent } from "./agent.ts";
-import { GaveUpError } from "./sign_in.ts";
+import { GaveUpError } from "./node/sign_in.ts";
 import { RegistrationError, UsageError } from "./errors.ts";
 import type { AgentOptions } from "./options.ts";
-import { firstRegistration } from "./extended_client.ts";
+import { firstRegistration } from "./node/extended_client.ts";
 import { formatPlumi } from "../plumi/codec.ts";
 
 const node = { ip: "127.0.0.1", port: 3344 };

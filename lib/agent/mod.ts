@@ -14,8 +14,8 @@
  */
 
 export { runAgent } from "./agent.ts";
-export { GaveUpError } from "./sign_in.ts";
-export { SignedInElsewhereError, WrongPasswordError } from "./extended_client.ts";
+export { GaveUpError } from "./node/sign_in.ts";
+export { SignedInElsewhereError, WrongPasswordError } from "./node/extended_client.ts";
 export {
   type AgentOptions,
   type AgentTransport,
@@ -39,8 +39,8 @@ export {
   RegistrationError,
   UsageError,
 } from "./errors.ts";
-export { DEFAULT_NODE_PORT, locateNode } from "./locate.ts";
-export { chooseAdvertiseIp, type InterfaceAddress, isLoopback } from "./advertise.ts";
+export { DEFAULT_NODE_PORT, locateNode } from "./node/find_node.ts";
+export { chooseAdvertiseIp, type InterfaceAddress, isLoopback } from "./node/advertise.ts";
 export {
   formatLogLine,
   LOG_CLOSE_MARKER,
@@ -50,7 +50,7 @@ export {
   PacketLog,
   type PacketLogOptions,
 } from "../packet_log.ts";
-export { PlumiClient, type PlumiClientOptions } from "./plumi_client.ts";
+export { PlumiClient, type PlumiClientOptions } from "./node/client.ts";
 export {
   Conversation,
   type ConversationEnd,
@@ -59,23 +59,23 @@ export {
   type ConversationRole,
   exchangeNicks,
   type Handshake,
-} from "./conversation.ts";
-export { PmiLink, type PmiLinkOptions } from "./pmi_link.ts";
-export { Admission, type AdmissionOptions } from "./admission.ts";
+} from "./chat/conversation.ts";
+export { PmiLink, type PmiLinkOptions } from "./chat/pmi_link.ts";
+export { Admission, type AdmissionOptions } from "./chat/admission.ts";
 export { addressKey, sameAddress } from "./addresses.ts";
-export { Session, type SessionOptions } from "./session.ts";
-export { type Chat, Roster, type Target } from "./roster.ts";
+export { Session, type SessionOptions } from "./chat/switchboard.ts";
+export { type Chat, Roster, type Target } from "./chat/roster.ts";
 export {
   availableReply,
   featureFields,
   NO_FEATURES,
   parseFeatures,
   type PeerFeatures,
-} from "./features.ts";
-export { type AttachKind, Group, type GroupHost, type MemberIdentity } from "./group.ts";
-export { Groups, type GroupsOptions } from "./groups.ts";
-export { noticeLines, type RelayedAgent, type RelayEvents, Relays } from "./relays.ts";
-export { Dialer, type DialerOptions, type Found } from "./dialer.ts";
+} from "./chat/features.ts";
+export { type AttachKind, Group, type GroupHost, type MemberIdentity } from "./group/group.ts";
+export { Groups, type GroupsOptions } from "./group/groups.ts";
+export { noticeLines, type RelayedAgent, type RelayEvents, Relays } from "./group/relays.ts";
+export { Dialer, type DialerOptions, type Found } from "./chat/dialer.ts";
 export {
   answerGroupLink,
   dialGroupLink,
@@ -83,7 +83,7 @@ export {
   type GroupLinkTiming,
   type LinkEvent,
   type LinkPeer,
-} from "./group_link.ts";
+} from "./group/link.ts";
 export {
   decodeRecord,
   encodeRecord,
@@ -94,9 +94,9 @@ export {
   MAX_GROUP_TEXT_BYTES,
   MAX_RECORD_BYTES,
   RecordAssembler,
-} from "./group_wire.ts";
-export { type Command, HELP, parseCommand } from "./commands.ts";
-export { say } from "./messages.ts";
+} from "./group/wire.ts";
+export { type Command, HELP, parseCommand } from "./terminal/commands.ts";
+export { say } from "./terminal/texts.ts";
 export {
   type AgentUi,
   createConsoleUi,
@@ -105,5 +105,5 @@ export {
   type RawTerminal,
   sanitize,
   TerminalUi,
-} from "./ui.ts";
-export { type EditorEvent, LineEditor } from "./line_editor.ts";
+} from "./terminal/ui.ts";
+export { type EditorEvent, LineEditor } from "./terminal/line_editor.ts";

@@ -13,10 +13,10 @@ import { MAX_INFO_BYTES } from "../pmi/frame.ts";
 import type { DnsClient } from "../transport/dns.ts";
 import { connectTcp, listenTcp, type StreamConn, type StreamListener } from "../transport/tcp.ts";
 import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
-import type { InterfaceAddress } from "./advertise.ts";
+import type { InterfaceAddress } from "./node/advertise.ts";
 import { UsageError } from "./errors.ts";
 import { type LogSink, openFileSink } from "../packet_log.ts";
-import type { AgentUi } from "./ui.ts";
+import type { AgentUi } from "./terminal/ui.ts";
 
 /** The sockets the agent opens, injectable for tests. Default: `lib/transport`. */
 export interface AgentTransport {

@@ -1,0 +1,163 @@
+/**
+ * What the user types, as commands. Pure.
+ *
+ * @module
+ */
+
+import { parseAddress } from "../../plumi/address.ts";
+import { GROUP_NAME } from "../group/wire.ts";
+import { report, say } from "./texts.ts";
+
+/** One line of user input, interpreted. */
+export type Command =
+  | { readonly kind: "call"; readonly address: string }
+  | { readonly kind: "say"; readonly text: string }
+  | { readonly kind: "exit" }
+  | { readonly kind: "quit" }
+  | { readonly kind: "help" }
+  | { readonly kind: "wait" }
+  | { readonly kind: "list" }
+  | { readonly kind: "switch"; readonly target: string }
+  | { readonly kind: "close"; readonly target?: string }
+  | { readonly kind: "group"; readonly name: string }
+  | { readonly kind: "invite"; readonly address: string }
+  | { readonly kind: "leave"; readonly target?: string }
+  | { readonly kind: "buddy-add"; readonly address: string }
+  | { readonly kind: "buddy-del"; readonly address: string }
+  | { readonly kind: "buddies" }
+  | { readonly kind: "online" }
+  | { readonly kind: "signup"; readonly address: string; readonly password?: string }
+  | { readonly kind: "nothing" }
+  | { readonly kind: "invalid"; readonly message: string };
+
+/** The `/help` text, one line per entry. */
+export const HELP: readonly string[] = [
+  "Commands:",
+  "  <address>          call someone, e.g. joan@bb.com (when no conversation is open)",
+  "  /call <address>    call someone, also while in other conversations",
+  "  <text>             send a line to the current conversation or group; //text sends /text",
+  "  /list              the open conversations and groups; * marks where typed lines go",
+  "  /switch <who>      send typed lines to another conversation: address, nickname or #group",
+  "  /close [<who>]     end a conversation (default: the current one)",
+  "  /exit              end the current conversation, or leave the current group",
+  "  /group <name>      start a group chat; typed lines go to it",
+  "  /invite <address>  add someone to the current group",
+  "  /leave [#group]    leave a group (default: the current one)",
+  "  /add <address>     add a buddy (any domain); you see its presence once it adds you too",
+  "  /del <address>     remove a buddy",
+  "  /buddies           your buddies: online, busy, offline or unknown, and where to reach them",
+  "  /online            who is online in your domain",
+  "  /signup <address>  create an account on your node (the password is asked)",
+  "  /wait              wait until a call comes in, or until the current conversation ends",
+  "  /quit              deregister and leave (also Ctrl-C, or the end of the input)",
+  "  /help              this list",
+];
+
+/**
+ * Interpret one typed line; `talking` says whether typed lines go to a
+ * conversation or group.
+ *
+ * @example
+ * ```ts
+ * parseCommand("joan@bb.com", false); // { kind: "call", address: "joan@bb.com" }
+ * parseCommand("joan@bb.com", true); // { kind: "say", text: "joan@bb.com" }
+ * parseCommand("//exit", true); // { kind: "say", text: "/exit" }
+ * parseCommand("/switch #friends", true); // { kind: "switch", target: "#friends" }
+ * ```
+ */
+export function parseCommand(line: string, talking: boolean): Command {
+  const start = line.trimStart();
+  if (start.startsWith("//")) return { kind: "say", text: start.slice(1) };
+  if (start.startsWith("/")) {
+    const [word = "", ...rest] = line.trim().split(/\s+/);
+    const argument = rest.join(" ");
+    switch (word.toLowerCase()) {
+      case "/call":
+        if (argument === "") return { kind: "invalid", message: "Usage: /call <address>" };
+        return addressCommand("call", argument);
+      case "/exit":
+        return { kind: "exit" };
+      case "/quit":
+        return { kind: "quit" };
+      case "/help":
+        return { kind: "help" };
+      case "/wait":
+        return { kind: "wait" };
+      case "/list":
+        return { kind: "list" };
+      case "/switch":
+        if (argument === "") {
+          return { kind: "invalid", message: "Usage: /switch <address, nickname or #group>" };
+        }
+        return { kind: "switch", target: argument };
+      case "/close":
+        return argument === "" ? { kind: "close" } : { kind: "close", target: argument };
+      case "/group": {
+        const name = argument.startsWith("#") ? argument.slice(1) : argument;
+        if (!GROUP_NAME.test(name)) {
+          return {
+            kind: "invalid",
+            message: "Usage: /group <name>, 1-32 letters, digits, '.', '_' or '-'",
+          };
+        }
+        return { kind: "group", name };
+      }
+      case "/invite":
+        if (argument === "") return { kind: "invalid", message: "Usage: /invite <address>" };
+        return addressCommand("invite", argument);
+      case "/leave":
+        return argument === "" ? { kind: "leave" } : { kind: "leave", target: argument };
+      case "/add":
+      case "/del": {
+        const usage = `Usage: ${word.toLowerCase()} <address>`;
+        if (argument === "") return { kind: "invalid", message: usage };
+        const parsed = parseAddress(argument);
+        if (!parsed.ok) return { kind: "invalid", message: say.notAnAddress(parsed.message) };
+        return {
+          kind: word.toLowerCase() === "/add" ? "buddy-add" : "buddy-del",
+          address: argument,
+        };
+      }
+      case "/buddies":
+        return { kind: "buddies" };
+      case "/online":
+        return { kind: "online" };
+      case "/signup": {
+        const [address = "", password] = rest;
+        if (address === "") {
+          return { kind: "invalid", message: "Usage: /signup <address> [password]" };
+        }
+        const parsed = parseAddress(address);
+        if (!parsed.ok) return { kind: "invalid", message: say.notAnAddress(parsed.message) };
+        return password === undefined
+          ? { kind: "signup", address }
+          : { kind: "signup", address, password };
+      }
+      default:
+        return { kind: "invalid", message: say.unknownCommand(word) };
+    }
+  }
+  if (talking) return { kind: "say", text: line };
+  const text = line.trim();
+  if (text === "") return { kind: "nothing" };
+  if (!text.includes("@")) {
+    // A bare name is most likely an address without its domain.
+    const bare = /^[^\s@:;]{1,64}$/.test(text) && !text.startsWith("/");
+    return {
+      kind: "invalid",
+      message: bare ? report.bareWordWhileFree(text) : say.notInConversation(),
+    };
+  }
+  return addressCommand("call", text);
+}
+
+function addressCommand(kind: "call" | "invite", text: string): Command {
+  const parsed = parseAddress(text);
+  if (!parsed.ok) {
+    const message = parsed.kind === "missing-at"
+      ? report.bareName(text)
+      : say.notAnAddress(parsed.message);
+    return { kind: "invalid", message };
+  }
+  return { kind, address: text };
+}
