@@ -66,6 +66,8 @@ Options:
   --max-handshakes-per-ip N   the same, from one IP address (default 8)
   --signup               create the account NAME@DOMAIN on the node first (if it allows sign-up)
   --replace              sign in even if NAME@DOMAIN is signed in elsewhere; that agent stops
+  --require-encryption   refuse conversations in clear (original agents)
+  --no-encryption        talk in clear to everyone (keeps no identity key)
   --version              show the program's and Deno's versions
   --help                 show this help
 
@@ -105,6 +107,8 @@ const FLAGS = {
   "max-handshakes-per-ip": { type: "string" },
   signup: { type: "boolean" },
   replace: { type: "boolean" },
+  "require-encryption": { type: "boolean" },
+  "no-encryption": { type: "boolean" },
   version: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const satisfies Record<string, FlagSpec>;
@@ -172,6 +176,8 @@ export function parseFlags(args: string[], signal: AbortSignal): Invocation {
       maxPendingPerIp: numberFlag(values["max-handshakes-per-ip"]),
       signup: values.signup ?? false,
       replace: values.replace ?? false,
+      requireEncryption: values["require-encryption"] ?? false,
+      encryption: !(values["no-encryption"] ?? false),
       password,
       passwordOrigin: password === undefined ? undefined : "LUMI_PASSWORD",
       signal,

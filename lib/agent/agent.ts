@@ -38,6 +38,7 @@ import { type PasswordSource, SignedInElsewhereError, signUp } from "./node/regi
 import { PlumiClient } from "./node/client.ts";
 import { Presence } from "./node/presence.ts";
 import { Session } from "./chat/switchboard.ts";
+import { Keyring } from "./chat/keyring.ts";
 import {
   deregister,
   GaveUpError,
@@ -195,6 +196,8 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       }
     }
 
+    const keyring = o.encryption ? await openKeyring(o, ui, address) : undefined;
+
     const nodes = await withRetry(ui, stop.signal, () => findNode(o, ui, address));
     const node = nodes[0]!;
     const { socket, listener, groupListener } = openSockets(o);
@@ -234,6 +237,8 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       maxPendingPerIp: o.maxPendingPerIp,
       refusalReportMs: o.refusalReportMs,
       domainExists: (domain) => domainExists(domain, o.dns ?? systemDns()),
+      keyring,
+      requireEncryption: o.requireEncryption,
     });
     route.session = session;
     closing.unshift(() => session.close());
@@ -349,6 +354,25 @@ interface Loop {
   readonly iterations: number;
 }
 
+/** Load (or, at the first start, make) the identity key and the pinned keys of `address`. */
+async function openKeyring(
+  o: ResolvedAgentOptions,
+  ui: AgentUi,
+  address: string,
+): Promise<Keyring> {
+  const name = address.replace(/[\/\\]/g, "_");
+  const keyring = await Keyring.open({
+    address,
+    keyFile: `${name}.key`,
+    peersFile: `${name}.peers`,
+    files: o.keyFiles,
+  });
+  ui.info(
+    keyring.created ? say.identityCreated(keyring.fingerprint) : say.identity(keyring.fingerprint),
+  );
+  return keyring;
+}
+
 async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
   const { session, presence, ui } = loop;
   for (;;) {
@@ -414,6 +438,12 @@ async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
         } else await presence.signUp(loop.client, command.address, secret, loop.iterations);
         break;
       }
+      case "trust":
+        await session.trust(command.address);
+        break;
+      case "verify":
+        await session.verify(command.address);
+        break;
       case "help":
         for (const text of HELP) ui.info(text);
         break;

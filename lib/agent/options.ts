@@ -14,6 +14,7 @@ import type { DnsClient } from "../transport/dns.ts";
 import { connectTcp, listenTcp, type StreamConn, type StreamListener } from "../transport/tcp.ts";
 import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
 import type { InterfaceAddress } from "./node/advertise.ts";
+import { diskKeyFiles, type KeyFiles } from "./chat/keyring.ts";
 import { UsageError } from "./errors.ts";
 import { type LogSink, openFileSink } from "../packet_log.ts";
 import type { AgentUi } from "./terminal/ui.ts";
@@ -88,6 +89,12 @@ export interface AgentOptions {
   readonly replace?: boolean;
   /** PBKDF2 iterations for a new account's password (the node accepts 100,000 and up). Default: 600,000. */
   readonly signupIterations?: number;
+  /** Encrypt conversations with agents that can (identity key, pins). Default: true. */
+  readonly encryption?: boolean;
+  /** Refuse conversations in clear (original agents). Default: false. */
+  readonly requireEncryption?: boolean;
+  /** Where the identity and the known peers are kept. Default: files `<address>.key` and `<address>.peers`. */
+  readonly keyFiles?: KeyFiles;
   /** The terminal. Default: {@linkcode createConsoleUi} (stdin/stdout). */
   readonly ui?: AgentUi;
   /** Sockets. Default: `lib/transport`. */
@@ -131,6 +138,9 @@ export interface ResolvedAgentOptions {
   readonly signup: boolean;
   readonly replace: boolean;
   readonly signupIterations: number;
+  readonly encryption: boolean;
+  readonly requireEncryption: boolean;
+  readonly keyFiles: KeyFiles;
   readonly ui: AgentUi | undefined;
   readonly transport: AgentTransport;
   readonly clock: Clock;
@@ -283,12 +293,23 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
       100_000,
       6_000_000,
     ),
+    encryption: options.encryption ?? true,
+    requireEncryption: requireEncryption(options),
+    keyFiles: options.keyFiles ?? diskKeyFiles,
     ui: options.ui,
     transport: options.transport ?? defaultTransport,
     clock: options.clock ?? systemClock,
     networkInterfaces: options.networkInterfaces ?? (() => Deno.networkInterfaces()),
     signal: options.signal,
   };
+}
+
+function requireEncryption(options: AgentOptions): boolean {
+  const required = options.requireEncryption ?? false;
+  if (required && options.encryption === false) {
+    throw new UsageError("--require-encryption needs encryption on");
+  }
+  return required;
 }
 
 /**

@@ -80,7 +80,7 @@ export class PmiLink {
   readonly #decoder: PmiDecoder;
   readonly #frameTimeoutMs: number;
   readonly #maxQueued: number;
-  readonly #paceMs: number | undefined;
+  #paceMs: number | undefined;
   readonly #frames: PmiFrame[] = [];
   #ended = false;
   #failure: Error | undefined;
@@ -123,6 +123,11 @@ export class PmiLink {
   /** Whether {@linkcode PmiLink.close} or {@linkcode PmiLink.fail} was called. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Stop pacing: the peer is known to be one of ours (frames may go back to back). */
+  unpace(): void {
+    this.#paceMs = undefined;
   }
 
   /** Bytes queued and not yet written. */

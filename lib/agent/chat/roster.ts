@@ -20,6 +20,7 @@ import type { Group } from "../group/group.ts";
 import { say } from "../terminal/texts.ts";
 import { sameAddress } from "../addresses.ts";
 import { sanitize } from "../terminal/ui.ts";
+import type { Security } from "./secure.ts";
 
 /** A one-to-one conversation in the roster. */
 export interface Chat {
@@ -162,9 +163,18 @@ export class Roster {
         say.listEntry(
           t === this.#current,
           t.label,
-          isChat(t) ? `conversation with ${sanitize(t.conversation.peerNick)}` : t.describe(),
+          isChat(t)
+            ? `conversation with ${sanitize(t.conversation.peerNick)} (${
+              securityMark(t.conversation.security)
+            })`
+            : t.describe(),
         )
       ),
     ];
   }
+}
+
+function securityMark(security: Security): string {
+  if (security.kind === "clear") return "in clear";
+  return security.verified ? "encrypted, verified" : "encrypted";
 }

@@ -32,6 +32,8 @@ import { report, say } from "../terminal/texts.ts";
 import { ORIGINAL_PACE_MS } from "./pmi_link.ts";
 import type { PlumiClient } from "../node/client.ts";
 import { type Chat, isChat, Roster, type Target } from "./roster.ts";
+import type { Keyring } from "./keyring.ts";
+import { KeyChangedError } from "./secure.ts";
 import type { AgentUi } from "../terminal/ui.ts";
 
 export { explainEnd, sameAddress };
@@ -75,6 +77,12 @@ export interface SessionOptions {
   readonly refusalReportMs: number;
   /** Whether DNS knows a domain, to tell a missing domain from a missing user. Default: unknown. */
   readonly domainExists?: (domain: string) => Promise<DomainCheck>;
+  /** Our identity and the pinned keys: conversations are encrypted with agents that can. Default: none (all in clear). */
+  readonly keyring?: Keyring;
+  /** Refuse conversations in clear (`--require-encryption`). Default: false. */
+  readonly requireEncryption?: boolean;
+  /** How long a callee waits for a caller's first encrypted-handshake frame, ms. Default: 400. */
+  readonly secureGraceMs?: number;
 }
 
 /** The agent between registration and deregistration. */
@@ -210,7 +218,7 @@ export class Session {
         request.from,
         request.to,
         this.#o.advertised,
-        featureFields(this.#groupEndpoint?.port),
+        featureFields(this.#groupEndpoint?.port, this.#o.keyring !== undefined),
       );
       const now = this.#o.clock.now();
       this.#offers = this.#offers.filter((o) => now - o.at < OFFER_TTL_MS).slice(-MAX_OFFERS + 1);
@@ -239,15 +247,27 @@ export class Session {
       ui.info(say.calling(address));
       const found = await this.#dialer.lookUp(address, stop);
       if (!found || stop.aborted) return;
+      const keyring = this.#o.keyring;
+      const encrypted = keyring !== undefined && found.features.encrypted === true;
+      if (keyring && !encrypted && this.#o.requireEncryption) {
+        ui.warn(say.callFailed(address, say.clearRefused()));
+        return;
+      }
       const conversation = await this.#dialer.conversation(
         address,
         found.endpoint,
         stop,
         say.callFailed,
         found.features.extended,
+        keyring && {
+          keyring,
+          calledAddress: encrypted ? address : undefined,
+          require: this.#o.requireEncryption,
+        },
       );
       if (!conversation) return;
       ui.info(say.connected(conversation.peerNick, address));
+      if (keyring) ui.info(say.security(conversation.peerNick, address, conversation.security));
       this.#beginChat(conversation, address, true);
     } finally {
       this.#calling--;
@@ -288,6 +308,24 @@ export class Session {
     const target = this.#roster.find(name);
     if (typeof target === "string") this.#o.ui.warn(target);
     else this.#roster.switchTo(target);
+  }
+
+  /** `/trust address`: accept the changed key `address` last proved (then call again). */
+  async trust(address: string): Promise<void> {
+    const { ui, keyring } = this.#o;
+    if (!keyring) return ui.warn(say.noEncryption());
+    if (await keyring.trust(address)) ui.info(say.trusted(address));
+    else ui.warn(say.nothingToTrust(address));
+  }
+
+  /** `/verify address`: show the safety number with its pinned key; mark it verified. */
+  async verify(address: string): Promise<void> {
+    const { ui, keyring } = this.#o;
+    if (!keyring) return ui.warn(say.noEncryption());
+    const number = keyring.safetyNumber(address);
+    if (number === undefined) return ui.warn(say.noKeyYet(address));
+    await keyring.verify(address);
+    ui.info(say.safetyNumber(address, number));
   }
 
   /** `/list`: the open conversations and groups. */
@@ -436,6 +474,11 @@ export class Session {
         ...this.#timing,
         // The caller may be an original agent: nothing in PMI tells.
         paceMs: ORIGINAL_PACE_MS,
+        secure: this.#o.keyring && {
+          keyring: this.#o.keyring,
+          graceMs: this.#o.secureGraceMs,
+          require: this.#o.requireEncryption,
+        },
       });
       if (this.#closed) {
         conversation.close();
@@ -451,13 +494,17 @@ export class Session {
         this.#quiet.refused(report.quietCut(remote, conversation.peerNick));
       });
       const offer = this.#takeOffer();
-      this.#beginChat(conversation, offer.address, false, {
+      const security = conversation.security;
+      // An encrypted caller is named by the address its key proved, never by the node's word.
+      const address = security.kind === "encrypted" ? security.peerAddress : offer.address;
+      this.#beginChat(conversation, address, false, {
         release: typeof quiet === "string" ? () => {} : quiet,
         pushedOut: () => pushedOut,
         announced: offer.announced,
         remote,
       });
     } catch (error) {
+      if (error instanceof KeyChangedError) ui.warn(error.message);
       if (!this.#closed && !cut()) ui.warn(say.incomingFailed(remote, describeError(error)));
     } finally {
       answered();
@@ -516,6 +563,9 @@ export class Session {
       if (visible) return;
       visible = true;
       if (quiet) ui.info(say.incoming(conversation.peerNick, address));
+      if (quiet && this.#o.keyring) {
+        ui.info(say.security(conversation.peerNick, address, conversation.security));
+      }
       this.#roster.add(chat, focus);
     };
     if (quiet) this.#tentative.set(chat, quiet.release);

@@ -27,6 +27,8 @@ export type Command =
   | { readonly kind: "buddies" }
   | { readonly kind: "online" }
   | { readonly kind: "signup"; readonly address: string; readonly password?: string }
+  | { readonly kind: "trust"; readonly address: string }
+  | { readonly kind: "verify"; readonly address: string }
   | { readonly kind: "nothing" }
   | { readonly kind: "invalid"; readonly message: string };
 
@@ -48,6 +50,8 @@ export const HELP: readonly string[] = [
   "  /buddies           your buddies: online, busy, offline or unknown, and where to reach them",
   "  /online            who is online in your domain",
   "  /signup <address>  create an account on your node (the password is asked)",
+  "  /verify <address>  show the safety number to compare with <address>; mark its key verified",
+  "  /trust <address>   accept the new key of <address> after a changed-key warning",
   "  /wait              wait until a call comes in, or until the current conversation ends",
   "  /quit              deregister and leave (also Ctrl-C, or the end of the input)",
   "  /help              this list",
@@ -122,6 +126,14 @@ export function parseCommand(line: string, talking: boolean): Command {
         return { kind: "buddies" };
       case "/online":
         return { kind: "online" };
+      case "/trust":
+      case "/verify": {
+        const kind = word.toLowerCase() === "/trust" ? "trust" : "verify";
+        if (argument === "") return { kind: "invalid", message: `Usage: /${kind} <address>` };
+        const parsed = parseAddress(argument);
+        if (!parsed.ok) return { kind: "invalid", message: say.notAnAddress(parsed.message) };
+        return { kind, address: argument };
+      }
       case "/signup": {
         const [address = "", password] = rest;
         if (address === "") {

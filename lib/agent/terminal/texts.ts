@@ -7,6 +7,7 @@
 
 import { type Endpoint, formatEndpoint } from "../../plumi/address.ts";
 import { sanitize } from "./ui.ts";
+import type { Security } from "../chat/secure.ts";
 
 /** Who someone is in a message: `Joan (joan@bb.com)`, or the nick alone when the address is unknown. */
 export function who(nick: string, address: string | undefined): string {
@@ -15,6 +16,16 @@ export function who(nick: string, address: string | undefined): string {
 
 function relayed(relay: string | undefined): string {
   return relay === undefined ? "" : ` (relayed by ${sanitize(relay)})`;
+}
+
+/** How a conversation is protected, in words: encrypted and verified, encrypted, or in clear. */
+export function describeSecurity(security: Security): string {
+  if (security.kind === "clear") {
+    return "in clear (an original agent: anyone on the path can read it)";
+  }
+  if (security.verified) return "encrypted, verified";
+  const first = security.firstContact ? "first contact, key pinned; " : "";
+  return `encrypted (${first}not verified: /verify ${security.peerAddress})`;
 }
 
 /** The agent's stable output lines. */
@@ -39,6 +50,24 @@ export const say = {
   connected: (nick: string, address: string): string => `Connected to ${who(nick, address)}`,
   incoming: (nick: string, address: string | undefined): string =>
     `Incoming call from ${who(nick, address)}`,
+  identityCreated: (fingerprint: string): string =>
+    `Identity key made (first start), fingerprint ${fingerprint}`,
+  identity: (fingerprint: string): string => `Identity key fingerprint ${fingerprint}`,
+  security: (nick: string, address: string | undefined, security: Security): string =>
+    `Conversation with ${who(nick, address)}: ${describeSecurity(security)}`,
+  clearRefused: (): string =>
+    "it is an original agent (the conversation would be in clear) and --require-encryption is set",
+  noEncryption: (): string => "Encryption is off in this agent",
+  trusted: (address: string): string =>
+    `The new key of ${address} is trusted now; call ${address} again`,
+  nothingToTrust: (address: string): string =>
+    `No changed key of ${address} is waiting to be trusted`,
+  noKeyYet: (address: string): string =>
+    `No key of ${address} is known yet: talk to ${address} first (encrypted), then /verify`,
+  safetyNumber: (address: string, number: string): string =>
+    `Safety number with ${address}: ${number}\n` +
+    `  Compare it with ${address} by voice or in person: it must be the same on both sides.` +
+    ` ${address} is now marked verified.`,
   incomingFailed: (from: Endpoint, why: string): string =>
     `Incoming connection from ${formatEndpoint(from)} dropped: ${why}`,
   refusedBusy: (from: Endpoint, count = 1): string =>
