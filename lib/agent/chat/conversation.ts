@@ -69,6 +69,11 @@ export interface ConversationOptions {
   readonly paceMs?: number;
   /** Encrypt the conversation when the peer can (see `secure.ts`). Default: always in clear. */
   readonly secure?: SecureConversationOptions;
+  /**
+   * Called once the nicknames are exchanged, before the encrypted handshake
+   * (if any): the connection is no longer being set up. Default: nothing.
+   */
+  readonly onNicks?: (peerNick: string) => void;
 }
 
 /** How a conversation is encrypted. */
@@ -232,6 +237,7 @@ export class Conversation {
    */
   static async open(options: ConversationOptions): Promise<Conversation> {
     const handshake = await exchangeNicks(options);
+    options.onNicks?.(handshake.peerNick);
     const secure = options.secure;
     if (!secure) {
       handshake.done();

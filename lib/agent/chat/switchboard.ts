@@ -466,6 +466,9 @@ export class Session {
       if (answering) this.#answering--;
       answering = false;
     };
+    let pushedOut = false;
+    /** The quiet-budget slot, once the nicknames are in. */
+    const quiet: { release?: () => void } = {};
     try {
       const conversation = await Conversation.open({
         conn,
@@ -479,33 +482,40 @@ export class Session {
           graceMs: this.#o.secureGraceMs,
           require: this.#o.requireEncryption,
         },
+        // The nicknames are in: the handshake slot goes back, and the conversation is quiet
+        // (its encrypted handshake included) until a line.
+        onNicks: (peerNick) => {
+          answered();
+          release();
+          const slot = this.#quiet.admit(remote.ip, this.#o.maxPendingPerIp, () => {
+            pushedOut = true;
+            closeQuietly(conn);
+            this.#quiet.refused(report.quietCut(remote, peerNick));
+          });
+          quiet.release = typeof slot === "string" ? () => {} : slot;
+        },
       });
-      if (this.#closed) {
+      if (this.#closed || pushedOut) {
         conversation.close();
+        quiet.release?.();
         return;
       }
-      // The handshake is over: its slot goes back, and the conversation is quiet until a line.
-      answered();
-      release();
-      let pushedOut = false;
-      const quiet = this.#quiet.admit(remote.ip, this.#o.maxPendingPerIp, () => {
-        pushedOut = true;
-        conversation.close();
-        this.#quiet.refused(report.quietCut(remote, conversation.peerNick));
-      });
       const offer = this.#takeOffer();
       const security = conversation.security;
       // An encrypted caller is named by the address its key proved, never by the node's word.
       const address = security.kind === "encrypted" ? security.peerAddress : offer.address;
       this.#beginChat(conversation, address, false, {
-        release: typeof quiet === "string" ? () => {} : quiet,
+        release: quiet.release ?? (() => {}),
         pushedOut: () => pushedOut,
         announced: offer.announced,
         remote,
       });
     } catch (error) {
+      quiet.release?.();
       if (error instanceof KeyChangedError) ui.warn(error.message);
-      if (!this.#closed && !cut()) ui.warn(say.incomingFailed(remote, describeError(error)));
+      if (!this.#closed && !cut() && !pushedOut) {
+        ui.warn(say.incomingFailed(remote, describeError(error)));
+      }
     } finally {
       answered();
       unwatch();
