@@ -2,12 +2,12 @@ import { deepStrictEqual, strictEqual } from "#assert";
 import { SecureChannel } from "./channel.ts";
 import { generateKeyPair, HandshakeState } from "./noise.ts";
 
-function pair(): [SecureChannel, SecureChannel] {
+async function pair(): Promise<[SecureChannel, SecureChannel]> {
   const i = new HandshakeState({ pattern: "XX", initiator: true, staticKeys: generateKeyPair() });
   const r = new HandshakeState({ pattern: "XX", initiator: false, staticKeys: generateKeyPair() });
-  r.readMessage(i.writeMessage());
-  i.readMessage(r.writeMessage());
-  r.readMessage(i.writeMessage());
+  await r.readMessage(await i.writeMessage());
+  await i.readMessage(await r.writeMessage());
+  await r.readMessage(await i.writeMessage());
   return [
     new SecureChannel(i.result!.send, i.result!.receive),
     new SecureChannel(r.result!.send, r.result!.receive),
@@ -16,16 +16,16 @@ function pair(): [SecureChannel, SecureChannel] {
 
 const text = (s: string) => new TextEncoder().encode(s);
 
-Deno.test("channel: records open in order, both ways", () => {
-  const [a, b] = pair();
+Deno.test("channel: records open in order, both ways", async () => {
+  const [a, b] = await pair();
   for (const line of ["hello", "", "x".repeat(5000)]) {
     deepStrictEqual(b.open(a.seal(text(line))), { ok: true, plaintext: text(line) });
     deepStrictEqual(a.open(b.seal(text(line))), { ok: true, plaintext: text(line) });
   }
 });
 
-Deno.test("channel: a replayed record is refused as replayed and ends the channel", () => {
-  const [a, b] = pair();
+Deno.test("channel: a replayed record is refused as replayed and ends the channel", async () => {
+  const [a, b] = await pair();
   const first = a.seal(text("one"));
   strictEqual(b.open(first).ok, true);
   const again = b.open(first);
@@ -34,16 +34,16 @@ Deno.test("channel: a replayed record is refused as replayed and ends the channe
   strictEqual(b.open(a.seal(text("two"))).ok, false);
 });
 
-Deno.test("channel: a record after a missing one is refused as dropped", () => {
-  const [a, b] = pair();
+Deno.test("channel: a record after a missing one is refused as dropped", async () => {
+  const [a, b] = await pair();
   a.seal(text("lost"));
   const r = b.open(a.seal(text("next")));
   strictEqual(r.ok === false && r.fault, "dropped");
 });
 
-Deno.test("channel: a changed byte, in the body or the counter, is tampered", () => {
+Deno.test("channel: a changed byte, in the body or the counter, is tampered", async () => {
   for (const at of [0, 7, 8, 12, 30]) {
-    const [a, b] = pair();
+    const [a, b] = await pair();
     const record = a.seal(text("pay 10 euros"));
     record[at]! ^= 0x01;
     const r = b.open(record);
@@ -51,8 +51,8 @@ Deno.test("channel: a changed byte, in the body or the counter, is tampered", ()
   }
 });
 
-Deno.test("channel: a record too short to hold counter and tag is refused", () => {
-  const [, b] = pair();
+Deno.test("channel: a record too short to hold counter and tag is refused", async () => {
+  const [, b] = await pair();
   const r = b.open(new Uint8Array(20));
   strictEqual(r.ok === false && r.fault, "short");
 });

@@ -75,29 +75,29 @@ export class ChannelHandshake {
   }
 
   /** The initiator's first message (`→ e`, with the version). */
-  start(): Uint8Array {
+  start(): Promise<Uint8Array> {
     return this.#state.writeMessage(encoder.encode(CHANNEL_VERSION));
   }
 
   /** Read the peer's next handshake message. */
-  receive(message: Uint8Array): HandshakeStep {
+  async receive(message: Uint8Array): Promise<HandshakeStep> {
     try {
-      return this.#receive(message);
+      return await this.#receive(message);
     } catch (error) {
       if (!(error instanceof NoiseError)) throw error;
       return { kind: "error", reason: `the encrypted-channel handshake failed: ${error.message}` };
     }
   }
 
-  #receive(message: Uint8Array): HandshakeStep {
-    const payload = this.#state.readMessage(message);
+  async #receive(message: Uint8Array): Promise<HandshakeStep> {
+    const payload = await this.#state.readMessage(message);
     const text = decodeText(payload);
     if (text === undefined) return { kind: "error", reason: "a handshake payload is not text" };
     const address = encoder.encode(this.#options.address);
     if (this.#options.initiator) {
       // ← e, ee, s, es: the responder's address; answer → s, se with ours.
       this.#peerAddress = text;
-      const send = this.#state.writeMessage(address);
+      const send = await this.#state.writeMessage(address);
       return this.#established(send);
     }
     if (this.#state.result === undefined) {
@@ -108,7 +108,7 @@ export class ChannelHandshake {
           reason: `the peer speaks ${JSON.stringify(text)}, not ${CHANNEL_VERSION}`,
         };
       }
-      return { kind: "send", send: this.#state.writeMessage(address) };
+      return { kind: "send", send: await this.#state.writeMessage(address) };
     }
     this.#peerAddress = text;
     return this.#established(undefined);

@@ -20,13 +20,13 @@ function sides(callerNick = "Ana", calleeNick = "Bo", calleeSeen = calleeNick) {
   return { caller, callee };
 }
 
-Deno.test("handshake: both sides learn the other's address and key, and can talk", () => {
+Deno.test("handshake: both sides learn the other's address and key, and can talk", async () => {
   const { caller, callee } = sides();
-  const m2 = callee.receive(caller.start());
+  const m2 = await callee.receive(await caller.start());
   if (m2.kind !== "send") throw new Error(m2.kind);
-  const done = caller.receive(m2.send);
+  const done = await caller.receive(m2.send);
   if (done.kind !== "established" || done.send === undefined) throw new Error(done.kind);
-  const end = callee.receive(done.send);
+  const end = await callee.receive(done.send);
   if (end.kind !== "established") throw new Error(end.kind);
   strictEqual(done.peerAddress, "bo@aa.test");
   strictEqual(end.peerAddress, "ana@aa.test");
@@ -37,16 +37,16 @@ Deno.test("handshake: both sides learn the other's address and key, and can talk
   deepStrictEqual(end.channel.open(done.channel.seal(line)), { ok: true, plaintext: line });
 });
 
-Deno.test("handshake: nicknames changed on the way make it fail", () => {
+Deno.test("handshake: nicknames changed on the way make it fail", async () => {
   const { caller, callee } = sides("Ana", "Bo", "Mallory");
-  const m2 = callee.receive(caller.start());
+  const m2 = await callee.receive(await caller.start());
   if (m2.kind !== "send") throw new Error(m2.kind);
-  const r = caller.receive(m2.send);
+  const r = await caller.receive(m2.send);
   strictEqual(r.kind, "error");
   ok(r.kind === "error" && r.reason.includes("handshake failed"));
 });
 
-Deno.test("handshake: garbage instead of a handshake message is an error, not a throw", () => {
+Deno.test("handshake: garbage instead of a handshake message is an error, not a throw", async () => {
   const { callee } = sides();
-  strictEqual(callee.receive(new Uint8Array(5)).kind, "error");
+  strictEqual((await callee.receive(new Uint8Array(5))).kind, "error");
 });

@@ -11,24 +11,24 @@
 
 import { sha256 } from "#hashes/sha2.js";
 import { fromBase64Url, toBase64Url } from "../auth.ts";
-import { generateKeyPair, type KeyPair, keyPairFromSecret } from "./noise.ts";
+import { generateKeyPair, type KeyPair, keyPairFromSecret, type RawKeyPair } from "./noise.ts";
 
-export type { KeyPair };
+export type { KeyPair, RawKeyPair };
 
 const HEADER = "# LUMI identity key: keep this file private; losing it changes your key";
 
 /** A new identity (a fresh random key pair). */
-export function newIdentity(): KeyPair {
+export function newIdentity(): RawKeyPair {
   return generateKeyPair();
 }
 
 /** The text of an identity file for `address`. */
-export function encodeIdentityFile(address: string, keys: KeyPair): string {
+export function encodeIdentityFile(address: string, keys: RawKeyPair): string {
   return `${HEADER}\naddress=${address}\nsecret=${toBase64Url(new Uint8Array(keys.secretKey))}\n`;
 }
 
 /** Read an identity file: the key pair, or a `SyntaxError` saying what is wrong. */
-export function decodeIdentityFile(text: string): KeyPair | SyntaxError {
+export function decodeIdentityFile(text: string): RawKeyPair | SyntaxError {
   const line = text.split("\n").find((l) => l.startsWith("secret="));
   if (line === undefined) return new SyntaxError("the identity file has no secret= line");
   const secret = fromBase64Url(line.slice("secret=".length).trim());

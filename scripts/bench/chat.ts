@@ -232,8 +232,8 @@ export async function handshakeLatency(count: number): Promise<LatencySummary> {
           address: "ana@b.test",
           prologue,
         });
-        await writeAll(callerConn, encodePieces(HANDSHAKE_FRAME, hs.start()));
-        const step = hs.receive(await caller.message());
+        await writeAll(callerConn, encodePieces(HANDSHAKE_FRAME, await hs.start()));
+        const step = await hs.receive(await caller.message());
         if (step.kind !== "established") throw new Error("handshake bench: caller failed");
         await writeAll(callerConn, encodePieces(HANDSHAKE_FRAME, step.send!));
       })();
@@ -246,10 +246,10 @@ export async function handshakeLatency(count: number): Promise<LatencySummary> {
           address: "bo@b.test",
           prologue,
         });
-        const answer = hs.receive(await callee.message());
+        const answer = await hs.receive(await callee.message());
         if (answer.kind !== "send") throw new Error("handshake bench: callee failed");
         await writeAll(calleeConn, encodePieces(HANDSHAKE_FRAME, answer.send));
-        const done = hs.receive(await callee.message());
+        const done = await hs.receive(await callee.message());
         if (done.kind !== "established") throw new Error("handshake bench: callee failed");
       })();
       await Promise.all([calling, answering]);
@@ -264,7 +264,7 @@ export async function handshakeLatency(count: number): Promise<LatencySummary> {
 }
 
 /** Two real agents through a real node, encrypted unless `clear`. */
-async function agentsChat(
+export async function agentsChat(
   context: BenchContext,
   pings: number,
   burst: number,

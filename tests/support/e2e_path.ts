@@ -363,12 +363,12 @@ export class Interceptor implements AsyncDisposable {
     });
     const first = await caller.message();
     if (first === null) return;
-    const answer = facing.receive(first);
+    const answer = await facing.receive(first);
     if (answer.kind !== "send") return;
     await writeAll(callerConn, encodePieces(HANDSHAKE_FRAME, answer.send));
     const last = await caller.message();
     if (last === null) return;
-    const done = facing.receive(last);
+    const done = await facing.receive(last);
     if (done.kind !== "established") return;
     this.log.completed.push("caller");
     await this.#read(caller, done.channel);

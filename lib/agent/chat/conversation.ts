@@ -210,6 +210,10 @@ export class Conversation {
   readonly #records = new PieceJoiner(MAX_RECORD_BYTES);
   /** A frame already being read when the conversation was handed over (a callee in clear). */
   #first: Promise<PmiFrame | null> | undefined;
+  /** Lines waiting to be sealed while the socket is busy (encrypted conversations). */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #sealing = false;
 
   /**
    * Wrap a link whose nicknames were exchanged (see {@linkcode exchangeNicks}),
@@ -329,11 +333,50 @@ export class Conversation {
   send(text: string): boolean {
     const channel = this.#channel;
     if (!channel) return this.#link.write(encodeLine(text));
-    // One record per line (a line past 16 KB: several), each whole inside the channel.
+    if (this.#link.closed) return false;
+    // A line past 16 KB goes as several entries; each entry is whole inside the channel.
     for (const piece of splitUtf8(encoder.encode(text), RECORD_TEXT_BYTES)) {
-      const record = new Uint8Array(piece.length + 1);
+      this.#pending.push(piece);
+      this.#pendingBytes += piece.length;
+    }
+    if (this.#pendingBytes + this.#link.queuedBytes > MAX_PENDING_BYTES) {
+      this.#link.fail(new OverloadError("does not read what is sent (1 MiB waiting)"));
+      return false;
+    }
+    // Lines typed while the socket is busy are sealed together once it drains: one record
+    // (one AEAD operation) for a burst, and a single line still goes out at once.
+    if (!this.#link.writing) return this.#sealPending(channel);
+    if (!this.#sealing) {
+      this.#sealing = true;
+      void this.#link.drained().then(() => {
+        this.#sealing = false;
+        this.#sealPending(channel);
+      });
+    }
+    return true;
+  }
+
+  /** Seal the lines waiting into as few records as fit, and queue them. */
+  #sealPending(channel: SecureChannel): boolean {
+    while (this.#pending.length > 0) {
+      let size = 1;
+      let count = 0;
+      while (
+        count < this.#pending.length && size + 2 + this.#pending[count]!.length <= MAX_RECORD_PLAIN
+      ) {
+        size += 2 + this.#pending[count]!.length;
+        count++;
+      }
+      const record = new Uint8Array(size);
       record[0] = LINE_RECORD;
-      record.set(piece, 1);
+      let at = 1;
+      for (const piece of this.#pending.splice(0, count)) {
+        record[at] = piece.length >> 8;
+        record[at + 1] = piece.length & 0xff;
+        record.set(piece, at + 2);
+        at += 2 + piece.length;
+        this.#pendingBytes -= piece.length;
+      }
       if (!this.#link.write(encodePieces(RECORD_FRAME, channel.seal(record)))) return false;
     }
     return true;
@@ -355,12 +398,19 @@ export class Conversation {
     if (!opened.ok) return new ChannelError(opened.reason);
     const record = opened.plaintext;
     // Record types other than lines are for later versions: skipped.
-    if (record[0] === LINE_RECORD) handlers.onLine(textDecoder.decode(record.subarray(1)));
+    if (record[0] !== LINE_RECORD) return undefined;
+    for (let at = 1; at < record.length;) {
+      const length = (record[at]! << 8) | (record[at + 1] ?? 0);
+      if (at + 2 + length > record.length) return new ChannelError("a record's lines overrun it");
+      handlers.onLine(textDecoder.decode(record.subarray(at + 2, at + 2 + length)));
+      at += 2 + length;
+    }
     return undefined;
   }
 
   /** Wait until what was sent is written, or `timeoutMs` passes. */
   flush(timeoutMs: number): Promise<void> {
+    if (this.#channel) this.#sealPending(this.#channel);
     return this.#link.flush(timeoutMs);
   }
 
@@ -379,10 +429,14 @@ export class Conversation {
 
 const encoder = new TextEncoder();
 const textDecoder = new TextDecoder();
-/** First byte of a record that carries one line. */
+/** First byte of a record that carries lines. */
 const LINE_RECORD = 0x4c;
-/** Most text bytes per record. */
+/** Most text bytes of one line entry (a longer line: several entries). */
 const RECORD_TEXT_BYTES = 16_000;
+/** Largest record plaintext: its type byte and entries of a 2-byte length and a line. */
+const MAX_RECORD_PLAIN = 16_384;
+/** Most bytes of lines waiting to be sealed, beside what the link has queued. */
+const MAX_PENDING_BYTES = 1024 * 1024;
 
 /** Why a conversation ended, in words. */
 export function explainEnd(end: ConversationEnd, peerNick: string): string {

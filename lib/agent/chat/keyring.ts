@@ -14,9 +14,9 @@ import {
   decodeIdentityFile,
   encodeIdentityFile,
   fingerprint,
-  type KeyPair,
   KnownPeers,
   newIdentity,
+  type RawKeyPair,
   safetyNumber,
   sameKey,
 } from "../../crypto/mod.ts";
@@ -74,7 +74,7 @@ export interface KeyringOptions {
 /** The identity and the pinned keys of one agent. */
 export class Keyring {
   /** Our key pair. */
-  readonly identity: KeyPair;
+  readonly identity: RawKeyPair;
   /** Our @MI address. */
   readonly address: string;
   /** Whether the identity was made at this start (first start). */
@@ -86,7 +86,7 @@ export class Keyring {
   readonly #refused = new Map<string, Uint8Array>();
 
   private constructor(
-    identity: KeyPair,
+    identity: RawKeyPair,
     created: boolean,
     peers: KnownPeers,
     options: KeyringOptions,
@@ -104,7 +104,7 @@ export class Keyring {
     const files = options.files ?? diskKeyFiles;
     const keyFile = options.keyFile ?? `${options.address}.key`;
     const text = await files.read(keyFile);
-    let identity: KeyPair;
+    let identity: RawKeyPair;
     let created = false;
     if (text === undefined) {
       identity = newIdentity();

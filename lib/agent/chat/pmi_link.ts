@@ -130,6 +130,17 @@ export class PmiLink {
     this.#paceMs = undefined;
   }
 
+  /** Whether bytes are queued or being written. */
+  get writing(): boolean {
+    return this.#writing || this.#queue.length > 0;
+  }
+
+  /** Resolves once everything queued is written, or the link closes. */
+  drained(): Promise<void> {
+    if (!this.writing || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
+
   /** Bytes queued and not yet written. */
   get queuedBytes(): number {
     return this.#queued;

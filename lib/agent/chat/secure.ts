@@ -137,8 +137,8 @@ export async function secureAsCaller(
     address: keyring.address,
     prologue: conversationPrologue(nicks.caller, nicks.callee),
   });
-  link.write(encodePieces(HANDSHAKE_FRAME, handshake.start()));
-  const step = handshake.receive(await readHandshake(link));
+  link.write(encodePieces(HANDSHAKE_FRAME, await handshake.start()));
+  const step = await handshake.receive(await readHandshake(link));
   if (step.kind === "error") throw new HandshakeError(step.reason);
   if (step.kind !== "established") throw new HandshakeError("the handshake went out of order");
   if (!sameAddress(step.peerAddress, calledAddress)) {
@@ -190,12 +190,12 @@ export async function secureAsCallee(
     address: keyring.address,
     prologue: conversationPrologue(nicks.caller, nicks.callee),
   });
-  const answer = handshake.receive(await readHandshake(link, frame));
+  const answer = await handshake.receive(await readHandshake(link, frame));
   if (answer.kind !== "send") {
     throw new HandshakeError(answer.kind === "error" ? answer.reason : "handshake out of order");
   }
   link.write(encodePieces(HANDSHAKE_FRAME, answer.send));
-  const done = handshake.receive(await readHandshake(link));
+  const done = await handshake.receive(await readHandshake(link));
   if (done.kind === "error") throw new HandshakeError(done.reason);
   if (done.kind !== "established") throw new HandshakeError("the handshake went out of order");
   const security = await judge(keyring, done.peerAddress, done.peerKey);
