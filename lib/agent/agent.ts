@@ -39,6 +39,7 @@ import { PlumiClient } from "./node/client.ts";
 import { Presence } from "./node/presence.ts";
 import { Session } from "./chat/switchboard.ts";
 import { Keyring } from "./chat/keyring.ts";
+import { keyFromText, keyToText } from "../crypto/mod.ts";
 import {
   deregister,
   GaveUpError,
@@ -197,6 +198,8 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     }
 
     const keyring = o.encryption ? await openKeyring(o, ui, address) : undefined;
+    /** The extended session, once registered: the node that vouches for its users' keys. */
+    const vouching: { session?: ExtendedSession } = {};
 
     const nodes = await withRetry(ui, stop.signal, () => findNode(o, ui, address));
     const node = nodes[0]!;
@@ -239,6 +242,10 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       domainExists: (domain) => domainExists(domain, o.dns ?? systemDns()),
       keyring,
       requireEncryption: o.requireEncryption,
+      vouch: async (peer) => {
+        const text = await vouching.session?.vouchedKey(peer).catch(() => undefined);
+        return text === undefined ? undefined : keyFromText(text);
+      },
     });
     route.session = session;
     closing.unshift(() => session.close());
@@ -312,6 +319,13 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       });
       closing.unshift(() => extended?.stop());
       extended.start();
+      vouching.session = extended;
+      if (keyring) {
+        const refused = await extended.publishKey(keyToText(keyring.identity.publicKey))
+          .catch(() => "silent");
+        if (refused === "changed") ui.warn(say.keyBoundElsewhere(address));
+        else if (refused === undefined) ui.info(say.keyBound(domain));
+      }
       presence.attach(extended);
       ui.info("This node keeps your buddies: /buddies, /add, /del, /online");
       void presence.refresh();

@@ -34,6 +34,7 @@ import { isV2, param } from "../plumi/params.ts";
 import { type AccountStore, StoreError } from "./store.ts";
 import { BuddyService, type RemoteBuddies, reply, splitAddress } from "./buddies.ts";
 import { onlinePage } from "./online.ts";
+import { answerIdentity } from "./identity_keys.ts";
 import { SignupLimit } from "./signup_limit.ts";
 
 export type { BuddyState, RemoteBuddies } from "./buddies.ts";
@@ -107,7 +108,9 @@ function storeFailure(message: PlumiMessage): PlumiMessage | undefined {
       return { kind: "deregister-reply", code: 1, params: ["v=2", "e=store"] };
     case "ext-request":
       if (message.type === "U") return reply("U", 4, "e=store");
-      if (message.type === "B" || message.type === "S" || message.type === "O") {
+      if (
+        message.type === "B" || message.type === "S" || message.type === "O" || message.type === "I"
+      ) {
         return reply(message.type, 1, "e=store");
       }
       return undefined;
@@ -275,6 +278,19 @@ export class ExtendedService {
         return onlinePage(this.#directory.onlineIndex, message.params);
       case "P":
         return this.#buddies.presenceQuery(message);
+      case "I": {
+        const owner = this.#caller(message.address, message.params, from);
+        if (!owner) return reply("I", 1, "e=auth");
+        return answerIdentity(
+          {
+            store: this.#store,
+            isProtected: (name) => this.#protected.has(name),
+            isLocal: this.#isLocal,
+          },
+          owner,
+          message,
+        );
+      }
     }
   }
 

@@ -81,12 +81,12 @@ export const MAX_EXTENDED_PACKET_BYTES = 512;
  * Letters of the extension packet types (`P<letter>` requests, `R<letter>`
  * replies), spoken only between peers that negotiated `v=2`:
  * `K` keep-alive, `U` sign-up, `B` buddy list change, `S` buddy status,
- * `O` who is online, `P` presence query between nodes.
+ * `O` who is online, `P` presence query between nodes, `I` identity keys.
  */
-export const EXTENSION_TYPES = "KUBSOP";
+export const EXTENSION_TYPES = "KUBSOPI";
 
 /** An extension packet type letter. */
-export type ExtensionType = "K" | "U" | "B" | "S" | "O" | "P";
+export type ExtensionType = "K" | "U" | "B" | "S" | "O" | "P" | "I";
 
 /** `P<type><addr>[;param…]`: an extension request about `address`. */
 export interface ExtensionRequest {

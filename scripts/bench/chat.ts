@@ -329,17 +329,20 @@ export async function benchChat(context: BenchContext): Promise<BenchResult> {
   const burst = context.smoke ? 2_000 : 200_000;
   context.progress("chat: lib/pmi over a loopback TCP pair (baseline)");
   const baseline = await pmiBaseline(pings, burst);
-  context.progress("chat: two agents through a node, in clear");
-  let agents: ChatFigures | undefined;
-  let encrypted: ChatFigures | undefined;
+  const measure = async (clear: boolean): Promise<ChatFigures | undefined> => {
+    try {
+      return await agentsChat(context, pings, burst, clear);
+    } catch (error) {
+      const why = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      failure = `${failure ? `${failure}; ` : ""}${clear ? "in clear" : "encrypted"}: ${why}`;
+      return undefined;
+    }
+  };
   let failure: string | undefined;
-  try {
-    agents = await agentsChat(context, pings, burst, true);
-    context.progress("chat: two agents through a node, encrypted");
-    encrypted = await agentsChat(context, pings, burst);
-  } catch (error) {
-    failure = error instanceof Error ? error.message.split("\n")[0] : String(error);
-  }
+  context.progress("chat: two agents through a node, in clear");
+  const agents = await measure(true);
+  context.progress("chat: two agents through a node, encrypted");
+  const encrypted = await measure(false);
   context.progress("chat: encrypted handshakes over loopback TCP");
   const handshake = await handshakeLatency(context.smoke ? 20 : 500);
   const row = (label: string, f: ChatFigures | undefined) => [

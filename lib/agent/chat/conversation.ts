@@ -86,6 +86,8 @@ export interface SecureConversationOptions {
   readonly graceMs?: number;
   /** Refuse a conversation in clear (`--require-encryption`). Default: false. */
   readonly require?: boolean;
+  /** The key the node vouches for an address, checked at first contact. Default: none. */
+  readonly vouch?: (address: string) => Promise<Uint8Array | undefined>;
 }
 
 /** How a conversation ended. */
@@ -257,10 +259,23 @@ export class Conversation {
       let first: Promise<PmiFrame | null> | undefined;
       handshake.expect("encrypted handshake");
       if (options.role === "caller" && secure.calledAddress !== undefined) {
-        secured = await secureAsCaller(link, secure.keyring, nicks, secure.calledAddress);
+        secured = await secureAsCaller(
+          link,
+          secure.keyring,
+          nicks,
+          secure.calledAddress,
+          secure.vouch,
+        );
       } else if (options.role === "callee") {
         const graceMs = secure.graceMs ?? DEFAULT_SECURE_GRACE_MS;
-        const outcome = await secureAsCallee(link, secure.keyring, nicks, options.clock, graceMs);
+        const outcome = await secureAsCallee(
+          link,
+          secure.keyring,
+          nicks,
+          options.clock,
+          graceMs,
+          secure.vouch,
+        );
         if (outcome.kind === "secured") secured = outcome.secured;
         else first = outcome.first;
       }

@@ -143,6 +143,11 @@ export class Keyring {
     return { kind: "first-contact" };
   }
 
+  /** Whether no key is pinned for `address` yet (the next one will be a first contact). */
+  isNew(address: string): boolean {
+    return this.#peers.get(address) === undefined;
+  }
+
   /** `/trust address`: pin the changed key it last proved; `false` if none was refused. */
   async trust(address: string): Promise<boolean> {
     const key = this.#refused.get(address.toLowerCase());

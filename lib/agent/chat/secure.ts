@@ -19,6 +19,7 @@ import {
   HANDSHAKE_FRAME,
   MAX_HANDSHAKE_BYTES,
   PieceJoiner,
+  sameKey,
   type SecureChannel,
 } from "../../crypto/mod.ts";
 import { encodePieces } from "../../crypto/wire.ts";
@@ -46,6 +47,8 @@ export type Security =
     readonly verified: boolean;
     /** This key was pinned just now: the first contact with this address. */
     readonly firstContact: boolean;
+    /** The peer's node vouched for this key (checked at first contact). */
+    readonly vouched: boolean;
   };
 
 /** An encrypted conversation's channel and what protects it. */
@@ -78,6 +81,21 @@ export class KeyChangedError extends HandshakeError {
   }
 }
 
+/** At first contact, a key other than the one the peer's node vouches for: refused. */
+export class KeyDisownedError extends HandshakeError {
+  constructor(address: string, vouched: Uint8Array, now: Uint8Array) {
+    super(
+      `WARNING: the key that answered as ${address} (${
+        fingerprint(now)
+      }) is not the one its node ` +
+        `vouches for (${
+          fingerprint(vouched)
+        }). Someone may be between you. The conversation is refused.`,
+    );
+    this.name = "KeyDisownedError";
+  }
+}
+
 const decoder = new TextDecoder();
 
 /** The nickname as it went on the wire (cut to 99 bytes), for the prologue. */
@@ -104,11 +122,22 @@ async function readHandshake(
   }
 }
 
+/** How to ask the node which key it vouches for an address. */
+export type Vouch = (address: string) => Promise<Uint8Array | undefined>;
+
 async function judge(
   keyring: Keyring,
   address: string,
   key: Uint8Array,
+  vouch: Vouch | undefined,
 ): Promise<Secured["security"]> {
+  let vouched = false;
+  if (vouch && keyring.isNew(address)) {
+    // First contact: the node's word, when it has one, must match the key that answered.
+    const word = await vouch(address);
+    if (word !== undefined && !sameKey(word, key)) throw new KeyDisownedError(address, word, key);
+    vouched = word !== undefined;
+  }
   const verdict = await keyring.judge(address, key);
   if (verdict.kind === "changed") throw new KeyChangedError(address, verdict.pinned, key);
   return {
@@ -117,6 +146,7 @@ async function judge(
     peerKey: key,
     verified: verdict.kind === "known" && verdict.verified,
     firstContact: verdict.kind === "first-contact",
+    vouched,
   };
 }
 
@@ -130,6 +160,7 @@ export async function secureAsCaller(
   keyring: Keyring,
   nicks: { readonly caller: string; readonly callee: string },
   calledAddress: string,
+  vouch?: Vouch,
 ): Promise<Secured> {
   const handshake = new ChannelHandshake({
     initiator: true,
@@ -146,7 +177,7 @@ export async function secureAsCaller(
       `the key that answered claims to be ${step.peerAddress}, not ${calledAddress}`,
     );
   }
-  const security = await judge(keyring, calledAddress, step.peerKey);
+  const security = await judge(keyring, calledAddress, step.peerKey, vouch);
   link.write(encodePieces(HANDSHAKE_FRAME, step.send!));
   return { channel: step.channel, security };
 }
@@ -167,6 +198,7 @@ export async function secureAsCallee(
   nicks: { readonly caller: string; readonly callee: string },
   clock: Clock,
   graceMs: number,
+  vouch?: Vouch,
 ): Promise<CalleeOutcome> {
   const first = link.next();
   // Swallow here: a failure is seen by whoever awaits `first` next.
@@ -198,6 +230,6 @@ export async function secureAsCallee(
   const done = await handshake.receive(await readHandshake(link));
   if (done.kind === "error") throw new HandshakeError(done.reason);
   if (done.kind !== "established") throw new HandshakeError("the handshake went out of order");
-  const security = await judge(keyring, done.peerAddress, done.peerKey);
+  const security = await judge(keyring, done.peerAddress, done.peerKey, vouch);
   return { kind: "secured", secured: { channel: done.channel, security } };
 }

@@ -33,7 +33,7 @@ import { ORIGINAL_PACE_MS } from "./pmi_link.ts";
 import type { PlumiClient } from "../node/client.ts";
 import { type Chat, isChat, Roster, type Target } from "./roster.ts";
 import type { Keyring } from "./keyring.ts";
-import { KeyChangedError } from "./secure.ts";
+import { KeyChangedError, KeyDisownedError } from "./secure.ts";
 import type { AgentUi } from "../terminal/ui.ts";
 
 export { explainEnd, sameAddress };
@@ -83,6 +83,8 @@ export interface SessionOptions {
   readonly requireEncryption?: boolean;
   /** How long a callee waits for a caller's first encrypted-handshake frame, ms. Default: 400. */
   readonly secureGraceMs?: number;
+  /** The key our node vouches for an address, checked at first contact. Default: none. */
+  readonly vouch?: (address: string) => Promise<Uint8Array | undefined>;
 }
 
 /** The agent between registration and deregistration. */
@@ -263,6 +265,7 @@ export class Session {
           keyring,
           calledAddress: encrypted ? address : undefined,
           require: this.#o.requireEncryption,
+          vouch: this.#o.vouch,
         },
       );
       if (!conversation) return;
@@ -481,6 +484,7 @@ export class Session {
           keyring: this.#o.keyring,
           graceMs: this.#o.secureGraceMs,
           require: this.#o.requireEncryption,
+          vouch: this.#o.vouch,
         },
         // The nicknames are in: the handshake slot goes back, and the conversation is quiet
         // (its encrypted handshake included) until a line.
@@ -512,7 +516,9 @@ export class Session {
       });
     } catch (error) {
       quiet.release?.();
-      if (error instanceof KeyChangedError) ui.warn(error.message);
+      if (error instanceof KeyChangedError || error instanceof KeyDisownedError) {
+        ui.warn(error.message);
+      }
       if (!this.#closed && !cut() && !pushedOut) {
         ui.warn(say.incomingFailed(remote, describeError(error)));
       }

@@ -201,6 +201,22 @@ export class ExtendedSession {
     return next;
   }
 
+  /**
+   * Publish our identity key (`PI…;ik=`): a password account's node binds it.
+   * Resolves `undefined` when bound, else the node's `e=` reason (`changed`:
+   * another key is bound; `nopass`: no password, so no binding).
+   */
+  async publishKey(key: string, replace = false): Promise<string | undefined> {
+    const reply = await this.#ask("I", [`ik=${key}`, ...(replace ? ["replace"] : [])]);
+    return reply.code === 0 ? undefined : param(reply.params, "e") ?? "refused";
+  }
+
+  /** The key our node vouches for `address` (its own password accounts only), if any. */
+  async vouchedKey(address: string): Promise<string | undefined> {
+    const reply = await this.#ask("I", [`w=${address}`]);
+    return reply.code === 0 ? param(reply.params, "ik") : undefined;
+  }
+
   /** Add a buddy (any domain). Resolves to an error text, or `undefined` when done. */
   async addBuddy(buddy: string): Promise<string | undefined> {
     const reply = await this.#ask("B", ["op=add", `b=${buddy}`]);

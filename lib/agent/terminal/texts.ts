@@ -24,7 +24,8 @@ export function describeSecurity(security: Security): string {
     return "in clear (an original agent: anyone on the path can read it)";
   }
   if (security.verified) return "encrypted, verified";
-  const first = security.firstContact ? "first contact, key pinned; " : "";
+  const vouched = security.vouched ? ", vouched for by its node" : "";
+  const first = security.firstContact ? `first contact, key pinned${vouched}; ` : "";
   return `encrypted (${first}not verified: /verify ${security.peerAddress})`;
 }
 
@@ -53,6 +54,11 @@ export const say = {
   identityCreated: (fingerprint: string): string =>
     `Identity key made (first start), fingerprint ${fingerprint}`,
   identity: (fingerprint: string): string => `Identity key fingerprint ${fingerprint}`,
+  keyBound: (domain: string): string =>
+    `The node of ${domain} vouches for your identity key (bound to your password account)`,
+  keyBoundElsewhere: (address: string): string =>
+    `WARNING: the node keeps another identity key for ${address}: callers who ask it will ` +
+    "refuse this one. If you made a new key on purpose, ask the administrator to unbind the old one.",
   security: (nick: string, address: string | undefined, security: Security): string =>
     `Conversation with ${who(nick, address)}: ${describeSecurity(security)}`,
   clearRefused: (): string =>
