@@ -6,7 +6,13 @@
  */
 
 import assert from "#assert";
-import { advertisedEndpoint, OriginalAgent, startAgent, startNode } from "./support/agent_peers.ts";
+import {
+  advertisedEndpoint,
+  OriginalAgent,
+  RawPmi,
+  startAgent,
+  startNode,
+} from "./support/agent_peers.ts";
 import { flipped, Interceptor, isFrame, NodeFront, TcpTap } from "./support/e2e_path.ts";
 import type { FrameHook } from "./support/e2e_path.ts";
 import { tempDir } from "./support/process.ts";
@@ -203,6 +209,16 @@ Deno.test("conversations between LUMI agents are end-to-end encrypted", async (t
       await pere.answerLookup();
       await cy.waitFor(
         /^Cannot call pere@e2e\.test: it is an original agent \(the conversation would be in clear\) and --require-encryption is set$/,
+      );
+      // And the other way: an original caller is refused by an agent that requires encryption.
+      const answer = await pere.lookup(started.endpoint, "cy@e2e.test");
+      const [ip, port] = answer.split(":").slice(2, 4);
+      await using caller = await RawPmi.connect({ ip: ip!, port: Number(port) });
+      await caller.send("N04Pere");
+      assert.equal((await caller.readFrame()).text, "Cy");
+      await caller.expectEnd();
+      await cy.waitFor(
+        /^Incoming connection from 127\.0\.0\.1:\d+ dropped: the peer talks in clear \(an original agent\) and --require-encryption is set$/,
       );
     },
   );
