@@ -319,12 +319,16 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       });
       closing.unshift(() => extended?.stop());
       extended.start();
-      vouching.session = extended;
-      if (keyring) {
-        const refused = await extended.publishKey(keyToText(keyring.identity.publicKey))
-          .catch(() => "silent");
-        if (refused === "changed") ui.warn(say.keyBoundElsewhere(address));
-        else if (refused === undefined) ui.info(say.keyBound(domain));
+      if (keyring && registration.session.identityKeys) {
+        vouching.session = extended;
+        // Not awaited: the heartbeats and the user need not wait for the node's answer.
+        void extended.publishKey(keyToText(keyring.identity.publicKey)).then(
+          (refused) => {
+            if (refused === "changed") ui.warn(say.keyBoundElsewhere(address));
+            else if (refused === undefined) ui.info(say.keyBound(domain));
+          },
+          () => {},
+        );
       }
       presence.attach(extended);
       ui.info("This node keeps your buddies: /buddies, /add, /del, /online");

@@ -366,6 +366,8 @@ export class ExtendedService {
         `hb=${Math.round(this.#heartbeatMs / 1000)}`,
         `su=${this.#openSignup ? 1 : 0}`,
         `ol=${this.#onlineList ? 1 : 0}`,
+        // Identity keys (`PI`) are kept and vouched for.
+        "ik=1",
       ],
     };
     // The answer may not be longer than the request (amplification rule): ask for padding

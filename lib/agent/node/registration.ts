@@ -36,6 +36,8 @@ export interface NodeSession {
   readonly signupOpen: boolean;
   /** The online list is available. */
   readonly onlineList: boolean;
+  /** The node keeps and vouches for identity keys (`ik=1`: `PI` requests). */
+  readonly identityKeys?: boolean;
 }
 
 /** The outcome of {@linkcode registerWith}. */
@@ -197,6 +199,7 @@ function sessionOf(params: readonly string[]): NodeSession {
     heartbeatMs: Math.max(1, Number(param(params, "hb")) || 30) * 1000,
     signupOpen: param(params, "su") === "1",
     onlineList: param(params, "ol") !== "0",
+    identityKeys: param(params, "ik") === "1",
   };
 }
 
