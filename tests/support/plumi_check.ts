@@ -10,6 +10,7 @@
 import {
   decodePlumi,
   type DecodeResult,
+  EXTENSION_TYPES,
   formatPlumi,
   isExtended,
   MAX_EXTENDED_PACKET_BYTES,
@@ -63,7 +64,8 @@ export class FuzzFailure extends Error {
 export function canonicalText(text: string): string {
   const type = text.slice(0, 2);
   const semi = text.indexOf(";");
-  const withParams = ["PR", "PD", "RR", "RD"].includes(type) || /^[PR][KUBSOP]$/.test(type);
+  const withParams = ["PR", "PD", "RR", "RD"].includes(type) ||
+    new RegExp(`^[PR][${EXTENSION_TYPES}]$`).test(type);
   if (!withParams || semi < 0) return text;
   const params = text.slice(semi + 1).split(";").filter((p) => p !== "");
   return text.slice(0, semi) + params.map((p) => `;${p}`).join("");
