@@ -376,8 +376,11 @@ export class Conversation {
     while (this.#pending.length > 0) {
       let size = 1;
       let count = 0;
+      // A burst goes in records of about 4 KB (as many lines as one TCP read of a clear
+      // conversation brings), so the receiver shows lines at the same pace; a long line alone.
       while (
-        count < this.#pending.length && size + 2 + this.#pending[count]!.length <= MAX_RECORD_PLAIN
+        count < this.#pending.length &&
+        (count === 0 || size + 2 + this.#pending[count]!.length <= BATCH_PLAIN_BYTES)
       ) {
         size += 2 + this.#pending[count]!.length;
         count++;
@@ -448,8 +451,8 @@ const textDecoder = new TextDecoder();
 const LINE_RECORD = 0x4c;
 /** Most text bytes of one line entry (a longer line: several entries). */
 const RECORD_TEXT_BYTES = 16_000;
-/** Largest record plaintext: its type byte and entries of a 2-byte length and a line. */
-const MAX_RECORD_PLAIN = 16_384;
+/** Lines typed in a burst are sealed together up to this many plaintext bytes per record. */
+const BATCH_PLAIN_BYTES = 4_096;
 /** Most bytes of lines waiting to be sealed, beside what the link has queued. */
 const MAX_PENDING_BYTES = 1024 * 1024;
 
