@@ -69,6 +69,8 @@ Options:
   --history FILE         keep every line sent and received in this SQLite file (/history, /search)
   --signup               create the account NAME@DOMAIN on the node first (if it allows sign-up)
   --replace              sign in even if NAME@DOMAIN is signed in elsewhere; that agent stops
+  --require-encryption   refuse conversations in clear (original agents)
+  --no-encryption        talk in clear to everyone (keeps no identity key)
   --version              show the program's and Deno's versions
   --help                 show this help
 
@@ -110,6 +112,8 @@ const FLAGS = {
   history: { type: "string" },
   signup: { type: "boolean" },
   replace: { type: "boolean" },
+  "require-encryption": { type: "boolean" },
+  "no-encryption": { type: "boolean" },
   version: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const satisfies Record<string, FlagSpec>;
@@ -179,6 +183,8 @@ export function parseFlags(args: string[], signal: AbortSignal): Invocation {
       historyFile: values.history,
       signup: values.signup ?? false,
       replace: values.replace ?? false,
+      requireEncryption: values["require-encryption"] ?? false,
+      encryption: !(values["no-encryption"] ?? false),
       password,
       passwordOrigin: password === undefined ? undefined : "LUMI_PASSWORD",
       signal,

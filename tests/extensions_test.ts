@@ -183,6 +183,7 @@ function assertSession(reply: Reply, settings: { hb: number; su: 0 | 1; ol: 0 | 
     `hb=${settings.hb}`,
     `su=${settings.su}`,
     `ol=${settings.ol}`,
+    "ik=1",
   ]);
 }
 

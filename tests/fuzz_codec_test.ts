@@ -12,6 +12,7 @@ import {
   decodePlumi,
   type DecodeResult,
   encodePlumi,
+  EXTENSION_TYPES,
   formatPlumi,
   type PlumiErrorKind,
   type PlumiMessage,
@@ -278,7 +279,7 @@ function canonicalPlumi(text: string): string {
   const type = text.slice(0, 2);
   const semi = text.indexOf(";");
   const withParams = ["PR", "PD", "RR", "RD"].includes(type) ||
-    (/^[PR][KUBSOPY]$/.test(type));
+    (new RegExp(`^[PR][${EXTENSION_TYPES.join("")}]$`).test(type));
   if (!withParams || semi < 0) return text;
   const params = text.slice(semi + 1).split(";").filter((p) => p !== "");
   return text.slice(0, semi) + params.map((p) => `;${p}`).join("");

@@ -72,9 +72,9 @@ Deno.test("three conversations at once: every line goes where the user chose and
 
       const from = laura.lines.length;
       await laura.send("/list");
-      await laura.waitFor(/^\* anna@bb\.com {2}conversation with Anna$/, { from });
-      await laura.waitFor(/^ {2}joan@bb\.com {2}conversation with Joan$/, { from });
-      await laura.waitFor(/^ {2}pere@bb\.com {2}conversation with Pere$/, { from });
+      await laura.waitFor(/^\* anna@bb\.com {2}conversation with Anna \(encrypted\)$/, { from });
+      await laura.waitFor(/^ {2}joan@bb\.com {2}conversation with Joan \(encrypted\)$/, { from });
+      await laura.waitFor(/^ {2}pere@bb\.com {2}conversation with Pere \(encrypted\)$/, { from });
     },
   );
 

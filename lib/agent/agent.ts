@@ -42,6 +42,8 @@ import { Switchboard } from "./chat/switchboard.ts";
 import { AgentRelay } from "./chat/relay_call.ts";
 import { decodeRelayPacket } from "../plumi/extensions/mod.ts";
 import { ChatHistory } from "./history/history.ts";
+import { Keyring } from "./chat/keyring.ts";
+import { keyFromText, keyToText } from "../crypto/mod.ts";
 import {
   deregister,
   GaveUpError,
@@ -200,6 +202,9 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       history = ChatHistory.open({ path: o.historyFile, ui });
       closing.push(() => history?.close());
     }
+    const keyring = o.encryption ? await openKeyring(o, ui, address) : undefined;
+    /** The extended session, once registered: the node that vouches for its users' keys. */
+    const vouching: { session?: ExtendedSession } = {};
 
     const nodes = await withRetry(ui, stop.signal, () => findNode(o, ui, address));
     const node = nodes[0]!;
@@ -249,6 +254,12 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       domainExists: (domain) => domainExists(domain, o.dns ?? systemDns()),
       ...(o.relay !== "off" && { relay, relayAlways: o.relay === "always" }),
       ...(history && { history }),
+      ...(keyring && { keyring }),
+      requireEncryption: o.requireEncryption,
+      vouch: async (peer: string) => {
+        const text = await vouching.session?.vouchedKey(peer).catch(() => undefined);
+        return text === undefined ? undefined : keyFromText(text);
+      },
     });
     const reception = new Reception({
       address,
@@ -269,6 +280,12 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       maxPendingPerIp: o.maxPendingPerIp,
       refusalReportMs: o.refusalReportMs,
       ...(o.relay !== "off" && { relay }),
+      ...(keyring && { keyring }),
+      requireEncryption: o.requireEncryption,
+      vouch: async (peer: string) => {
+        const text = await vouching.session?.vouchedKey(peer).catch(() => undefined);
+        return text === undefined ? undefined : keyFromText(text);
+      },
     });
     route.reception = reception;
     // Nothing new arrives while the conversations end.
@@ -341,6 +358,17 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       });
       closing.unshift(() => extended?.stop());
       extended.start();
+      if (keyring && registration.session.identityKeys) {
+        vouching.session = extended;
+        // Not awaited: the heartbeats and the user need not wait for the node's answer.
+        void extended.publishKey(keyToText(keyring.identity.publicKey)).then(
+          (refused) => {
+            if (refused === "changed") ui.warn(say.keyBoundElsewhere(address));
+            else if (refused === undefined) ui.info(say.keyBound(domain));
+          },
+          () => {},
+        );
+      }
       presence.attach(extended);
       ui.info(buddyText.nodeKeepsThem());
       void presence.refresh();
@@ -380,4 +408,23 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     ui.close();
     await ui.flush?.(2_000);
   }
+}
+
+/** Load (or, at the first start, make) the identity key and the pinned keys of `address`. */
+async function openKeyring(
+  o: ResolvedAgentOptions,
+  ui: AgentUi,
+  address: string,
+): Promise<Keyring> {
+  const name = address.replace(/[\/\\]/g, "_");
+  const keyring = await Keyring.open({
+    address,
+    keyFile: `${name}.key`,
+    peersFile: `${name}.peers`,
+    files: o.keyFiles,
+  });
+  ui.info(
+    keyring.created ? say.identityCreated(keyring.fingerprint) : say.identity(keyring.fingerprint),
+  );
+  return keyring;
 }

@@ -13,6 +13,7 @@ import { runAgent } from "./agent.ts";
 import { GaveUpError } from "./node/sign_in.ts";
 import { RegistrationError, UsageError } from "./errors.ts";
 import type { AgentOptions } from "./options.ts";
+import { memoryKeyFiles } from "./chat/keyring.ts";
 import { firstRegistration } from "./node/extended_client.ts";
 import { formatPlumi } from "../plumi/codec.ts";
 
@@ -38,6 +39,7 @@ function harness(
     ui,
     node,
     openLog: () => Promise.resolve(sink),
+    keyFiles: memoryKeyFiles(),
     retryIntervalMs: 50,
     transport: {
       bindUdp: () => socket,
@@ -145,7 +147,10 @@ Deno.test("with --max-chats 1, look-ups get RL0 while free, RL1 while busy; the 
 
   socket.deliver("PLlaura@bb.com:joan@bb.com", node);
   await tick();
-  assert.equal(socket.sent.at(-1)!.text, "RL0laura@bb.com:joan@bb.com:127.0.0.1:45000:v=2:g=45001");
+  assert.equal(
+    socket.sent.at(-1)!.text,
+    "RL0laura@bb.com:joan@bb.com:127.0.0.1:45000:v=2:g=45001:e=1",
+  );
 
   const caller = listener.connect();
   await caller.write(bytes("N05Laura"));
@@ -176,7 +181,10 @@ Deno.test("with --max-chats 1, look-ups get RL0 while free, RL1 while busy; the 
 
   socket.deliver("PLpere@bb.com:joan@bb.com", node);
   await tick();
-  assert.equal(socket.sent.at(-1)!.text, "RL0pere@bb.com:joan@bb.com:127.0.0.1:45000:v=2:g=45001");
+  assert.equal(
+    socket.sent.at(-1)!.text,
+    "RL0pere@bb.com:joan@bb.com:127.0.0.1:45000:v=2:g=45001:e=1",
+  );
   ui.end();
   await running;
   assert.deepEqual(ui.output.filter((l) => l.startsWith("Laura:")), ["Laura: hello", "Laura: "]);
@@ -200,7 +208,7 @@ Deno.test("each look-up answer is explained: busy, does not exist, offline, sile
   ui.end();
   await running;
   const outcomes = ui.output.filter((l) =>
-    !/^(Calling|Listening|Registered|Type|Dereg|Bye)/.test(l)
+    !/^(Calling|Listening|Registered|Type|Dereg|Bye|Identity)/.test(l)
   );
   assert.deepEqual(outcomes, [
     "joan@bb.com is busy",

@@ -106,6 +106,12 @@ export async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void
         } else await presence.signUp(loop.client, command.address, secret, loop.iterations);
         break;
       }
+      case "trust":
+        await switchboard.trust(command.address);
+        break;
+      case "verify":
+        await switchboard.verify(command.address);
+        break;
       case "help":
         for (const text of usage.help) ui.info(text);
         break;

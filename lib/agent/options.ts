@@ -14,6 +14,7 @@ import type { DnsClient } from "../transport/dns.ts";
 import { connectTcp, listenTcp, type StreamConn, type StreamListener } from "../transport/tcp.ts";
 import { bindUdp, type DatagramSocket } from "../transport/udp.ts";
 import type { InterfaceAddress } from "./node/advertise.ts";
+import { diskKeyFiles, type KeyFiles } from "./chat/keyring.ts";
 import { UsageError } from "./errors.ts";
 import { problem, why } from "./terminal/texts.ts";
 import { type LogSink, openFileSink } from "../packet_log.ts";
@@ -99,6 +100,12 @@ export interface AgentOptions {
   readonly replace?: boolean;
   /** PBKDF2 iterations for a new account's password (the node accepts 100,000 and up). Default: 600,000. */
   readonly signupIterations?: number;
+  /** Encrypt conversations with agents that can (identity key, pins). Default: true. */
+  readonly encryption?: boolean;
+  /** Refuse conversations in clear (original agents). Default: false. */
+  readonly requireEncryption?: boolean;
+  /** Where the identity and the known peers are kept. Default: files `<address>.key` and `<address>.peers`. */
+  readonly keyFiles?: KeyFiles;
   /** The terminal. Default: {@linkcode createConsoleUi} (stdin/stdout). */
   readonly ui?: AgentUi;
   /** Sockets. Default: `lib/transport`. */
@@ -144,6 +151,9 @@ export interface ResolvedAgentOptions {
   readonly signup: boolean;
   readonly replace: boolean;
   readonly signupIterations: number;
+  readonly encryption: boolean;
+  readonly requireEncryption: boolean;
+  readonly keyFiles: KeyFiles;
   readonly ui: AgentUi | undefined;
   readonly transport: AgentTransport;
   readonly clock: Clock;
@@ -296,6 +306,9 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
       100_000,
       6_000_000,
     ),
+    encryption: options.encryption ?? true,
+    requireEncryption: requireEncryption(options),
+    keyFiles: options.keyFiles ?? diskKeyFiles,
     ui: options.ui,
     transport: options.transport ?? defaultTransport,
     clock: options.clock ?? systemClock,
@@ -311,6 +324,14 @@ function relayMode(mode: string | undefined): RelayMode {
   if (mode === undefined) return "fallback";
   if (mode === "fallback" || mode === "always" || mode === "off") return mode;
   throw new UsageError(problem.badRelayMode(mode));
+}
+
+function requireEncryption(options: AgentOptions): boolean {
+  const required = options.requireEncryption ?? false;
+  if (required && options.encryption === false) {
+    throw new UsageError(problem.requireNeedsEncryption());
+  }
+  return required;
 }
 
 /**

@@ -39,6 +39,7 @@ import {
   type DeregisterError,
   DeregisterExt,
   HeartbeatExt,
+  IdentityExt,
   OnlineExt,
   type RegisterError,
   RegisterExt,
@@ -49,6 +50,7 @@ import {
 import { type AccountStore, StoreError } from "./store.ts";
 import { BuddyService, type RemoteBuddies, splitAddress } from "./buddies.ts";
 import { onlinePage } from "./online.ts";
+import { answerIdentity } from "./identity_keys.ts";
 import { SignupLimit } from "./signup_limit.ts";
 import { type RelayOffers, relayRequest } from "./relay_offer.ts";
 
@@ -133,6 +135,8 @@ function storeFailure(message: PlumiMessage): PlumiMessage | undefined {
           return BuddyStatusExt.encodeReply({ kind: "refused", error: "store" });
         case "O":
           return OnlineExt.encodeReply({ kind: "refused", error: "store" });
+        case "I":
+          return IdentityExt.encodeReply({ kind: "refused", error: "store" });
         default:
           return undefined;
       }
@@ -319,6 +323,19 @@ export class ExtendedService {
         return onlinePage(this.#directory.onlineIndex, message.params);
       case "P":
         return this.#buddies.presenceQuery(message);
+      case "I": {
+        const owner = this.#caller(message.address, message.params, from);
+        if (!owner) return IdentityExt.encodeReply({ kind: "refused", error: "auth" });
+        return answerIdentity(
+          {
+            store: this.#store,
+            isProtected: (name) => this.#protected.has(name),
+            isLocal: this.#isLocal,
+          },
+          owner,
+          message,
+        );
+      }
       case "Y":
         return undefined; // handled by relayRequest, above
       default: // every letter of EXTENSION_LETTERS has its case
@@ -394,6 +411,8 @@ export class ExtendedService {
       heartbeatSeconds: Math.round(this.#heartbeatMs / 1000),
       signupOpen: this.#openSignup,
       onlineList: this.#onlineList,
+      // Identity keys (`PI`) are kept and vouched for.
+      identityKeys: true,
     });
     // The answer may not be longer than the request (amplification rule): ask for padding
     // before changing anything, rather than registering with an answer that cannot be sent.

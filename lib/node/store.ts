@@ -348,12 +348,35 @@ export class AccountStore implements Disposable {
     return Number(result.changes) === 1;
   }
 
+  /**
+   * The identity key (text) bound to the account `name`, if any. Kept in the
+   * `meta` table under `identity-key:<name>`, so no schema change is needed.
+   */
+  identityKey(name: string): string | undefined {
+    const row = this.#read(() =>
+      this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(`identity-key:${name}`) as
+        | Row
+        | undefined
+    );
+    return row ? String(row["value"]) : undefined;
+  }
+
+  /** Bind (or replace) the identity key of the account `name`. */
+  setIdentityKey(name: string, key: string): void {
+    this.#write(() =>
+      this.#db.prepare(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ).run(`identity-key:${name}`, key)
+    );
+  }
+
   /** Delete everything about `name`: account, password, its buddy list. */
   remove(name: string): void {
     this.#write(() =>
       this.#transaction(() => {
         this.#db.prepare("DELETE FROM accounts WHERE name = ?").run(name);
         this.#db.prepare("DELETE FROM buddies WHERE owner = ?").run(name);
+        this.#db.prepare("DELETE FROM meta WHERE key = ?").run(`identity-key:${name}`);
       })
     );
   }

@@ -90,12 +90,13 @@ export const EXTENSION_LETTERS = {
   O: "who is online",
   P: "presence query between nodes",
   Y: "relay for agents behind NAT",
+  I: "identity keys",
 } as const;
 
 /** An extension packet type letter. */
 export type ExtensionType = keyof typeof EXTENSION_LETTERS;
 
-/** Every extension letter, in the order of {@linkcode EXTENSION_LETTERS} (`"KUBSOPY"`). */
+/** Every extension letter, in the order of {@linkcode EXTENSION_LETTERS} (`"KUBSOPYI"`). */
 export const EXTENSION_TYPES: readonly ExtensionType[] = Object.keys(
   EXTENSION_LETTERS,
 ) as ExtensionType[];

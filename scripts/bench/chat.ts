@@ -11,6 +11,13 @@
  *   `PmiDecoder`, sender and receiver in this one process: the cost of PMI
  *   and TCP alone, without stdin, the terminal or the agent's logic.
  *
+ * - **encrypted**: the agents as above, their conversation end-to-end
+ *   encrypted (the default between two LUMI agents), beside the same two
+ *   agents run with `--no-encryption` in the same run; and the encrypted
+ *   handshake (`Noise_XX_25519_ChaChaPoly_SHA256` after the nicknames, as
+ *   `lib/agent/chat/secure.ts` does it) over a loopback TCP pair, timed from
+ *   the first `N` written to the last `H` read.
+ *
  * Throughput: a burst of lines, timed from the first write to the last line
  * seen. Latency: one line at a time, each written when the previous has
  * arrived.
@@ -18,7 +25,15 @@
  * @module
  */
 
-import { encodeLine, PmiDecoder } from "../../lib/pmi/mod.ts";
+import { encodeLine, encodeNick, PmiDecoder, type PmiFrame } from "../../lib/pmi/mod.ts";
+import {
+  ChannelHandshake,
+  conversationPrologue,
+  encodePieces,
+  HANDSHAKE_FRAME,
+  newIdentity,
+  PieceJoiner,
+} from "../../lib/crypto/mod.ts";
 import { connectTcp, listenTcp, type StreamConn } from "../../lib/transport/tcp.ts";
 import { taskFlags } from "../../tests/support/task_flags.ts";
 import {
@@ -37,6 +52,8 @@ export interface ChatFigures {
   readonly lines: number;
   readonly linesPerSecond: number;
   readonly latency: LatencySummary;
+  /** Lines the receiving agent could not print (this process read its output too slowly). */
+  readonly dropped?: number;
 }
 
 /** Counts lines that arrive, and wakes whoever waits for the n-th. */
@@ -139,8 +156,18 @@ export async function pmiBaseline(pings: number, burst: number): Promise<ChatFig
   }
 }
 
-/** Counts `<nick>: ` lines in a child's stdout. */
-function countChatLines(child: Child, nick: string, arrivals: Arrivals): void {
+/**
+ * Counts `<nick>: ` lines in a child's stdout. Lines the agent received but
+ * could not print because this process read its output too slowly (its
+ * `[N lines of output dropped…]` marker) count as arrived too: they crossed
+ * the path being measured; `dropped` says how many there were.
+ */
+function countChatLines(
+  child: Child,
+  nick: string,
+  arrivals: Arrivals,
+  dropped: { count: number },
+): void {
   const decoder = new TextDecoder();
   const prefix = `${nick}: `;
   let pending = "";
@@ -150,16 +177,119 @@ function countChatLines(child: Child, nick: string, arrivals: Arrivals): void {
     const lines = pending.split("\n");
     pending = lines.pop()!;
     let n = 0;
-    for (const line of lines) if (line.startsWith(prefix)) n++;
+    for (const line of lines) {
+      if (line.startsWith(prefix)) n++;
+      else {
+        const marker = line.match(/^\[(\d+) lines? of output dropped/);
+        if (marker) {
+          n += Number(marker[1]);
+          dropped.count += Number(marker[1]);
+        }
+      }
+    }
     arrivals.add(n);
   };
 }
 
-/** Two real agents through a real node. */
-async function agentsChat(
+/** Frames from one stream, in order. */
+class FrameStream {
+  readonly #conn: StreamConn;
+  readonly #decoder = new PmiDecoder({ extensionTypes: "HE" });
+  readonly #frames: PmiFrame[] = [];
+  readonly #buffer = new Uint8Array(4096);
+  constructor(conn: StreamConn) {
+    this.#conn = conn;
+  }
+  async next(): Promise<PmiFrame> {
+    while (this.#frames.length === 0) {
+      const n = await this.#conn.read(this.#buffer);
+      if (n === null) throw new Error("handshake bench: the stream ended");
+      const { frames, error } = this.#decoder.push(this.#buffer.subarray(0, n));
+      if (error) throw error;
+      this.#frames.push(...frames);
+    }
+    return this.#frames.shift()!;
+  }
+  async message(): Promise<Uint8Array> {
+    const joiner = new PieceJoiner(4096);
+    for (;;) {
+      const frame = await this.next();
+      if (frame.kind !== "extension") throw new Error("handshake bench: not an H frame");
+      const step = joiner.push(frame.info);
+      if (step.kind === "message") return step.message;
+      if (step.kind === "error") throw new Error(step.reason);
+    }
+  }
+}
+
+async function writeAll(conn: StreamConn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+}
+
+/**
+ * `count` encrypted-conversation handshakes over one loopback TCP pair each:
+ * nicknames, then the three Noise messages, both sides in this process.
+ */
+export async function handshakeLatency(count: number): Promise<LatencySummary> {
+  const histogram = new Histogram();
+  const ana = newIdentity(), bo = newIdentity();
+  const listener = listenTcp({ ip: "127.0.0.1", port: 0 });
+  const accepted = listener[Symbol.asyncIterator]();
+  try {
+    for (let i = 0; i < count; i++) {
+      const next = accepted.next();
+      const callerConn = await connectTcp(listener.local);
+      const calleeConn = (await next).value as StreamConn;
+      const start = performance.now();
+      const caller = new FrameStream(callerConn), callee = new FrameStream(calleeConn);
+      const prologue = conversationPrologue("Ana", "Bo");
+      const calling = (async () => {
+        await writeAll(callerConn, encodeNick("Ana"));
+        await caller.next();
+        const hs = new ChannelHandshake({
+          initiator: true,
+          identity: ana,
+          address: "ana@b.test",
+          prologue,
+        });
+        await writeAll(callerConn, encodePieces(HANDSHAKE_FRAME, await hs.start()));
+        const step = await hs.receive(await caller.message());
+        if (step.kind !== "established") throw new Error("handshake bench: caller failed");
+        await writeAll(callerConn, encodePieces(HANDSHAKE_FRAME, step.send!));
+      })();
+      const answering = (async () => {
+        await callee.next();
+        await writeAll(calleeConn, encodeNick("Bo"));
+        const hs = new ChannelHandshake({
+          initiator: false,
+          identity: bo,
+          address: "bo@b.test",
+          prologue,
+        });
+        const answer = await hs.receive(await callee.message());
+        if (answer.kind !== "send") throw new Error("handshake bench: callee failed");
+        await writeAll(calleeConn, encodePieces(HANDSHAKE_FRAME, answer.send));
+        const done = await hs.receive(await callee.message());
+        if (done.kind !== "established") throw new Error("handshake bench: callee failed");
+      })();
+      await Promise.all([calling, answering]);
+      histogram.record((performance.now() - start) * 1000);
+      callerConn.close();
+      calleeConn.close();
+    }
+  } finally {
+    listener.close();
+  }
+  return histogram.summary();
+}
+
+/** Two real agents through a real node, encrypted unless `clear`. */
+export async function agentsChat(
   context: BenchContext,
   pings: number,
   burst: number,
+  clear = false,
 ): Promise<ChatFigures> {
   await using dir = await scratchDir("chat", context.keep);
   for (const sub of ["node", "alice", "bob"]) await Deno.mkdir(`${dir.path}/${sub}`);
@@ -175,7 +305,15 @@ async function agentsChat(
       name,
       flags,
       `${projectRoot}main_agent.ts`,
-      ["--address", `${name}@bench.test`, "--nick", nick, "--node", node.endpoint],
+      [
+        "--address",
+        `${name}@bench.test`,
+        "--nick",
+        nick,
+        "--node",
+        node.endpoint,
+        ...(clear ? ["--no-encryption"] : []),
+      ],
       { cwd: `${dir.path}/${name}`, stdin: true },
     );
   await using bob = agent("bob", "Bob");
@@ -184,9 +322,11 @@ async function agentsChat(
   await alice.write("bob@bench.test\n");
   await Promise.all([alice.waitFor(/^Connected to Bob/), bob.waitFor(/^Incoming call from Alice/)]);
   const arrivals = new Arrivals();
-  countChatLines(bob, "Alice", arrivals);
+  const dropped = { count: 0 };
+  countChatLines(bob, "Alice", arrivals, dropped);
+  let nudge: ReturnType<typeof setInterval> | undefined;
   const encoder = new TextEncoder();
-  return await drive(
+  const figures = await drive(
     (text) => alice.write(`${text}\n`),
     async (from, count) => {
       // In 64 KB writes, as a pipe would carry them.
@@ -199,11 +339,15 @@ async function agentsChat(
         }
       }
       if (chunk) await alice.write(encoder.encode(chunk));
+      // Bob prints the marker of lines he could not print only with his next output: make
+      // him print something (his /list) now and then until every line is accounted for.
+      nudge = setInterval(() => void bob.write("/list\n").catch(() => {}), 500);
     },
     arrivals,
     pings,
     burst,
-  );
+  ).finally(() => clearInterval(nudge));
+  return { ...figures, dropped: dropped.count };
 }
 
 /** Run the benchmark. */
@@ -212,14 +356,22 @@ export async function benchChat(context: BenchContext): Promise<BenchResult> {
   const burst = context.smoke ? 2_000 : 200_000;
   context.progress("chat: lib/pmi over a loopback TCP pair (baseline)");
   const baseline = await pmiBaseline(pings, burst);
-  context.progress("chat: two agents through a node");
-  let agents: ChatFigures | undefined;
+  const measure = async (clear: boolean): Promise<ChatFigures | undefined> => {
+    try {
+      return await agentsChat(context, pings, burst, clear);
+    } catch (error) {
+      const why = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      failure = `${failure ? `${failure}; ` : ""}${clear ? "in clear" : "encrypted"}: ${why}`;
+      return undefined;
+    }
+  };
   let failure: string | undefined;
-  try {
-    agents = await agentsChat(context, pings, burst);
-  } catch (error) {
-    failure = error instanceof Error ? error.message.split("\n")[0] : String(error);
-  }
+  context.progress("chat: two agents through a node, in clear");
+  const agents = await measure(true);
+  context.progress("chat: two agents through a node, encrypted");
+  const encrypted = await measure(false);
+  context.progress("chat: encrypted handshakes over loopback TCP");
+  const handshake = await handshakeLatency(context.smoke ? 20 : 500);
   const row = (label: string, f: ChatFigures | undefined) => [
     label,
     f ? formatRate(f.linesPerSecond) : "–",
@@ -231,7 +383,8 @@ export async function benchChat(context: BenchContext): Promise<BenchResult> {
     } lines in a burst; latency one line at a time`,
     columns: ["path", "lines/s", "latency p50 · p99 · p99.9"],
     rows: [
-      row("two agents: stdin → agent → TCP → agent → stdout", agents),
+      row("two agents, in clear: stdin → agent → TCP → agent → stdout", agents),
+      row("two agents, end-to-end encrypted (the default)", encrypted),
       row("baseline: lib/pmi over a TCP pair, one process", baseline),
     ],
     notes: [
@@ -241,6 +394,17 @@ export async function benchChat(context: BenchContext): Promise<BenchResult> {
       `Lines are ${
         lineText(0).length
       } characters; the agents' latency includes the pipes to and from this process.`,
+      ...([["in clear", agents], ["encrypted", encrypted]] as [string, ChatFigures | undefined][])
+        .flatMap(([what, f]) =>
+          f?.dropped
+            ? [
+              `${what}: ${f.dropped} lines reached Bob but were not printed (this process read his output too slowly); counted as arrived.`,
+            ]
+            : []
+        ),
+      `Encrypted handshake (nicknames + Noise XX over loopback TCP, one process): p50 ${
+        formatLatency(handshake.p50)
+      }, p99 ${formatLatency(handshake.p99)}.`,
     ],
   };
   const judged = agents ?? baseline;
@@ -250,6 +414,23 @@ export async function benchChat(context: BenchContext): Promise<BenchResult> {
       agents ? "between two agents" : "lib/pmi path only"
     } (baseline ${formatRate(baseline.linesPerSecond)})`,
     met: judged.linesPerSecond > 50_000,
+  }, {
+    target: "encrypted chat ≥ half the clear rate",
+    measured: encrypted && agents
+      ? `${formatRate(encrypted.linesPerSecond)} vs ${formatRate(agents.linesPerSecond)} lines/s (${
+        Math.round(100 * encrypted.linesPerSecond / agents.linesPerSecond)
+      } %)`
+      : "–",
+    met: encrypted !== undefined && agents !== undefined &&
+      encrypted.linesPerSecond >= agents.linesPerSecond / 2,
+  }, {
+    target: "encrypted handshake p50 < 10 ms",
+    measured: formatLatency(handshake.p50),
+    met: handshake.p50 < 10_000,
   }];
-  return { tables: [table], targets, data: { agents, baseline, ...(failure && { failure }) } };
+  return {
+    tables: [table],
+    targets,
+    data: { agents, encrypted, handshake, baseline, ...(failure && { failure }) },
+  };
 }

@@ -12,7 +12,14 @@
 import type { Clock, TimerHandle } from "../../clock.ts";
 import type { Endpoint } from "../../plumi/address.ts";
 import { PmiStreamError } from "../../pmi/decoder.ts";
-import { encodeLine, encodeNick } from "../../pmi/frame.ts";
+import { encodeLine, encodeNick, type PmiFrame, splitUtf8 } from "../../pmi/frame.ts";
+import {
+  encodePieces,
+  MAX_RECORD_BYTES,
+  PieceJoiner,
+  RECORD_FRAME,
+  type SecureChannel,
+} from "../../crypto/mod.ts";
 import type { StreamConn } from "../../transport/tcp.ts";
 import {
   describeError,
@@ -23,6 +30,17 @@ import {
 } from "../errors.ts";
 import { formatSeconds, PmiLink } from "./pmi_link.ts";
 import { sanitize, why } from "../terminal/texts.ts";
+import type { Keyring } from "./keyring.ts";
+import {
+  ChannelError,
+  DEFAULT_SECURE_GRACE_MS,
+  nickOnWire,
+  SECURE_FRAME_TYPES,
+  secureAsCallee,
+  secureAsCaller,
+  type Secured,
+  type Security,
+} from "./secure.ts";
 
 export { formatSeconds };
 
@@ -49,6 +67,27 @@ export interface ConversationOptions {
   readonly extensionTypes?: string;
   /** One frame per write, this many ms apart when several are queued (original peers). Default: none. */
   readonly paceMs?: number;
+  /** Encrypt the conversation when the peer can (see `secure.ts`). Default: always in clear. */
+  readonly secure?: SecureConversationOptions;
+  /**
+   * Called once the nicknames are exchanged, before the encrypted handshake
+   * (if any): the connection is no longer being set up. Default: nothing.
+   */
+  readonly onNicks?: (peerNick: string) => void;
+}
+
+/** How a conversation is encrypted. */
+export interface SecureConversationOptions {
+  /** Our identity and the pinned keys. */
+  readonly keyring: Keyring;
+  /** Caller: the address called, when its `RL0` said `e=1`; without it the caller talks in clear. */
+  readonly calledAddress?: string;
+  /** Callee: how long to wait for the caller's first `H` frame, ms. Default: 400. */
+  readonly graceMs?: number;
+  /** Refuse a conversation in clear (`--require-encryption`). Default: false. */
+  readonly require?: boolean;
+  /** The key the node vouches for an address, checked at first contact. Default: none. */
+  readonly vouch?: (address: string) => Promise<Uint8Array | undefined>;
 }
 
 /** How a conversation ended. */
@@ -87,7 +126,7 @@ export async function exchangeNicks(options: ConversationOptions): Promise<Hands
   const link = new PmiLink({
     conn: options.conn,
     clock,
-    extensionTypes: options.extensionTypes,
+    extensionTypes: options.extensionTypes ?? secureTypes(options),
     frameTimeoutMs: options.frameTimeoutMs,
     maxQueuedBytes: options.maxQueuedBytes,
     paceMs: options.paceMs,
@@ -126,6 +165,13 @@ export async function exchangeNicks(options: ConversationOptions): Promise<Hands
   }
 }
 
+/** Frame types a conversation must accept to be encrypted: all for a callee, the caller's if `e=1`. */
+function secureTypes(options: ConversationOptions): string | undefined {
+  const secure = options.secure;
+  if (!secure) return undefined;
+  return options.role === "callee" || secure.calledAddress ? SECURE_FRAME_TYPES : undefined;
+}
+
 /** The error a failed handshake is reported with, `awaiting` naming what was due. */
 export function asHandshakeError(error: unknown, awaiting: string): HandshakeError {
   if (error instanceof HandshakeError) return error;
@@ -159,11 +205,33 @@ export class Conversation {
   readonly #link: PmiLink;
   #peerNick: string;
   #closedLocally = false;
+  readonly #channel: SecureChannel | undefined;
+  readonly #security: Security;
+  readonly #records = new PieceJoiner(MAX_RECORD_BYTES);
+  /** A frame already being read when the conversation was handed over (a callee in clear). */
+  #first: Promise<PmiFrame | null> | undefined;
+  /** Lines waiting to be sealed while the socket is busy (encrypted conversations). */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #sealing = false;
 
-  /** Wrap a link whose nicknames were exchanged (see {@linkcode exchangeNicks}). */
-  constructor(link: PmiLink, peerNick: string) {
+  /**
+   * Wrap a link whose nicknames were exchanged (see {@linkcode exchangeNicks}),
+   * encrypted when `secured` is given.
+   */
+  constructor(
+    link: PmiLink,
+    peerNick: string,
+    secured?: Secured,
+    first?: Promise<PmiFrame | null>,
+  ) {
     this.#link = link;
     this.#peerNick = peerNick;
+    this.#channel = secured?.channel;
+    this.#security = secured?.security ?? { kind: "clear" };
+    this.#first = first;
+    // The peer is one of ours: frames need not be paced as for an original agent.
+    if (secured) link.unpace();
   }
 
   /**
@@ -173,8 +241,59 @@ export class Conversation {
    */
   static async open(options: ConversationOptions): Promise<Conversation> {
     const handshake = await exchangeNicks(options);
-    handshake.done();
-    return new Conversation(handshake.link, handshake.peerNick);
+    options.onNicks?.(handshake.peerNick);
+    const secure = options.secure;
+    if (!secure) {
+      handshake.done();
+      return new Conversation(handshake.link, handshake.peerNick);
+    }
+    const { link, peerNick } = handshake;
+    const me = nickOnWire(options.nick);
+    const nicks = options.role === "caller"
+      ? { caller: me, callee: peerNick }
+      : { caller: peerNick, callee: me };
+    try {
+      let secured: Secured | undefined;
+      let first: Promise<PmiFrame | null> | undefined;
+      handshake.expect("encrypted handshake");
+      if (options.role === "caller" && secure.calledAddress !== undefined) {
+        secured = await secureAsCaller(
+          link,
+          secure.keyring,
+          nicks,
+          secure.calledAddress,
+          secure.vouch,
+        );
+      } else if (options.role === "callee") {
+        const graceMs = secure.graceMs ?? DEFAULT_SECURE_GRACE_MS;
+        const outcome = await secureAsCallee(
+          link,
+          secure.keyring,
+          nicks,
+          options.clock,
+          graceMs,
+          secure.vouch,
+        );
+        if (outcome.kind === "secured") secured = outcome.secured;
+        else first = outcome.first;
+      }
+      if (!secured && secure.require) {
+        throw new HandshakeError(
+          "the peer talks in clear (an original agent) and --require-encryption is set",
+        );
+      }
+      handshake.done();
+      return new Conversation(link, peerNick, secured, first);
+    } catch (error) {
+      handshake.done();
+      link.close();
+      throw asHandshakeError(error, "the encrypted handshake");
+    }
+  }
+
+  /** Whether the conversation is encrypted (and with whose key), or in clear. */
+  get security(): Security {
+    return this.#security;
   }
 
   /** The peer's TCP endpoint. */
@@ -191,14 +310,24 @@ export class Conversation {
   async run(handlers: ConversationHandlers): Promise<ConversationEnd> {
     try {
       for (;;) {
-        const frame = await this.#link.next();
+        const first = this.#first;
+        this.#first = undefined;
+        const frame = await (first ?? this.#link.next());
         if (frame === null) {
           return this.#closedLocally ? { reason: "local" } : { reason: "peer-closed" };
         }
-        if (frame.kind === "line") handlers.onLine(frame.text);
+        if (this.#channel) {
+          const fault = this.#openRecord(this.#channel, frame, handlers);
+          if (fault) return { reason: "error", error: fault };
+        } else if (frame.kind === "line") handlers.onLine(frame.text);
         else if (frame.kind === "nick") {
           this.#peerNick = frame.text;
           handlers.onNick?.(frame.text);
+        } else {
+          return {
+            reason: "error",
+            error: new ChannelError("the peer asked for encryption after the conversation began"),
+          };
         }
       }
     } catch (error) {
@@ -215,11 +344,89 @@ export class Conversation {
    * stopped reading (the conversation then ends with an error).
    */
   send(text: string): boolean {
-    return this.#link.write(encodeLine(text));
+    const channel = this.#channel;
+    if (!channel) return this.#link.write(encodeLine(text));
+    if (this.#link.closed) return false;
+    // A line past 16 KB goes as several entries; each entry is whole inside the channel.
+    for (const piece of splitUtf8(encoder.encode(text), RECORD_TEXT_BYTES)) {
+      this.#pending.push(piece);
+      this.#pendingBytes += piece.length;
+    }
+    if (this.#pendingBytes + this.#link.queuedBytes > MAX_PENDING_BYTES) {
+      this.#link.fail(new OverloadError("does not read what is sent (1 MiB waiting)"));
+      return false;
+    }
+    // Lines typed while the socket is busy are sealed together once it drains: one record
+    // (one AEAD operation) for a burst, and a single line still goes out at once.
+    if (!this.#link.writing) return this.#sealPending(channel);
+    if (!this.#sealing) {
+      this.#sealing = true;
+      void this.#link.drained().then(() => {
+        this.#sealing = false;
+        this.#sealPending(channel);
+      });
+    }
+    return true;
+  }
+
+  /** Seal the lines waiting into as few records as fit, and queue them. */
+  #sealPending(channel: SecureChannel): boolean {
+    while (this.#pending.length > 0) {
+      let size = 1;
+      let count = 0;
+      // A burst goes in records of about 4 KB (as many lines as one TCP read of a clear
+      // conversation brings), so the receiver shows lines at the same pace; a long line alone.
+      while (
+        count < this.#pending.length &&
+        (count === 0 || size + 2 + this.#pending[count]!.length <= BATCH_PLAIN_BYTES)
+      ) {
+        size += 2 + this.#pending[count]!.length;
+        count++;
+      }
+      const record = new Uint8Array(size);
+      record[0] = LINE_RECORD;
+      let at = 1;
+      for (const piece of this.#pending.splice(0, count)) {
+        record[at] = piece.length >> 8;
+        record[at + 1] = piece.length & 0xff;
+        record.set(piece, at + 2);
+        at += 2 + piece.length;
+        this.#pendingBytes -= piece.length;
+      }
+      if (!this.#link.write(encodePieces(RECORD_FRAME, channel.seal(record)))) return false;
+    }
+    return true;
+  }
+
+  /** A frame of an encrypted conversation: a record piece; anything else ends it. */
+  #openRecord(
+    channel: SecureChannel,
+    frame: PmiFrame,
+    handlers: ConversationHandlers,
+  ): ChannelError | undefined {
+    if (frame.kind !== "extension" || frame.type !== RECORD_FRAME) {
+      return new ChannelError("the peer sent a frame in clear inside the encrypted conversation");
+    }
+    const step = this.#records.push(frame.info);
+    if (step.kind === "error") return new ChannelError(step.reason);
+    if (step.kind === "more") return undefined;
+    const opened = channel.open(step.message);
+    if (!opened.ok) return new ChannelError(opened.reason);
+    const record = opened.plaintext;
+    // Record types other than lines are for later versions: skipped.
+    if (record[0] !== LINE_RECORD) return undefined;
+    for (let at = 1; at < record.length;) {
+      const length = (record[at]! << 8) | (record[at + 1] ?? 0);
+      if (at + 2 + length > record.length) return new ChannelError("a record's lines overrun it");
+      handlers.onLine(textDecoder.decode(record.subarray(at + 2, at + 2 + length)));
+      at += 2 + length;
+    }
+    return undefined;
   }
 
   /** Wait until what was sent is written, or `timeoutMs` passes. */
   flush(timeoutMs: number): Promise<void> {
+    if (this.#channel) this.#sealPending(this.#channel);
     return this.#link.flush(timeoutMs);
   }
 
@@ -236,6 +443,17 @@ export class Conversation {
   }
 }
 
+const encoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+/** First byte of a record that carries lines. */
+const LINE_RECORD = 0x4c;
+/** Most text bytes of one line entry (a longer line: several entries). */
+const RECORD_TEXT_BYTES = 16_000;
+/** Lines typed in a burst are sealed together up to this many plaintext bytes per record. */
+const BATCH_PLAIN_BYTES = 4_096;
+/** Most bytes of lines waiting to be sealed, beside what the link has queued. */
+const MAX_PENDING_BYTES = 1024 * 1024;
+
 /** Why a conversation ended, in words. */
 export function explainEnd(end: ConversationEnd, peerNick: string): string {
   const nick = sanitize(peerNick);
@@ -246,6 +464,7 @@ export function explainEnd(end: ConversationEnd, peerNick: string): string {
       return why.closedByPeer(nick);
     case "error":
       if (end.error instanceof PmiStreamError) return why.badDataFrom(nick, end.error.message);
+      if (end.error instanceof ChannelError) return why.channelBroke(end.error.message);
       if (end.error.name === "PeerTimeoutError" || end.error.name === "OverloadError") {
         return `${nick} ${end.error.message}`;
       }

@@ -11,7 +11,7 @@ import type { LookupReply } from "../../plumi/messages.ts";
 import type { StreamConn } from "../../transport/tcp.ts";
 import { closeOnAbort, unlessAborted } from "../abort.ts";
 import { sameAddress } from "../addresses.ts";
-import { Conversation } from "./conversation.ts";
+import { Conversation, type SecureConversationOptions } from "./conversation.ts";
 import { AbortedError, describeError, NodeSilentError } from "../errors.ts";
 import { parseFeatures, type PeerFeatures } from "./features.ts";
 import { dialGroupLink, type GroupLink, type GroupLinkTiming } from "../group/link.ts";
@@ -200,7 +200,8 @@ export class Dialer {
    * conversation of `N` and `L` frames only. Failures are reported with
    * `fail(address, why)` and give `undefined`. Unless the peer is known to be
    * `extended`, frames go out one per write, paced, as an original agent
-   * needs them.
+   * needs them. With `secure`, the conversation is encrypted when
+   * `secure.calledAddress` is set (the callee said `e=1`).
    */
   async conversation(
     address: string,
@@ -208,6 +209,7 @@ export class Dialer {
     signal: AbortSignal,
     fail: (address: string, why: string) => string,
     extended = false,
+    secure?: SecureConversationOptions,
   ): Promise<Conversation | undefined> {
     const { ui } = this.#o;
     let conn: StreamConn | null;
@@ -242,6 +244,7 @@ export class Dialer {
         nick: this.#o.nick,
         ...this.#o.timing,
         paceMs: extended ? undefined : ORIGINAL_PACE_MS,
+        secure,
       });
     } catch (error) {
       if (!signal.aborted) ui.warn(fail(address, describeError(error)));

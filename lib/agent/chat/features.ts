@@ -2,7 +2,8 @@
  * Agent features in the look-up answer (`/work/shared/PROTOCOL.md` part 2):
  * an extended callee appends `:`-separated fields after the port of its
  * `RL0`, which an original caller never reads. Ours are `v=2` (this project's
- * PMI extensions) and `g=<port>` (the TCP port where it accepts group links).
+ * PMI extensions), `g=<port>` (the TCP port where it accepts group links) and
+ * `e=1` (it speaks the encrypted channel on conversations, `secure.ts`).
  * Pure.
  *
  * @module
@@ -18,6 +19,8 @@ export interface PeerFeatures {
   readonly extended: boolean;
   /** `g=<port>`: the callee accepts group links on this TCP port (same IP as its @sckMI). */
   readonly groupPort?: number;
+  /** `e=1` (with `v=2`): the callee speaks the encrypted channel on its conversations. */
+  readonly encrypted?: boolean;
 }
 
 /** The features of an original peer: none. */
@@ -40,12 +43,19 @@ export function parseFeatures(extra: readonly string[]): PeerFeatures {
     const match = field.match(/^g=([1-9]\d{0,4})$/);
     if (match && Number(match[1]) <= 65535) groupPort = Number(match[1]);
   }
-  return groupPort === undefined ? { extended: true } : { extended: true, groupPort };
+  const features: PeerFeatures = groupPort === undefined
+    ? { extended: true }
+    : { extended: true, groupPort };
+  return extra.includes("e=1") ? { ...features, encrypted: true } : features;
 }
 
-/** The extra fields an agent that accepts group links on `groupPort` appends (none without). */
-export function featureFields(groupPort: number | undefined): string[] {
-  return groupPort === undefined ? ["v=2"] : ["v=2", `g=${groupPort}`];
+/**
+ * The extra fields an agent appends: `v=2`, `g=<port>` when it accepts group
+ * links on `groupPort`, `e=1` when it speaks the encrypted channel.
+ */
+export function featureFields(groupPort: number | undefined, encrypted = false): string[] {
+  const fields = groupPort === undefined ? ["v=2"] : ["v=2", `g=${groupPort}`];
+  return encrypted ? [...fields, "e=1"] : fields;
 }
 
 /**

@@ -23,3 +23,14 @@ Deno.test("an extended RL0 carries the features after the port, unless it would 
   assert.equal(reply, `RL0${long}:u2@PC-d:10.100.100.102:43038`);
   assert.ok(reply.length <= 100);
 });
+
+Deno.test("e=1 says the callee speaks the encrypted channel; it counts only with v=2", () => {
+  assert.deepEqual(parseFeatures(["v=2", "g=4001", "e=1"]), {
+    extended: true,
+    groupPort: 4001,
+    encrypted: true,
+  });
+  assert.deepEqual(parseFeatures(["e=1"]), { extended: false });
+  assert.deepEqual(featureFields(43039, true), ["v=2", "g=43039", "e=1"]);
+  assert.deepEqual(featureFields(undefined, true), ["v=2", "e=1"]);
+});

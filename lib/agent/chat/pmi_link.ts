@@ -81,7 +81,7 @@ export class PmiLink {
   readonly #decoder: PmiDecoder;
   readonly #frameTimeoutMs: number;
   readonly #maxQueued: number;
-  readonly #paceMs: number | undefined;
+  #paceMs: number | undefined;
   readonly #frames: PmiFrame[] = [];
   #ended = false;
   #failure: Error | undefined;
@@ -124,6 +124,22 @@ export class PmiLink {
   /** Whether {@linkcode PmiLink.close} or {@linkcode PmiLink.fail} was called. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Stop pacing: the peer is known to be one of ours (frames may go back to back). */
+  unpace(): void {
+    this.#paceMs = undefined;
+  }
+
+  /** Whether bytes are queued or being written. */
+  get writing(): boolean {
+    return this.#writing || this.#queue.length > 0;
+  }
+
+  /** Resolves once everything queued is written, or the link closes. */
+  drained(): Promise<void> {
+    if (!this.writing || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
   }
 
   /** Bytes queued and not yet written. */

@@ -30,6 +30,8 @@ import { Admission } from "./admission.ts";
 import { Conversation } from "./conversation.ts";
 import { PROBE_NAME } from "./dialer.ts";
 import { availableReply, featureFields } from "./features.ts";
+import type { Keyring } from "./keyring.ts";
+import { KeyChangedError, KeyDisownedError } from "./secure.ts";
 import { ORIGINAL_PACE_MS } from "./pmi_link.ts";
 import type { Switchboard } from "./switchboard.ts";
 import type { RelayOffer } from "../../plumi/extensions/mod.ts";
@@ -82,6 +84,14 @@ export interface ReceptionOptions {
   readonly refusalReportMs: number;
   /** Meets callers at the node's relay when the node offers it. Default: offers are ignored. */
   readonly relay?: AgentRelay;
+  /** Our identity and the pinned keys: callers that can are answered encrypted. Default: none. */
+  readonly keyring?: Keyring;
+  /** Refuse conversations in clear (`--require-encryption`). Default: false. */
+  readonly requireEncryption?: boolean;
+  /** How long a callee waits for a caller's first encrypted-handshake frame, ms. Default: 400. */
+  readonly secureGraceMs?: number;
+  /** The key our node vouches for an address, checked at first contact. Default: none. */
+  readonly vouch?: (address: string) => Promise<Uint8Array | undefined>;
 }
 
 /** The accept side of the agent between registration and deregistration. */
@@ -152,7 +162,7 @@ export class Reception {
         request.from,
         request.to,
         this.#o.advertised,
-        featureFields(this.#o.switchboard.groupEndpoint?.port),
+        featureFields(this.#o.switchboard.groupEndpoint?.port, this.#o.keyring !== undefined),
       );
       const now = this.#o.clock.now();
       this.#offers = this.#offers.filter((o) => now - o.at < OFFER_TTL_MS).slice(-MAX_OFFERS + 1);
@@ -281,6 +291,9 @@ export class Reception {
       if (answering) this.#answering--;
       answering = false;
     };
+    let pushedOut = false;
+    /** The quiet-budget slot, once the nicknames are in. */
+    const quiet: { release?: () => void } = {};
     try {
       const conversation = await Conversation.open({
         conn,
@@ -292,26 +305,41 @@ export class Reception {
         maxQueuedBytes: this.#o.maxQueuedBytes,
         // The caller may be an original agent: nothing in PMI tells.
         paceMs: ORIGINAL_PACE_MS,
+        ...(this.#o.keyring && {
+          secure: {
+            keyring: this.#o.keyring,
+            graceMs: this.#o.secureGraceMs,
+            require: this.#o.requireEncryption,
+            vouch: this.#o.vouch,
+          },
+        }),
+        // The nicknames are in: the handshake slot goes back, and the conversation is quiet
+        // (its encrypted handshake included) until a line.
+        onNicks: (peerNick: string) => {
+          answered();
+          release();
+          const slot = this.#quiet.admit(remote.ip, this.#o.maxPendingPerIp, () => {
+            pushedOut = true;
+            closeQuietly(conn);
+            this.#quiet.refused(report.quietCut(remote, peerNick));
+          });
+          quiet.release = typeof slot === "string" ? () => {} : slot;
+        },
       });
-      if (this.#closed) {
+      if (this.#closed || pushedOut) {
         conversation.close();
+        quiet.release?.();
         return;
       }
-      // The handshake is over: its slot goes back, and the conversation is quiet until a line.
-      answered();
-      release();
-      let pushedOut = false;
-      const quiet = this.#quiet.admit(remote.ip, this.#o.maxPendingPerIp, () => {
-        pushedOut = true;
-        conversation.close();
-        this.#quiet.refused(report.quietCut(remote, conversation.peerNick));
-      });
       // A caller met at the relay was named by the node; any other, as far as look-ups tell.
       const offer = caller === undefined ? this.#takeOffer() : { announced: true, address: caller };
+      const security = conversation.security;
+      // An encrypted caller is named by the address its key proved, never by the node's word.
+      const address = security.kind === "encrypted" ? security.peerAddress : offer.address;
       this.#o.switchboard.receive(conversation, {
-        address: offer.address,
+        address,
         announced: offer.announced,
-        release: typeof quiet === "string" ? () => {} : quiet,
+        release: quiet.release ?? (() => {}),
         pushedOut: () => pushedOut,
         endedSilent: (why) => {
           // A stranger that never said anything: reported in bursts, like refused connections.
@@ -319,7 +347,13 @@ export class Reception {
         },
       });
     } catch (error) {
-      if (!this.#closed && !cut()) ui.warn(say.incomingFailed(remote, describeError(error)));
+      quiet.release?.();
+      if (error instanceof KeyChangedError || error instanceof KeyDisownedError) {
+        ui.warn(error.message);
+      }
+      if (!this.#closed && !cut() && !pushedOut) {
+        ui.warn(say.incomingFailed(remote, describeError(error)));
+      }
     } finally {
       answered();
       unwatch();

@@ -17,8 +17,9 @@
 
 import type { Conversation } from "./conversation.ts";
 import type { Group } from "../group/group.ts";
-import { conversationWith, sanitize, say } from "../terminal/texts.ts";
+import { conversationWith, listText, sanitize, say } from "../terminal/texts.ts";
 import { sameAddress } from "../addresses.ts";
+import type { Security } from "./secure.ts";
 
 /** A one-to-one conversation in the roster. */
 export interface Chat {
@@ -161,9 +162,16 @@ export class Roster {
         say.listEntry(
           t === this.#current,
           t.label,
-          isChat(t) ? conversationWith(t.conversation.peerNick) : t.describe(),
+          isChat(t)
+            ? conversationWith(t.conversation.peerNick, securityMark(t.conversation.security))
+            : t.describe(),
         )
       ),
     ];
   }
+}
+
+function securityMark(security: Security): string {
+  if (security.kind === "clear") return listText.inClear;
+  return security.verified ? listText.encryptedVerified : listText.encrypted;
 }

@@ -3,7 +3,7 @@ import type { Conversation } from "./conversation.ts";
 import { type Chat, Roster } from "./roster.ts";
 
 function chat(label: string, nick: string, address?: string): Chat {
-  const conversation = { peerNick: nick } as unknown as Conversation;
+  const conversation = { peerNick: nick, security: { kind: "clear" } } as unknown as Conversation;
   return { kind: "chat", label, address, conversation, ended: Promise.resolve() };
 }
 
@@ -58,8 +58,8 @@ Deno.test("conversations are found by label, address in any domain case, or nick
   assert.equal(roster.find("Pere"), two);
   assert.match(roster.find("nobody") as string, /^No conversation matches "nobody"/);
   assert.deepEqual(roster.list().slice(1), [
-    "* joan@bb.com  conversation with Joan",
-    "  Pere  conversation with Pere",
-    "  Pere~2  conversation with pere",
+    "* joan@bb.com  conversation with Joan (in clear)",
+    "  Pere  conversation with Pere (in clear)",
+    "  Pere~2  conversation with pere (in clear)",
   ]);
 });

@@ -21,6 +21,7 @@ import type { PlumiClient } from "../node/client.ts";
 import { Groups } from "../group/groups.ts";
 import type { GroupLinkTiming } from "../group/link.ts";
 import { report, say, why } from "../terminal/texts.ts";
+import type { Keyring } from "./keyring.ts";
 import type { AgentUi } from "../terminal/ui.ts";
 import { type Conversation, explainEnd } from "./conversation.ts";
 import { Dialer, type DomainCheck } from "./dialer.ts";
@@ -68,6 +69,14 @@ export interface SwitchboardOptions {
   readonly relayAlways?: boolean;
   /** Where every line of a conversation is kept. Default: none. */
   readonly history?: ChatHistory;
+  /** Our identity and the pinned keys: conversations are encrypted with agents that can. Default: none (all in clear). */
+  readonly keyring?: Keyring;
+  /** Refuse conversations in clear (`--require-encryption`). Default: false. */
+  readonly requireEncryption?: boolean;
+  /** How long a callee waits for a caller's first encrypted-handshake frame, ms. Default: 400. */
+  readonly secureGraceMs?: number;
+  /** The key our node vouches for an address, checked at first contact. Default: none. */
+  readonly vouch?: (address: string) => Promise<Uint8Array | undefined>;
 }
 
 /**
@@ -181,15 +190,28 @@ export class Switchboard {
       ui.info(say.calling(address));
       const found = await this.#dialer.lookUp(address, stop);
       if (!found || stop.aborted) return;
+      const keyring = this.#o.keyring;
+      const encrypted = keyring !== undefined && found.features.encrypted === true;
+      if (keyring && !encrypted && this.#o.requireEncryption) {
+        ui.warn(say.callFailed(address, say.clearRefused()));
+        return;
+      }
       const conversation = await this.#dialer.conversation(
         address,
         found.endpoint,
         stop,
         say.callFailed,
         found.features.extended,
+        keyring && {
+          keyring,
+          calledAddress: encrypted ? address : undefined,
+          require: this.#o.requireEncryption,
+          vouch: this.#o.vouch,
+        },
       );
       if (!conversation) return;
       ui.info(say.connected(conversation.peerNick, address));
+      if (keyring) ui.info(say.security(conversation.peerNick, address, conversation.security));
       this.#beginChat(conversation, address, true);
     } finally {
       this.#calling--;
@@ -253,6 +275,24 @@ export class Switchboard {
     const target = this.#roster.find(name);
     if (typeof target === "string") this.#o.ui.warn(target);
     else this.#roster.switchTo(target);
+  }
+
+  /** `/trust address`: accept the changed key `address` last proved (then call again). */
+  async trust(address: string): Promise<void> {
+    const { ui, keyring } = this.#o;
+    if (!keyring) return ui.warn(say.noEncryption());
+    if (await keyring.trust(address)) ui.info(say.trusted(address));
+    else ui.warn(say.nothingToTrust(address));
+  }
+
+  /** `/verify address`: show the safety number with its pinned key; mark it verified. */
+  async verify(address: string): Promise<void> {
+    const { ui, keyring } = this.#o;
+    if (!keyring) return ui.warn(say.noEncryption());
+    const number = keyring.safetyNumber(address);
+    if (number === undefined) return ui.warn(say.noKeyYet(address));
+    await keyring.verify(address);
+    ui.info(say.safetyNumber(address, number));
   }
 
   /** `/list`: the open conversations and groups. */
@@ -367,6 +407,9 @@ export class Switchboard {
       visible = true;
       if (quiet) ui.info(say.incoming(conversation.peerNick, address));
       if (address) this.#o.history?.showOnOpen(address);
+      if (quiet && this.#o.keyring) {
+        ui.info(say.security(conversation.peerNick, address, conversation.security));
+      }
       this.#roster.add(chat, focus);
     };
     if (quiet) this.#tentative.set(chat, quiet.release);

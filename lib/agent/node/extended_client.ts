@@ -18,6 +18,7 @@ import {
   decodeBuddyEntry,
   DeregisterExt,
   HeartbeatExt,
+  IdentityExt,
   OnlineExt,
 } from "../../plumi/extensions/mod.ts";
 import { NodeSilentError } from "../errors.ts";
@@ -182,6 +183,33 @@ export class ExtendedSession {
     const next = this.#queue.then(run, run);
     this.#queue = next.catch(() => {});
     return next;
+  }
+
+  /**
+   * Publish our identity key (`PI…;ik=`): a password account's node binds it.
+   * Resolves `undefined` when bound, else the node's `e=` reason (`changed`:
+   * another key is bound; `nopass`: no password, so no binding).
+   */
+  async publishKey(key: string, replace = false): Promise<string | undefined> {
+    const { address, session: { token } } = this;
+    const reply = await this.#ask(
+      IdentityExt.encodeRequest({ kind: "publish", address, token, key, replace }),
+    );
+    const answer = IdentityExt.decodeReply(reply);
+    if (answer.ok && answer.value.kind === "bound") return undefined;
+    return answer.ok && answer.value.kind === "refused" ? answer.value.error : "refused";
+  }
+
+  /** The key our node vouches for `address` (its own password accounts only), if any. */
+  async vouchedKey(who: string): Promise<string | undefined> {
+    const { address, session: { token } } = this;
+    const reply = await this.#ask(
+      IdentityExt.encodeRequest({ kind: "vouch", address, token, who }),
+    );
+    const answer = IdentityExt.decodeReply(reply);
+    return answer.ok && answer.value.kind === "vouched" && answer.value.who === who
+      ? answer.value.key
+      : undefined;
   }
 
   /** Add a buddy (any domain). Resolves to an error text, or `undefined` when done. */

@@ -40,6 +40,8 @@ export interface NodeSession {
   readonly signupOpen: boolean;
   /** The online list is available. */
   readonly onlineList: boolean;
+  /** The node keeps and vouches for identity keys (`ik=1`: `PI` requests). */
+  readonly identityKeys?: boolean;
 }
 
 /** The outcome of {@linkcode registerWith}. */
@@ -190,6 +192,7 @@ function sessionOf(granted: Extract<ExtRegisterReply, { kind: "granted" }>): Nod
     heartbeatMs: Math.max(1, granted.heartbeatSeconds || 30) * 1000,
     signupOpen: granted.signupOpen,
     onlineList: granted.onlineList,
+    ...(granted.identityKeys && { identityKeys: true }),
   };
 }
 

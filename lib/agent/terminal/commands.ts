@@ -29,6 +29,8 @@ export type Command =
   | { readonly kind: "signup"; readonly address: string; readonly password?: string }
   | { readonly kind: "history"; readonly address?: string; readonly lines?: number }
   | { readonly kind: "search"; readonly text: string }
+  | { readonly kind: "trust"; readonly address: string }
+  | { readonly kind: "verify"; readonly address: string }
   | { readonly kind: "nothing" }
   | { readonly kind: "invalid"; readonly message: string };
 
@@ -100,6 +102,14 @@ export function parseCommand(line: string, talking: boolean): Command {
         return { kind: "buddies" };
       case "/online":
         return { kind: "online" };
+      case "/trust":
+      case "/verify": {
+        const kind = word.toLowerCase() === "/trust" ? "trust" : "verify";
+        if (argument === "") return { kind: "invalid", message: `Usage: /${kind} <address>` };
+        const parsed = parseAddress(argument);
+        if (!parsed.ok) return { kind: "invalid", message: say.notAnAddress(parsed.message) };
+        return { kind, address: argument };
+      }
       case "/signup": {
         const [address = "", password] = rest;
         if (address === "") {

@@ -73,3 +73,16 @@ Deno.test("a bare name is explained as an address without its domain", () => {
     '"joan" is not an address: add @ and the domain, e.g. joan@bb.com',
   );
 });
+
+Deno.test("/trust and /verify take one address", () => {
+  assert.deepEqual(parseCommand("/trust bo@aa.test", true), {
+    kind: "trust",
+    address: "bo@aa.test",
+  });
+  assert.deepEqual(parseCommand("/verify bo@aa.test", false), {
+    kind: "verify",
+    address: "bo@aa.test",
+  });
+  assert.equal(parseCommand("/trust", true).kind, "invalid");
+  assert.equal(parseCommand("/verify nobody", true).kind, "invalid");
+});

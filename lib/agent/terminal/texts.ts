@@ -29,6 +29,7 @@ export function sanitize(text: string): string {
     return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
   });
 }
+import type { Security } from "../chat/secure.ts";
 
 /** Who someone is in a message: `Joan (joan@bb.com)`, or the nick alone when the address is unknown. */
 export function who(nick: string, address: string | undefined): string {
@@ -37,6 +38,17 @@ export function who(nick: string, address: string | undefined): string {
 
 function relayed(relay: string | undefined): string {
   return relay === undefined ? "" : ` (relayed by ${sanitize(relay)})`;
+}
+
+/** How a conversation is protected, in words: encrypted and verified, encrypted, or in clear. */
+export function describeSecurity(security: Security): string {
+  if (security.kind === "clear") {
+    return "in clear (an original agent: anyone on the path can read it)";
+  }
+  if (security.verified) return "encrypted, verified";
+  const vouched = security.vouched ? ", vouched for by its node" : "";
+  const first = security.firstContact ? `first contact, key pinned${vouched}; ` : "";
+  return `encrypted (${first}not verified: /verify ${security.peerAddress})`;
 }
 
 /** The agent's stable output lines. */
@@ -61,6 +73,29 @@ export const say = {
   connected: (nick: string, address: string): string => `Connected to ${who(nick, address)}`,
   incoming: (nick: string, address: string | undefined): string =>
     `Incoming call from ${who(nick, address)}`,
+  identityCreated: (fingerprint: string): string =>
+    `Identity key made (first start), fingerprint ${fingerprint}`,
+  identity: (fingerprint: string): string => `Identity key fingerprint ${fingerprint}`,
+  keyBound: (domain: string): string =>
+    `The node of ${domain} vouches for your identity key (bound to your password account)`,
+  keyBoundElsewhere: (address: string): string =>
+    `WARNING: the node keeps another identity key for ${address}: callers who ask it will ` +
+    "refuse this one. If you made a new key on purpose, ask the administrator to unbind the old one.",
+  security: (nick: string, address: string | undefined, security: Security): string =>
+    `Conversation with ${who(nick, address)}: ${describeSecurity(security)}`,
+  clearRefused: (): string =>
+    "it is an original agent (the conversation would be in clear) and --require-encryption is set",
+  noEncryption: (): string => "Encryption is off in this agent",
+  trusted: (address: string): string =>
+    `The new key of ${address} is trusted now; call ${address} again`,
+  nothingToTrust: (address: string): string =>
+    `No changed key of ${address} is waiting to be trusted`,
+  noKeyYet: (address: string): string =>
+    `No key of ${address} is known yet: talk to ${address} first (encrypted), then /verify`,
+  safetyNumber: (address: string, number: string): string =>
+    `Safety number with ${address}: ${number}\n` +
+    `  Compare it with ${address} by voice or in person: it must be the same on both sides.` +
+    ` ${address} is now marked verified.`,
   incomingFailed: (from: Endpoint, why: string): string =>
     `Incoming connection from ${formatEndpoint(from)} dropped: ${why}`,
   refusedBusy: (from: Endpoint, count = 1): string =>
@@ -222,6 +257,8 @@ export const usage = {
     "  /buddies           your buddies: online, busy, offline or unknown, and where to reach them",
     "  /online            who is online in your domain",
     "  /signup <address>  create an account on your node (the password is asked)",
+    "  /verify <address>  show the safety number to compare with <address>; mark its key verified",
+    "  /trust <address>   accept the new key of <address> after a changed-key warning",
     "  /history [<address>] [<n>]  the last n lines (20), with someone or with anyone",
     "  /search <text>     the last lines that hold the text",
     "  /wait              wait until a call comes in, or until the current conversation ends",
@@ -293,6 +330,7 @@ export const signUpText = {
  */
 export const problem = {
   badRelayMode: (mode: string): string => `Bad --relay "${mode}": give fallback, always or off`,
+  requireNeedsEncryption: (): string => "--require-encryption needs encryption on",
   missingFlag: (flag: string): string =>
     `Missing ${flag}: it is required when the input is not a terminal`,
   positive: (option: string): string => `${option} must be a positive number`,
@@ -421,6 +459,7 @@ export const why = {
   youLeft: (): string => "you left",
   closedByPeer: (nick: string): string => `${nick} closed the connection`,
   badDataFrom: (nick: string, error: string): string => `bad data from ${nick}: ${error}`,
+  channelBroke: (error: string): string => `the encrypted channel broke: ${error}`,
   badData: (error: string): string => `bad data: ${error}`,
   connectionLost: (error: string): string => `connection lost: ${error}`,
   lost: (): string => "connection lost",
@@ -445,9 +484,16 @@ export const why = {
 } as const;
 
 /** How `/list` describes a conversation. */
-export function conversationWith(nick: string): string {
-  return `conversation with ${sanitize(nick)}`;
+export function conversationWith(nick: string, security?: string): string {
+  return `conversation with ${sanitize(nick)}${security === undefined ? "" : ` (${security})`}`;
 }
+
+/** How `/list` marks a conversation's protection. */
+export const listText = {
+  inClear: "in clear",
+  encrypted: "encrypted",
+  encryptedVerified: "encrypted, verified",
+} as const;
 
 /** Calls through a relay of the callee's node (`../chat/relay_call.ts`). */
 export const relayCallText = {

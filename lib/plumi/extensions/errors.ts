@@ -35,6 +35,8 @@ export const EXT_ERRORS = [
   "off",
   "domain",
   "offline",
+  "nopass",
+  "changed",
 ] as const;
 
 /** An `e=` code. */

@@ -56,6 +56,7 @@ import { OnlineExt } from "./online.ts";
 import { PresenceExt } from "./presence.ts";
 import { RegisterExt } from "./register.ts";
 import { RelayExt } from "./relay.ts";
+import { IdentityExt } from "./identity.ts";
 import { SignUpExt } from "./signup.ts";
 
 export {
@@ -78,6 +79,7 @@ export * from "./buddy_status.ts";
 export * from "./online.ts";
 export * from "./presence.ts";
 export * from "./relay.ts";
+export * from "./identity.ts";
 
 /** The definition of each extension packet type, by letter: every letter has one. */
 export const EXTENSIONS: { readonly [L in ExtensionType]: MessageInfo } = {
@@ -88,6 +90,7 @@ export const EXTENSIONS: { readonly [L in ExtensionType]: MessageInfo } = {
   O: OnlineExt,
   P: PresenceExt,
   Y: RelayExt,
+  I: IdentityExt,
 };
 
 /** Every `v=2` message: the extended registration and deregistration, and each extension type. */

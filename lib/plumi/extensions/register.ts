@@ -7,7 +7,7 @@
  * PRlaura@bb.com;v=2[;replace];x=-----…            the first PR, padded to 100 bytes
  * RR1;v=2;e=auth;n=<nonce>;s=<salt>;i=<iterations>  a challenge
  * PRlaura@bb.com;v=2;n=<nonce>;p=<proof>[;replace]  the proof
- * RR0;v=2;t=<token>;hb=<s>;su=<0|1>;ol=<0|1>        the session
+ * RR0;v=2;t=<token>;hb=<s>;su=<0|1>;ol=<0|1>[;ik=1] the session (ik=1: identity keys kept)
  * RR1;v=2;e=user|pad|signed-in|store[;at=<ip>:<port>]
  * ```
  *
@@ -79,6 +79,8 @@ export type ExtRegisterReply =
     readonly heartbeatSeconds: number;
     readonly signupOpen: boolean;
     readonly onlineList: boolean;
+    /** The node keeps and vouches for identity keys (`ik=1`: `PI` requests, `IdentityExt`). */
+    readonly identityKeys?: boolean;
   }
   | {
     readonly kind: "challenge";
@@ -94,12 +96,13 @@ const REPLACE = flagField("replace");
 const HEARTBEAT = countField("hb", 0, 86_400);
 const SIGNUP = wordField("su", ["0", "1"] as const);
 const ONLINE = wordField("ol", ["0", "1"] as const);
+const IDENTITY_KEYS = wordField("ik", ["1"] as const);
 const ERROR = errorField(["auth", ...REGISTER_ERRORS] as const);
 const SALT = base64Field("s", 128);
 const ITERATIONS = countField("i", 1, 999_999_999);
 
 const REQUEST_KEYS = [NONCE.key, PROOF.key, REPLACE.key];
-const REPLY_KEYS = [TOKEN.key, HEARTBEAT.key, SIGNUP.key, ONLINE.key];
+const REPLY_KEYS = [TOKEN.key, HEARTBEAT.key, SIGNUP.key, ONLINE.key, IDENTITY_KEYS.key];
 const CHALLENGE_KEYS = [ERROR.key, NONCE.key, SALT.key, ITERATIONS.key, AT.key];
 
 function padded(message: RegisterRequest, pad: RegisterPadding | undefined): RegisterRequest {
@@ -129,6 +132,7 @@ export const RegisterExt: ExtensionDefinition<
     HEARTBEAT,
     SIGNUP,
     ONLINE,
+    IDENTITY_KEYS,
     ERROR,
     SALT,
     ITERATIONS,
@@ -143,6 +147,7 @@ export const RegisterExt: ExtensionDefinition<
     "RR0",
     "RR1",
     "RR0;v=2;t=DDDDDDDDDDDDDDDDDDDDDD;hb=30;su=0;ol=1",
+    "RR0;v=2;t=DDDDDDDDDDDDDDDDDDDDDD;hb=30;su=0;ol=1;ik=1",
     "RR1;v=2;e=auth;n=AAAAAAAAAAAAAAAAAAAAAA;s=BBBBBBBBBBBBBBBBBBBBBB;i=600000",
     "RR1;v=2;e=user",
     "RR1;v=2;e=pad",
@@ -190,6 +195,7 @@ export const RegisterExt: ExtensionDefinition<
             HEARTBEAT.write(reply.heartbeatSeconds),
             SIGNUP.write(reply.signupOpen ? "1" : "0"),
             ONLINE.write(reply.onlineList ? "1" : "0"),
+            ...(reply.identityKeys ? [IDENTITY_KEYS.write("1")] : []),
           ],
         };
       case "challenge":
@@ -226,12 +232,15 @@ export const RegisterExt: ExtensionDefinition<
       if (!su.ok) return su;
       const ol = optional(picked.value, ONLINE);
       if (!ol.ok) return ol;
+      const ik = optional(picked.value, IDENTITY_KEYS);
+      if (!ik.ok) return ik;
       return ok({
         kind: "granted",
         token: token.value,
         heartbeatSeconds: hb.value ?? 0,
         signupOpen: su.value === "1",
         onlineList: ol.value !== "0",
+        ...(ik.value === "1" && { identityKeys: true }),
       });
     }
     const picked = pick(message.params, CHALLENGE_KEYS);
