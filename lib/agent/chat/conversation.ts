@@ -23,6 +23,7 @@ import {
 } from "../errors.ts";
 import { formatSeconds, PmiLink } from "./pmi_link.ts";
 import { sanitize } from "../terminal/ui.ts";
+import { cutLine } from "../terminal/cut_line.ts";
 
 export { formatSeconds };
 
@@ -217,7 +218,9 @@ export class Conversation {
    * stopped reading (the conversation then ends with an error).
    */
   send(text: string): boolean {
-    return this.#link.write(encodeLine(text));
+    // Cut between words and never inside a character (issue 19): one write, several frames.
+    const frames = cutLine(text).map(encodeLine);
+    return this.#link.write(frames.length === 1 ? frames[0]! : concatBytes(frames));
   }
 
   /** Wait until what was sent is written, or `timeoutMs` passes. */
@@ -253,4 +256,14 @@ export function explainEnd(end: ConversationEnd, peerNick: string): string {
       }
       return `connection lost: ${describeError(end.error)}`;
   }
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
