@@ -53,7 +53,7 @@ Deno.test("agents on one node", async (t) => {
 
   await t.step("two agents chat both ways with nicknames shown", async () => {
     await laura.send("joan@bb.com");
-    await laura.waitFor(/^Calling joan@bb\.com\.\.\.$/);
+    await laura.waitFor(/^Calling joan@bb\.com…$/);
     await laura.waitFor(/^Connected to Joan \(joan@bb\.com\)$/);
     await joan.waitFor(/^Incoming call from Laura \(laura@bb\.com\)$/);
     await laura.send("hello joan");
@@ -401,7 +401,7 @@ Deno.test({
       cwd: dir,
       name: "agent laura",
     });
-    await laura.waitFor(/^Looking up the node of bb\.test\.\.\.$/);
+    await laura.waitFor(/^Looking up the node of bb\.test…$/);
     await laura.waitFor(new RegExp(`^Registered laura@bb\\.test with node ${nodeIp}:3344$`));
     await laura.waitFor(/advertised as 127\.0\.0\.1:\d+$/);
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Endpoint } from "../plumi/address.ts";
+import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
 import { systemDns } from "../transport/dns.ts";
 import type { StreamListener } from "../transport/tcp.ts";
 import type { DatagramSocket } from "../transport/udp.ts";
@@ -47,6 +47,13 @@ import {
   withRetry,
 } from "./node/sign_in.ts";
 import { type AgentUi, createConsoleUi } from "./terminal/ui.ts";
+import {
+  type ClientContext,
+  completer,
+  isClientCommand,
+  type Me,
+  runClientCommand,
+} from "./terminal/client_commands.ts";
 
 /** Ask on a TTY until the answer passes `check`; `null` if the input ends or the user stops. */
 async function askFor(
@@ -175,6 +182,8 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       await askFor(ui, "Address (name@domain): ", checkAddress, "--address", stop.signal);
     if (address === null) return;
     ui.setPrompt(`${nick}> `);
+    const me: Me = { nick, away: undefined };
+    ui.setIdentity?.(nick);
 
     let log: PacketLog | undefined;
     if (o.logFile !== false) {
@@ -294,7 +303,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       };
       extended = new ExtendedSession(client, address, registration.session, {
         clock: o.clock,
-        busy: () => session.busy,
+        busy: () => session.busy || me.away !== undefined,
         onBuddiesChanged: () => void presence.refresh(),
         onSessionLost: () => void renew(),
         onReplaced: (at) =>
@@ -313,8 +322,31 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     }
     ui.info(say.ready());
 
+    const clientContext: ClientContext = {
+      ui,
+      me,
+      roster: () => session.roster,
+      send: (text) => session.send(text),
+      presence: (address) => {
+        const buddy = presence.status(address);
+        if (!buddy) return undefined;
+        const state = { on: "online", busy: "busy", off: "offline", "?": "unknown" }[buddy.state];
+        return { state, where: buddy.endpoint && formatEndpoint(buddy.endpoint) };
+      },
+      buddies: () => presence.addresses,
+      topics: new Map(),
+    };
+    ui.complete = completer(clientContext);
     await commandLoop(
-      { session, presence, client, ui, password: password.get, iterations: o.signupIterations },
+      {
+        session,
+        presence,
+        client,
+        ui,
+        password: password.get,
+        iterations: o.signupIterations,
+        clientContext,
+      },
       stop.signal,
     );
 
@@ -347,6 +379,8 @@ interface Loop {
   readonly ui: AgentUi;
   readonly password: PasswordSource;
   readonly iterations: number;
+  /** The terminal client's commands (`client_commands.ts`). */
+  readonly clientContext: ClientContext;
 }
 
 async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
@@ -355,14 +389,15 @@ async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
     const line = await untilAborted(ui.readLine(), signal);
     if (line === null) return;
     const command = parseCommand(line, session.talking);
+    if (isClientCommand(command)) {
+      runClientCommand(command, loop.clientContext);
+      continue;
+    }
     switch (command.kind) {
       case "quit":
         return;
       case "call":
         await session.call(command.address, signal);
-        break;
-      case "say":
-        session.send(command.text);
         break;
       case "exit":
         await session.hangUp();

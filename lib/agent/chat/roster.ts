@@ -73,6 +73,11 @@ export class Roster {
     return this.#targets.filter((t): t is Group => !isChat(t));
   }
 
+  /** Labels of the open conversations and groups, oldest first. */
+  get labels(): string[] {
+    return this.#targets.map((t) => t.label);
+  }
+
   /** Conversations and groups open. */
   get size(): number {
     return this.#targets.length;

@@ -105,6 +105,7 @@ export class Session {
     this.#o = options;
     this.#roster = new Roster((text) => options.ui.info(text), () => {
       options.ui.setPrompt(this.#roster.prompt(options.nick));
+      options.ui.setTargets?.(this.#roster.current?.label, this.#roster.labels);
       this.#wake();
     });
     // Handshakes in progress, and quiet conversations (no line yet): two budgets, one rule.
@@ -176,6 +177,11 @@ export class Session {
         }
       }));
     }
+  }
+
+  /** The open conversations and groups (for the terminal client: `/whois`, completion). */
+  get roster(): Roster {
+    return this.#roster;
   }
 
   /** Whether typed lines go somewhere (a conversation or a group is current). */
@@ -515,7 +521,10 @@ export class Session {
     const show = () => {
       if (visible) return;
       visible = true;
-      if (quiet) ui.info(say.incoming(conversation.peerNick, address));
+      if (quiet) {
+        ui.info(say.incoming(conversation.peerNick, address));
+        ui.ring?.(say.incoming(conversation.peerNick, address));
+      }
       this.#roster.add(chat, focus);
     };
     if (quiet) this.#tentative.set(chat, quiet.release);
@@ -525,7 +534,7 @@ export class Session {
       onLine: (text) => {
         this.#settle(chat);
         show();
-        ui.chat(conversation.peerNick, text, this.#roster.prefixFor(chat));
+        ui.chat(conversation.peerNick, text, this.#roster.prefixFor(chat), address);
       },
       onNick: (nick) => {
         ui.info(say.nickChanged(shown, nick));

@@ -396,7 +396,7 @@ export class Group {
       return;
     }
     this.#lastSeq.set(sender, seq);
-    this.#host.ui.chat(nick, text, this.label);
+    this.#host.ui.chat(nick, text, this.label, sender);
     this.#relays.tell(`${nick}: ${text}`);
   }
 

@@ -63,6 +63,18 @@ export class Presence {
     );
   }
 
+  /** A buddy as last seen (for `/whois`), or `undefined` if not a buddy seen yet. */
+  status(address: string): BuddyStatus | undefined {
+    const key = address.toLowerCase();
+    for (const buddy of this.#known.values()) if (buddy.address.toLowerCase() === key) return buddy;
+    return undefined;
+  }
+
+  /** The buddies' addresses as last seen (for Tab completion). */
+  get addresses(): string[] {
+    return [...this.#known.keys()];
+  }
+
   /** The node stopped answering (`true`: buddies show as unknown), or answers again. */
   setContact(lost: boolean): void {
     this.#lost = lost;
@@ -158,7 +170,9 @@ export class Presence {
     }
     const online = buddies.filter((b) => b.state === "on" || b.state === "busy").length;
     this.#ui.info(
-      `${buddies.length} buddies, ${online} online (unknown: not shared with you, or not known)`,
+      `${buddies.length} ${
+        buddies.length === 1 ? "buddy" : "buddies"
+      }, ${online} online (unknown: not shared with you, or not known)`,
     );
   }
 

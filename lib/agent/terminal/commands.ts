@@ -27,31 +27,53 @@ export type Command =
   | { readonly kind: "buddies" }
   | { readonly kind: "online" }
   | { readonly kind: "signup"; readonly address: string; readonly password?: string }
+  | { readonly kind: "me"; readonly text: string }
+  | { readonly kind: "away"; readonly text: string }
+  | { readonly kind: "back" }
+  | { readonly kind: "nick"; readonly nick: string }
+  | { readonly kind: "clear" }
+  | { readonly kind: "whois"; readonly address: string }
+  | { readonly kind: "accept"; readonly target?: string }
+  | { readonly kind: "decline"; readonly target?: string }
+  | { readonly kind: "topic"; readonly text?: string }
   | { readonly kind: "nothing" }
   | { readonly kind: "invalid"; readonly message: string };
 
 /** The `/help` text, one line per entry. */
 export const HELP: readonly string[] = [
   "Commands:",
-  "  <address>          call someone, e.g. joan@bb.com (when no conversation is open)",
+  "  <address>          call someone, e.g. joan@example.test (when no conversation is open)",
   "  /call <address>    call someone, also while in other conversations",
   "  <text>             send a line to the current conversation or group; //text sends /text",
+  "  /me <action>       send an action: /me waves shows as * Laura waves",
   "  /list              the open conversations and groups; * marks where typed lines go",
   "  /switch <who>      send typed lines to another conversation: address, nickname or #group",
   "  /close [<who>]     end a conversation (default: the current one)",
   "  /exit              end the current conversation, or leave the current group",
   "  /group <name>      start a group chat; typed lines go to it",
-  "  /invite <address>  add someone to the current group",
+  "  /invite <address>  invite someone to the current group",
+  "  /accept, /decline  answer an invitation to a group",
+  "  /topic [<text>]    show or set the current group's topic",
   "  /leave [#group]    leave a group (default: the current one)",
   "  /add <address>     add a buddy (any domain); you see its presence once it adds you too",
   "  /del <address>     remove a buddy",
   "  /buddies           your buddies: online, busy, offline or unknown, and where to reach them",
   "  /online            who is online in your domain",
+  "  /whois <address>   what is known of someone: presence, conversation, groups, encryption",
+  "  /away [<text>]     buddies see you as busy; /back undoes it",
+  "  /nick <nickname>   change your nickname",
+  "  /clear             clear the screen",
   "  /signup <address>  create an account on your node (the password is asked)",
   "  /wait              wait until a call comes in, or until the current conversation ends",
   "  /quit              deregister and leave (also Ctrl-C, or the end of the input)",
   "  /help              this list",
+  "Keys: Left/Right, Home/End, Ctrl-Left/Right (Alt-b/f) move; Up/Down recall lines; Tab completes",
 ];
+
+/** Every command's name, for Tab completion. */
+export const COMMAND_NAMES: readonly string[] = HELP.flatMap((line) =>
+  [...line.matchAll(/(?<=^ {2}|, )\/[a-z]+/g)].map((m) => m[0])
+);
 
 /**
  * Interpret one typed line; `talking` says whether typed lines go to a
@@ -133,11 +155,37 @@ export function parseCommand(line: string, talking: boolean): Command {
           ? { kind: "signup", address }
           : { kind: "signup", address, password };
       }
+      case "/me":
+        if (argument === "") return { kind: "invalid", message: "Usage: /me <action>" };
+        return { kind: "me", text: argument };
+      case "/away":
+        return { kind: "away", text: argument };
+      case "/back":
+        return { kind: "back" };
+      case "/nick":
+        if (argument === "") return { kind: "invalid", message: "Usage: /nick <nickname>" };
+        return { kind: "nick", nick: argument };
+      case "/clear":
+        return { kind: "clear" };
+      case "/whois": {
+        if (argument === "") return { kind: "invalid", message: "Usage: /whois <address>" };
+        const parsed = parseAddress(argument);
+        if (!parsed.ok) return { kind: "invalid", message: say.notAnAddress(parsed.message) };
+        return { kind: "whois", address: argument };
+      }
+      case "/accept":
+      case "/decline": {
+        const kind = word.toLowerCase() === "/accept" ? "accept" : "decline";
+        return argument === "" ? { kind } : { kind, target: argument };
+      }
+      case "/topic":
+        return argument === "" ? { kind: "topic" } : { kind: "topic", text: argument };
       default:
         return { kind: "invalid", message: say.unknownCommand(word) };
     }
   }
-  if (talking) return { kind: "say", text: line };
+  // An empty line sends nothing (issue 19).
+  if (talking) return line.trim() === "" ? { kind: "nothing" } : { kind: "say", text: line };
   const text = line.trim();
   if (text === "") return { kind: "nothing" };
   if (!text.includes("@")) {

@@ -27,11 +27,11 @@ export const say = {
     `Listening for group links on ${formatEndpoint(local)}, advertised as ${
       formatEndpoint(advertised)
     }`,
-  locating: (domain: string): string => `Looking up the node of ${domain}...`,
+  locating: (domain: string): string => `Looking up the node of ${domain}…`,
   registered: (address: string, node: Endpoint): string =>
     `Registered ${address} with node ${formatEndpoint(node)}`,
   ready: (): string => "Type an address to call someone, /help for the commands.",
-  calling: (address: string): string => `Calling ${address}...`,
+  calling: (address: string): string => `Calling ${address}…`,
   busy: (address: string): string => `${address} is busy`,
   noSuchUser: (address: string): string => `${address} does not exist`,
   offline: (address: string): string => `${address} is offline`,
@@ -69,7 +69,7 @@ export const say = {
     `Cannot start a group: already in ${max} groups (the most --max-groups allows)`,
   groupsDisabled: (): string => "Groups are switched off (--max-groups 0)",
   notInGroup: (): string => "Typed lines do not go to a group: /switch #<group> first",
-  inviting: (address: string, label: string): string => `Inviting ${address} to ${label}...`,
+  inviting: (address: string, label: string): string => `Inviting ${address} to ${label}…`,
   inviteFailed: (address: string, why: string): string => `Cannot invite ${address}: ${why}`,
   alreadyMember: (address: string, label: string): string => `${address} is already in ${label}`,
   groupFull: (label: string, max: number): string =>
@@ -103,7 +103,7 @@ export const say = {
   notAnAddress: (why: string): string => `Not an address: ${sanitize(why)}`,
   unknownCommand: (command: string): string =>
     `Unknown command ${sanitize(command)}: /help lists the commands`,
-  waiting: (): string => "Waiting for a call...",
+  waiting: (): string => "Waiting for a call…",
   deregistered: (address: string): string => `Deregistered ${address}`,
   deregisterFailed: (address: string, why: string): string =>
     `Could not deregister ${address}: ${why}`,
@@ -150,16 +150,74 @@ export const report = {
   remoteSilent: (address: string, ourDomain: string): string =>
     `no answer from the agent of ${address} or the node of its domain (the node of ${ourDomain} does answer)`,
   stillTrying: (address: string, ourDomain: string): string =>
-    `No answer yet from the agent of ${address} (the node of ${ourDomain} answers); still trying...`,
+    `No answer yet from the agent of ${address} (the node of ${ourDomain} answers); still trying…`,
   noSuchDomain: (domain: string): string => `${domain}: no such domain`,
   noSuchUserThere: (address: string, domain: string): string =>
     `${address} does not exist (the node of ${domain} has no such user)`,
   bareName: (name: string): string =>
-    `"${sanitize(name)}" is not an address: add @ and the domain, e.g. ${sanitize(name)}@bb.com`,
+    `"${sanitize(name)}" is not an address: add @ and the domain, e.g. ${
+      sanitize(name)
+    }@example.test`,
   bareWordWhileFree: (word: string): string =>
     `Not in a conversation, and "${sanitize(word)}" is not an address: add @ and the domain, e.g. ${
       sanitize(word)
-    }@bb.com`,
+    }@example.test`,
   signupHint: (address: string): string =>
     `this node allows sign-up: run again with --signup to create ${address}`,
+} as const;
+
+// ---------------------------------------------------------------------------
+// The terminal client (issue 19): its commands, profile and waits. Section kept by "terminal".
+// ---------------------------------------------------------------------------
+
+/** The chat client's lines: `/away`, `/nick`, `/whois`, `/topic`, the profile, waits. */
+export const client = {
+  away: (text: string): string =>
+    text === ""
+      ? "You are away: your buddies see you as busy until /back"
+      : `You are away (${sanitize(text)}): your buddies see you as busy until /back`,
+  back: (): string => "You are back: your buddies see you online",
+  notAway: (): string => "You were not away",
+  badNick: (why: string): string => `Cannot change the nickname: ${sanitize(why)}`,
+  nickUnsupported: (): string => "The nickname cannot be changed while the agent runs",
+  nickIs: (old: string, nick: string): string =>
+    `You are now known as ${sanitize(nick)} (was ${sanitize(old)})`,
+  whoisHeader: (address: string): string => `${sanitize(address)}:`,
+  whoisPresence: (state: string, where: string | undefined): string =>
+    `  presence:     ${state}${where ? ` at ${where}` : ""}`,
+  whoisNotBuddy: (address: string): string =>
+    `  presence:     not a buddy (/add ${sanitize(address)} to see it)`,
+  whoisTalking: (label: string, nick: string): string =>
+    `  conversation: ${sanitize(label)}, nickname ${sanitize(nick)}`,
+  whoisNoConversation: (): string => "  conversation: none",
+  whoisGroups: (labels: readonly string[]): string =>
+    `  groups:       ${labels.map(sanitize).join(", ")}`,
+  whoisEncryption: (state: string, fingerprint: string | undefined): string =>
+    `  encryption:   ${state}${fingerprint ? `, key ${fingerprint}` : ""}`,
+  whoisEncryptionUnknown: (): string =>
+    "  encryption:   not known (this agent does not encrypt yet)",
+  topicNotInGroup: (): string => "Typed lines do not go to a group: /switch #<group> first",
+  noTopic: (label: string): string => `${sanitize(label)} has no topic: /topic <text> sets one`,
+  topic: (label: string, text: string): string => `Topic of ${sanitize(label)}: ${sanitize(text)}`,
+  /** The line that carries a topic to every member. */
+  topicLine: (nick: string, text: string): string => `* ${nick} set the topic: ${text}`,
+  invited: (label: string, nick: string, address: string, seconds: number): string =>
+    `${sanitize(nick)} (${sanitize(address)}) invites you to group ${sanitize(label)}: ` +
+    `/accept or /decline (within ${seconds} s)`,
+  accepted: (label: string): string => `You accepted the invitation to ${sanitize(label)}`,
+  declined: (label: string): string => `You declined the invitation to ${sanitize(label)}`,
+  invitationExpired: (label: string): string =>
+    `The invitation to ${sanitize(label)} expired (not accepted in time)`,
+  noInvitation: (): string => "No invitation is waiting for an answer",
+  whichInvitation: (labels: readonly string[]): string =>
+    `Several invitations wait: /accept ${labels.map(sanitize).join(" or /accept ")}`,
+  /** A wait shown on the status line: `calling joan@bb.test… try 2 of 5`. */
+  attempt: (what: string, attempt: number, of: number): string =>
+    `${what}… try ${attempt} of ${of}`,
+  profileCreated: (path: string): string =>
+    `Created your profile ${path}: next time, the agent starts with these settings`,
+  profileUnreadable: (path: string, why: string): string =>
+    `Cannot read the profile ${path} (${why}); going on with the flags alone`,
+  listeningEverywhere: (ip: string): string =>
+    `${ip} is not an address of this host (behind NAT?): listening on every interface instead`,
 } as const;
