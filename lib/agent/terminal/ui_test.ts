@@ -173,7 +173,7 @@ Deno.test("terminal UI rings and sets the title on a call; clears the screen on 
   screen.dispose();
 });
 
-Deno.test("terminal UI gives each peer a stable colour, and none with NO_COLOR", async () => {
+Deno.test("terminal UI gives each peer a stable colour, and none with NO_COLOR", () => {
   const coloured = talking(true);
   coloured.ui.chat("Joan", "hello", undefined, "joan@bb.test");
   assert.ok(coloured.screen.raw.includes(`\x1b[1;${peerColour("joan@bb.test")}mJoan\x1b[0m`));
