@@ -24,6 +24,8 @@ const FIRST_PR = formatPlumi(firstRegistration("laura@bb.com"));
 
 /** Lines of 0, 1, 99, 100 and 1,000 bytes, each made of its own letter so a mix-up shows. */
 const SIZED_LINES = ["", "a", "b".repeat(99), "c".repeat(100), "d".repeat(1000)];
+/** Lines our agent sends when typed: an empty line sends nothing (issue 19; it used to send `L00`). */
+const TYPED_LINES = SIZED_LINES.filter((line) => line !== "");
 
 /** How an agent shows `lines` from `nick`: one output line per L frame, as the original. */
 function shownLines(nick: string, lines: readonly string[]): string[] {
@@ -71,7 +73,7 @@ Deno.test("agents on one node", async (t) => {
   });
 
   await t.step("lines of 0, 1, 99, 100 and 1,000 bytes arrive intact, both ways", async () => {
-    const expected = shownLines("Laura", SIZED_LINES);
+    const expected = shownLines("Laura", TYPED_LINES);
     const from = joan.lines.length;
     for (const line of SIZED_LINES) await laura.send(line);
     await joan.waitFor(new RegExp(`^${expected.at(-1)}$`), { from });
@@ -204,7 +206,8 @@ Deno.test("deregistration: /quit, SIGTERM, SIGINT and the end of input each send
     for (const name of ["laura", "joan", "pere", "anna"]) {
       await node.waitFor(new RegExp(`^PD${name}@bb\\.com$`));
     }
-    const log = await Deno.readTextFile(`${dir}/laura@bb.com.log`);
+    // Issue 19: the log is in the data folder (XDG_DATA_HOME is the test's folder), not the current one.
+    const log = await Deno.readTextFile(`${dir}/lumi/logs/laura@bb.com.log`);
     const port = node.endpoint.port;
     assert.equal(
       log,
@@ -273,7 +276,7 @@ Deno.test("an original-protocol agent and ours call each other through our node,
     assert.deepEqual(laura.lines.slice(from).filter((l) => l.startsWith("Pere: ")), expected);
 
     for (const line of SIZED_LINES) await laura.send(line);
-    const frames = SIZED_LINES.map(lineFrames).join("");
+    const frames = TYPED_LINES.map(lineFrames).join("");
     assert.equal(await pmi.read(frames.length), frames);
 
     await laura.send("/exit");

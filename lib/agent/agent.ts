@@ -24,7 +24,7 @@ import {
 } from "./errors.ts";
 import { domainExists, locateNodes } from "./node/find_node.ts";
 import { PacketLog } from "../packet_log.ts";
-import { say } from "./terminal/texts.ts";
+import { client as clientText, say } from "./terminal/texts.ts";
 import {
   type AgentOptions,
   checkAddress,
@@ -95,26 +95,40 @@ async function findNode(
   }
 }
 
+/**
+ * Listen on `o.listenIp`, else on the advertised IP only (issue 19); an advertised IP that is
+ * not this host's (behind NAT) falls back on every interface, and `ui` is told.
+ */
 function openSockets(
   o: ResolvedAgentOptions,
+  advertised: string,
+  ui: AgentUi,
 ): { socket: DatagramSocket; listener: StreamListener; groupListener?: StreamListener } {
   let listener: StreamListener;
+  let listenIp = o.listenIp ?? advertised;
   try {
-    listener = o.transport.listenTcp({ ip: o.listenIp, port: o.port });
+    try {
+      listener = o.transport.listenTcp({ ip: listenIp, port: o.port });
+    } catch (error) {
+      if (o.listenIp !== undefined || !(error instanceof Deno.errors.AddrNotAvailable)) throw error;
+      ui.warn(clientText.listeningEverywhere(listenIp));
+      listenIp = "0.0.0.0";
+      listener = o.transport.listenTcp({ ip: listenIp, port: o.port });
+    }
   } catch (error) {
     throw new ListenError(
-      `Cannot listen for conversations on ${o.listenIp}:${o.port}: ${describeError(error)}`,
+      `Cannot listen for conversations on ${listenIp}:${o.port}: ${describeError(error)}`,
       { cause: error },
     );
   }
   let groupListener: StreamListener | undefined;
   if (o.maxGroups > 0) {
     try {
-      groupListener = o.transport.listenTcp({ ip: o.listenIp, port: o.groupPort });
+      groupListener = o.transport.listenTcp({ ip: listenIp, port: o.groupPort });
     } catch (error) {
       listener.close();
       throw new ListenError(
-        `Cannot listen for group links on ${o.listenIp}:${o.groupPort}: ${describeError(error)}`,
+        `Cannot listen for group links on ${listenIp}:${o.groupPort}: ${describeError(error)}`,
         { cause: error },
       );
     }
@@ -183,11 +197,13 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     if (address === null) return;
     ui.setPrompt(`${nick}> `);
     const me: Me = { nick, away: undefined };
+    const saved = await o.saveProfile?.(address, nick);
+    if (saved) ui.info(saved);
     ui.setIdentity?.(nick);
 
     let log: PacketLog | undefined;
     if (o.logFile !== false) {
-      const path = o.logFile ?? defaultLogFile(address);
+      const path = o.logFile ?? defaultLogFile(address, o.dataDir);
       try {
         const sink = await o.openLog(path);
         log = new PacketLog({
@@ -206,8 +222,9 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
 
     const nodes = await withRetry(ui, stop.signal, () => findNode(o, ui, address));
     const node = nodes[0]!;
-    const { socket, listener, groupListener } = openSockets(o);
-    const advertised = { ip: advertisedIp(o, node), port: listener.local.port };
+    const ip = advertisedIp(o, node);
+    const { socket, listener, groupListener } = openSockets(o, ip, ui);
+    const advertised = { ip, port: listener.local.port };
     // Look-ups may arrive as soon as the client runs; they go to the session once it exists.
     const route: { session?: Session } = {};
     const client = new PlumiClient({

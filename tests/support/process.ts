@@ -32,7 +32,7 @@ export interface StartOptions {
   readonly cwd?: string;
   /** Pipe stdin (default true); otherwise it is closed (`null`). */
   readonly stdin?: boolean;
-  /** More environment variables (NO_COLOR=1 is always set). */
+  /** More environment variables (NO_COLOR=1 is always set; XDG_DATA_HOME is the working directory). */
   readonly env?: Record<string, string>;
 }
 
@@ -51,7 +51,12 @@ export async function startProgram(
     stdin: pipedStdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", ...options.env },
+    // An agent's data folder (profile, logs) in the test's folder, never the user's home.
+    env: {
+      NO_COLOR: "1",
+      XDG_DATA_HOME: options.cwd ?? `${projectRoot}tests/.tmp`,
+      ...options.env,
+    },
   }).spawn();
   return new ChildProcess(options.name ?? program, child, pipedStdin);
 }

@@ -57,7 +57,7 @@ export class PtyProgram implements AsyncDisposable {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", TERM: "xterm", ...options.env },
+      env: { NO_COLOR: "1", TERM: "xterm", XDG_DATA_HOME: options.cwd, ...options.env },
     }).spawn();
     return new PtyProgram(
       new Child(options.name ?? `${program} on a terminal`, process, {
