@@ -150,7 +150,8 @@ function forwardUntilListening(
 ): Promise<string | undefined> {
   const ready = Promise.withResolvers<string | undefined>();
   const timer = setTimeout(
-    () => ready.resolve(`Node ${domain} did not start listening within ${START_TIMEOUT_MS / 1000} s`),
+    () =>
+      ready.resolve(`Node ${domain} did not start listening within ${START_TIMEOUT_MS / 1000} s`),
     START_TIMEOUT_MS,
   );
   void (async () => {

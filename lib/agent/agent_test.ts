@@ -334,3 +334,47 @@ Deno.test("told by the node that another agent took the session over, the agent 
   assert.ok(!socket.sent.some((s) => /^PR.*replace/.test(s.text)), "never takes it back");
   assert.equal(socket.sent.filter((s) => s.text.startsWith("PR")).length, 1);
 });
+
+Deno.test("/me sends an action, an empty line sends nothing, /whois tells what is known", async () => {
+  const ui = new ScriptedUi(false);
+  const { options, dialled } = harness(ui, (p) => {
+    if (p === "PLlaura@bb.com:joan@bb.com") return "RL0laura@bb.com:joan@bb.com:127.0.0.9:4000";
+    return plainNode(p);
+  });
+  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+  ui.type("joan@bb.com");
+  while (dialled.length === 0) await tick();
+  const joan = dialled[0]!;
+  assert.equal(await readText(joan, 8), "N05Laura");
+  await joan.write(bytes("N04Joan"));
+  await ui.waitFor(/^Connected to Joan \(joan@bb\.com\)$/);
+  ui.type("");
+  ui.type("   ");
+  ui.type("/me waves");
+  assert.equal(await readText(joan, 16), "L13* Laura waves");
+  ui.type("/whois joan@bb.com");
+  await ui.waitFor(/^ {2}conversation: joan@bb\.com, nickname Joan$/);
+  await ui.waitFor(/^ {2}encryption: {3}not known/);
+  ui.type("/exit");
+  await ui.waitFor(/^Conversation with Joan ended \(you left\)$/);
+  ui.end();
+  await running;
+});
+
+Deno.test("leaving a group says so before saying where typed lines go now", async () => {
+  const ui = new ScriptedUi(false);
+  const { options } = harness(ui, plainNode);
+  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+  ui.type("/group one");
+  ui.type("/group two");
+  ui.type("/list");
+  ui.type("/leave");
+  await ui.waitFor(/^Typed lines now go to #one$/);
+  const left = ui.output.indexOf("You left #two");
+  assert.ok(
+    left >= 0 && left < ui.output.indexOf("Typed lines now go to #one"),
+    ui.output.join("\n"),
+  );
+  ui.end();
+  await running;
+});

@@ -161,6 +161,8 @@ export class Roster {
   /** The lines of `/list`. */
   list(): string[] {
     if (this.#targets.length === 0) return [say.listEmpty()];
+    // One column of labels for conversations and groups alike.
+    const width = Math.max(...this.#targets.map((t) => sanitize(t.label).length));
     return [
       say.listHeader(),
       ...this.#targets.map((t) =>
@@ -168,6 +170,7 @@ export class Roster {
           t === this.#current,
           t.label,
           isChat(t) ? `conversation with ${sanitize(t.conversation.peerNick)}` : t.describe(),
+          width,
         )
       ),
     ];

@@ -151,8 +151,9 @@ export class Groups {
   /** Leave `group`: every member is told, and it leaves the roster. */
   async leave(group: Group): Promise<void> {
     await group.leave();
-    this.#o.roster.remove(group);
+    // "You left #friends" first, then where typed lines go now (issue 19).
     this.#o.ui.info(say.youLeft(group.label));
+    this.#o.roster.remove(group);
   }
 
   /** Leave every group; refuse group links from now on. */

@@ -55,8 +55,8 @@ export const say = {
   linesStillGoTo: (label: string, other: string): string =>
     `Typed lines still go to ${sanitize(label)} (/switch ${sanitize(other)} to change)`,
   listHeader: (): string => "Conversations (typed lines go to the one marked *):",
-  listEntry: (current: boolean, label: string, what: string): string =>
-    `${current ? "*" : " "} ${sanitize(label)}  ${what}`,
+  listEntry: (current: boolean, label: string, what: string, width = 0): string =>
+    `${current ? "*" : " "} ${sanitize(label).padEnd(width)}  ${what}`,
   listEmpty: (): string =>
     "No conversations: type an address to call someone, /group <name> to start a group",
   noSuchConversation: (name: string): string =>
