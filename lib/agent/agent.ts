@@ -47,6 +47,7 @@ import {
   withRetry,
 } from "./node/sign_in.ts";
 import { type AgentUi, createConsoleUi } from "./terminal/ui.ts";
+import { Activity } from "./terminal/activity.ts";
 import {
   type ClientContext,
   completer,
@@ -220,7 +221,12 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       }
     }
 
-    const nodes = await withRetry(ui, stop.signal, () => findNode(o, ui, address));
+    const activity = new Activity(ui);
+    const nodes = await withRetry(
+      ui,
+      stop.signal,
+      () => activity.during(`finding the node of ${address}`, () => findNode(o, ui, address)),
+    );
     const node = nodes[0]!;
     const ip = advertisedIp(o, node);
     const { socket, listener, groupListener } = openSockets(o, ip, ui);
@@ -236,6 +242,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       attempts: o.attempts,
       log,
       onLookup: (request, from) => route.session?.handleLookup(request, from) ?? false,
+      onAttempt: (message, attempt, attempts) => activity.attempt(message, attempt, attempts),
     });
     closing.unshift(() => client.close());
     const session = new Session({
@@ -290,7 +297,11 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     const registration = await withRetry(
       ui,
       stop.signal,
-      () => registerFirst(o, client, address, password, ui, stop.signal),
+      () =>
+        activity.during(
+          `registering ${address}`,
+          () => registerFirst(o, client, address, password, ui, stop.signal),
+        ),
     );
     registered = true;
     ui.info(say.registered(address, node));
@@ -363,13 +374,19 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
         password: password.get,
         iterations: o.signupIterations,
         clientContext,
+        activity,
       },
       stop.signal,
     );
 
     await session.close();
     // Replaced by another agent: the session is no longer ours to end.
-    if (!stopped) await deregister(client, address, extended, ui, hurry.signal);
+    if (!stopped) {
+      await activity.during(
+        `deregistering ${address}`,
+        () => deregister(client, address, extended, ui, hurry.signal),
+      );
+    }
     if (client.ignored > 0) ui.info(say.ignored(client.ignored));
     ui.info(say.bye());
     if (stopped) throw new GaveUpError(stopped);
@@ -398,6 +415,8 @@ interface Loop {
   readonly iterations: number;
   /** The terminal client's commands (`client_commands.ts`). */
   readonly clientContext: ClientContext;
+  /** Waits shown on the status line. */
+  readonly activity: Activity;
 }
 
 async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
@@ -414,7 +433,10 @@ async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
       case "quit":
         return;
       case "call":
-        await session.call(command.address, signal);
+        await loop.activity.during(
+          `calling ${command.address}`,
+          () => session.call(command.address, signal),
+        );
         break;
       case "exit":
         await session.hangUp();
@@ -432,7 +454,10 @@ async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
         session.startGroup(command.name);
         break;
       case "invite":
-        await session.invite(command.address, signal);
+        await loop.activity.during(
+          `inviting ${command.address}`,
+          () => session.invite(command.address, signal),
+        );
         break;
       case "leave":
         await session.leave(command.target);
@@ -441,16 +466,16 @@ async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
         await session.wait(signal);
         break;
       case "buddy-add":
-        await presence.add(command.address);
+        await loop.activity.during("asking the node", () => presence.add(command.address));
         break;
       case "buddy-del":
-        await presence.remove(command.address);
+        await loop.activity.during("asking the node", () => presence.remove(command.address));
         break;
       case "buddies":
-        await presence.show();
+        await loop.activity.during("asking the node", () => presence.show());
         break;
       case "online":
-        await presence.online();
+        await loop.activity.during("asking the node", () => presence.online());
         break;
       case "signup": {
         const secret = command.password ??
@@ -463,7 +488,12 @@ async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
         if (signal.aborted) return;
         if (!secret) {
           ui.warn("Usage: /signup <address> [password] (the password is asked on a terminal)");
-        } else await presence.signUp(loop.client, command.address, secret, loop.iterations);
+        } else {
+          await loop.activity.during(
+            `creating the account ${command.address}`,
+            () => presence.signUp(loop.client, command.address, secret, loop.iterations),
+          );
+        }
         break;
       }
       case "help":

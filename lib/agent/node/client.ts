@@ -48,6 +48,8 @@ export interface PlumiClientOptions {
   readonly onLookup?: (request: LookupRequest, from: Endpoint) => boolean;
   /** Called for every datagram ignored, with the reason. Default: nothing (they are counted). */
   readonly onIgnored?: (reason: string, from: Endpoint) => void;
+  /** Called before each send of a request: attempt `attempt` of `attempts` (progress shown). */
+  readonly onAttempt?: (message: PlumiMessage, attempt: number, attempts: number) => void;
 }
 
 interface Pending {
@@ -67,6 +69,7 @@ export class PlumiClient {
   readonly #log: PacketLog | undefined;
   readonly #onLookup: (request: LookupRequest, from: Endpoint) => boolean;
   readonly #onIgnored: (reason: string, from: Endpoint) => void;
+  readonly #onAttempt: PlumiClientOptions["onAttempt"];
   readonly #pending = new Set<Pending>();
   readonly #trusted: Set<string>;
   #ignored = 0;
@@ -84,6 +87,7 @@ export class PlumiClient {
     this.#log = options.log;
     this.#onLookup = options.onLookup ?? (() => false);
     this.#onIgnored = options.onIgnored ?? (() => {});
+    this.#onAttempt = options.onAttempt;
     this.#trusted = new Set([options.node, ...options.trusted ?? []].map(endpointKey));
   }
 
@@ -162,6 +166,7 @@ export class PlumiClient {
           wake = resolve;
           timer = this.#clock.setTimeout(resolve, this.#interval);
         });
+        this.#onAttempt?.(message, attempt, this.#attempts);
         await this.send(message);
         if (reply === undefined && !signal?.aborted && !this.#closed) await waited;
         this.#clock.clearTimeout(timer!);

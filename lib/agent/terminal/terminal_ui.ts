@@ -11,6 +11,7 @@
  * @module
  */
 
+import { type Clock, systemClock, type TimerHandle } from "../../clock.ts";
 import { type EditorEvent, LineEditor } from "./line_editor.ts";
 import type { Completer } from "./line_editor.ts";
 import { StatusLine } from "./status_line.ts";
@@ -39,7 +40,12 @@ export interface RawTerminal {
 export interface TerminalUiOptions {
   /** The time of day, for the time before each line. Default: `new Date()`. */
   readonly now?: () => Date;
+  /** Timers, for showing a wait after half a second. Default: the system clock. */
+  readonly clock?: Clock;
 }
+
+/** A wait is shown once it lasts this long, ms. */
+export const ACTIVITY_DELAY_MS = 500;
 
 const BELL = "\x07";
 /** Bracketed paste on and off: a paste arrives marked, so its tabs and newlines are text. */
@@ -75,10 +81,16 @@ export class TerminalUi implements AgentUi {
   /** The status line is on screen above the prompt. */
   #footerHasStatus = false;
   #title = "";
+  /** The wait in progress, and whether it is shown yet. */
+  #activity: string | undefined;
+  #activityShown = false;
+  #activityTimer: TimerHandle | undefined;
+  readonly #clock: Clock;
 
   constructor(terminal: RawTerminal, options: TerminalUiOptions = {}) {
     this.#terminal = terminal;
     this.#now = options.now ?? (() => new Date());
+    this.#clock = options.clock ?? systemClock;
     this.#editor = new LineEditor({
       complete: (word, first) => this.complete?.(word, first) ?? [],
     });
@@ -140,6 +152,27 @@ export class TerminalUi implements AgentUi {
     this.#title = "";
   }
 
+  activity(text: string | undefined): void {
+    this.#activity = text;
+    if (text === undefined) {
+      if (this.#activityTimer !== undefined) this.#clock.clearTimeout(this.#activityTimer);
+      this.#activityTimer = undefined;
+      if (this.#activityShown) {
+        this.#activityShown = false;
+        this.#redraw();
+      }
+      return;
+    }
+    if (this.#activityShown) this.#redraw();
+    else if (this.#activityTimer === undefined) {
+      this.#activityTimer = this.#clock.setTimeout(() => {
+        this.#activityTimer = undefined;
+        this.#activityShown = this.#activity !== undefined;
+        this.#redraw();
+      }, ACTIVITY_DELAY_MS);
+    }
+  }
+
   clear(): void {
     if (!this.#raw) return;
     this.#terminal.write("\x1b[2J\x1b[H");
@@ -192,6 +225,8 @@ export class TerminalUi implements AgentUi {
   close(): void {
     if (!this.#raw) return;
     this.#raw = false;
+    if (this.#activityTimer !== undefined) this.#clock.clearTimeout(this.#activityTimer);
+    this.#activityTimer = undefined;
     this.#terminal.write(`${this.#clearFooter()}${PASTE_OFF}${TITLE_POP}`);
     try {
       this.#terminal.setRaw(false);
@@ -294,8 +329,11 @@ export class TerminalUi implements AgentUi {
     if (!this.#raw || this.#ended) return;
     const width = this.#terminal.columns();
     let footer = this.#clearFooter();
-    if (this.#status.shown && !this.#asking) {
-      const status = fitColumns(this.#status.text(), Math.max(10, width - 1));
+    const waiting = this.#activityShown ? this.#activity : undefined;
+    if ((this.#status.shown || waiting !== undefined) && !this.#asking) {
+      const text = [this.#status.shown ? this.#status.text() : "", waiting ?? ""]
+        .filter((part) => part !== "").join("  ");
+      const status = fitColumns(text, Math.max(10, width - 1));
       footer += `${this.#paint("7", status)}\r\n`;
       this.#footerHasStatus = true;
     }

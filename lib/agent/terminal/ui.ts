@@ -46,6 +46,11 @@ export interface AgentUi {
   ring?(why: string): void;
   /** `/clear`: clear the screen. */
   clear?(): void;
+  /**
+   * What the agent is waiting for (`calling joan@bb.test… try 2 of 5`), or `undefined` when
+   * nothing; a terminal shows it once the wait passes half a second.
+   */
+  activity?(text: string | undefined): void;
   /** Completions for Tab (terminals only). */
   complete?: Completer;
   /** Set the prompt shown while typing (terminals only). */
