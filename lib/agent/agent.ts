@@ -462,6 +462,10 @@ async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void> {
       case "leave":
         await session.leave(command.target);
         break;
+      case "accept":
+      case "decline":
+        session.answerInvitation(command.kind === "accept", command.target);
+        break;
       case "wait":
         await session.wait(signal);
         break;

@@ -314,6 +314,14 @@ export class Session {
     else await this.#groups.invite(group, address, this.#stopOn(signal));
   }
 
+  /** `/accept [#group]` or `/decline [#group]`: answer an invitation to a group. */
+  answerInvitation(accept: boolean, name: string | undefined): void {
+    const invitations = this.#groups?.invitations;
+    if (!invitations) this.#o.ui.warn(say.groupsDisabled());
+    else if (accept) invitations.accept(name);
+    else invitations.decline(name);
+  }
+
   /** `/leave [#group]`: leave the named group, or the current one. */
   async leave(name: string | undefined): Promise<void> {
     const target = name === undefined ? this.#roster.current : this.#roster.find(name);
