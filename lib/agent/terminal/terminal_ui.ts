@@ -337,7 +337,8 @@ export class TerminalUi implements AgentUi {
       footer += `${this.#paint("7", status)}\r\n`;
       this.#footerHasStatus = true;
     }
-    const prompt = fitColumns(this.#prompt, Math.max(4, Math.floor(width / 2)));
+    // A question is shown whole where it fits; a prompt leaves room to type.
+    const prompt = fitColumns(this.#prompt, Math.max(4, width - 12));
     const room = Math.max(10, width - columns(prompt) - 1);
     const before = this.#editor.beforeCursor;
     const after = this.#editor.text.slice(before.length);
