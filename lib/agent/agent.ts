@@ -247,7 +247,9 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     closing.unshift(() => client.close());
     const session = new Session({
       address,
-      nick,
+      get nick() {
+        return me.nick;
+      },
       client,
       listener,
       groupListener,
@@ -362,6 +364,11 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
         return { state, where: buddy.endpoint && formatEndpoint(buddy.endpoint) };
       },
       buddies: () => presence.addresses,
+      // Conversations and group links set up from now on use it; open ones keep the old one.
+      setNick: (nick) => {
+        ui.setPrompt(session.roster.prompt(nick));
+        return undefined;
+      },
       topics: new Map(),
     };
     ui.complete = completer(clientContext);

@@ -378,3 +378,23 @@ Deno.test("leaving a group says so before saying where typed lines go now", asyn
   ui.end();
   await running;
 });
+
+Deno.test("/nick changes the nickname the next conversations see", async () => {
+  const ui = new ScriptedUi(false);
+  const { options, dialled } = harness(ui, (p) => {
+    if (p === "PLlaura@bb.com:joan@bb.com") return "RL0laura@bb.com:joan@bb.com:127.0.0.9:4000";
+    return plainNode(p);
+  });
+  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+  ui.type("/nick Lau\x01");
+  await ui.waitFor(/^Cannot change the nickname: the nickname contains control characters$/);
+  ui.type("/nick Lau");
+  await ui.waitFor(/^You are now known as Lau \(was Laura\)/);
+  ui.type("joan@bb.com");
+  while (dialled.length === 0) await tick();
+  assert.equal(await readText(dialled[0]!, 6), "N03Lau");
+  await dialled[0]!.write(bytes("N04Joan"));
+  await ui.waitFor(/^Connected to Joan/);
+  ui.end();
+  await running;
+});

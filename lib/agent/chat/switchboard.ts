@@ -48,7 +48,7 @@ const MAX_OFFERS = 64;
 export interface SessionOptions {
   /** Our @MI address. */
   readonly address: string;
-  /** Our nickname. */
+  /** Our nickname, read each time it is needed (a getter may change it: `/nick`). */
   readonly nick: string;
   /** The PLUMI client, registered with the node. */
   readonly client: PlumiClient;
@@ -128,7 +128,10 @@ export class Session {
     };
     this.#dialer = new Dialer({
       address: options.address,
-      nick: options.nick,
+      // Read when used: `/nick` changes it for the conversations that follow.
+      get nick() {
+        return options.nick;
+      },
       client: options.client,
       connect: options.connect,
       connectTimeoutMs: options.connectTimeoutMs,
@@ -140,7 +143,13 @@ export class Session {
     if (options.groupListener) {
       this.#groupEndpoint = { ip: options.advertised.ip, port: options.groupListener.local.port };
       this.#groups = new Groups({
-        me: { address: options.address, nick: options.nick, endpoint: this.#groupEndpoint },
+        me: {
+          address: options.address,
+          get nick() {
+            return options.nick;
+          },
+          endpoint: this.#groupEndpoint,
+        },
         ui: options.ui,
         clock: options.clock,
         roster: this.#roster,

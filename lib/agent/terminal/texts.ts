@@ -181,7 +181,9 @@ export const client = {
   badNick: (why: string): string => `Cannot change the nickname: ${sanitize(why)}`,
   nickUnsupported: (): string => "The nickname cannot be changed while the agent runs",
   nickIs: (old: string, nick: string): string =>
-    `You are now known as ${sanitize(nick)} (was ${sanitize(old)})`,
+    `You are now known as ${sanitize(nick)} (was ${
+      sanitize(old)
+    }): conversations and groups you open from now on see it`,
   whoisHeader: (address: string): string => `${sanitize(address)}:`,
   whoisPresence: (state: string, where: string | undefined): string =>
     `  presence:     ${state}${where ? ` at ${where}` : ""}`,
