@@ -54,6 +54,7 @@ import {
   isClientCommand,
   type Me,
   runClientCommand,
+  watchTopics,
 } from "./terminal/client_commands.ts";
 
 /** Ask on a TTY until the answer passes `check`; `null` if the input ends or the user stops. */
@@ -372,6 +373,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       topics: new Map(),
     };
     ui.complete = completer(clientContext);
+    watchTopics(ui, clientContext.topics);
     await commandLoop(
       {
         session,

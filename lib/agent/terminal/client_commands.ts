@@ -146,6 +146,21 @@ export function topicOf(nick: string, text: string): string | undefined {
   return text.startsWith(prefix) ? text.slice(prefix.length) : undefined;
 }
 
+/**
+ * Remember the topics set in groups from the lines that arrive (`* Joan set
+ * the topic: …`), for `/topic`: `ui`'s `chat` is wrapped.
+ */
+export function watchTopics(ui: AgentUi, topics: Map<string, string>): void {
+  const chat = ui.chat.bind(ui);
+  ui.chat = (nick, text, context, address) => {
+    if (context?.startsWith("#")) {
+      const topic = topicOf(nick, text);
+      if (topic !== undefined) topics.set(context, topic);
+    }
+    chat(nick, text, context, address);
+  };
+}
+
 /** The lines of `/whois address`. */
 export function whois(ctx: ClientContext, address: string): string[] {
   const roster = ctx.roster();
