@@ -398,3 +398,34 @@ Deno.test("/nick changes the nickname the next conversations see", async () => {
   ui.end();
   await running;
 });
+
+Deno.test("/away makes the heartbeats say busy, so buddies see it; /back says online again", async () => {
+  const ui = new ScriptedUi(false);
+  const beats: string[] = [];
+  const { options } = harness(ui, (p) => {
+    if (p.startsWith("PR")) return "RR0;v=2;t=tok;hb=1;su=0;ol=1";
+    if (p.startsWith("PK")) {
+      beats.push(p);
+      return "RK0;c=1";
+    }
+    if (p.startsWith("PS")) return "RS0;p=1/1;h=1";
+    if (p.startsWith("PD")) return "RD0;v=2";
+    return undefined;
+  });
+  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+  await ui.waitFor(/^Type an address/);
+  while (beats.length === 0) await tick();
+  assert.ok(!beats[0]!.includes("st=busy"));
+  ui.type("/away lunch");
+  await ui.waitFor(/^You are away \(lunch\)/);
+  let seen = beats.length;
+  while (beats.length === seen) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(beats.at(-1)!.includes("st=busy"), beats.at(-1));
+  ui.type("/back");
+  await ui.waitFor(/^You are back/);
+  seen = beats.length;
+  while (beats.length === seen) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(!beats.at(-1)!.includes("st=busy"), beats.at(-1));
+  ui.end();
+  await running;
+});
