@@ -266,7 +266,7 @@ async function withProfile(
     try {
       return await createProfile(path, settings) ? clientText.profileCreated(path) : undefined;
     } catch (error) {
-      return clientText.profileUnreadable(path, (error as Error).message);
+      return clientText.profileNotSaved(path, (error as Error).message);
     }
   };
   return { ...options, dataDir: dir, saveProfile };

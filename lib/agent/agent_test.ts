@@ -361,11 +361,13 @@ Deno.test("/me sends an action, an empty line sends nothing, /whois tells what i
   await running;
 });
 
-Deno.test("leaving a group says so before saying where typed lines go now", async () => {
+Deno.test("a line to a group with nobody else is flagged; leaving says so before where lines go now", async () => {
   const ui = new ScriptedUi(false);
   const { options } = harness(ui, plainNode);
   const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
   ui.type("/group one");
+  ui.type("anyone?");
+  await ui.waitFor(/^Nobody else is in #one: the line reached nobody/);
   ui.type("/group two");
   ui.type("/list");
   ui.type("/leave");

@@ -28,7 +28,7 @@ import { describeError } from "../errors.ts";
 import { availableReply, featureFields } from "./features.ts";
 import type { GroupLinkTiming } from "../group/link.ts";
 import { Groups } from "../group/groups.ts";
-import { report, say } from "../terminal/texts.ts";
+import { client, report, say } from "../terminal/texts.ts";
 import { ORIGINAL_PACE_MS } from "./pmi_link.ts";
 import type { PlumiClient } from "../node/client.ts";
 import { type Chat, isChat, Roster, type Target } from "./roster.ts";
@@ -274,8 +274,11 @@ export class Session {
   send(text: string): void {
     const target = this.#roster.current;
     if (!target) this.#o.ui.warn(say.notInConversation());
-    else if (!isChat(target)) target.say(text);
-    else if (!target.conversation.send(text)) {
+    else if (!isChat(target)) {
+      target.say(text);
+      // A group with nobody else in it: the line reached nobody (issue 19).
+      if (target.size === 1) this.#o.ui.warn(client.aloneInGroup(target.label));
+    } else if (!target.conversation.send(text)) {
       this.#o.ui.warn(say.sendFailed("the conversation is over"));
     } else this.#settle(target);
   }

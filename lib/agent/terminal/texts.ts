@@ -218,8 +218,10 @@ export const client = {
     `${what}… try ${attempt} of ${of}`,
   profileCreated: (path: string): string =>
     `Created your profile ${path}: next time, the agent starts with these settings`,
-  profileUnreadable: (path: string, why: string): string =>
-    `Cannot read the profile ${path} (${why}); going on with the flags alone`,
+  aloneInGroup: (label: string): string =>
+    `Nobody else is in ${sanitize(label)}: the line reached nobody (/invite someone, or /leave)`,
+  profileNotSaved: (path: string, why: string): string =>
+    `Cannot save your profile ${path} (${why}); the next start needs the flags again`,
   listeningEverywhere: (ip: string): string =>
     `${ip} is not an address of this host (behind NAT?): listening on every interface instead`,
 } as const;
