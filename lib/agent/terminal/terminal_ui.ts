@@ -187,7 +187,7 @@ export class TerminalUi implements AgentUi {
 
   readLine(): Promise<string | null> {
     const line = this.#lines.shift();
-    if (line !== undefined) return Promise.resolve(line);
+    if (line !== undefined) return Promise.resolve(this.#handOut(line));
     if (this.#ended) return Promise.resolve(null);
     this.#redraw();
     return new Promise((resolve) => this.#waiters.push(resolve));
@@ -255,17 +255,9 @@ export class TerminalUi implements AgentUi {
   /** Act on one editor event; `false` at the end of the input. */
   #handle(event: EditorEvent): boolean {
     switch (event.kind) {
-      case "line": {
-        const talking = this.#status.current !== undefined;
-        if (this.#secret) this.#print(`${this.#prompt}${"*".repeat([...event.text].length)}`);
-        else if (this.#asking) this.#print(`${this.#prompt}${event.text}`);
-        else if (event.text.trim() !== "" && isCommandLine(event.text, talking)) {
-          // A command stays on screen as typed; a line sent is shown by `own`, with the nick.
-          this.#print(this.#paint("2", `${this.#prompt}${event.text}`));
-        }
+      case "line":
         this.#deliver(event.text);
         return true;
-      }
       case "interrupt":
         this.#print("^C");
         this.onInterrupt();
@@ -283,8 +275,22 @@ export class TerminalUi implements AgentUi {
 
   #deliver(line: string): void {
     const waiter = this.#waiters.shift();
-    if (waiter) waiter(line);
+    if (waiter) waiter(this.#handOut(line));
     else this.#lines.push(line);
+  }
+
+  /**
+   * A typed line goes to the agent: a command or an answer stays on screen as typed, now (so
+   * that it shows in the order the agent acts on it); a line sent is shown by `own`, with the nick.
+   */
+  #handOut(line: string): string {
+    const talking = this.#status.current !== undefined;
+    if (this.#secret) this.#print(`${this.#prompt}${"*".repeat([...line].length)}`);
+    else if (this.#asking) this.#print(`${this.#prompt}${line}`);
+    else if (line.trim() !== "" && isCommandLine(line, talking)) {
+      this.#print(this.#paint("2", `${this.#prompt}${line}`));
+    }
+    return line;
   }
 
   #end(): void {

@@ -213,3 +213,18 @@ Deno.test("terminal UI reports Ctrl-C and ends the input on Ctrl-D", async () =>
   ui.close();
   screen.dispose();
 });
+
+Deno.test("terminal UI shows typed lines in the order the agent takes them, commands included", async () => {
+  const { terminal, ui, screen } = talking();
+  terminal.type("hello Joan\r/group club\r");
+  await tick();
+  const first = await ui.readLine();
+  ui.own("Laura", first!);
+  assert.equal(await ui.readLine(), "/group club");
+  assert.deepEqual((await screen.text()).slice(0, 2), [
+    "12:04 Laura: hello Joan",
+    "12:04 Laura> /group club",
+  ]);
+  ui.close();
+  screen.dispose();
+});
