@@ -19,12 +19,12 @@ function shellQuote(word: string): string {
 }
 
 // deno-lint-ignore no-control-regex
-const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]|\r/g;
+const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z~]|\x1b\][^\x07]*\x07|\x1b[78]|\x07|\r/g;
 
 /** A program on a pseudo-terminal; dispose kills it. */
 export class PtyProgram implements AsyncDisposable {
   readonly child: Child;
-  /** Everything shown so far, terminal control sequences and carriage returns removed. */
+  /** Everything shown so far, terminal control sequences (title, bell, cursor) and carriage returns removed. */
   text = "";
   readonly #decoder = new TextDecoder();
 
