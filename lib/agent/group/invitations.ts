@@ -46,16 +46,15 @@ export class Invitations {
   ask(label: string, nick: string, address: string): Promise<string | undefined> {
     const seconds = Math.round(this.#decideMs / 1000);
     return new Promise((resolve) => {
-      let timer: TimerHandle | undefined;
       const pending: Pending = {
         label,
         settle: (refusal) => {
-          this.#clock.clearTimeout(timer!);
+          this.#clock.clearTimeout(timer);
           this.#pending = this.#pending.filter((p) => p !== pending);
           resolve(refusal);
         },
       };
-      timer = this.#clock.setTimeout(() => {
+      const timer: TimerHandle = this.#clock.setTimeout(() => {
         this.#ui.info(client.invitationExpired(label));
         pending.settle("not accepted in time");
       }, this.#decideMs);
