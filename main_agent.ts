@@ -89,11 +89,13 @@ crosses the network). It is read from the environment variable LUMI_PASSWORD,
 or asked (hidden) on a terminal when the node asks for it.
 
 Once registered, type an address to call someone, then type lines to chat.
-/call, /list, /switch and /close handle several conversations; /group, /invite
-and /leave group chats; /add, /del, /buddies and /online buddies and presence
-(with an extended node). /exit ends the current conversation, /quit (or Ctrl-C,
-or the end of the input) leaves, /help lists every command. With stdin piped,
-commands are read one per line.
+/call, /list, /switch and /close handle several conversations; /group, /invite,
+/accept, /decline, /topic and /leave group chats; /add, /del, /buddies, /online,
+/whois, /away and /back buddies and presence (with an extended node); /me, /nick
+and /clear the rest. /exit ends the current conversation, /quit (or Ctrl-C, or
+the end of the input) leaves, /help lists every command. On a terminal, lines can
+be edited (arrows, Home/End, word jumps), Up/Down recall them and Tab completes.
+With stdin piped, commands are read one per line.
 
 Exit codes: 0 done, 1 unexpected failure, 3 registration refused (no such user,
 wrong password, sign-up refused), 4 node not found, 5 node does not respond,
