@@ -119,10 +119,14 @@ Cluster of ${count} domain(s) running; files in ${values.dir}/. Users of every d
   }.
 Start two agents in two other terminals, then type the other's address in one of them:
 
-  deno task agent --address ${users[0]}@${first.domain} --nick ${users[0]} --node ${first.ip}:3344
+  deno task agent --address ${users[0]}@${first.domain} --nick ${
+    users[0]
+  } --node ${first.ip}:3344 --data ${values.dir}/agents/${users[0]}@${first.domain}
   deno task agent --address ${users[1] ?? users[0]}@${second.domain} --nick ${
     users[1] ?? users[0]
-  } --node ${second.ip}:3344
+  } --node ${second.ip}:3344 --data ${values.dir}/agents/${users[1] ?? users[0]}@${second.domain}
+
+Each agent keeps its profile in its --data folder: the next time, --data alone starts it.
 
 Press Ctrl-C to stop every node.`);
 
