@@ -123,7 +123,7 @@ export class Group {
     this.#myKey = addressKey(host.me.address);
     this.#relays = new Relays({
       line: (agent, text) => {
-        host.ui.chat(agent.nick, text, this.label);
+        host.ui.chat(agent.nick, text, this.label, agent.address);
         this.#broadcast({ kind: "relayed-line", rid: agent.rid, seq: agent.seq, text });
         this.#relays.tell(`${agent.nick}: ${text}`, agent.rid);
       },

@@ -110,7 +110,7 @@ export class TerminalUi implements AgentUi {
 
   chat(nick: string, text: string, context?: string, address?: string): void {
     const where = context === undefined ? "" : `${this.#paint("35", `[${sanitize(context)}]`)} `;
-    const colour = peerColour(address ?? context ?? nick);
+    const colour = peerColour(address ?? nick);
     const clean = sanitize(text);
     // `/me` from a peer: `* Joan waves`, as it travels.
     const action = clean.startsWith(`* ${sanitize(nick)} `);
