@@ -206,8 +206,8 @@ Deno.test("deregistration: /quit, SIGTERM, SIGINT and the end of input each send
     for (const name of ["laura", "joan", "pere", "anna"]) {
       await node.waitFor(new RegExp(`^PD${name}@bb\\.com$`));
     }
-    // Issue 19: the log is in the data folder (XDG_DATA_HOME is the test's folder), not the current one.
-    const log = await Deno.readTextFile(`${dir}/lumi/logs/laura@bb.com.log`);
+    // Issue 19: the log is in the agent's data folder (support/process.ts), not the current one.
+    const log = await Deno.readTextFile(`${dir}/data/laura@bb.com/lumi/logs/laura@bb.com.log`);
     const port = node.endpoint.port;
     assert.equal(
       log,

@@ -48,8 +48,8 @@ Deno.test("at a terminal: line editing on graphemes, history, Tab completion, ti
   };
   try {
     await screenShows(laura, screen, /Type an address to call someone/);
-    // The first agent to start in this data folder made its profile (not in the current folder).
-    await joan.waitFor(/^Created your profile .*\/lumi\/lumi-agent\.ini: /);
+    // The first start makes the profile, in the data folder (not in the current folder).
+    await laura.waitFor(/Created your profile .*\/data\/laura@bb\.test\/lumi\/lumi-agent\.ini: /);
 
     // Cursor movement: the missing first letter is typed at the start of the line.
     await laura.type(`oan@bb.test${HOME}j\r`);
@@ -109,7 +109,7 @@ Deno.test("at a terminal: line editing on graphemes, history, Tab completion, ti
     const names = [];
     for await (const entry of Deno.readDir(dir)) names.push(entry.name);
     assert.ok(!names.some((n) => n.endsWith(".log")), names.join(" "));
-    await Deno.stat(`${dir}/lumi/logs/laura@bb.test.log`);
+    await Deno.stat(`${dir}/data/laura@bb.test/lumi/logs/laura@bb.test.log`);
   } finally {
     screen.dispose();
   }

@@ -9,7 +9,7 @@
  */
 
 import { Child } from "../../scripts/child.ts";
-import { projectRoot, taskFlags } from "./process.ts";
+import { projectRoot, taskFlags, testDataHome } from "./process.ts";
 
 /** Bytes of keys, as a terminal in raw mode sends them. */
 export const Keys = { enter: "\r", ctrlC: "\x03", ctrlD: "\x04" } as const;
@@ -57,7 +57,12 @@ export class PtyProgram implements AsyncDisposable {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", TERM: "xterm", XDG_DATA_HOME: options.cwd, ...options.env },
+      env: {
+        NO_COLOR: "1",
+        TERM: "xterm",
+        XDG_DATA_HOME: testDataHome(options.cwd, args),
+        ...options.env,
+      },
     }).spawn();
     return new PtyProgram(
       new Child(options.name ?? `${program} on a terminal`, process, {
