@@ -69,6 +69,10 @@ async function main(): Promise<number> {
   }));
   const flags = await taskFlags("node");
   const script = new URL("main_node.ts", ROOT).pathname;
+  // Before any node starts: an early Ctrl-C still stops every node (none is left behind).
+  const stop = Promise.withResolvers<void>();
+  Deno.addSignalListener("SIGINT", () => stop.resolve());
+  Deno.addSignalListener("SIGTERM", () => stop.resolve());
   const children: Deno.ChildProcess[] = [];
   const listening: Promise<string | undefined>[] = [];
 
@@ -103,7 +107,10 @@ async function main(): Promise<number> {
   }
 
   // "Running" only once every node listens; a node that fails to bind stops the cluster.
-  const started = await Promise.all(listening);
+  const started = await Promise.race([
+    Promise.all(listening),
+    stop.promise.then(() => ["Interrupted before every node listened"]),
+  ]);
   const failures = started.filter((problem) => problem !== undefined);
   if (failures.length > 0) {
     for (const problem of failures) console.error(problem);
@@ -130,9 +137,6 @@ Each agent keeps its profile in its --data folder: the next time, --data alone s
 
 Press Ctrl-C to stop every node.`);
 
-  const stop = Promise.withResolvers<void>();
-  Deno.addSignalListener("SIGINT", () => stop.resolve());
-  Deno.addSignalListener("SIGTERM", () => stop.resolve());
   const anyExit = Promise.race(children.map((c) => c.status));
   await Promise.race([stop.promise, anyExit]);
   const statuses = await stopAll(children);
