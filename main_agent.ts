@@ -25,6 +25,15 @@ import {
   UsageError,
 } from "./lib/agent/mod.ts";
 import { parseEndpoint, parseIp } from "./lib/plumi/address.ts";
+import {
+  createProfile,
+  ensureDataFolder,
+  flagValue,
+  type LoadedProfile,
+  loadProfile,
+  PROFILE_KEYS,
+} from "./lib/agent/profile.ts";
+import { client as clientText } from "./lib/agent/terminal/texts.ts";
 import { systemDns } from "./lib/transport/dns.ts";
 
 /** Exit codes of the agent (README.md, "Exit codes"). */
@@ -44,15 +53,21 @@ const HELP = `LUMI agent: chat with other @MI users through the node of your dom
 
 Usage: deno task agent [options]
 
+Profile: the settings of your usual identity are kept in lumi-agent.ini in the
+data folder (created at the first start, with the address, nickname and node
+given or asked then); flags override it. Packet logs go to its logs/ folder.
+
 Options:
-  --address NAME@DOMAIN  your @MI address, e.g. laura@bb.com (asked on a terminal if missing)
+  --data DIR             the data folder (default: $XDG_DATA_HOME/lumi, else
+                         ~/.local/share/lumi; on Windows %APPDATA%\lumi)
+  --address NAME@DOMAIN  your @MI address, e.g. laura@example.test (asked on a terminal if missing)
   --nick NICK            the nickname others see (asked on a terminal if missing)
   --port PORT            TCP port for conversations; 0 picks a free one (default 0)
   --node IP:PORT         the node to register with (default: found by DNS: SRV
                          _plumi._udp.DOMAIN, else the A record of DOMAIN, port 3344)
   --advertise IP         the IP peers connect to (default: this host's address towards the node)
   --dns-server IP:PORT   DNS server used to find the node (default: the system's)
-  --log FILE             packet log file (default: NAME@DOMAIN.log in the working directory)
+  --log FILE             packet log file (default: logs/NAME@DOMAIN.log in the data folder)
   --no-log               keep no packet log
   --nick-timeout SECS    drop a connection whose handshake is not over in time (default 10)
   --max-chats N          most conversations at once; past it, callers are told you are busy
@@ -79,11 +94,13 @@ crosses the network). It is read from the environment variable LUMI_PASSWORD,
 or asked (hidden) on a terminal when the node asks for it.
 
 Once registered, type an address to call someone, then type lines to chat.
-/call, /list, /switch and /close handle several conversations; /group, /invite
-and /leave group chats; /add, /del, /buddies and /online buddies and presence
-(with an extended node). /exit ends the current conversation, /quit (or Ctrl-C,
-or the end of the input) leaves, /help lists every command. With stdin piped,
-commands are read one per line.
+/call, /list, /switch and /close handle several conversations; /group, /invite,
+/accept, /decline, /topic and /leave group chats; /add, /del, /buddies, /online,
+/whois, /away and /back buddies and presence (with an extended node); /me, /nick
+and /clear the rest. /exit ends the current conversation, /quit (or Ctrl-C, or
+the end of the input) leaves, /help lists every command. On a terminal, lines can
+be edited (arrows, Home/End, word jumps), Up/Down recall them and Tab completes.
+With stdin piped, commands are read one per line.
 
 Exit codes: 0 done, 1 unexpected failure, 3 registration refused (no such user,
 wrong password, sign-up refused), 4 node not found, 5 node does not respond,
@@ -91,6 +108,7 @@ wrong password, sign-up refused), 4 node not found, 5 node does not respond,
 130 interrupted before being registered.`;
 
 const FLAGS = {
+  data: { type: "string" },
   address: { type: "string" },
   nick: { type: "string" },
   port: { type: "string" },
@@ -163,6 +181,7 @@ export function parseFlags(args: string[], signal: AbortSignal): Invocation {
   return {
     kind: "run",
     options: {
+      dataDir: values.data,
       address: values.address,
       nick: values.nick,
       port: numberFlag(values.port),
@@ -226,10 +245,55 @@ function stopOnSignals(controller: AbortController): void {
   }
 }
 
+/**
+ * The options with the profile's data folder: logs go there, and a new
+ * profile is written once the identity is known. A data folder that cannot
+ * be made means no packet log (never in the current folder).
+ */
+async function withProfile(
+  options: AgentOptions,
+  profile: LoadedProfile,
+  args: readonly string[],
+): Promise<AgentOptions> {
+  const dir = profile.dir;
+  if (dir === undefined) {
+    console.error("No data folder (HOME is not set): no profile, no packet log; see --data");
+    return { ...options, logFile: options.logFile ?? false };
+  }
+  try {
+    await ensureDataFolder(dir);
+  } catch (error) {
+    console.error(`Cannot use the data folder ${dir} (${(error as Error).message}): no profile`);
+    return { ...options, dataDir: undefined, logFile: options.logFile ?? false };
+  }
+  const path = profile.path!;
+  const saveProfile = profile.exists ? undefined : async (address: string, nick: string) => {
+    const settings: Record<string, string | boolean> = { address, nick };
+    for (const key of PROFILE_KEYS) {
+      if (key === "address" || key === "nick") continue;
+      if (key === "no-log") {
+        if (args.includes("--no-log")) settings[key] = true;
+        continue;
+      }
+      const value = flagValue(args, key);
+      if (value !== undefined) settings[key] = value;
+    }
+    try {
+      return await createProfile(path, settings) ? clientText.profileCreated(path) : undefined;
+    } catch (error) {
+      return clientText.profileNotSaved(path, (error as Error).message);
+    }
+  };
+  return { ...options, dataDir: dir, saveProfile };
+}
+
 async function main(args: string[]): Promise<number> {
   const controller = new AbortController();
   try {
-    const invocation = parseFlags(args, controller.signal);
+    const profile = await loadProfile(args).catch((error) => {
+      throw new UsageError((error as Error).message, { cause: error });
+    });
+    const invocation = parseFlags([...profile.args, ...args], controller.signal);
     if (invocation.kind === "help") {
       console.log(HELP);
       return ExitCode.Ok;
@@ -239,7 +303,7 @@ async function main(args: string[]): Promise<number> {
       return ExitCode.Ok;
     }
     stopOnSignals(controller);
-    await runAgent(invocation.options);
+    await runAgent(await withProfile(invocation.options, profile, args));
     return ExitCode.Ok;
   } catch (error) {
     const code = exitCodeOf(error);

@@ -69,7 +69,12 @@ async function main(): Promise<number> {
   }));
   const flags = await taskFlags("node");
   const script = new URL("main_node.ts", ROOT).pathname;
+  // Before any node starts: an early Ctrl-C still stops every node (none is left behind).
+  const stop = Promise.withResolvers<void>();
+  Deno.addSignalListener("SIGINT", () => stop.resolve());
+  Deno.addSignalListener("SIGTERM", () => stop.resolve());
   const children: Deno.ChildProcess[] = [];
+  const listening: Promise<string | undefined>[] = [];
 
   for (const node of nodes) {
     const dir = `${values.dir}/${node.domain}`;
@@ -90,15 +95,28 @@ async function main(): Promise<number> {
     await Deno.writeTextFile(`${dir}/nodelumi.cfg`, config, { createNew: true }).catch((error) => {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
     });
-    children.push(
-      new Deno.Command(Deno.execPath(), {
-        args: ["run", "--quiet", ...flags, script],
-        cwd: dir,
-        stdin: "null",
-        stdout: "inherit",
-        stderr: "inherit",
-      }).spawn(),
-    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", ...flags, script],
+      cwd: dir,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    children.push(child);
+    listening.push(forwardUntilListening(child, node.domain));
+  }
+
+  // "Running" only once every node listens; a node that fails to bind stops the cluster.
+  const started = await Promise.race([
+    Promise.all(listening),
+    stop.promise.then(() => ["Interrupted before every node listened"]),
+  ]);
+  const failures = started.filter((problem) => problem !== undefined);
+  if (failures.length > 0) {
+    for (const problem of failures) console.error(problem);
+    await stopAll(children);
+    console.error(`Cluster not started: ${failures.length} of ${count} node(s) failed.`);
+    return 1;
   }
 
   const [first, second] = [nodes[0]!, nodes[1] ?? nodes[0]!];
@@ -108,18 +126,57 @@ Cluster of ${count} domain(s) running; files in ${values.dir}/. Users of every d
   }.
 Start two agents in two other terminals, then type the other's address in one of them:
 
-  deno task agent --address ${users[0]}@${first.domain} --nick ${users[0]} --node ${first.ip}:3344
+  deno task agent --address ${users[0]}@${first.domain} --nick ${
+    users[0]
+  } --node ${first.ip}:3344 --data ${values.dir}/agents/${users[0]}@${first.domain}
   deno task agent --address ${users[1] ?? users[0]}@${second.domain} --nick ${
     users[1] ?? users[0]
-  } --node ${second.ip}:3344
+  } --node ${second.ip}:3344 --data ${values.dir}/agents/${users[1] ?? users[0]}@${second.domain}
+
+Each agent keeps its profile in its --data folder: the next time, --data alone starts it.
 
 Press Ctrl-C to stop every node.`);
 
-  const stop = Promise.withResolvers<void>();
-  Deno.addSignalListener("SIGINT", () => stop.resolve());
-  Deno.addSignalListener("SIGTERM", () => stop.resolve());
   const anyExit = Promise.race(children.map((c) => c.status));
   await Promise.race([stop.promise, anyExit]);
+  const statuses = await stopAll(children);
+  const failed = statuses.filter((s) => !s.success).length;
+  console.log(failed ? `Stopped; ${failed} node(s) had failed.` : "All nodes stopped.");
+  return failed ? 1 : 0;
+}
+
+/** How long a node may take to listen before the cluster gives up, ms. */
+const START_TIMEOUT_MS = 20_000;
+
+/**
+ * Copy `child`'s output to ours, line by line; resolves `undefined` once it
+ * says it listens, or why it did not (it exited, or took too long).
+ */
+function forwardUntilListening(
+  child: Deno.ChildProcess,
+  domain: string,
+): Promise<string | undefined> {
+  const ready = Promise.withResolvers<string | undefined>();
+  const timer = setTimeout(
+    () =>
+      ready.resolve(`Node ${domain} did not start listening within ${START_TIMEOUT_MS / 1000} s`),
+    START_TIMEOUT_MS,
+  );
+  void (async () => {
+    let pending = "";
+    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+      await Deno.stdout.write(new TextEncoder().encode(text));
+      pending = (pending + text).slice(-4096);
+      if (/listening on /.test(pending)) ready.resolve(undefined);
+    }
+    const status = await child.status;
+    ready.resolve(`Node ${domain} failed to start (exit code ${status.code}): see its lines above`);
+  })().catch(() => ready.resolve(`Node ${domain}: its output could not be read`));
+  return ready.promise.finally(() => clearTimeout(timer));
+}
+
+/** Stop every child (SIGTERM) and wait for them all. */
+async function stopAll(children: readonly Deno.ChildProcess[]): Promise<Deno.CommandStatus[]> {
   for (const child of children) {
     try {
       child.kill("SIGTERM");
@@ -127,10 +184,7 @@ Press Ctrl-C to stop every node.`);
       // already gone
     }
   }
-  const statuses = await Promise.all(children.map((c) => c.status));
-  const failed = statuses.filter((s) => !s.success).length;
-  console.log(failed ? `Stopped; ${failed} node(s) had failed.` : "All nodes stopped.");
-  return failed ? 1 : 0;
+  return await Promise.all(children.map((c) => c.status));
 }
 
 if (import.meta.main) Deno.exit(await main());

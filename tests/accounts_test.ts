@@ -84,7 +84,7 @@ Deno.test("sign up, log in, buddies see each other come and go, and accounts sur
     from = nuria.lines.length;
     await nuria.send("/buddies");
     await nuria.waitFor(/^oriol@bb\.com\s+online\s+127\.0\.0\.1:\d+$/, { from });
-    await nuria.waitFor(/^1 buddies, 1 online/, { from });
+    await nuria.waitFor(/^1 buddy, 1 online/, { from });
     from = nuria.lines.length;
     await nuria.send("/online");
     const [, list] = await nuria.waitFor(/^Online in bb\.com \(2\): (.*)$/, { from });

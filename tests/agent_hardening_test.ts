@@ -229,6 +229,9 @@ Deno.test("a peer trickling one byte at a time, or a silent group member, is cut
       address: "ghost@bb.com",
       endpoint: { ip: "127.0.0.1", port: 9 },
     }));
+    // Nobody is put in a group without saying yes (issue 19): Laura accepts.
+    await laura.waitFor(/^Ghost \(ghost@bb\.com\) invites you to group #haunted: /);
+    await laura.send("/accept");
     const welcome = await ghost.readFrame();
     assert.equal(welcome.type, "G");
     assert.match(welcome.text, /^\.W 127\.0\.0\.1:\d+ laura@bb\.com$/);

@@ -32,6 +32,9 @@ Deno.test("an original agent that reads one frame per 102-byte read sees every l
     await ana.send("/group friends");
     await ana.waitFor(/^Group #friends created/);
     await ana.send("/invite bo@bb.com");
+    // Nobody is put in a group without saying yes (issue 19).
+    await bo.waitFor(/invites you to group #friends: \/accept or \/decline/);
+    await bo.send("/accept");
     await ana.waitFor(/^\[#friends\] Bo \(bo@bb\.com\) joined$/);
 
     await using pere = new OriginalAgent("pere@bb.com");

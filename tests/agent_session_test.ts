@@ -303,7 +303,7 @@ Deno.test("every presence change the node knows of is one line: a buddy who leav
   // Nothing is told twice, whichever fetch saw it first.
   const before = nuria.lines.length;
   await nuria.send("/buddies");
-  await nuria.waitFor(/^1 buddies, 1 online/, { from: before });
+  await nuria.waitFor(/^1 buddy, 1 online/, { from: before });
   assert.equal(count(nuria.lines, /^Buddy oriol@bb\.com is now offline$/), 2);
   assert.equal(count(nuria.lines, /^Buddy oriol@bb\.com is now online/), 3);
   await nuria.send("/quit");

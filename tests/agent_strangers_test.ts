@@ -119,7 +119,7 @@ Deno.test("an agent whose output nobody reads keeps answering look-ups and recei
     stdin: "piped",
     stdout: "piped",
     stderr: "null",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", XDG_DATA_HOME: `${dir}/data` },
   }).spawn();
   const reader = child.stdout.getReader();
   const decoder = new TextDecoder();

@@ -24,6 +24,8 @@ const FIRST_PR = formatPlumi(firstRegistration("laura@bb.com"));
 
 /** Lines of 0, 1, 99, 100 and 1,000 bytes, each made of its own letter so a mix-up shows. */
 const SIZED_LINES = ["", "a", "b".repeat(99), "c".repeat(100), "d".repeat(1000)];
+/** Lines our agent sends when typed: an empty line sends nothing (issue 19; it used to send `L00`). */
+const TYPED_LINES = SIZED_LINES.filter((line) => line !== "");
 
 /** How an agent shows `lines` from `nick`: one output line per L frame, as the original. */
 function shownLines(nick: string, lines: readonly string[]): string[] {
@@ -53,7 +55,7 @@ Deno.test("agents on one node", async (t) => {
 
   await t.step("two agents chat both ways with nicknames shown", async () => {
     await laura.send("joan@bb.com");
-    await laura.waitFor(/^Calling joan@bb\.com\.\.\.$/);
+    await laura.waitFor(/^Calling joan@bb\.com…$/);
     await laura.waitFor(/^Connected to Joan \(joan@bb\.com\)$/);
     await joan.waitFor(/^Incoming call from Laura \(laura@bb\.com\)$/);
     await laura.send("hello joan");
@@ -205,7 +207,8 @@ Deno.test("deregistration: /quit, SIGTERM, SIGINT and the end of input each send
     for (const name of ["laura", "joan", "pere", "anna"]) {
       await node.waitFor(new RegExp(`^PD${name}@bb\\.com$`));
     }
-    const log = await Deno.readTextFile(`${dir}/laura@bb.com.log`);
+    // Issue 19: the log is in the agent's data folder (support/process.ts), not the current one.
+    const log = await Deno.readTextFile(`${dir}/data/laura@bb.com/lumi/logs/laura@bb.com.log`);
     const port = node.endpoint.port;
     assert.equal(
       log,
@@ -274,7 +277,7 @@ Deno.test("an original-protocol agent and ours call each other through our node,
     assert.deepEqual(laura.lines.slice(from).filter((l) => l.startsWith("Pere: ")), expected);
 
     for (const line of SIZED_LINES) await laura.send(line);
-    const frames = SIZED_LINES.map(lineFrames).join("");
+    const frames = TYPED_LINES.map(lineFrames).join("");
     assert.equal(await pmi.read(frames.length), frames);
 
     await laura.send("/exit");
@@ -402,7 +405,7 @@ Deno.test({
       cwd: dir,
       name: "agent laura",
     });
-    await laura.waitFor(/^Looking up the node of bb\.test\.\.\.$/);
+    await laura.waitFor(/^Looking up the node of bb\.test…$/);
     await laura.waitFor(new RegExp(`^Registered laura@bb\\.test with node ${nodeIp}:3344$`));
     await laura.waitFor(/advertised as 127\.0\.0\.1:\d+$/);
 

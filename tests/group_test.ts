@@ -87,6 +87,9 @@ Deno.test({
           await ana.agent.waitFor(/^Group #friends created/);
           for (const invited of [bo, cy, di, ed]) {
             await ana.agent.send(`/invite ${invited.address}`);
+            // Nobody is put in a group without saying yes (issue 19).
+            await invited.agent.waitFor(/invites you to group #friends: \/accept or \/decline/);
+            await invited.agent.send("/accept");
             await ana.agent.waitFor(
               new RegExp(
                 `^\\[#friends\\] ${invited.nick} \\(${escape(invited.address)}\\) joined$`,

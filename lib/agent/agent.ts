@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Endpoint } from "../plumi/address.ts";
+import { type Endpoint, formatEndpoint } from "../plumi/address.ts";
 import { systemDns } from "../transport/dns.ts";
 import type { StreamListener } from "../transport/tcp.ts";
 import type { DatagramSocket } from "../transport/udp.ts";
@@ -23,7 +23,14 @@ import {
 } from "./errors.ts";
 import { domainExists, locateNodes } from "./node/find_node.ts";
 import { PacketLog } from "../packet_log.ts";
-import { ask, buddyText, problem, say, signUpText } from "./terminal/texts.ts";
+import {
+  ask,
+  buddyText,
+  client as clientText,
+  problem,
+  say,
+  signUpText,
+} from "./terminal/texts.ts";
 import {
   type AgentOptions,
   checkAddress,
@@ -53,6 +60,8 @@ import {
   withRetry,
 } from "./node/sign_in.ts";
 import { type AgentUi, createConsoleUi } from "./terminal/ui.ts";
+import { Activity } from "./terminal/activity.ts";
+import { type ClientContext, completer, type Me, watchTopics } from "./terminal/client_commands.ts";
 
 /** Ask on a TTY until the answer passes `check`; `null` if the input ends or the user stops. */
 async function askFor(
@@ -94,24 +103,38 @@ async function findNode(
   }
 }
 
+/**
+ * Listen on `o.listenIp`, else on the advertised IP only (issue 19); an advertised IP that is
+ * not this host's (behind NAT) falls back on every interface, and `ui` is told.
+ */
 function openSockets(
   o: ResolvedAgentOptions,
+  advertised: string,
+  ui: AgentUi,
 ): { socket: DatagramSocket; listener: StreamListener; groupListener?: StreamListener } {
   let listener: StreamListener;
+  let listenIp = o.listenIp ?? advertised;
   try {
-    listener = o.transport.listenTcp({ ip: o.listenIp, port: o.port });
+    try {
+      listener = o.transport.listenTcp({ ip: listenIp, port: o.port });
+    } catch (error) {
+      if (o.listenIp !== undefined || !(error instanceof Deno.errors.AddrNotAvailable)) throw error;
+      ui.warn(clientText.listeningEverywhere(listenIp));
+      listenIp = "0.0.0.0";
+      listener = o.transport.listenTcp({ ip: listenIp, port: o.port });
+    }
   } catch (error) {
-    throw new ListenError(problem.listenChats(o.listenIp, o.port, describeError(error)), {
+    throw new ListenError(problem.listenChats(listenIp, o.port, describeError(error)), {
       cause: error,
     });
   }
   let groupListener: StreamListener | undefined;
   if (o.maxGroups > 0) {
     try {
-      groupListener = o.transport.listenTcp({ ip: o.listenIp, port: o.groupPort });
+      groupListener = o.transport.listenTcp({ ip: listenIp, port: o.groupPort });
     } catch (error) {
       listener.close();
-      throw new ListenError(problem.listenGroups(o.listenIp, o.groupPort, describeError(error)), {
+      throw new ListenError(problem.listenGroups(listenIp, o.groupPort, describeError(error)), {
         cause: error,
       });
     }
@@ -179,10 +202,14 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       await askFor(ui, ask.address(), checkAddress, "--address", stop.signal);
     if (address === null) return;
     ui.setPrompt(`${nick}> `);
+    const me: Me = { nick, away: undefined };
+    const saved = await o.saveProfile?.(address, nick);
+    if (saved) ui.info(saved);
+    ui.setIdentity?.(nick);
 
     let log: PacketLog | undefined;
     if (o.logFile !== false) {
-      const path = o.logFile ?? defaultLogFile(address);
+      const path = o.logFile ?? defaultLogFile(address, o.dataDir);
       try {
         const sink = await o.openLog(path);
         log = new PacketLog({
@@ -206,10 +233,16 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     /** The extended session, once registered: the node that vouches for its users' keys. */
     const vouching: { session?: ExtendedSession } = {};
 
-    const nodes = await withRetry(ui, stop.signal, () => findNode(o, ui, address));
+    const activity = new Activity(ui);
+    const nodes = await withRetry(
+      ui,
+      stop.signal,
+      () => activity.during(say.findingNode(address), () => findNode(o, ui, address)),
+    );
     const node = nodes[0]!;
-    const { socket, listener, groupListener } = openSockets(o);
-    const advertised = { ip: advertisedIp(o, node), port: listener.local.port };
+    const ip = advertisedIp(o, node);
+    const { socket, listener, groupListener } = openSockets(o, ip, ui);
+    const advertised = { ip, port: listener.local.port };
     // Look-ups may arrive as soon as the client runs; they go to the reception once it exists.
     const route: { reception?: Reception } = {};
     const client = new PlumiClient({
@@ -221,6 +254,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       attempts: o.attempts,
       log,
       onLookup: (request, from) => route.reception?.handleLookup(request, from) ?? false,
+      onAttempt: (message, attempt, attempts) => activity.attempt(message, attempt, attempts),
       onRelayOffer: (request) => {
         const offer = decodeRelayPacket(request);
         return offer?.kind === "relay-offer" && (route.reception?.acceptRelayed(offer) ?? false);
@@ -237,7 +271,9 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     closing.unshift(() => client.close());
     const switchboard = new Switchboard({
       address,
-      nick,
+      get nick() {
+        return me.nick;
+      },
       client,
       groupEndpoint: groupListener && { ip: advertised.ip, port: groupListener.local.port },
       connect: o.transport.connectTcp,
@@ -263,7 +299,9 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     });
     const reception = new Reception({
       address,
-      nick,
+      get nick() {
+        return me.nick;
+      },
       client,
       listener,
       groupListener,
@@ -316,7 +354,11 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     const registration = await withRetry(
       ui,
       stop.signal,
-      () => registerFirst(o, client, address, password, ui, stop.signal),
+      () =>
+        activity.during(
+          ask.registering(address),
+          () => registerFirst(o, client, address, password, ui, stop.signal),
+        ),
     );
     registered = true;
     ui.info(say.registered(address, node));
@@ -345,7 +387,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       };
       extended = new ExtendedSession(client, address, registration.session, {
         clock: o.clock,
-        busy: () => switchboard.busy,
+        busy: () => switchboard.busy || me.away !== undefined,
         onBuddiesChanged: () => void presence.refresh(),
         onSessionLost: () => void renew(),
         onReplaced: (at) =>
@@ -375,6 +417,27 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     }
     ui.info(say.ready());
 
+    const clientContext: ClientContext = {
+      ui,
+      me,
+      roster: () => switchboard.roster,
+      send: (text) => switchboard.send(text),
+      presence: (address) => {
+        const buddy = presence.status(address);
+        if (!buddy) return undefined;
+        const state = { on: "online", busy: "busy", off: "offline", "?": "unknown" }[buddy.state];
+        return { state, where: buddy.endpoint && formatEndpoint(buddy.endpoint) };
+      },
+      buddies: () => presence.addresses,
+      // Conversations and group links set up from now on use it; open ones keep the old one.
+      setNick: (nick) => {
+        ui.setPrompt(switchboard.roster.prompt(nick));
+        return undefined;
+      },
+      topics: new Map(),
+    };
+    ui.complete = completer(clientContext);
+    watchTopics(ui, clientContext.topics);
     await commandLoop(
       {
         switchboard,
@@ -384,13 +447,20 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
         password: password.get,
         iterations: o.signupIterations,
         ...(history && { history }),
+        clientContext,
+        activity,
       },
       stop.signal,
     );
 
     await closeBoth();
     // Replaced by another agent: the session is no longer ours to end.
-    if (!stopped) await deregister(client, address, extended, ui, hurry.signal);
+    if (!stopped) {
+      await activity.during(
+        ask.deregistering(address),
+        () => deregister(client, address, extended, ui, hurry.signal),
+      );
+    }
     if (client.ignored > 0) ui.info(say.ignored(client.ignored));
     ui.info(say.bye());
     if (stopped) throw new GaveUpError(stopped);
@@ -419,8 +489,9 @@ async function openKeyring(
   const name = address.replace(/[\/\\]/g, "_");
   const keyring = await Keyring.open({
     address,
-    keyFile: `${name}.key`,
-    peersFile: `${name}.peers`,
+    // In the data folder (with the profile and the logs), never the current folder.
+    keyFile: o.dataDir ? `${o.dataDir}/${name}.key` : `${name}.key`,
+    peersFile: o.dataDir ? `${o.dataDir}/${name}.peers` : `${name}.peers`,
     files: o.keyFiles,
   });
   ui.info(

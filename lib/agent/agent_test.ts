@@ -342,3 +342,100 @@ Deno.test("told by the node that another agent took the session over, the agent 
   assert.ok(!socket.sent.some((s) => /^PR.*replace/.test(s.text)), "never takes it back");
   assert.equal(socket.sent.filter((s) => s.text.startsWith("PR")).length, 1);
 });
+
+Deno.test("/me sends an action, an empty line sends nothing, /whois tells what is known", async () => {
+  const ui = new ScriptedUi(false);
+  const { options, dialled } = harness(ui, (p) => {
+    if (p === "PLlaura@bb.com:joan@bb.com") return "RL0laura@bb.com:joan@bb.com:127.0.0.9:4000";
+    return plainNode(p);
+  });
+  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+  ui.type("joan@bb.com");
+  while (dialled.length === 0) await tick();
+  const joan = dialled[0]!;
+  assert.equal(await readText(joan, 8), "N05Laura");
+  await joan.write(bytes("N04Joan"));
+  await ui.waitFor(/^Connected to Joan \(joan@bb\.com\)$/);
+  ui.type("");
+  ui.type("   ");
+  ui.type("/me waves");
+  assert.equal(await readText(joan, 16), "L13* Laura waves");
+  ui.type("/whois joan@bb.com");
+  await ui.waitFor(/^ {2}conversation: joan@bb\.com, nickname Joan$/);
+  await ui.waitFor(/^ {2}encryption: {3}not known/);
+  ui.type("/exit");
+  await ui.waitFor(/^Conversation with Joan ended \(you left\)$/);
+  ui.end();
+  await running;
+});
+
+Deno.test("a line to a group with nobody else is flagged; leaving says so before where lines go now", async () => {
+  const ui = new ScriptedUi(false);
+  const { options } = harness(ui, plainNode);
+  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+  ui.type("/group one");
+  ui.type("anyone?");
+  await ui.waitFor(/^Nobody else is in #one: the line reached nobody/);
+  ui.type("/group two");
+  ui.type("/list");
+  ui.type("/leave");
+  await ui.waitFor(/^Typed lines now go to #one$/);
+  const left = ui.output.indexOf("You left #two");
+  assert.ok(
+    left >= 0 && left < ui.output.indexOf("Typed lines now go to #one"),
+    ui.output.join("\n"),
+  );
+  ui.end();
+  await running;
+});
+
+Deno.test("/nick changes the nickname the next conversations see", async () => {
+  const ui = new ScriptedUi(false);
+  const { options, dialled } = harness(ui, (p) => {
+    if (p === "PLlaura@bb.com:joan@bb.com") return "RL0laura@bb.com:joan@bb.com:127.0.0.9:4000";
+    return plainNode(p);
+  });
+  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+  ui.type("/nick Lau\x01");
+  await ui.waitFor(/^Cannot change the nickname: the nickname contains control characters$/);
+  ui.type("/nick Lau");
+  await ui.waitFor(/^You are now known as Lau \(was Laura\)/);
+  ui.type("joan@bb.com");
+  while (dialled.length === 0) await tick();
+  assert.equal(await readText(dialled[0]!, 6), "N03Lau");
+  await dialled[0]!.write(bytes("N04Joan"));
+  await ui.waitFor(/^Connected to Joan/);
+  ui.end();
+  await running;
+});
+
+Deno.test("/away makes the heartbeats say busy, so buddies see it; /back says online again", async () => {
+  const ui = new ScriptedUi(false);
+  const beats: string[] = [];
+  const { options } = harness(ui, (p) => {
+    if (p.startsWith("PR")) return "RR0;v=2;t=tok;hb=1;su=0;ol=1";
+    if (p.startsWith("PK")) {
+      beats.push(p);
+      return "RK0;c=1";
+    }
+    if (p.startsWith("PS")) return "RS0;p=1/1;h=1";
+    if (p.startsWith("PD")) return "RD0;v=2";
+    return undefined;
+  });
+  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+  await ui.waitFor(/^Type an address/);
+  while (beats.length === 0) await tick();
+  assert.ok(!beats[0]!.includes("st=busy"));
+  ui.type("/away lunch");
+  await ui.waitFor(/^You are away \(lunch\)/);
+  let seen = beats.length;
+  while (beats.length === seen) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(beats.at(-1)!.includes("st=busy"), beats.at(-1));
+  ui.type("/back");
+  await ui.waitFor(/^You are back/);
+  seen = beats.length;
+  while (beats.length === seen) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(!beats.at(-1)!.includes("st=busy"), beats.at(-1));
+  ui.end();
+  await running;
+});

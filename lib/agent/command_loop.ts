@@ -16,6 +16,12 @@ import { parseCommand } from "./terminal/commands.ts";
 import { ask, historyText, usage } from "./terminal/texts.ts";
 import type { ChatHistory } from "./history/history.ts";
 import type { AgentUi } from "./terminal/ui.ts";
+import type { Activity } from "./terminal/activity.ts";
+import {
+  type ClientContext,
+  isClientCommand,
+  runClientCommand,
+} from "./terminal/client_commands.ts";
 
 /** What the command loop acts on. */
 export interface Loop {
@@ -33,6 +39,10 @@ export interface Loop {
   readonly password: PasswordSource;
   /** PBKDF2 iterations of a new account's key. */
   readonly iterations: number;
+  /** The terminal client's commands (`terminal/client_commands.ts`). */
+  readonly clientContext: ClientContext;
+  /** Waits shown on the status line. */
+  readonly activity: Activity;
 }
 
 /**
@@ -47,14 +57,19 @@ export async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void
     const line = await untilAborted(ui.readLine(), signal);
     if (line === null) return;
     const command = parseCommand(line, switchboard.talking);
+    if (isClientCommand(command)) {
+      runClientCommand(command, loop.clientContext);
+      continue;
+    }
+    const { activity } = loop;
     switch (command.kind) {
       case "quit":
         return;
       case "call":
-        await switchboard.call(command.address, signal);
-        break;
-      case "say":
-        switchboard.send(command.text);
+        await activity.during(
+          ask.calling(command.address),
+          () => switchboard.call(command.address, signal),
+        );
         break;
       case "exit":
         await switchboard.hangUp();
@@ -72,25 +87,32 @@ export async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void
         switchboard.startGroup(command.name);
         break;
       case "invite":
-        await switchboard.invite(command.address, signal);
+        await activity.during(
+          ask.inviting(command.address),
+          () => switchboard.invite(command.address, signal),
+        );
         break;
       case "leave":
         await switchboard.leave(command.target);
+        break;
+      case "accept":
+      case "decline":
+        switchboard.answerInvitation(command.kind === "accept", command.target);
         break;
       case "wait":
         await switchboard.wait(signal);
         break;
       case "buddy-add":
-        await presence.add(command.address);
+        await activity.during(ask.askingNode(), () => presence.add(command.address));
         break;
       case "buddy-del":
-        await presence.remove(command.address);
+        await activity.during(ask.askingNode(), () => presence.remove(command.address));
         break;
       case "buddies":
-        await presence.show();
+        await activity.during(ask.askingNode(), () => presence.show());
         break;
       case "online":
-        await presence.online();
+        await activity.during(ask.askingNode(), () => presence.online());
         break;
       case "signup": {
         const secret = command.password ??
@@ -103,7 +125,12 @@ export async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void
         if (signal.aborted) return;
         if (!secret) {
           ui.warn(usage.signupPassword());
-        } else await presence.signUp(loop.client, command.address, secret, loop.iterations);
+        } else {
+          await activity.during(
+            ask.creatingAccount(command.address),
+            () => presence.signUp(loop.client, command.address, secret, loop.iterations),
+          );
+        }
         break;
       }
       case "trust":

@@ -19,6 +19,7 @@ import { UsageError } from "./errors.ts";
 import { problem, why } from "./terminal/texts.ts";
 import { type LogSink, openFileSink } from "../packet_log.ts";
 import type { AgentUi } from "./terminal/ui.ts";
+import { logFileIn } from "./profile.ts";
 
 /** The sockets the agent opens, injectable for tests. Default: `lib/transport`. */
 export interface AgentTransport {
@@ -38,7 +39,11 @@ export interface AgentOptions {
   readonly nick?: string;
   /** TCP port for conversations (the @sckMI port); 0 picks a free one. Default: 0. */
   readonly port?: number;
-  /** Local IP the conversation listener binds. Default: `0.0.0.0` (every interface). */
+  /**
+   * Local IP the conversation and group listeners bind. Default: the advertised IP (only the
+   * address peers are told of), or every interface (`0.0.0.0`) when that is not an address of
+   * this host (behind NAT).
+   */
   readonly listenIp?: string;
   /** The node's UDP endpoint. Default: found by {@linkcode locateNode} (DNS SRV, then A record with port 3344). */
   readonly node?: Endpoint;
@@ -46,8 +51,18 @@ export interface AgentOptions {
   readonly advertise?: string;
   /** DNS client used to find the node. Default: `systemDns()`, created only when needed. */
   readonly dns?: DnsClient;
-  /** Packet log path, or `false` for none. Default: `<address>.log` in the working directory. */
+  /**
+   * Packet log path, or `false` for none. Default: `<dataDir>/logs/<address>.log`
+   * ({@linkcode defaultLogFile}).
+   */
   readonly logFile?: string | false;
+  /** The data folder (`profile.ts`): the packet logs go to its `logs/`. Default: none. */
+  readonly dataDir?: string;
+  /**
+   * Called once the address and nickname are settled (given or asked), to save a new profile;
+   * resolves with a line to show, if any. Default: none.
+   */
+  readonly saveProfile?: (address: string, nick: string) => Promise<string | undefined>;
   /** Opens the packet log. Default: append to the file (created if missing). */
   readonly openLog?: (path: string) => Promise<LogSink>;
   /** Packet log flush interval, ms. Default: 250. */
@@ -66,8 +81,8 @@ export interface AgentOptions {
    */
   readonly relay?: RelayMode;
   /**
-   * The history file (SQLite, `history/`), or `false` for none. Default: none until the
-   * agent has a data folder (then `<data folder>/history.db`).
+   * The history file (SQLite, `history/`), or `false` for none. Default:
+   * `<dataDir>/history.db`, none without a data folder.
    */
   readonly historyFile?: string | false;
   /** Most one-to-one conversations at once; past it, look-ups are answered `RL1` (busy). Default: 8. */
@@ -123,11 +138,15 @@ export interface ResolvedAgentOptions {
   readonly address: string | undefined;
   readonly nick: string | undefined;
   readonly port: number;
-  readonly listenIp: string;
+  readonly listenIp: string | undefined;
   readonly node: Endpoint | undefined;
   readonly advertise: string | undefined;
   readonly dns: DnsClient | undefined;
   readonly logFile: string | false | undefined;
+  readonly dataDir: string | undefined;
+  readonly saveProfile:
+    | ((address: string, nick: string) => Promise<string | undefined>)
+    | undefined;
   readonly openLog: (path: string) => Promise<LogSink>;
   readonly logFlushMs: number;
   readonly retryIntervalMs: number;
@@ -246,8 +265,10 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
   if (groupPort !== 0 && groupPort === port) {
     throw new UsageError(problem.samePorts(groupPort));
   }
-  const listenIp = options.listenIp ?? "0.0.0.0";
-  if (!parseIp(listenIp).ok) throw new UsageError(problem.badListenIp(listenIp));
+  const listenIp = options.listenIp;
+  if (listenIp !== undefined && !parseIp(listenIp).ok) {
+    throw new UsageError(problem.badListenIp(listenIp));
+  }
   if (options.node) {
     const { ip, port } = options.node;
     if (!parseIp(ip).ok || !Number.isInteger(port) || port < 1 || port > 65535) {
@@ -271,6 +292,8 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
     advertise: options.advertise,
     dns: options.dns,
     logFile: options.logFile,
+    dataDir: options.dataDir,
+    saveProfile: options.saveProfile,
     openLog: options.openLog ?? openFileSink,
     logFlushMs: positive("logFlushMs", options.logFlushMs, 250),
     retryIntervalMs: positive("retryIntervalMs", options.retryIntervalMs, 1_000),
@@ -278,7 +301,9 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
     nickTimeoutMs: positive("nickTimeoutMs", options.nickTimeoutMs, 10_000),
     connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs, 5_000),
     relay: relayMode(options.relay),
-    historyFile: options.historyFile ?? false,
+    // In the data folder by default: every line sent and received is kept.
+    historyFile: options.historyFile ??
+      (options.dataDir !== undefined ? `${options.dataDir}/history.db` : false),
     maxChats: whole("maxChats", options.maxChats, 8, 1, 1000),
     maxGroups: whole("maxGroups", options.maxGroups, 4, 0, 64),
     maxGroupSize: whole("maxGroupSize", options.maxGroupSize, 16, 2, 64),
@@ -335,9 +360,13 @@ function requireEncryption(options: AgentOptions): boolean {
 }
 
 /**
- * The default packet log name for `address`: `<address>.log` in the working
- * directory, e.g. `laura@bb.com.log`; path separators in the name become `_`.
+ * The default packet log for `address`: `<dataDir>/logs/<address>.log`, e.g.
+ * `~/.local/share/lumi/logs/laura@bb.com.log`. Without a data folder (the
+ * library used in-process; the program always gives one, or no log) it is
+ * `<address>.log`. Path separators in the name become `_`.
  */
-export function defaultLogFile(address: string): string {
-  return `${address.replace(/[\/\\]/g, "_")}.log`;
+export function defaultLogFile(address: string, dataDir?: string): string {
+  return dataDir === undefined
+    ? `${address.replace(/[\/\\]/g, "_")}.log`
+    : logFileIn(dataDir, address);
 }

@@ -5,7 +5,8 @@ import { checkAddress, checkNick, defaultLogFile, resolveAgentOptions } from "./
 Deno.test("options get their documented defaults", () => {
   const o = resolveAgentOptions({});
   assert.equal(o.port, 0);
-  assert.equal(o.listenIp, "0.0.0.0");
+  // Issue 19: by default only the advertised address listens (was "0.0.0.0").
+  assert.equal(o.listenIp, undefined);
   assert.equal(o.retryIntervalMs, 1000);
   assert.equal(o.attempts, 5);
   assert.equal(o.nickTimeoutMs, 10_000);
@@ -65,4 +66,5 @@ Deno.test("addresses and nicknames are checked the same way when asked interacti
 Deno.test("the packet log is named after the user, in the working directory", () => {
   assert.equal(defaultLogFile("laura@bb.com"), "laura@bb.com.log");
   assert.equal(defaultLogFile("../x@bb.com"), ".._x@bb.com.log");
+  assert.equal(defaultLogFile("laura@bb.com", "/d/lumi"), "/d/lumi/logs/laura@bb.com.log");
 });

@@ -32,7 +32,7 @@ export interface StartOptions {
   readonly cwd?: string;
   /** Pipe stdin (default true); otherwise it is closed (`null`). */
   readonly stdin?: boolean;
-  /** More environment variables (NO_COLOR=1 is always set). */
+  /** More environment variables (NO_COLOR=1 is always set; XDG_DATA_HOME: {@linkcode testDataHome}). */
   readonly env?: Record<string, string>;
   /** A command that runs the program, e.g. `["ip", "netns", "exec", "home"]`. Default: none. */
   readonly wrap?: readonly string[];
@@ -55,9 +55,20 @@ export async function startProgram(
     stdin: pipedStdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", ...options.env },
+    env: { NO_COLOR: "1", XDG_DATA_HOME: testDataHome(options.cwd, args), ...options.env },
   }).spawn();
   return new ChildProcess(options.name ?? program, child, pipedStdin);
+}
+
+/**
+ * `XDG_DATA_HOME` for a program started by a test: an agent's data folder (profile, logs) in the
+ * test's folder, one per identity (`<cwd>/data/<address>`: its files are then in
+ * `<cwd>/data/<address>/lumi/`), never the user's home.
+ */
+export function testDataHome(cwd: string | undefined, args: readonly string[]): string {
+  const at = args.indexOf("--address");
+  const who = at >= 0 ? args[at + 1] ?? "agent" : "agent";
+  return `${cwd ?? `${projectRoot}tests/.tmp`}/data/${who.replace(/[\/\\]/g, "_")}`;
 }
 
 /** The directories {@linkcode tempDir} made in this test module (one isolate each). */

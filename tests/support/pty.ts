@@ -9,7 +9,7 @@
  */
 
 import { Child } from "./child.ts";
-import { projectRoot, taskFlags } from "./process.ts";
+import { projectRoot, taskFlags, testDataHome } from "./process.ts";
 
 /** Bytes of keys, as a terminal in raw mode sends them. */
 export const Keys = { enter: "\r", ctrlC: "\x03", ctrlD: "\x04" } as const;
@@ -19,12 +19,12 @@ function shellQuote(word: string): string {
 }
 
 // deno-lint-ignore no-control-regex
-const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]|\r/g;
+const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z~]|\x1b\][^\x07]*\x07|\x1b[78]|\x07|\r/g;
 
 /** A program on a pseudo-terminal; dispose kills it. */
 export class PtyProgram implements AsyncDisposable {
   readonly child: Child;
-  /** Everything shown so far, terminal control sequences and carriage returns removed. */
+  /** Everything shown so far, terminal control sequences (title, bell, cursor) and carriage returns removed. */
   text = "";
   readonly #decoder = new TextDecoder();
 
@@ -57,7 +57,12 @@ export class PtyProgram implements AsyncDisposable {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", TERM: "xterm", ...options.env },
+      env: {
+        NO_COLOR: "1",
+        TERM: "xterm",
+        XDG_DATA_HOME: testDataHome(options.cwd, args),
+        ...options.env,
+      },
     }).spawn();
     return new PtyProgram(
       new Child(options.name ?? `${program} on a terminal`, process, {

@@ -41,6 +41,7 @@ import {
   type Secured,
   type Security,
 } from "./secure.ts";
+import { cutLine } from "../terminal/cut_line.ts";
 
 export { formatSeconds };
 
@@ -345,7 +346,11 @@ export class Conversation {
    */
   send(text: string): boolean {
     const channel = this.#channel;
-    if (!channel) return this.#link.write(encodeLine(text));
+    if (!channel) {
+      // In clear: cut between words and never inside a character (issue 19): one write.
+      const frames = cutLine(text).map(encodeLine);
+      return this.#link.write(frames.length === 1 ? frames[0]! : concatBytes(frames));
+    }
     if (this.#link.closed) return false;
     // A line past 16 KB goes as several entries; each entry is whole inside the channel.
     for (const piece of splitUtf8(encoder.encode(text), RECORD_TEXT_BYTES)) {
@@ -353,7 +358,7 @@ export class Conversation {
       this.#pendingBytes += piece.length;
     }
     if (this.#pendingBytes + this.#link.queuedBytes > MAX_PENDING_BYTES) {
-      this.#link.fail(new OverloadError("does not read what is sent (1 MiB waiting)"));
+      this.#link.fail(new OverloadError(why.notReading(1024)));
       return false;
     }
     // Lines typed while the socket is busy are sealed together once it drains: one record
@@ -470,4 +475,14 @@ export function explainEnd(end: ConversationEnd, peerNick: string): string {
       }
       return why.connectionLost(describeError(end.error));
   }
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }

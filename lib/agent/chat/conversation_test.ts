@@ -108,6 +108,20 @@ Deno.test("lines go out as L frames, long ones split at 99 bytes", async () => {
   talk.close();
 });
 
+Deno.test("a long line goes out cut between words, an emoji with joiners never split", async () => {
+  const [ours, theirs] = connPair();
+  const opening = Conversation.open({ conn: ours, role: "callee", nick: "J", clock: systemClock });
+  await theirs.write(bytes("N01L"));
+  const talk = await opening;
+  await readText(theirs, 4);
+  const family = "👨‍👩‍👧";
+  const first = `${"word ".repeat(16)}${family}`; // 80 + 18 = 98 bytes
+  assert.ok(talk.send(`${first} tail`));
+  const expected = `L98${first}L04tail`;
+  assert.equal(await readText(theirs, new TextEncoder().encode(expected).length), expected);
+  talk.close();
+});
+
 Deno.test("bad data in the middle of a conversation ends it with an error, after the good lines", async () => {
   const [ours, theirs] = connPair();
   const opening = Conversation.open({ conn: ours, role: "callee", nick: "J", clock: systemClock });

@@ -73,6 +73,11 @@ export class Roster {
     return this.#targets.filter((t): t is Group => !isChat(t));
   }
 
+  /** Labels of the open conversations and groups, oldest first. */
+  get labels(): string[] {
+    return this.#targets.map((t) => t.label);
+  }
+
   /** Conversations and groups open. */
   get size(): number {
     return this.#targets.length;
@@ -156,6 +161,8 @@ export class Roster {
   /** The lines of `/list`. */
   list(): string[] {
     if (this.#targets.length === 0) return [say.listEmpty()];
+    // One column of labels for conversations and groups alike.
+    const width = Math.max(...this.#targets.map((t) => sanitize(t.label).length));
     return [
       say.listHeader(),
       ...this.#targets.map((t) =>
@@ -165,6 +172,7 @@ export class Roster {
           isChat(t)
             ? conversationWith(t.conversation.peerNick, securityMark(t.conversation.security))
             : t.describe(),
+          width,
         )
       ),
     ];

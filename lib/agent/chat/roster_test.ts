@@ -57,9 +57,10 @@ Deno.test("conversations are found by label, address in any domain case, or nick
   assert.equal(roster.find("Pere~2"), other);
   assert.equal(roster.find("Pere"), two);
   assert.match(roster.find("nobody") as string, /^No conversation matches "nobody"/);
+  // Issue 19: one column of labels (was "  Pere  conversation with Pere", not aligned).
   assert.deepEqual(roster.list().slice(1), [
     "* joan@bb.com  conversation with Joan (in clear)",
-    "  Pere  conversation with Pere (in clear)",
-    "  Pere~2  conversation with pere (in clear)",
+    "  Pere         conversation with Pere (in clear)",
+    "  Pere~2       conversation with pere (in clear)",
   ]);
 });

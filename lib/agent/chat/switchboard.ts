@@ -20,7 +20,7 @@ import { sameAddress } from "../addresses.ts";
 import type { PlumiClient } from "../node/client.ts";
 import { Groups } from "../group/groups.ts";
 import type { GroupLinkTiming } from "../group/link.ts";
-import { report, say, why } from "../terminal/texts.ts";
+import { client, report, say, why } from "../terminal/texts.ts";
 import type { Keyring } from "./keyring.ts";
 import type { AgentUi } from "../terminal/ui.ts";
 import { type Conversation, explainEnd } from "./conversation.ts";
@@ -33,7 +33,7 @@ import { type Chat, isChat, Roster, type Target } from "./roster.ts";
 export interface SwitchboardOptions {
   /** Our @MI address. */
   readonly address: string;
-  /** Our nickname. */
+  /** Our nickname, read each time it is needed (a getter may change it: `/nick`). */
   readonly nick: string;
   /** The PLUMI client, registered with the node: look-ups of the peers go through it. */
   readonly client: PlumiClient;
@@ -117,6 +117,7 @@ export class Switchboard {
     this.#o = options;
     this.#roster = new Roster((text) => options.ui.info(text), () => {
       options.ui.setPrompt(this.#roster.prompt(options.nick));
+      options.ui.setTargets?.(this.#roster.current?.label, this.#roster.labels);
       this.#wake();
     });
     this.#timing = {
@@ -128,7 +129,10 @@ export class Switchboard {
     };
     this.#dialer = new Dialer({
       address: options.address,
-      nick: options.nick,
+      // Read when used: `/nick` changes it for the conversations that follow.
+      get nick() {
+        return options.nick;
+      },
       client: options.client,
       connect: options.connect,
       connectTimeoutMs: options.connectTimeoutMs,
@@ -140,7 +144,13 @@ export class Switchboard {
     });
     if (options.groupEndpoint) {
       this.#groups = new Groups({
-        me: { address: options.address, nick: options.nick, endpoint: options.groupEndpoint },
+        me: {
+          address: options.address,
+          get nick() {
+            return options.nick;
+          },
+          endpoint: options.groupEndpoint,
+        },
         ui: options.ui,
         clock: options.clock,
         roster: this.#roster,
@@ -150,6 +160,11 @@ export class Switchboard {
         maxGroupSize: options.maxGroupSize,
       });
     }
+  }
+
+  /** The open conversations and groups (for the terminal client: `/whois`, completion). */
+  get roster(): Roster {
+    return this.#roster;
   }
 
   /** Whether typed lines go somewhere (a conversation or a group is current). */
@@ -243,8 +258,11 @@ export class Switchboard {
   send(text: string): void {
     const target = this.#roster.current;
     if (!target) this.#o.ui.warn(say.notInConversation());
-    else if (!isChat(target)) target.say(text);
-    else if (!target.conversation.send(text)) {
+    else if (!isChat(target)) {
+      target.say(text);
+      // A group with nobody else in it: the line reached nobody (issue 19).
+      if (target.size === 1) this.#o.ui.warn(client.aloneInGroup(target.label));
+    } else if (!target.conversation.send(text)) {
       this.#o.ui.warn(say.sendFailed(why.conversationOver()));
     } else {
       this.#o.history?.record(target.address ?? target.conversation.peerNick, "out", text);
@@ -311,6 +329,14 @@ export class Switchboard {
     const group = this.#roster.current;
     if (!this.#groups || !group || isChat(group)) this.#o.ui.warn(say.notInGroup());
     else await this.#groups.invite(group, address, this.#stopOn(signal));
+  }
+
+  /** `/accept [#group]` or `/decline [#group]`: answer an invitation to a group. */
+  answerInvitation(accept: boolean, name: string | undefined): void {
+    const invitations = this.#groups?.invitations;
+    if (!invitations) this.#o.ui.warn(say.groupsDisabled());
+    else if (accept) invitations.accept(name);
+    else invitations.decline(name);
   }
 
   /** `/leave [#group]`: leave the named group, or the current one. */
@@ -405,7 +431,10 @@ export class Switchboard {
     const show = () => {
       if (visible) return;
       visible = true;
-      if (quiet) ui.info(say.incoming(conversation.peerNick, address));
+      if (quiet) {
+        ui.info(say.incoming(conversation.peerNick, address));
+        ui.ring?.(say.incoming(conversation.peerNick, address));
+      }
       if (address) this.#o.history?.showOnOpen(address);
       if (quiet && this.#o.keyring) {
         ui.info(say.security(conversation.peerNick, address, conversation.security));
@@ -419,7 +448,7 @@ export class Switchboard {
       onLine: (text) => {
         this.#settle(chat);
         show();
-        ui.chat(conversation.peerNick, text, this.#roster.prefixFor(chat));
+        ui.chat(conversation.peerNick, text, this.#roster.prefixFor(chat), address);
         this.#o.history?.record(address ?? conversation.peerNick, "in", text);
       },
       onNick: (nick) => {

@@ -123,7 +123,7 @@ export class Group {
     this.#myKey = addressKey(host.me.address);
     this.#relays = new Relays({
       line: (agent, text) => {
-        host.ui.chat(agent.nick, text, this.label);
+        host.ui.chat(agent.nick, text, this.label, agent.address);
         this.#broadcast({ kind: "relayed-line", rid: agent.rid, seq: agent.seq, text });
         this.#relays.tell(relayText.line(agent.nick, text), agent.rid);
       },
@@ -397,7 +397,7 @@ export class Group {
       return;
     }
     this.#lastSeq.set(sender, seq);
-    this.#host.ui.chat(nick, text, this.label);
+    this.#host.ui.chat(nick, text, this.label, sender);
     this.#relays.tell(relayText.line(nick, text));
   }
 

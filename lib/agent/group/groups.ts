@@ -15,6 +15,7 @@ import type { Dialer } from "../chat/dialer.ts";
 import { describeError } from "../errors.ts";
 import { Group, type MemberIdentity } from "./group.ts";
 import { answerGroupLink, type GroupLink, type GroupLinkTiming } from "./link.ts";
+import { Invitations } from "./invitations.ts";
 import type { JoinRecord } from "./wire.ts";
 import { say, why } from "../terminal/texts.ts";
 import type { Roster } from "../chat/roster.ts";
@@ -48,9 +49,12 @@ function newGroupId(): string {
 export class Groups {
   readonly #o: GroupsOptions;
   #closed = false;
+  /** Invitations waiting for the user's `/accept` or `/decline`. */
+  readonly invitations: Invitations;
 
   constructor(options: GroupsOptions) {
     this.#o = options;
+    this.invitations = new Invitations(options.ui, options.clock);
   }
 
   /** `/group name`: a new group with this agent as its only member; it becomes current. */
@@ -129,7 +133,7 @@ export class Groups {
       conn,
       nick: this.#o.me.nick,
       me: { address: this.#o.me.address, endpoint: this.#o.me.endpoint },
-      decide: (join) => this.#decide(join),
+      decide: (join, nick) => this.#decide(join, nick),
       ...this.#o.timing,
     });
     if (this.#closed) {
@@ -151,26 +155,35 @@ export class Groups {
   /** Leave `group`: every member is told, and it leaves the roster. */
   async leave(group: Group): Promise<void> {
     await group.leave();
-    this.#o.roster.remove(group);
+    // "You left #friends" first, then where typed lines go now (issue 19).
     this.#o.ui.info(say.youLeft(group.label));
+    this.#o.roster.remove(group);
   }
 
   /** Leave every group; refuse group links from now on. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.invitations.close();
     await Promise.all(this.#o.roster.groups.map((group) => this.leave(group)));
   }
 
-  #decide(join: JoinRecord): string | undefined {
+  #decide(join: JoinRecord, nick: string): string | undefined | Promise<string | undefined> {
     if (this.#closed) return why.leaving();
     if (sameAddress(join.address, this.#o.me.address)) return why.itIsMe();
     const group = this.#o.roster.groups.find((g) => g.gid === join.gid);
     if (group) return group.refusal(join.address);
     if (join.mode !== "invite") return why.notMember();
-    if (this.#o.roster.groups.length >= this.#o.maxGroups) {
+    if (this.#o.roster.groups.length + this.invitations.size >= this.#o.maxGroups) {
       return why.groupsFull(this.#o.maxGroups);
     }
-    return undefined;
+    // Nobody is put in a group without saying yes (issue 19).
+    return this.invitations.ask(this.#o.roster.uniqueLabel(`#${join.name}`), nick, join.address)
+      .then((refusal) => {
+        if (refusal !== undefined) return refusal;
+        if (this.#closed) return why.leaving();
+        const joined = this.#o.roster.groups.some((g) => g.gid === join.gid);
+        return joined ? why.alreadyInGroup() : undefined;
+      });
   }
 
   #join(group: Group, mode: JoinRecord["mode"]): JoinRecord {

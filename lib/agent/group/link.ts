@@ -26,6 +26,7 @@ import {
   RecordAssembler,
 } from "./wire.ts";
 import { formatSeconds, type PmiLink } from "../chat/pmi_link.ts";
+import { INVITATION_ANSWER_MS } from "./invitations.ts";
 
 /** Who is at the other end of a group link. */
 export interface LinkPeer {
@@ -191,7 +192,21 @@ export async function dialGroupLink(options: DialOptions): Promise<GroupLink> {
   try {
     handshake.expect(why.awaited.groupAnswer);
     link.write(encodeRecord(options.join));
-    const answer = await readEvent(link, assembler);
+    // An invitation waits for a person to say yes: longer than a handshake.
+    let invitationTimer: TimerHandle | undefined;
+    if (options.join.mode === "invite") {
+      handshake.done();
+      invitationTimer = options.clock.setTimeout(() => {
+        link.fail(
+          new HandshakeError(
+            `no answer to the invitation within ${INVITATION_ANSWER_MS / 1000} s`,
+          ),
+        );
+      }, INVITATION_ANSWER_MS);
+    }
+    const answer = await readEvent(link, assembler).finally(() => {
+      if (invitationTimer !== undefined) options.clock.clearTimeout(invitationTimer);
+    });
     if (answer === null) throw new HandshakeError(why.peerClosedConnection());
     if (answer.kind === "refuse") {
       throw new HandshakeError(why.groupRefused(answer.reason));
@@ -220,8 +235,15 @@ export interface AnswerOptions extends GroupLinkTiming {
   readonly nick: string;
   /** Our address and group endpoint, sent in `W`. */
   readonly me: { readonly address: string; readonly endpoint: Endpoint };
-  /** Whether to accept this join request: `undefined` to accept, or why not. */
-  readonly decide: (join: JoinRecord) => string | undefined;
+  /**
+   * Whether to accept this join request from `peerNick`: `undefined` to accept, or why not. A
+   * promise (the user is asked about an invitation) ends the handshake's deadline: the decision
+   * keeps its own.
+   */
+  readonly decide: (
+    join: JoinRecord,
+    peerNick: string,
+  ) => string | undefined | Promise<string | undefined>;
 }
 
 /**
@@ -246,7 +268,10 @@ export async function answerGroupLink(
     if (request.kind !== "join") {
       throw new HandshakeError(why.sentInstead(request.kind));
     }
-    const refusal = options.decide(request);
+    const decision = options.decide(request, handshake.peerNick);
+    if (decision instanceof Promise) handshake.done();
+    const refusal = await decision;
+    if (link.closed) throw new HandshakeError("the inviter gave up waiting for the answer");
     if (refusal !== undefined) {
       link.write(encodeRecord({ kind: "refuse", reason: refusal }));
       await link.flush(1_000);

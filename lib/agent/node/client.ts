@@ -54,6 +54,8 @@ export interface PlumiClientOptions {
   readonly onRelayOffer?: (request: ExtensionRequest, from: Endpoint) => boolean;
   /** Called for every datagram ignored, with the reason. Default: nothing (they are counted). */
   readonly onIgnored?: (reason: string, from: Endpoint) => void;
+  /** Called before each send of a request: attempt `attempt` of `attempts` (progress shown). */
+  readonly onAttempt?: (message: PlumiMessage, attempt: number, attempts: number) => void;
 }
 
 interface Pending {
@@ -74,6 +76,7 @@ export class PlumiClient {
   readonly #onLookup: (request: LookupRequest, from: Endpoint) => boolean;
   readonly #onIgnored: (reason: string, from: Endpoint) => void;
   readonly #onRelayOffer: (request: ExtensionRequest, from: Endpoint) => boolean;
+  readonly #onAttempt: PlumiClientOptions["onAttempt"];
   readonly #pending = new Set<Pending>();
   readonly #trusted: Set<string>;
   #ignored = 0;
@@ -92,6 +95,7 @@ export class PlumiClient {
     this.#onLookup = options.onLookup ?? (() => false);
     this.#onIgnored = options.onIgnored ?? (() => {});
     this.#onRelayOffer = options.onRelayOffer ?? (() => false);
+    this.#onAttempt = options.onAttempt;
     this.#trusted = new Set([options.node, ...options.trusted ?? []].map(endpointKey));
   }
 
@@ -170,6 +174,7 @@ export class PlumiClient {
           wake = resolve;
           timer = this.#clock.setTimeout(resolve, this.#interval);
         });
+        this.#onAttempt?.(message, attempt, this.#attempts);
         await this.send(message);
         if (reply === undefined && !signal?.aborted && !this.#closed) await waited;
         this.#clock.clearTimeout(timer!);

@@ -53,6 +53,18 @@ export class Presence {
     );
   }
 
+  /** A buddy as last seen (for `/whois`), or `undefined` if not a buddy seen yet. */
+  status(address: string): BuddyStatus | undefined {
+    const key = address.toLowerCase();
+    for (const buddy of this.#known.values()) if (buddy.address.toLowerCase() === key) return buddy;
+    return undefined;
+  }
+
+  /** The buddies' addresses as last seen (for Tab completion). */
+  get addresses(): string[] {
+    return [...this.#known.keys()];
+  }
+
   /** The node stopped answering (`true`: buddies show as unknown), or answers again. */
   setContact(lost: boolean): void {
     this.#lost = lost;

@@ -31,11 +31,25 @@ export type Command =
   | { readonly kind: "search"; readonly text: string }
   | { readonly kind: "trust"; readonly address: string }
   | { readonly kind: "verify"; readonly address: string }
+  | { readonly kind: "me"; readonly text: string }
+  | { readonly kind: "away"; readonly text: string }
+  | { readonly kind: "back" }
+  | { readonly kind: "nick"; readonly nick: string }
+  | { readonly kind: "clear" }
+  | { readonly kind: "whois"; readonly address: string }
+  | { readonly kind: "accept"; readonly target?: string }
+  | { readonly kind: "decline"; readonly target?: string }
+  | { readonly kind: "topic"; readonly text?: string }
   | { readonly kind: "nothing" }
   | { readonly kind: "invalid"; readonly message: string };
 
 /** The `/help` text, one line per entry. */
 export const HELP: readonly string[] = usage.help;
+
+/** Every command's name, for Tab completion. */
+export const COMMAND_NAMES: readonly string[] = HELP.flatMap((line) =>
+  [...line.matchAll(/(?<=^ {2}|, )\/[a-z]+/g)].map((m) => m[0])
+);
 
 /**
  * Interpret one typed line; `talking` says whether typed lines go to a
@@ -105,7 +119,7 @@ export function parseCommand(line: string, talking: boolean): Command {
       case "/trust":
       case "/verify": {
         const kind = word.toLowerCase() === "/trust" ? "trust" : "verify";
-        if (argument === "") return { kind: "invalid", message: `Usage: /${kind} <address>` };
+        if (argument === "") return { kind: "invalid", message: usage.needsAddress(kind) };
         const parsed = parseAddress(argument);
         if (!parsed.ok) return { kind: "invalid", message: say.notAnAddress(parsed.message) };
         return { kind, address: argument };
@@ -126,11 +140,37 @@ export function parseCommand(line: string, talking: boolean): Command {
       case "/search":
         if (argument === "") return { kind: "invalid", message: historyText.usageSearch() };
         return { kind: "search", text: argument };
+      case "/me":
+        if (argument === "") return { kind: "invalid", message: usage.me() };
+        return { kind: "me", text: argument };
+      case "/away":
+        return { kind: "away", text: argument };
+      case "/back":
+        return { kind: "back" };
+      case "/nick":
+        if (argument === "") return { kind: "invalid", message: usage.nick() };
+        return { kind: "nick", nick: argument };
+      case "/clear":
+        return { kind: "clear" };
+      case "/whois": {
+        if (argument === "") return { kind: "invalid", message: usage.whois() };
+        const parsed = parseAddress(argument);
+        if (!parsed.ok) return { kind: "invalid", message: say.notAnAddress(parsed.message) };
+        return { kind: "whois", address: argument };
+      }
+      case "/accept":
+      case "/decline": {
+        const kind = word.toLowerCase() === "/accept" ? "accept" : "decline";
+        return argument === "" ? { kind } : { kind, target: argument };
+      }
+      case "/topic":
+        return argument === "" ? { kind: "topic" } : { kind: "topic", text: argument };
       default:
         return { kind: "invalid", message: say.unknownCommand(word) };
     }
   }
-  if (talking) return { kind: "say", text: line };
+  // An empty line sends nothing (issue 19).
+  if (talking) return line.trim() === "" ? { kind: "nothing" } : { kind: "say", text: line };
   const text = line.trim();
   if (text === "") return { kind: "nothing" };
   if (!text.includes("@")) {

@@ -1,14 +1,16 @@
 import assert from "#assert";
-import { parseCommand } from "./commands.ts";
+import { COMMAND_NAMES, parseCommand } from "./commands.ts";
 
 Deno.test("an address typed while free places a call; /call does the same", () => {
   assert.deepEqual(parseCommand("joan@bb.com", false), { kind: "call", address: "joan@bb.com" });
   assert.deepEqual(parseCommand("  /call u2@PC-d ", false), { kind: "call", address: "u2@PC-d" });
 });
 
-Deno.test("in a conversation every line is sent, even one that looks like an address or is empty", () => {
+// Was "… even one that looks like an address or is empty": issue 19, an empty line sends nothing.
+Deno.test("in a conversation every line is sent, even one that looks like an address; an empty one is not", () => {
   assert.deepEqual(parseCommand("joan@bb.com", true), { kind: "say", text: "joan@bb.com" });
-  assert.deepEqual(parseCommand("", true), { kind: "say", text: "" });
+  assert.deepEqual(parseCommand("", true), { kind: "nothing" });
+  assert.deepEqual(parseCommand("   ", true), { kind: "nothing" });
   assert.deepEqual(parseCommand("  spaced  ", true), { kind: "say", text: "  spaced  " });
 });
 
@@ -65,12 +67,12 @@ Deno.test("a bare name is explained as an address without its domain", () => {
   const free = parseCommand("joan", false);
   assert.equal(
     free.kind === "invalid" ? free.message : "",
-    'Not in a conversation, and "joan" is not an address: add @ and the domain, e.g. joan@bb.com',
+    'Not in a conversation, and "joan" is not an address: add @ and the domain, e.g. joan@example.test',
   );
   const call = parseCommand("/call joan", false);
   assert.equal(
     call.kind === "invalid" ? call.message : "",
-    '"joan" is not an address: add @ and the domain, e.g. joan@bb.com',
+    '"joan" is not an address: add @ and the domain, e.g. joan@example.test',
   );
 });
 
@@ -85,4 +87,33 @@ Deno.test("/trust and /verify take one address", () => {
   });
   assert.equal(parseCommand("/trust", true).kind, "invalid");
   assert.equal(parseCommand("/verify nobody", true).kind, "invalid");
+});
+
+Deno.test("the chat client's commands: /me, /away, /back, /nick, /clear, /whois, /accept, /decline, /topic", () => {
+  assert.deepEqual(parseCommand("/me waves", true), { kind: "me", text: "waves" });
+  assert.equal(parseCommand("/me", true).kind, "invalid");
+  assert.deepEqual(parseCommand("/away", true), { kind: "away", text: "" });
+  assert.deepEqual(parseCommand("/away at lunch", false), { kind: "away", text: "at lunch" });
+  assert.deepEqual(parseCommand("/back", true), { kind: "back" });
+  assert.deepEqual(parseCommand("/nick Lau", true), { kind: "nick", nick: "Lau" });
+  assert.deepEqual(parseCommand("/clear", true), { kind: "clear" });
+  assert.deepEqual(parseCommand("/whois joan@bb.test", true), {
+    kind: "whois",
+    address: "joan@bb.test",
+  });
+  assert.equal(parseCommand("/whois joan", true).kind, "invalid");
+  assert.deepEqual(parseCommand("/accept", false), { kind: "accept" });
+  assert.deepEqual(parseCommand("/decline #club", false), { kind: "decline", target: "#club" });
+  assert.deepEqual(parseCommand("/topic", true), { kind: "topic" });
+  assert.deepEqual(parseCommand("/topic Friday plans", true), {
+    kind: "topic",
+    text: "Friday plans",
+  });
+});
+
+Deno.test("every command in /help is offered for completion", () => {
+  for (const name of ["/call", "/me", "/accept", "/decline", "/whois", "/quit", "/help"]) {
+    assert.ok(COMMAND_NAMES.includes(name), name);
+  }
+  assert.ok(COMMAND_NAMES.every((name) => /^\/[a-z]+$/.test(name)));
 });

@@ -53,6 +53,7 @@ export function describeSecurity(security: Security): string {
 
 /** The agent's stable output lines. */
 export const say = {
+  findingNode: (address: string): string => `finding the node of ${address}`,
   listening: (local: Endpoint, advertised: Endpoint): string =>
     `Listening for conversations on ${formatEndpoint(local)}, advertised as ${
       formatEndpoint(advertised)
@@ -61,11 +62,11 @@ export const say = {
     `Listening for group links on ${formatEndpoint(local)}, advertised as ${
       formatEndpoint(advertised)
     }`,
-  locating: (domain: string): string => `Looking up the node of ${domain}...`,
+  locating: (domain: string): string => `Looking up the node of ${domain}…`,
   registered: (address: string, node: Endpoint): string =>
     `Registered ${address} with node ${formatEndpoint(node)}`,
   ready: (): string => "Type an address to call someone, /help for the commands.",
-  calling: (address: string): string => `Calling ${address}...`,
+  calling: (address: string): string => `Calling ${address}…`,
   busy: (address: string): string => `${address} is busy`,
   noSuchUser: (address: string): string => `${address} does not exist`,
   offline: (address: string): string => `${address} is offline`,
@@ -112,8 +113,8 @@ export const say = {
   linesStillGoTo: (label: string, other: string): string =>
     `Typed lines still go to ${sanitize(label)} (/switch ${sanitize(other)} to change)`,
   listHeader: (): string => "Conversations (typed lines go to the one marked *):",
-  listEntry: (current: boolean, label: string, what: string): string =>
-    `${current ? "*" : " "} ${sanitize(label)}  ${what}`,
+  listEntry: (current: boolean, label: string, what: string, width = 0): string =>
+    `${current ? "*" : " "} ${sanitize(label).padEnd(width)}  ${what}`,
   listEmpty: (): string =>
     "No conversations: type an address to call someone, /group <name> to start a group",
   noSuchConversation: (name: string): string =>
@@ -126,7 +127,7 @@ export const say = {
     `Cannot start a group: already in ${max} groups (the most --max-groups allows)`,
   groupsDisabled: (): string => "Groups are switched off (--max-groups 0)",
   notInGroup: (): string => "Typed lines do not go to a group: /switch #<group> first",
-  inviting: (address: string, label: string): string => `Inviting ${address} to ${label}...`,
+  inviting: (address: string, label: string): string => `Inviting ${address} to ${label}…`,
   inviteFailed: (address: string, why: string): string => `Cannot invite ${address}: ${why}`,
   alreadyMember: (address: string, label: string): string => `${address} is already in ${label}`,
   groupFull: (label: string, max: number): string =>
@@ -160,7 +161,7 @@ export const say = {
   notAnAddress: (why: string): string => `Not an address: ${sanitize(why)}`,
   unknownCommand: (command: string): string =>
     `Unknown command ${sanitize(command)}: /help lists the commands`,
-  waiting: (): string => "Waiting for a call...",
+  waiting: (): string => "Waiting for a call…",
   deregistered: (address: string): string => `Deregistered ${address}`,
   deregisterFailed: (address: string, why: string): string =>
     `Could not deregister ${address}: ${why}`,
@@ -207,16 +208,18 @@ export const report = {
   remoteSilent: (address: string, ourDomain: string): string =>
     `no answer from the agent of ${address} or the node of its domain (the node of ${ourDomain} does answer)`,
   stillTrying: (address: string, ourDomain: string): string =>
-    `No answer yet from the agent of ${address} (the node of ${ourDomain} answers); still trying...`,
+    `No answer yet from the agent of ${address} (the node of ${ourDomain} answers); still trying…`,
   noSuchDomain: (domain: string): string => `${domain}: no such domain`,
   noSuchUserThere: (address: string, domain: string): string =>
     `${address} does not exist (the node of ${domain} has no such user)`,
   bareName: (name: string): string =>
-    `"${sanitize(name)}" is not an address: add @ and the domain, e.g. ${sanitize(name)}@bb.com`,
+    `"${sanitize(name)}" is not an address: add @ and the domain, e.g. ${
+      sanitize(name)
+    }@example.test`,
   bareWordWhileFree: (word: string): string =>
     `Not in a conversation, and "${sanitize(word)}" is not an address: add @ and the domain, e.g. ${
       sanitize(word)
-    }@bb.com`,
+    }@example.test`,
   signupHint: (address: string): string =>
     `this node allows sign-up: run again with --signup to create ${address}`,
 } as const;
@@ -227,6 +230,13 @@ export const ask = {
   address: (): string => "Address (name@domain): ",
   tryAgain: (): string => "Try again? [Y/n] ",
   password: (address: string): string => `Password for ${address}: `,
+  /** Waits shown on the status line (`calling joan@bb.test… try 2 of 5`). */
+  calling: (address: string): string => `calling ${address}`,
+  inviting: (address: string): string => `inviting ${address}`,
+  askingNode: (): string => "asking the node",
+  creatingAccount: (address: string): string => `creating the account ${address}`,
+  registering: (address: string): string => `registering ${address}`,
+  deregistering: (address: string): string => `deregistering ${address}`,
 } as const;
 
 /** How a command is typed, when it was not; and `/help`. */
@@ -237,25 +247,36 @@ export const usage = {
   invite: (): string => "Usage: /invite <address>",
   buddy: (command: string): string => `Usage: ${command} <address>`,
   signup: (): string => "Usage: /signup <address> [password]",
+  me: (): string => "Usage: /me <action>",
+  nick: (): string => "Usage: /nick <nickname>",
+  whois: (): string => "Usage: /whois <address>",
+  needsAddress: (command: string): string => `Usage: /${command} <address>`,
   signupPassword: (): string =>
     "Usage: /signup <address> [password] (the password is asked on a terminal)",
   /** The `/help` text, one line per entry. */
   help: [
     "Commands:",
-    "  <address>          call someone, e.g. joan@bb.com (when no conversation is open)",
+    "  <address>          call someone, e.g. joan@example.test (when no conversation is open)",
     "  /call <address>    call someone, also while in other conversations",
     "  <text>             send a line to the current conversation or group; //text sends /text",
+    "  /me <action>       send an action: /me waves shows as * Laura waves",
     "  /list              the open conversations and groups; * marks where typed lines go",
     "  /switch <who>      send typed lines to another conversation: address, nickname or #group",
     "  /close [<who>]     end a conversation (default: the current one)",
     "  /exit              end the current conversation, or leave the current group",
     "  /group <name>      start a group chat; typed lines go to it",
-    "  /invite <address>  add someone to the current group",
+    "  /invite <address>  invite someone to the current group",
+    "  /accept, /decline  answer an invitation to a group",
+    "  /topic [<text>]    show or set the current group's topic",
     "  /leave [#group]    leave a group (default: the current one)",
     "  /add <address>     add a buddy (any domain); you see its presence once it adds you too",
     "  /del <address>     remove a buddy",
     "  /buddies           your buddies: online, busy, offline or unknown, and where to reach them",
     "  /online            who is online in your domain",
+    "  /whois <address>   what is known of someone: presence, conversation, groups, encryption",
+    "  /away [<text>]     buddies see you as busy; /back undoes it",
+    "  /nick <nickname>   change your nickname",
+    "  /clear             clear the screen",
     "  /signup <address>  create an account on your node (the password is asked)",
     "  /verify <address>  show the safety number to compare with <address>; mark its key verified",
     "  /trust <address>   accept the new key of <address> after a changed-key warning",
@@ -264,6 +285,7 @@ export const usage = {
     "  /wait              wait until a call comes in, or until the current conversation ends",
     "  /quit              deregister and leave (also Ctrl-C, or the end of the input)",
     "  /help              this list",
+    "Keys: Left/Right, Home/End, Ctrl-Left/Right (Alt-b/f) move; Up/Down recall lines; Tab completes",
   ] as readonly string[],
 } as const;
 
@@ -288,7 +310,8 @@ export const buddyText = {
   row: (address: string, state: string, where: Endpoint | undefined): string =>
     `${address.padEnd(32)} ${state} ${where ? formatEndpoint(where) : ""}`.trimEnd(),
   summary: (count: number, online: number): string =>
-    `${count} buddies, ${online} online (unknown: not shared with you, or not known)`,
+    `${count} ${count === 1 ? "buddy" : "buddies"}, ${online} online ` +
+    "(unknown: not shared with you, or not known)",
   onlineHidden: (): string => "The node does not share who is online",
   online: (domain: string, names: readonly string[]): string =>
     `Online in ${domain} (${names.length}): ${names.join(", ")}`,
@@ -471,6 +494,7 @@ export const why = {
   answeredByOther: (address: string): string => `${address} answered instead`,
   // Why a group link is refused (sent to the peer in `X`).
   leaving: (): string => "the agent is leaving",
+  alreadyInGroup: (): string => "already in this group",
   itIsMe: (): string => "that is me",
   notMember: (): string => "not a member of this group",
   groupsFull: (max: number): string => `already in ${max} groups`,
@@ -531,4 +555,64 @@ export const historyText = {
   unreadable: (why: string): string => `Cannot read the history: ${why}`,
   usageHistory: (): string => "Usage: /history [address] [number of lines]",
   usageSearch: (): string => "Usage: /search <text>",
+} as const;
+
+// ---------------------------------------------------------------------------
+// The terminal client (issue 19): its commands, profile and waits. Section kept by "terminal".
+// ---------------------------------------------------------------------------
+
+/** The chat client's lines: `/away`, `/nick`, `/whois`, `/topic`, the profile, waits. */
+export const client = {
+  away: (text: string): string =>
+    text === ""
+      ? "You are away: your buddies see you as busy until /back"
+      : `You are away (${sanitize(text)}): your buddies see you as busy until /back`,
+  back: (): string => "You are back: your buddies see you online",
+  notAway: (): string => "You were not away",
+  badNick: (why: string): string => `Cannot change the nickname: ${sanitize(why)}`,
+  nickUnsupported: (): string => "The nickname cannot be changed while the agent runs",
+  nickIs: (old: string, nick: string): string =>
+    `You are now known as ${sanitize(nick)} (was ${
+      sanitize(old)
+    }): conversations and groups you open from now on see it`,
+  whoisHeader: (address: string): string => `${sanitize(address)}:`,
+  whoisPresence: (state: string, where: string | undefined): string =>
+    `  presence:     ${state}${where ? ` at ${where}` : ""}`,
+  whoisNotBuddy: (address: string): string =>
+    `  presence:     not a buddy (/add ${sanitize(address)} to see it)`,
+  whoisTalking: (label: string, nick: string): string =>
+    `  conversation: ${sanitize(label)}, nickname ${sanitize(nick)}`,
+  whoisNoConversation: (): string => "  conversation: none",
+  whoisGroups: (labels: readonly string[]): string =>
+    `  groups:       ${labels.map(sanitize).join(", ")}`,
+  whoisEncryption: (state: string, fingerprint: string | undefined): string =>
+    `  encryption:   ${state}${fingerprint ? `, key ${fingerprint}` : ""}`,
+  whoisEncryptionUnknown: (): string =>
+    "  encryption:   not known (this agent does not encrypt yet)",
+  topicNotInGroup: (): string => "Typed lines do not go to a group: /switch #<group> first",
+  noTopic: (label: string): string => `${sanitize(label)} has no topic: /topic <text> sets one`,
+  topic: (label: string, text: string): string => `Topic of ${sanitize(label)}: ${sanitize(text)}`,
+  /** The line that carries a topic to every member. */
+  topicLine: (nick: string, text: string): string => `* ${nick} set the topic: ${text}`,
+  invited: (label: string, nick: string, address: string, seconds: number): string =>
+    `${sanitize(nick)} (${sanitize(address)}) invites you to group ${sanitize(label)}: ` +
+    `/accept or /decline (within ${seconds} s)`,
+  accepted: (label: string): string => `You accepted the invitation to ${sanitize(label)}`,
+  declined: (label: string): string => `You declined the invitation to ${sanitize(label)}`,
+  invitationExpired: (label: string): string =>
+    `The invitation to ${sanitize(label)} expired (not accepted in time)`,
+  noInvitation: (): string => "No invitation is waiting for an answer",
+  whichInvitation: (labels: readonly string[]): string =>
+    `Several invitations wait: /accept ${labels.map(sanitize).join(" or /accept ")}`,
+  /** A wait shown on the status line: `calling joan@bb.test… try 2 of 5`. */
+  attempt: (what: string, attempt: number, of: number): string =>
+    `${what}… try ${attempt} of ${of}`,
+  profileCreated: (path: string): string =>
+    `Created your profile ${path}: next time, the agent starts with these settings`,
+  aloneInGroup: (label: string): string =>
+    `Nobody else is in ${sanitize(label)}: the line reached nobody (/invite someone, or /leave)`,
+  profileNotSaved: (path: string, why: string): string =>
+    `Cannot save your profile ${path} (${why}); the next start needs the flags again`,
+  listeningEverywhere: (ip: string): string =>
+    `${ip} is not an address of this host (behind NAT?): listening on every interface instead`,
 } as const;

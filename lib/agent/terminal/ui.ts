@@ -3,21 +3,24 @@
  * {@linkcode TerminalUi} for a person at a TTY (raw mode; a message arriving
  * while they type clears the prompt line, prints, and redraws what they had
  * typed) and {@linkcode PlainUi} for piped input and output (plain lines, no
- * ANSI codes, suitable for scripts and tests).
+ * ANSI codes, suitable for scripts and tests). On a terminal every line has
+ * its time, each peer its colour (unless `NO_COLOR`), and a status line above
+ * the prompt shows where typed lines go and what is unread elsewhere.
  *
  * @module
  */
 
-import { LineEditor } from "./line_editor.ts";
+import type { Completer } from "./line_editor.ts";
 import { BoundedOutput } from "./output.ts";
 import { sanitize } from "./texts.ts";
 
 export { sanitize };
+import { type RawTerminal, TerminalUi } from "./terminal_ui.ts";
+
+export { type RawTerminal, TerminalUi };
 
 /** Colours for statuses: good (online), warn (busy), bad (errors), dim (offline, unknown). */
 export type Tone = "good" | "warn" | "bad" | "dim";
-
-const TONES: Record<Tone, string> = { good: "32", warn: "33", bad: "31", dim: "90" };
 
 /** What the agent needs from its terminal. */
 export interface AgentUi {
@@ -32,7 +35,27 @@ export interface AgentUi {
    * `[<context>] <nick>: <text>` when `context` (the conversation's or
    * group's label) is given.
    */
-  chat(nick: string, text: string, context?: string): void;
+  chat(nick: string, text: string, context?: string, address?: string): void;
+  /**
+   * Show a line the user sent to the current conversation or group, with
+   * their nickname (terminals only: elsewhere the typed line is the record).
+   */
+  own?(nick: string, text: string): void;
+  /** Where typed lines go (`current`, a label) and every open conversation and group's label. */
+  setTargets?(current: string | undefined, labels: readonly string[]): void;
+  /** Our nickname and away text (`undefined`: not away), for the status line. */
+  setIdentity?(nick: string, away?: string): void;
+  /** Something wants the user: a call or an invitation (bell and terminal title). */
+  ring?(why: string): void;
+  /** `/clear`: clear the screen. */
+  clear?(): void;
+  /**
+   * What the agent is waiting for (`calling joan@bb.test… try 2 of 5`), or `undefined` when
+   * nothing; a terminal shows it once the wait passes half a second.
+   */
+  activity?(text: string | undefined): void;
+  /** Completions for Tab (terminals only). */
+  complete?: Completer;
   /** Set the prompt shown while typing (terminals only). */
   setPrompt(prompt: string): void;
   /** The next line typed; `null` when the input has ended. */
@@ -103,7 +126,7 @@ export class PlainUi implements AgentUi {
     this.#write(`${text}\n`);
   }
 
-  chat(nick: string, text: string, context?: string): void {
+  chat(nick: string, text: string, context?: string, _address?: string): void {
     const where = context === undefined ? "" : `[${sanitize(context)}] `;
     this.#write(`${where}${sanitize(nick)}: ${sanitize(text)}\n`);
   }
@@ -125,169 +148,6 @@ export class PlainUi implements AgentUi {
 
   async flush(timeoutMs: number): Promise<void> {
     await this.#flush?.(timeoutMs);
-  }
-}
-
-/** The raw terminal a {@linkcode TerminalUi} drives. */
-export interface RawTerminal {
-  /** Switch raw mode on or off. */
-  setRaw(raw: boolean): void;
-  /** Raw keystrokes. */
-  readonly input: ReadableStream<Uint8Array>;
-  /** Write bytes out in full. */
-  write(text: string): void;
-  /** Terminal width in columns. */
-  columns(): number;
-  /** Whether colours may be used (NO_COLOR unset). */
-  readonly color: boolean;
-  /** Wait until what was written is out, or `timeoutMs` passes. Default: nothing to wait for. */
-  flush?(timeoutMs: number): Promise<void>;
-}
-
-const CLEAR_LINE = "\r\x1b[K";
-
-/** A terminal in raw mode with a prompt that survives incoming messages. */
-export class TerminalUi implements AgentUi {
-  readonly interactive = true;
-  onInterrupt: () => void = () => {};
-  readonly #terminal: RawTerminal;
-  readonly #editor = new LineEditor();
-  #prompt = "> ";
-  #lines: string[] = [];
-  #waiters: Array<(line: string | null) => void> = [];
-  #ended = false;
-  #raw = false;
-  /** Typing a secret: echo stars, keep it out of the transcript. */
-  #secret = false;
-
-  constructor(terminal: RawTerminal) {
-    this.#terminal = terminal;
-    terminal.setRaw(true);
-    this.#raw = true;
-    void this.#pump();
-  }
-
-  info(text: string): void {
-    this.#print(text);
-  }
-
-  warn(text: string): void {
-    this.#print(this.#paint("33", text));
-  }
-
-  chat(nick: string, text: string, context?: string): void {
-    const where = context === undefined ? "" : `${this.#paint("35", `[${sanitize(context)}]`)} `;
-    this.#print(`${where}${this.#paint("1;36", sanitize(nick))}: ${sanitize(text)}`);
-  }
-
-  setPrompt(prompt: string): void {
-    this.#prompt = prompt;
-    this.#redraw();
-  }
-
-  readLine(): Promise<string | null> {
-    const line = this.#lines.shift();
-    if (line !== undefined) return Promise.resolve(line);
-    if (this.#ended) return Promise.resolve(null);
-    this.#redraw();
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-
-  async ask(question: string): Promise<string | null> {
-    const saved = this.#prompt;
-    this.#prompt = question;
-    try {
-      return await this.readLine();
-    } finally {
-      this.#prompt = saved;
-    }
-  }
-
-  async askSecret(question: string): Promise<string | null> {
-    this.#secret = true;
-    try {
-      return await this.ask(question);
-    } finally {
-      this.#secret = false;
-    }
-  }
-
-  tint(text: string, tone: Tone): string {
-    return this.#paint(TONES[tone], text);
-  }
-
-  async flush(timeoutMs: number): Promise<void> {
-    await this.#terminal.flush?.(timeoutMs);
-  }
-
-  close(): void {
-    if (!this.#raw) return;
-    this.#raw = false;
-    this.#terminal.write(CLEAR_LINE);
-    try {
-      this.#terminal.setRaw(false);
-    } catch {
-      // the terminal is gone
-    }
-  }
-
-  async #pump(): Promise<void> {
-    try {
-      for await (const chunk of this.#terminal.input) {
-        for (const event of this.#editor.push(chunk)) {
-          if (event.kind === "line") {
-            // Keep what was typed on screen, as a transcript.
-            const shown = this.#secret ? "*".repeat([...event.text].length) : event.text;
-            this.#terminal.write(`${CLEAR_LINE}${this.#prompt}${shown}\r\n`);
-            this.#deliver(event.text);
-          } else if (event.kind === "interrupt") {
-            this.#terminal.write("^C\r\n");
-            this.onInterrupt();
-          } else {
-            this.#end();
-            return;
-          }
-        }
-        this.#redraw();
-      }
-    } catch {
-      // input closed
-    }
-    this.#end();
-  }
-
-  #deliver(line: string): void {
-    const waiter = this.#waiters.shift();
-    if (waiter) waiter(line);
-    else this.#lines.push(line);
-  }
-
-  #end(): void {
-    this.#ended = true;
-    for (const waiter of this.#waiters.splice(0)) waiter(null);
-  }
-
-  #print(text: string): void {
-    if (!this.#raw) {
-      this.#terminal.write(`${text}\n`);
-      return;
-    }
-    this.#terminal.write(`${CLEAR_LINE}${text.replaceAll("\n", "\r\n")}\r\n`);
-    this.#redraw();
-  }
-
-  #redraw(): void {
-    if (!this.#raw || this.#ended) return;
-    const room = Math.max(10, this.#terminal.columns() - [...this.#prompt].length - 1);
-    const chars = this.#secret
-      ? [..."*".repeat([...this.#editor.text].length)]
-      : [...this.#editor.text];
-    const shown = chars.length > room ? chars.slice(chars.length - room).join("") : chars.join("");
-    this.#terminal.write(`${CLEAR_LINE}${this.#prompt}${shown}`);
-  }
-
-  #paint(code: string, text: string): string {
-    return this.#terminal.color ? `\x1b[${code}m${text}\x1b[0m` : text;
   }
 }
 
