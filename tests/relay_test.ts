@@ -43,9 +43,14 @@ Deno.test("a call with --relay always goes through the node's relay, which carri
     relay: { listen: `${IP}:0` },
   });
   await using _node = node.process;
-  await using bob = await startAgent(dir, "bob@relay.test", "Bob", node.endpoint, ["--no-log"]);
+  // In clear, so that the bytes can be counted: the relay must add and change nothing.
+  await using bob = await startAgent(dir, "bob@relay.test", "Bob", node.endpoint, [
+    "--no-log",
+    "--no-encryption",
+  ]);
   await using alice = await startAgent(dir, "alice@relay.test", "Alice", node.endpoint, [
     "--no-log",
+    "--no-encryption",
     "--relay",
     "always",
   ]);

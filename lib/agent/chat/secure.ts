@@ -28,6 +28,7 @@ import { sameAddress } from "../addresses.ts";
 import { HandshakeError } from "../errors.ts";
 import type { Keyring } from "./keyring.ts";
 import type { PmiLink } from "./pmi_link.ts";
+import { why } from "../terminal/texts.ts";
 
 /** Frame types an agent that speaks the encrypted channel accepts on conversations. */
 export const SECURE_FRAME_TYPES = "HE";
@@ -111,9 +112,9 @@ async function readHandshake(
   let frame: PmiFrame | null | undefined = first;
   for (;;) {
     frame ??= await link.next();
-    if (frame === null) throw new HandshakeError("the peer closed during the encrypted handshake");
+    if (frame === null) throw new HandshakeError(why.closedInHandshake());
     if (frame.kind !== "extension" || frame.type !== HANDSHAKE_FRAME) {
-      throw new HandshakeError("the peer sent something else than its encrypted handshake");
+      throw new HandshakeError(why.notAHandshake());
     }
     const step = joiner.push(frame.info);
     if (step.kind === "error") throw new HandshakeError(step.reason);
@@ -171,7 +172,7 @@ export async function secureAsCaller(
   link.write(encodePieces(HANDSHAKE_FRAME, await handshake.start()));
   const step = await handshake.receive(await readHandshake(link));
   if (step.kind === "error") throw new HandshakeError(step.reason);
-  if (step.kind !== "established") throw new HandshakeError("the handshake went out of order");
+  if (step.kind !== "established") throw new HandshakeError(why.handshakeOutOfOrder());
   if (!sameAddress(step.peerAddress, calledAddress)) {
     throw new HandshakeError(
       `the key that answered claims to be ${step.peerAddress}, not ${calledAddress}`,
@@ -229,7 +230,7 @@ export async function secureAsCallee(
   link.write(encodePieces(HANDSHAKE_FRAME, answer.send));
   const done = await handshake.receive(await readHandshake(link));
   if (done.kind === "error") throw new HandshakeError(done.reason);
-  if (done.kind !== "established") throw new HandshakeError("the handshake went out of order");
+  if (done.kind !== "established") throw new HandshakeError(why.handshakeOutOfOrder());
   const security = await judge(keyring, done.peerAddress, done.peerKey, vouch);
   return { kind: "secured", secured: { channel: done.channel, security } };
 }

@@ -198,9 +198,7 @@ export async function dialGroupLink(options: DialOptions): Promise<GroupLink> {
       handshake.done();
       invitationTimer = options.clock.setTimeout(() => {
         link.fail(
-          new HandshakeError(
-            `no answer to the invitation within ${INVITATION_ANSWER_MS / 1000} s`,
-          ),
+          new HandshakeError(why.noInvitationAnswer(INVITATION_ANSWER_MS / 1000)),
         );
       }, INVITATION_ANSWER_MS);
     }
@@ -271,7 +269,7 @@ export async function answerGroupLink(
     const decision = options.decide(request, handshake.peerNick);
     if (decision instanceof Promise) handshake.done();
     const refusal = await decision;
-    if (link.closed) throw new HandshakeError("the inviter gave up waiting for the answer");
+    if (link.closed) throw new HandshakeError(why.inviterGaveUp());
     if (refusal !== undefined) {
       link.write(encodeRecord({ kind: "refuse", reason: refusal }));
       await link.flush(1_000);

@@ -483,6 +483,12 @@ export const why = {
   closedByPeer: (nick: string): string => `${nick} closed the connection`,
   badDataFrom: (nick: string, error: string): string => `bad data from ${nick}: ${error}`,
   channelBroke: (error: string): string => `the encrypted channel broke: ${error}`,
+  closedInHandshake: (): string => "the peer closed during the encrypted handshake",
+  notAHandshake: (): string => "the peer sent something else than its encrypted handshake",
+  handshakeOutOfOrder: (): string => "the handshake went out of order",
+  inviterGaveUp: (): string => "the inviter gave up waiting for the answer",
+  noInvitationAnswer: (seconds: number): string =>
+    `no answer to the invitation within ${seconds} s`,
   badData: (error: string): string => `bad data: ${error}`,
   connectionLost: (error: string): string => `connection lost: ${error}`,
   lost: (): string => "connection lost",
