@@ -72,20 +72,23 @@ Deno.test("agents on one node", async (t) => {
     await pere.waitFor(/^joan@bb\.com is busy$/);
   });
 
-  await t.step("lines of 0, 1, 99, 100 and 1,000 bytes arrive intact, both ways", async () => {
-    // Between two of our agents the conversation is encrypted: a line travels whole.
-    const expected = SIZED_LINES.map((line) => `Laura: ${line}`);
-    const from = joan.lines.length;
-    for (const line of SIZED_LINES) await laura.send(line);
-    await joan.waitFor(new RegExp(`^${expected.at(-1)}$`), { from });
-    assert.deepEqual(joan.lines.slice(from).filter((l) => l.startsWith("Laura: ")), expected);
+  await t.step(
+    "lines of 1, 99, 100 and 1,000 bytes arrive intact, both ways; an empty one sends nothing",
+    async () => {
+      // Between two of our agents the conversation is encrypted: a line travels whole.
+      const expected = TYPED_LINES.map((line) => `Laura: ${line}`);
+      const from = joan.lines.length;
+      for (const line of SIZED_LINES) await laura.send(line);
+      await joan.waitFor(new RegExp(`^${expected.at(-1)}$`), { from });
+      assert.deepEqual(joan.lines.slice(from).filter((l) => l.startsWith("Laura: ")), expected);
 
-    const back = laura.lines.length;
-    await joan.send("e".repeat(1000));
-    await laura.waitFor(/^Joan: e{1000}$/, { from: back });
-    const pieces = laura.lines.slice(back).filter((l) => l.startsWith("Joan: "));
-    assert.equal(pieces.map((l) => l.slice("Joan: ".length)).join(""), "e".repeat(1000));
-  });
+      const back = laura.lines.length;
+      await joan.send("e".repeat(1000));
+      await laura.waitFor(/^Joan: e{1000}$/, { from: back });
+      const pieces = laura.lines.slice(back).filter((l) => l.startsWith("Joan: "));
+      assert.equal(pieces.map((l) => l.slice("Joan: ".length)).join(""), "e".repeat(1000));
+    },
+  );
 
   await t.step("/exit ends the conversation on both sides; both can be called again", async () => {
     await laura.send("/exit");

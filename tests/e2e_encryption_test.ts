@@ -15,7 +15,7 @@ import {
 } from "./support/agent_peers.ts";
 import { flipped, Interceptor, isFrame, NodeFront, TcpTap } from "./support/e2e_path.ts";
 import type { FrameHook } from "./support/e2e_path.ts";
-import { tempDir } from "./support/process.ts";
+import { tempDir, testDataHome } from "./support/process.ts";
 
 const IP = { front: "127.0.27.1", tap: "127.0.27.2", mitm: "127.0.27.3" };
 
@@ -154,7 +154,7 @@ Deno.test("conversations between LUMI agents are end-to-end encrypted", async (t
     // Bo starts again with a new identity key (its key file removed).
     await bo.send("/quit");
     await bo.exited();
-    await Deno.remove(`${dir}/bo@e2e.test.key`);
+    await Deno.remove(`${testDataHome(dir, ["--address", "bo@e2e.test"])}/lumi/bo@e2e.test.key`);
     const bo2 = await startAgent(dir, "bo@e2e.test", "Bo", started.endpoint);
     await using _bo2 = bo2;
     await bo2.waitFor(/^Identity key made \(first start\)/);

@@ -8,6 +8,7 @@ import assert from "#assert";
 import { AccountNode, startAgent } from "./support/account_node.ts";
 import { advertisedEndpoint } from "./support/agent_peers.ts";
 import { Interceptor, NodeFront } from "./support/e2e_path.ts";
+import { testDataHome } from "./support/process.ts";
 
 Deno.test("identity keys bound by the node: a man in the middle is caught at first contact", async (t) => {
   await using node = await AccountNode.start({
@@ -69,7 +70,9 @@ Deno.test("identity keys bound by the node: a man in the middle is caught at fir
   await t.step("a different key for a bound account is refused by the node", async () => {
     await bo.send("/quit");
     await bo.exited();
-    await Deno.remove(`${node.dir}/bo@keys.test.key`);
+    await Deno.remove(
+      `${testDataHome(node.dir, ["--address", "bo@keys.test"])}/lumi/bo@keys.test.key`,
+    );
     const bo2 = await startAgent(node, "bo@keys.test", { password: "bo-secret" });
     await using _bo2 = bo2;
     await bo2.waitFor(/^WARNING: the node keeps another identity key for bo@keys\.test/);
