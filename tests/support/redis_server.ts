@@ -14,6 +14,7 @@
  * @module
  */
 
+import { tempDir } from "./process.ts";
 import { requireTools, type ToolCheck } from "./system_tools.ts";
 
 /** Whether `redis-server` is there (installing it when possible). */
@@ -66,7 +67,7 @@ async function waitReady(port: number, process: Deno.ChildProcess): Promise<void
 export async function startRedis(
   options: { readonly appendOnly?: boolean } = {},
 ): Promise<RedisServer> {
-  const dir = await Deno.makeTempDir({ prefix: "lumi-redis-" });
+  const dir = await tempDir("redis-");
   const port = freePort();
   const args = [
     "--port",
