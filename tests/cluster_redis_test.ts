@@ -11,6 +11,7 @@
 
 import { deepStrictEqual as assertEquals, ok as assert } from "#assert";
 import type { Endpoint } from "../lib/plumi/address.ts";
+import { ConfigError, parseConfig } from "../lib/node/config.ts";
 import { directoryContract } from "../lib/node/directory_contract.ts";
 import { openRedisDirectory, type RedisDirectory } from "../lib/node/redis_directory.ts";
 import { startDnsServer } from "./support/dns_server.ts";
@@ -67,6 +68,25 @@ Deno.test({
     for (const directory of opened) await directory[Symbol.asyncDispose]();
     await shared![Symbol.asyncDispose]();
   },
+});
+
+Deno.test("[cluster] redis = takes a redis:// URL or a socket path; without it, no cluster", () => {
+  const base = "domain = c.test\n[users]\nana\n";
+  assertEquals(parseConfig(base).cluster, undefined);
+  assertEquals(parseConfig(`${base}[cluster]\nredis = redis://127.0.0.1:6379\n`).cluster, {
+    redis: "redis://127.0.0.1:6379",
+  });
+  assertEquals(parseConfig(`${base}[cluster]\nredis = /run/redis.sock\n`).cluster, {
+    redis: "/run/redis.sock",
+  });
+  for (const bad of ["redis = 127.0.0.1:6379", "server = redis://x:1"]) {
+    try {
+      parseConfig(`${base}[cluster]\n${bad}\n`);
+      assert(false, `accepted: ${bad}`);
+    } catch (error) {
+      assert(error instanceof ConfigError && /\[cluster\]/.test(error.message), String(error));
+    }
+  }
 });
 
 // ---- Three node processes over one Redis.

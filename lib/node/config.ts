@@ -32,6 +32,9 @@
  * [metrics]                  ; Prometheus metrics over HTTP; off unless listen is set
  * listen = 127.0.0.1:9464
  *
+ * [cluster]                  ; one domain on several nodes sharing Redis; off unless set
+ * redis = redis://127.0.0.1:6379 ; or a Unix socket path, /run/redis/redis.sock
+ *
  * [users]                    ; one user name per line
  * laura
  * joan
