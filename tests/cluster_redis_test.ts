@@ -17,6 +17,7 @@ import { openRedisDirectory, type RedisDirectory } from "../lib/node/redis_direc
 import { startDnsServer } from "./support/dns_server.ts";
 import { type ChildProcess, startProgram, tempDir } from "./support/process.ts";
 import { type RedisServer, redisTools, startRedis } from "./support/redis_server.ts";
+import { ctl } from "./support/service.ts";
 import { TimeoutError, UdpPeer } from "./support/udp_peer.ts";
 
 const tools = await redisTools();
@@ -91,7 +92,7 @@ Deno.test("[cluster] redis = takes a redis:// URL or a socket path; without it, 
 
 // ---- Three node processes over one Redis.
 
-type Node = ChildProcess & { endpoint: Endpoint };
+type Node = ChildProcess & { endpoint: Endpoint; dir: string };
 
 async function startNode(ip: string, redis: string, dns: Endpoint): Promise<Node> {
   const dir = await tempDir("cluster-");
@@ -109,7 +110,7 @@ async function startNode(ip: string, redis: string, dns: Endpoint): Promise<Node
   await Deno.writeTextFile(`${dir}/nodelumi.cfg`, lines.join("\n") + "\n");
   const child = await startProgram("node", [], { cwd: dir, name: `node ${ip}` });
   await child.waitFor(/listening on/);
-  return Object.assign(child, { endpoint: { ip, port: 4100 } });
+  return Object.assign(child, { endpoint: { ip, port: 4100 }, dir });
 }
 
 async function cluster(redis: RedisServer) {
@@ -273,3 +274,30 @@ clusterTest(
     assert(answers[0] && answers.every((w) => w === answers[0]), `the nodes disagree: ${answers}`);
   },
 );
+
+clusterTest("ctl add and del at one node are seen by every node", async (redis) => {
+  await using net = await cluster(redis);
+  const [a, b, c] = net.nodes;
+  await using eve = UdpPeer.open("eve");
+  const before = (await eve.request("PReve@c.test", b!.endpoint)).text;
+  assert(before !== "RR0", `eve is not a user yet: ${before}`);
+  assertEquals((await ctl(a!.dir, ["add", "eve"])).code, 0);
+  assertEquals((await ctl(a!.dir, ["del", "dan"])).code, 0);
+  let answer = "";
+  for (let attempt = 0; attempt < 25 && answer !== "RR0"; attempt++) {
+    answer = (await eve.request("PReve@c.test", b!.endpoint, 200).catch(() => ({ text: "" }))).text;
+  }
+  assertEquals(answer, "RR0");
+  await using dan = UdpPeer.open("dan");
+  let refused = "RR0";
+  for (let attempt = 0; attempt < 25 && refused === "RR0"; attempt++) {
+    refused =
+      (await dan.request("PRdan@c.test", c!.endpoint, 200).catch(() => ({ text: "" }))).text;
+  }
+  assert(refused !== "RR0" && refused !== "", `dan was removed at node A: ${refused}`);
+  // A node started later reads the change from Redis.
+  const fresh = await startNode("127.0.30.5", redis.url, net.dns.endpoint);
+  net.nodes.push(fresh);
+  await using eve2 = UdpPeer.open("eve2");
+  assertEquals((await eve2.request("PReve@c.test", fresh.endpoint)).text, "RR0");
+});

@@ -21,7 +21,9 @@
  * Cluster hash tag: everything of a user stays in one slot). Start-up reads
  * them all (SCAN) after subscribing. When Redis is unreachable the node goes
  * on answering from its copy, counts the failed writes and retries them
- * until Redis is back. Only registrations are shared (see docs/SCALING.md);
+ * until Redis is back. Registrations are shared, and users added or removed
+ * at the console or by `ctl` (a hash `lumi:<domain>:admin`, read at
+ * start-up, and the same channel) — nothing else (see docs/SCALING.md);
  * heartbeats are not, so only the node that made (or last moved) a
  * registration expires it.
  *
@@ -31,7 +33,7 @@
 import { createClient } from "#redis";
 import { getLogger } from "#log";
 import type { Endpoint } from "../plumi/address.ts";
-import type { ExpiryLimits, Session } from "./directory.ts";
+import type { ExpiryLimits, Session, UserOrigin } from "./directory.ts";
 import { MemoryDirectory } from "./memory_directory.ts";
 
 /** Where the shared store is, and who this node is. */
@@ -112,6 +114,8 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
   #scheduled = false;
   #flushing: Promise<void> | undefined;
   #closed = false;
+  /** Set once loaded: from then on, console adds and removals are shared. */
+  #live = false;
 
   /** Use {@linkcode openRedisDirectory}. */
   constructor(options: RedisDirectoryOptions) {
@@ -153,7 +157,43 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
       const name = key.slice(this.#prefix.length + 1, -1);
       this.#offer(name, Number(v ?? 0), rec ?? "");
     });
+    const admin = await this.#client.hGetAll(`${this.#prefix}admin`);
+    for (const [name, what] of Object.entries(admin)) this.#administer(name, what);
     this.stats.connected = true;
+    this.#live = true;
+  }
+
+  /** A user added here (console or `ctl`, origin `"config"`) is added at every node. */
+  override add(name: string, origin: UserOrigin = "config"): boolean {
+    const added = super.add(name, origin);
+    if (added && origin === "config") this.#share(name, "add");
+    return added;
+  }
+
+  /** A user removed here is removed at every node. */
+  override remove(name: string): boolean {
+    const removed = super.remove(name);
+    if (removed) this.#share(name, "del");
+    return removed;
+  }
+
+  #share(name: string, what: "add" | "del"): void {
+    if (!this.#live || this.#applying) return;
+    const key = `${this.#prefix}admin`;
+    const message = JSON.stringify({ admin: what, name, node: this.#node });
+    this.#client.multi().hSet(key, name, what).publish(this.#channel, message).exec().catch(
+      () => this.stats.errors++,
+    );
+  }
+
+  #administer(name: string, what: string): void {
+    this.#applying = true;
+    try {
+      if (what === "add" && !this.has(name)) super.add(name, "config");
+      else if (what === "del" && this.has(name)) super.remove(name);
+    } finally {
+      this.#applying = false;
+    }
   }
 
   /** The observer of the node (the state journal); ours sits in between. */
@@ -259,6 +299,13 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
       return;
     }
     const { v, name, rec } = parsed;
+    if ("admin" in parsed) {
+      const { admin, node } = parsed as { admin?: unknown; node?: unknown };
+      if (typeof name === "string" && typeof admin === "string" && node !== this.#node) {
+        this.#administer(name, admin);
+      }
+      return;
+    }
     if (typeof v !== "number" || typeof name !== "string" || typeof rec !== "string") return;
     if (this.#inflight.has(name)) {
       const held = this.#waiting.get(name);
