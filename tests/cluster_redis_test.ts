@@ -31,8 +31,9 @@ let domains = 0;
 {
   const register = Deno.test;
   // The contract's tests open connections that live until the module ends: no sanitizers.
-  const test = ((name: string, fn: () => Promise<void>) =>
-    register({
+  const test = ((name: string, fn: () => Promise<void>) => {
+    tools.report(name);
+    return register({
       name,
       ignore: tools.ignore,
       sanitizeOps: false,
@@ -41,7 +42,8 @@ let domains = 0;
         tools.assert();
         await fn();
       },
-    })) as typeof Deno.test;
+    });
+  }) as typeof Deno.test;
   Object.defineProperty(Deno, "test", { value: test, configurable: true, writable: true });
   try {
     directoryContract("RedisDirectory", async (configured, signedUp) => {
@@ -58,7 +60,6 @@ let domains = 0;
     Object.defineProperty(Deno, "test", { value: register, configurable: true, writable: true });
   }
 }
-if (tools.ignore) tools.report("RedisDirectory contract and cluster tests");
 
 Deno.test({
   name: "RedisDirectory: the contract's directories close, and the Redis stops",
@@ -163,6 +164,7 @@ async function lookedUp(asker: UdpPeer, from: string, target: UdpPeer, to: strin
 }
 
 function clusterTest(name: string, fn: (redis: RedisServer) => Promise<void>, aof = false) {
+  tools.report(name);
   Deno.test({
     name,
     ignore: tools.ignore,
