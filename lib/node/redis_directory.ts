@@ -78,6 +78,12 @@ redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'node', ARGV[2])
 redis.call('PUBLISH', ARGV[3], cjson.encode({v = v, node = ARGV[2], name = ARGV[4], rec = ARGV[1]}))
 return v`;
 
+/** SHA1 of {@linkcode WRITE}, as EVALSHA names it. */
+const WRITE_SHA = Array.from(
+  new Uint8Array(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(WRITE))),
+  (b) => b.toString(16).padStart(2, "0"),
+).join("");
+
 function clientOptions(redis: string) {
   const reconnectStrategy = (retries: number) => Math.min(50 * (retries + 1), 1_000);
   return redis.startsWith("/")
@@ -271,7 +277,7 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
             } satisfies StoredRecord,
           )
           : "";
-        return this.#client.eval(WRITE, {
+        return this.#script({
           keys: [`${this.#prefix}{${name}}`],
           arguments: [rec, this.#node, this.#channel, name],
         });
@@ -288,6 +294,16 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
       this.#inflight = new Set();
       for (const [name, { v, rec }] of this.#waiting) this.#offer(name, v, rec);
       this.#waiting.clear();
+    }
+  }
+
+  /** The write script by its SHA1 (sent whole only when Redis does not have it, e.g. after a restart). */
+  async #script(options: { keys: string[]; arguments: string[] }): Promise<unknown> {
+    try {
+      return await this.#client.evalSha(WRITE_SHA, options);
+    } catch (error) {
+      if (!String(error).includes("NOSCRIPT")) throw error;
+      return await this.#client.eval(WRITE, options);
     }
   }
 
