@@ -62,6 +62,35 @@ let domains = 0;
 }
 
 Deno.test({
+  name: "RedisDirectory: only the node that made a registration expires it; the others follow",
+  ignore: tools.ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    tools.assert();
+    const open = () =>
+      openRedisDirectory({ redis: shared!.url, domain: "expiry.test", configured: ["laura"] });
+    await using a = await open();
+    await using b = await open();
+    const until = async (what: string, done: () => boolean) => {
+      for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+      assert(done(), what);
+    };
+    const session = { token: "t", heartbeatMs: 1_000, busy: false };
+    a.register("laura", { ip: "127.0.30.9", port: 5000 }, 1_000, session);
+    await until("b learns of laura", () => b.get("laura")?.endpoint.port === 5000);
+    const limits = { heartbeats: 3, originalMs: 0 };
+    const [id, changes] = [b.get("laura")?.id, b.changes];
+    assertEquals(b.expire(1_000_000, limits), []);
+    // Untouched: the same registration, no change counted (no presence churn at every tick).
+    assertEquals([b.get("laura")?.id, b.changes], [id, changes]);
+    assertEquals(a.expire(1_000_000, limits), ["laura"]);
+    await until("b follows a's expiry", () => b.get("laura") === null);
+    assert(a.stats.writes >= 2 && b.stats.applied >= 2, JSON.stringify([a.stats, b.stats]));
+  },
+});
+
+Deno.test({
   name: "RedisDirectory: the contract's directories close, and the Redis stops",
   ignore: tools.ignore,
   sanitizeOps: false,

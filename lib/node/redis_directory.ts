@@ -116,7 +116,6 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
   /** Records of registrations other nodes made, to keep them through a local expiry. */
   readonly #remote = new Map<string, string>();
   #applying = false;
-  #expired: string[] | undefined;
   #scheduled = false;
   #flushing: Promise<void> | undefined;
   #closed = false;
@@ -207,14 +206,21 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
     this.#outer = observer;
   }
 
-  /** Expire only what this node made: another node's registrations are its own to expire. */
+  /**
+   * Expire only what this node made (the rule of {@linkcode MemoryDirectory.expire}):
+   * another node's registrations are its own to expire, their heartbeats reach it, not us.
+   */
   override expire(now: number, limits: ExpiryLimits): string[] {
-    this.#expired = [];
-    const expired = super.expire(now, limits);
-    const theirs = this.#expired;
-    this.#expired = undefined;
-    for (const name of theirs) this.#apply(name, this.#remote.get(name) ?? "");
-    return theirs.length === 0 ? expired : expired.filter((name) => !theirs.includes(name));
+    const gone: string[] = [];
+    for (const [name, registration] of this.online()) {
+      if (this.#remote.has(name)) continue;
+      const session = registration.session;
+      if (!session && limits.originalMs <= 0) continue;
+      const limit = session ? session.heartbeatMs * limits.heartbeats : limits.originalMs;
+      if (limit > 0 && now - registration.lastSeen > limit) gone.push(name);
+    }
+    for (const name of gone) this.deregister(name);
+    return gone;
   }
 
   /** Write what is still dirty, then close both connections. */
@@ -240,12 +246,9 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
 
   #changed(name: string): void {
     if (!this.#applying) {
-      if (this.#expired && this.#remote.has(name)) this.#expired.push(name);
-      else {
-        this.#remote.delete(name);
-        this.#dirty.add(name);
-        this.#schedule();
-      }
+      this.#remote.delete(name);
+      this.#dirty.add(name);
+      this.#schedule();
     }
     this.#outer?.(name);
   }
