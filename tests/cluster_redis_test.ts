@@ -25,7 +25,7 @@ const USERS = ["ana", "bo", "cy", "dan"];
 
 // ---- The directory contract, against a real Redis (one server for the module).
 
-const shared: RedisServer | undefined = tools.ignore ? undefined : await startRedis();
+const shared: RedisServer | undefined = tools.missing.length > 0 ? undefined : await startRedis();
 const opened: RedisDirectory[] = [];
 let domains = 0;
 {
@@ -97,6 +97,7 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     for (const directory of opened) await directory[Symbol.asyncDispose]();
+    tools.assert();
     await shared![Symbol.asyncDispose]();
   },
 });
