@@ -32,6 +32,9 @@
  * [metrics]                  ; Prometheus metrics over HTTP; off unless listen is set
  * listen = 127.0.0.1:9464
  *
+ * [cluster]                  ; one domain on several nodes sharing Redis; off unless set
+ * redis = redis://127.0.0.1:6379 ; or a Unix socket path, /run/redis/redis.sock
+ *
  * [users]                    ; one user name per line
  * laura
  * joan
@@ -93,6 +96,8 @@ export interface NodeConfig {
   readonly metrics?: MetricsConfig;
   /** `[relay]`: the relay for agents behind NAT (`relay_config.ts`); off unless enabled. */
   readonly relay?: RelayConfig;
+  /** `[cluster]`: the Redis a clustered domain's nodes share (`redis_directory.ts`); none by default. */
+  readonly cluster?: { readonly redis: string };
 }
 
 /** The `[log]` section. */
@@ -277,6 +282,7 @@ function parseIni(text: string): NodeConfig {
     format?: "text" | "json";
   } = {};
   let metrics: MetricsConfig | undefined;
+  let cluster: { redis: string } | undefined;
   let relay: RelayConfigDraft | undefined;
 
   text.split(/\r?\n/).forEach((raw, index) => {
@@ -291,12 +297,23 @@ function parseIni(text: string): NodeConfig {
     if (header) {
       section = header[1]!.trim().toLowerCase();
       if (
-        !["", "node", "limits", "domains", "users", "accounts", "log", "metrics", "relay"]
+        ![
+          "",
+          "node",
+          "limits",
+          "domains",
+          "users",
+          "accounts",
+          "log",
+          "metrics",
+          "relay",
+          "cluster",
+        ]
           .includes(section)
       ) {
         throw new ConfigError(
           lineNo,
-          `unknown section [${section}] (known: node, limits, accounts, log, metrics, relay, domains, users)`,
+          `unknown section [${section}] (known: node, limits, accounts, log, metrics, relay, cluster, domains, users)`,
         );
       }
       if (section === "relay") relay ??= { limits: {} };
@@ -378,6 +395,18 @@ function parseIni(text: string): NodeConfig {
       metrics = { listen: endpointValue(value, lineNo, "listen") };
       return;
     }
+    if (section === "cluster") {
+      if (key !== "redis" || !/^(rediss?:\/\/\S+|\/\S+)$/.test(value)) {
+        throw new ConfigError(
+          lineNo,
+          `[cluster] takes redis = redis://host:port or a Unix socket path, got "${
+            pair[0]!.trim()
+          }"`,
+        );
+      }
+      cluster = { redis: value };
+      return;
+    }
     if (section === "relay") {
       const problem = readRelaySetting(relay!, key, value);
       if (problem) throw new ConfigError(lineNo, problem);
@@ -441,6 +470,7 @@ function parseIni(text: string): NodeConfig {
     ...(Object.keys(accounts).length > 0 && { accounts }),
     ...(Object.keys(logging).length > 0 && { logging }),
     ...(metrics && { metrics }),
+    ...(cluster && { cluster }),
     ...(relayConfig && { relay: relayConfig }),
   };
 }

@@ -24,6 +24,7 @@ import { NodeMetrics } from "./metrics.ts";
 import { OpLog } from "./oplog.ts";
 import { NodeCore } from "./core.ts";
 import { MemoryDirectory } from "./memory_directory.ts";
+import { openRedisDirectory } from "./redis_directory.ts";
 import { ExtendedService } from "./extended.ts";
 import { openRelay, RelayStartError } from "./relay_start.ts";
 import { RemotePresence } from "./remote_presence.ts";
@@ -167,7 +168,16 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   const { config, text } = await loadConfig(configPath);
   const domain = config.domain ?? (options.hostname ?? Deno.hostname)();
   // Who is a user: the names of nodelumi.cfg, and (below) the accounts created by sign-up.
-  const directory = new MemoryDirectory(config.users);
+  // With [cluster], the node's copy of a domain shared through Redis (redis_directory.ts).
+  await using clustered = config.cluster
+    ? await openRedisDirectory({ redis: config.cluster.redis, domain, configured: config.users })
+      .catch((error) => {
+        throw new NodeStartError(`Cannot reach Redis ${config.cluster!.redis}: ${error}`, {
+          cause: error,
+        });
+      })
+    : undefined;
+  const directory = clustered ?? new MemoryDirectory(config.users);
   const listen = options.listen ?? config.listen ?? DEFAULT_LISTEN;
   const logPath = options.logPath ?? config.log ?? `nodelumi-${domain}.log`;
   const statePath = options.statePath ?? config.state ?? `nodelumi-${domain}.state`;

@@ -1,0 +1,179 @@
+/**
+ * A Redis-backed node beside the embedded one, in the same run (`--only
+ * redis`): registration (`PR`→`RR0`) and full look-up (`PL`→agent→`RL0`)
+ * rates and latencies over loopback UDP, closed loop, 16 agents, for
+ *
+ * - **embedded**: the node as shipped (in-memory directory);
+ * - **redis**: the same node with `[cluster] redis =` (a real `redis-server`
+ *   started for the run, append-only file off);
+ * - **two nodes**: look-ups through a second Redis-backed node, of users
+ *   registered at the first (each answer is the other node's registration,
+ *   learnt through Redis).
+ *
+ * In alternating rounds, medians reported. Say what the machine had: its
+ * core count is printed with the table.
+ *
+ * @module
+ */
+
+import { startRedis } from "../../tests/support/redis_server.ts";
+import {
+  BENCH_LIMITS,
+  type BenchContext,
+  LoadGen,
+  type RunningNode,
+  scratchDir,
+  startNode,
+} from "./harness.ts";
+import type { RunCommand, RunResult } from "./loadgen.ts";
+import { formatLatency, formatPercent, formatRate, Histogram, median } from "./stats.ts";
+import type { BenchResult, TargetCheck } from "./table.ts";
+
+const DOMAIN = "bench.test";
+const AGENTS = 16;
+type Subject = "embedded" | "redis" | "twoNodes";
+const SUBJECTS: readonly Subject[] = ["embedded", "redis", "twoNodes"];
+const LABEL: Record<Subject, string> = {
+  embedded: "embedded node",
+  redis: "Redis-backed node",
+  twoNodes: "second Redis-backed node",
+};
+type Request = "register" | "full";
+
+async function config(path: string, pool: number, redis?: string): Promise<void> {
+  const lines = [`domain = ${DOMAIN}`, "state = off", ...BENCH_LIMITS];
+  if (redis) lines.push("[cluster]", `redis = ${redis}`);
+  lines.push("[users]");
+  for (let i = 0; i < pool; i++) lines.push(`r${i}`);
+  for (let i = 0; i < AGENTS; i++) lines.push(`c${i}`, `u${i}`);
+  await Deno.writeTextFile(path, lines.join("\n") + "\n");
+}
+
+function command(
+  request: Request,
+  pool: number,
+): Omit<RunCommand, "op" | "server" | "warmupMs" | "durationMs"> {
+  return request === "register"
+    ? {
+      scenario: "register",
+      concurrency: AGENTS,
+      users: { prefix: "r", domain: DOMAIN, count: pool },
+    }
+    : {
+      scenario: "lookup",
+      concurrency: AGENTS,
+      caller: { prefix: "c", domain: DOMAIN },
+      callee: { prefix: "u", domain: DOMAIN, count: AGENTS, pick: "own" },
+    };
+}
+
+/** Run the benchmark. */
+export async function benchClusterRedis(context: BenchContext): Promise<BenchResult> {
+  const pool = context.smoke ? 500 : 5_000;
+  await using dir = await scratchDir("redis", context.keep);
+  await using redis = await startRedis();
+  for (const sub of ["embedded", "redis-a", "redis-b"]) {
+    await Deno.mkdir(`${dir.path}/${sub}`);
+    await config(
+      `${dir.path}/${sub}/nodelumi.cfg`,
+      pool,
+      sub === "embedded" ? undefined : redis.url,
+    );
+  }
+  context.progress("redis: starting a node, two Redis-backed nodes and the load generator");
+  const listen = ["--listen", "127.0.0.1:0", "--no-log"];
+  const [embedded, a, b, gen] = await Promise.all([
+    startNode(context, `${dir.path}/embedded`, listen, "node-embedded"),
+    startNode(context, `${dir.path}/redis-a`, listen, "node-redis-a"),
+    startNode(context, `${dir.path}/redis-b`, listen, "node-redis-b"),
+    LoadGen.start(),
+  ]);
+  await using _embedded = embedded;
+  await using _a = a;
+  await using _b = b;
+  await using _gen = gen;
+  const ranges = ["c", "u"].map((prefix) => ({ prefix, domain: DOMAIN, count: AGENTS }));
+  await gen.register({ server: embedded.endpoint, ranges });
+  await gen.register({ server: a.endpoint, ranges });
+  // The second node learns of them through Redis; registering meanwhile is what is measured.
+  const servers: Record<Subject, RunningNode> = { embedded, redis: a, twoNodes: b };
+  const figures: Record<string, { rate: number; p50: number; p99: number }> = {};
+  for (const request of ["register", "full"] as const) {
+    const results: Record<Subject, RunResult[]> = { embedded: [], redis: [], twoNodes: [] };
+    for (let round = 0; round < context.rounds; round++) {
+      for (const subject of SUBJECTS) {
+        if (request === "register" && subject === "twoNodes") continue;
+        context.progress(`redis: ${request}, ${LABEL[subject]}, round ${round + 1}`);
+        const server = servers[subject];
+        results[subject].push(
+          await gen.run({
+            ...command(request, pool),
+            server: server.endpoint,
+            warmupMs: context.warmupMs,
+            durationMs: context.durationMs,
+            pids: [server.child.pid],
+          }),
+        );
+      }
+    }
+    for (const subject of SUBJECTS) {
+      if (results[subject].length === 0) continue;
+      const histogram = new Histogram();
+      for (const r of results[subject]) histogram.merge(Histogram.fromJSON(r.histogram));
+      const summary = histogram.summary();
+      figures[`${request}:${subject}`] = {
+        rate: median(results[subject].map((r) => r.rate)),
+        p50: summary.p50,
+        p99: summary.p99,
+      };
+    }
+  }
+  return report(figures);
+}
+
+function report(figures: Record<string, { rate: number; p50: number; p99: number }>): BenchResult {
+  const cores = navigator.hardwareConcurrency;
+  const rows: string[][] = [];
+  const targets: TargetCheck[] = [];
+  for (const request of ["register", "full"] as const) {
+    const base = figures[`${request}:embedded`]!;
+    for (const subject of SUBJECTS) {
+      const f = figures[`${request}:${subject}`];
+      if (!f) continue;
+      rows.push([
+        request === "register" ? "register PR→RR" : "look-up PL→agent→RL0",
+        LABEL[subject],
+        formatRate(f.rate),
+        formatPercent(f.rate / base.rate),
+        formatLatency(f.p50),
+        formatLatency(f.p99),
+        formatLatency(Math.max(0, f.p99 - base.p99)),
+      ]);
+    }
+    const r = figures[`${request}:redis`]!;
+    targets.push({
+      target: `Redis-backed ${request} rate ≥ half the embedded node's`,
+      measured: formatPercent(r.rate / base.rate),
+      met: r.rate >= base.rate / 2,
+    });
+    targets.push({
+      target: `p99 added by Redis (${request}) < 1 ms`,
+      measured: formatLatency(Math.max(0, r.p99 - base.p99)),
+      met: r.p99 - base.p99 < 1_000,
+    });
+  }
+  return {
+    tables: [{
+      title:
+        `Embedded node vs Redis-backed nodes, ${AGENTS} agents, loopback (${cores} cores, shared by the nodes, Redis and the load generator)`,
+      columns: ["request", "subject", "rate/s", "÷ embedded", "p50", "p99", "p99 added"],
+      rows,
+      notes: [
+        "second Redis-backed node: look-ups of users registered at the first, answered from what it learnt through Redis.",
+        "On this machine every process shares the same cores; with more cores each node has its own and the domain's rate adds up per node (see docs/SCALING.md).",
+      ],
+    }],
+    targets,
+    data: { cores, figures },
+  };
+}
