@@ -8,6 +8,8 @@
 import assert from "#assert";
 import { DatabaseSync } from "node:sqlite";
 import { HistoryStore } from "../lib/agent/history/store.ts";
+import { ChatHistory, FLUSH_AFTER_MS } from "../lib/agent/history/history.ts";
+import { ManualClock } from "../lib/clock.ts";
 import { startAgent, startNode } from "./support/agent_peers.ts";
 import type { ChildProcess } from "./support/process.ts";
 import { tempDir } from "./support/process.ts";
@@ -115,6 +117,10 @@ Deno.test("every line is kept both ways; /history and /search show them; a conve
   // The callee kept them too, the other way round.
   await alice.send("/exit");
   await bob.waitFor(/^Conversation with Alice ended/);
+  // Lines are written a burst at a time; a read writes what waits first.
+  from = bob.lines.length;
+  await bob.send("/history 1");
+  await bob.waitFor(line("you -> alice@hist\\.test: hi Alice, 100% here"), { from });
   {
     using db = new DatabaseSync(bobDb, { readOnly: true });
     const rows = db.prepare("SELECT peer, direction, state, text FROM lines ORDER BY id").all();
@@ -266,4 +272,43 @@ Deno.test("a full disk: one warning, the chat goes on, lines are kept again once
   } finally {
     await new Deno.Command("umount", { args: ["-l", small] }).output();
   }
+});
+
+Deno.test("a burst of lines is written in one transaction after the burst, not one sync per line", async () => {
+  const dir = await tempDir("history-burst-");
+  const path = `${dir}/history.db`;
+  const clock = new ManualClock();
+  const shown: string[] = [];
+  const ui = {
+    interactive: false,
+    info: (text: string) => shown.push(text),
+    warn: (text: string) => shown.push(text),
+    chat: () => {},
+    setPrompt: () => {},
+    readLine: () => Promise.resolve(null),
+    ask: () => Promise.resolve(null),
+    onInterrupt: () => {},
+    close: () => {},
+  };
+  const history = ChatHistory.open({ path, ui, clock });
+  const rows = () => {
+    using db = new DatabaseSync(path, { readOnly: true });
+    return Number((db.prepare("SELECT count(*) AS n FROM lines").get() as { n: number }).n);
+  };
+  try {
+    for (let i = 0; i < 500; i++) history.record("bob@bb.com", "in", `line ${i}`);
+    assert.equal(rows(), 0, "nothing written while the burst goes on");
+    clock.advance(FLUSH_AFTER_MS);
+    assert.equal(rows(), 500, "the whole burst, at once");
+    history.record("bob@bb.com", "out", "and one more");
+    // A read writes what waits first: /history shows every line.
+    history.show("bob@bb.com", 1);
+    assert.deepEqual(shown.map((l) => l.replace(/^\S+ \S+ /, "")), [
+      "you -> bob@bb.com: and one more",
+    ]);
+    assert.deepEqual(shown.length, 1);
+  } finally {
+    history.close();
+  }
+  assert.equal(rows(), 501);
 });

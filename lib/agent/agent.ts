@@ -226,7 +226,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
 
     let history: ChatHistory | undefined;
     if (o.historyFile !== false) {
-      history = ChatHistory.open({ path: o.historyFile, ui });
+      history = ChatHistory.open({ path: o.historyFile, ui, clock: o.clock });
       closing.push(() => history?.close());
     }
     const keyring = o.encryption ? await openKeyring(o, ui, address) : undefined;

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { type Clock, systemClock, type TimerHandle } from "../../clock.ts";
 import { historyText } from "../terminal/texts.ts";
 import type { AgentUi } from "../terminal/ui.ts";
 import { type Direction, type HistoryLine, HistoryStore, StoreError } from "./store.ts";
@@ -20,6 +21,14 @@ export const LINES_ON_OPEN = 5;
 export const DEFAULT_HISTORY_LINES = 20;
 /** Most lines `/history` or `/search` shows. */
 export const MAX_HISTORY_LINES = 500;
+/**
+ * Lines are written together, in one transaction, this many ms after the
+ * first of a burst: a peer sending thousands of lines costs one disk sync
+ * per burst, not one per line, and never holds the event loop line by line.
+ */
+export const FLUSH_AFTER_MS = 100;
+/** Most lines waiting to be written; past it the oldest waiting ones are not kept (counted). */
+export const MAX_WAITING_LINES = 10_000;
 
 /** Options of {@linkcode ChatHistory.open}. */
 export interface ChatHistoryOptions {
@@ -31,6 +40,8 @@ export interface ChatHistoryOptions {
   readonly now?: () => number;
   /** Most lines kept. Default: 100 000. */
   readonly maxLines?: number;
+  /** Timers of the batched writes. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 /** The history of one agent; every method is safe to call whatever the file's state. */
@@ -38,14 +49,24 @@ export class ChatHistory {
   readonly #store: HistoryStore | undefined;
   readonly #ui: AgentUi;
   readonly #now: () => number;
+  readonly #clock: Clock;
+  /** Lines waiting for the next write, oldest first. */
+  #waiting: HistoryLine[] = [];
+  #timer: TimerHandle | undefined;
   /** Lines that could not be kept since the start. */
   lost = 0;
   #failing = 0;
 
-  private constructor(store: HistoryStore | undefined, ui: AgentUi, now: () => number) {
+  private constructor(
+    store: HistoryStore | undefined,
+    ui: AgentUi,
+    now: () => number,
+    clock: Clock,
+  ) {
     this.#store = store;
     this.#ui = ui;
     this.#now = now;
+    this.#clock = clock;
   }
 
   /** Open the history at `options.path`; on failure, one warning, and a history that keeps nothing. */
@@ -58,7 +79,12 @@ export class ChatHistory {
     } catch (error) {
       options.ui.warn(historyText.unavailable(describe(error)));
     }
-    return new ChatHistory(store, options.ui, options.now ?? Date.now);
+    return new ChatHistory(
+      store,
+      options.ui,
+      options.now ?? Date.now,
+      options.clock ?? systemClock,
+    );
   }
 
   /** Whether lines are being kept (the file opened). */
@@ -66,17 +92,43 @@ export class ChatHistory {
     return this.#store !== undefined;
   }
 
-  /** Keep a line sent to (`out`) or received from (`in`) `peer`. Never throws. */
+  /**
+   * Keep a line sent to (`out`) or received from (`in`) `peer`: written with
+   * the others of its burst within {@linkcode FLUSH_AFTER_MS}. Never throws.
+   */
   record(peer: string, direction: Direction, text: string): void {
     if (!this.#store) return;
+    if (this.#waiting.length >= MAX_WAITING_LINES) {
+      this.#waiting.shift();
+      this.#lose(1, historyText.notKept(historyText.tooFast()));
+    }
+    this.#waiting.push({ at: this.#now(), peer, direction, state: "sent", text });
+    this.#timer ??= this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.flush();
+    }, FLUSH_AFTER_MS);
+  }
+
+  /** Write the lines waiting now (reads and closing do it first). Never throws. */
+  flush(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const lines = this.#waiting;
+    if (!this.#store || lines.length === 0) return;
+    this.#waiting = [];
     try {
-      this.#store.record({ at: this.#now(), peer, direction, state: "sent", text });
+      this.#store.recordAll(lines);
       if (this.#failing > 0) this.#ui.info(historyText.worksAgain(this.#failing));
       this.#failing = 0;
     } catch (error) {
-      this.lost++;
-      if (this.#failing++ === 0) this.#ui.warn(historyText.notKept(describe(error)));
+      this.#lose(lines.length, historyText.notKept(describe(error)));
     }
+  }
+
+  #lose(count: number, warning: string): void {
+    this.lost += count;
+    if (this.#failing === 0) this.#ui.warn(warning);
+    this.#failing += count;
   }
 
   /** Show the last lines with `peer`, when a conversation with it opens (nothing if none). */
@@ -106,6 +158,7 @@ export class ChatHistory {
   }
 
   #read(read: () => HistoryLine[] | undefined): HistoryLine[] | undefined {
+    this.flush();
     try {
       return read();
     } catch (error) {
@@ -114,8 +167,9 @@ export class ChatHistory {
     }
   }
 
-  /** Close the file. */
+  /** Write what waits, then close the file. */
   close(): void {
+    this.flush();
     this.#store?.close();
   }
 }

@@ -159,13 +159,24 @@ export class HistoryStore implements Disposable {
 
   /** Keep one line. Throws {@linkcode StoreError}. */
   record(line: HistoryLine): void {
-    // One explicit transaction per line: a write that failed never leaves one open behind it.
+    this.recordAll([line]);
+  }
+
+  /**
+   * Keep `lines`, in order, in one transaction: all or none (a write that
+   * failed never leaves one open behind it). Throws {@linkcode StoreError}.
+   */
+  recordAll(lines: readonly HistoryLine[]): void {
+    if (lines.length === 0) return;
     try {
       this.#db.exec("BEGIN IMMEDIATE");
-      this.#db.prepare(
+      const insert = this.#db.prepare(
         "INSERT INTO lines (at, peer, direction, state, text) VALUES (?, ?, ?, ?, ?)",
-      ).run(line.at, line.peer, line.direction, line.state, cut(line.text));
-      if (++this.#sinceTrim >= 100) this.#trim();
+      );
+      for (const line of lines) {
+        insert.run(line.at, line.peer, line.direction, line.state, cut(line.text));
+        if (++this.#sinceTrim >= 100) this.#trim();
+      }
       this.#db.exec("COMMIT");
     } catch (error) {
       try {

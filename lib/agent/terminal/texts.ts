@@ -561,6 +561,7 @@ export const historyText = {
   unreadable: (why: string): string => `Cannot read the history: ${why}`,
   usageHistory: (): string => "Usage: /history [address] [number of lines]",
   usageSearch: (): string => "Usage: /search <text>",
+  tooFast: (): string => "lines come faster than the disk takes them",
 } as const;
 
 // ---------------------------------------------------------------------------
