@@ -325,20 +325,10 @@ export async function agentsChat(
   const dropped = { count: 0 };
   countChatLines(bob, "Alice", arrivals, dropped);
   let nudge: ReturnType<typeof setInterval> | undefined;
-  const encoder = new TextEncoder();
   const figures = await drive(
     (text) => alice.write(`${text}\n`),
     async (from, count) => {
-      // In 64 KB writes, as a pipe would carry them.
-      let chunk = "";
-      for (let i = from; i < from + count; i++) {
-        chunk += `${lineText(i)}\n`;
-        if (chunk.length >= 65_536) {
-          await alice.write(encoder.encode(chunk));
-          chunk = "";
-        }
-      }
-      if (chunk) await alice.write(encoder.encode(chunk));
+      await writeLineBurst((bytes) => alice.write(bytes), from, count);
       // Bob prints the marker of lines he could not print only with his next output: make
       // him print something (his /list) now and then until every line is accounted for.
       nudge = setInterval(() => void bob.write("/list\n").catch(() => {}), 500);
@@ -433,4 +423,22 @@ export async function benchChat(context: BenchContext): Promise<BenchResult> {
     targets,
     data: { agents, encrypted, handshake, baseline, ...(failure && { failure }) },
   };
+}
+
+/** Write the lines `from` to `from + count` (numbered by `lineText`) in 64 KB writes, as a pipe would carry them. */
+export async function writeLineBurst(
+  write: (bytes: Uint8Array) => Promise<unknown>,
+  from: number,
+  count: number,
+): Promise<void> {
+  const encoder = new TextEncoder();
+  let chunk = "";
+  for (let i = from; i < from + count; i++) {
+    chunk += `${lineText(i)}\n`;
+    if (chunk.length >= 65_536) {
+      await write(encoder.encode(chunk));
+      chunk = "";
+    }
+  }
+  if (chunk) await write(encoder.encode(chunk));
 }

@@ -12,7 +12,7 @@
  */
 
 import { taskFlags } from "../../tests/support/task_flags.ts";
-import { Arrivals, type ChatFigures, drive, lineText } from "./chat.ts";
+import { Arrivals, type ChatFigures, drive, writeLineBurst } from "./chat.ts";
 import {
   type BenchContext,
   type Child,
@@ -68,20 +68,9 @@ async function timedChat(
   await bob.waitFor(new RegExp(`^Incoming call from ${callerNick}`), { from, timeoutMs: 30_000 });
   const arrivals = new Arrivals();
   countArrivals(bob, callerNick, arrivals);
-  const encoder = new TextEncoder();
   const figures = await drive(
     (text) => caller.write(`${text}\n`),
-    async (from, count) => {
-      let chunk = "";
-      for (let i = from; i < from + count; i++) {
-        chunk += `${lineText(i)}\n`;
-        if (chunk.length >= 65_536) {
-          await caller.write(encoder.encode(chunk));
-          chunk = "";
-        }
-      }
-      if (chunk) await caller.write(encoder.encode(chunk));
-    },
+    (from, count) => writeLineBurst((bytes) => caller.write(bytes), from, count),
     arrivals,
     pings,
     burst,
