@@ -312,3 +312,29 @@ Deno.test("a burst of lines is written in one transaction after the burst, not o
   }
   assert.equal(rows(), 501);
 });
+
+Deno.test("two agents sharing one data folder keep a history each, named by their address", async () => {
+  const dir = await tempDir("history-shared-");
+  const node = await startNode(dir, "hist.test", ["alice", "bob"], `${IP}:0`);
+  await using _node = node.process;
+  const data = `${dir}/shared`;
+  await using alice = await startAgent(dir, "alice@hist.test", "Alice", node.endpoint, [
+    "--data",
+    data,
+  ]);
+  await using bob = await startAgent(dir, "bob@hist.test", "Bob", node.endpoint, ["--data", data]);
+  await call(alice, bob, "bob@hist.test", "Bob");
+  await alice.send("hello bob");
+  await bob.waitFor(/^Alice: hello bob$/);
+  // A read writes what waits first.
+  for (const agent of [alice, bob]) {
+    const from = agent.lines.length;
+    await agent.send("/history 1");
+    await agent.waitFor(/ -> .*: hello bob$/, { from });
+  }
+  for (const [who, direction] of [["alice", "out"], ["bob", "in"]] as const) {
+    using db = new DatabaseSync(`${data}/${who}@hist.test.history.db`, { readOnly: true });
+    const rows = db.prepare("SELECT direction, text FROM lines").all();
+    assert.deepEqual(rows.map((r) => ({ ...r })), [{ direction, text: "hello bob" }], who);
+  }
+});

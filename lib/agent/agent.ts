@@ -226,7 +226,9 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
 
     let history: ChatHistory | undefined;
     if (o.historyFile !== false) {
-      history = ChatHistory.open({ path: o.historyFile, ui, clock: o.clock });
+      const path = o.historyFile ??
+        `${o.dataDir}/${address.replace(/[\/\\]/g, "_")}.history.db`;
+      history = ChatHistory.open({ path, ui, clock: o.clock });
       closing.push(() => history?.close());
     }
     const keyring = o.encryption ? await openKeyring(o, ui, address) : undefined;

@@ -82,7 +82,8 @@ export interface AgentOptions {
   readonly relay?: RelayMode;
   /**
    * The history file (SQLite, `history/`), or `false` for none. Default:
-   * `<dataDir>/history.db`, none without a data folder.
+   * `<dataDir>/<address>.history.db` (one per identity: several agents may
+   * share a data folder), none without a data folder.
    */
   readonly historyFile?: string | false;
   /** Most one-to-one conversations at once; past it, look-ups are answered `RL1` (busy). Default: 8. */
@@ -154,7 +155,8 @@ export interface ResolvedAgentOptions {
   readonly nickTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly relay: RelayMode;
-  readonly historyFile: string | false;
+  /** `undefined`: the default file of the address, in the data folder. */
+  readonly historyFile: string | false | undefined;
   readonly maxChats: number;
   readonly maxGroups: number;
   readonly maxGroupSize: number;
@@ -302,8 +304,7 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
     connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs, 5_000),
     relay: relayMode(options.relay),
     // In the data folder by default: every line sent and received is kept.
-    historyFile: options.historyFile ??
-      (options.dataDir !== undefined ? `${options.dataDir}/history.db` : false),
+    historyFile: options.historyFile ?? (options.dataDir !== undefined ? undefined : false),
     maxChats: whole("maxChats", options.maxChats, 8, 1, 1000),
     maxGroups: whole("maxGroups", options.maxGroups, 4, 0, 64),
     maxGroupSize: whole("maxGroupSize", options.maxGroupSize, 16, 2, 64),
