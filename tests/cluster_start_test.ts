@@ -1,34 +1,8 @@
 /** `deno task cluster` says "running" only once its nodes listen, and stops when one cannot. */
 
 import assert from "#assert";
-import { ChildProcess, projectRoot, tempDir } from "./support/process.ts";
-
-function startCluster(dir: string, base: string): ChildProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--unstable-net",
-      "--allow-net",
-      "--allow-read=.",
-      "--allow-write=.",
-      "--allow-run",
-      "--allow-sys=hostname",
-      "--allow-env",
-      `${projectRoot}scripts/cluster.ts`,
-      "2",
-      "--dir",
-      dir,
-      "--base",
-      base,
-    ],
-    cwd: projectRoot,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  return new ChildProcess("cluster", child, false);
-}
+import { tempDir } from "./support/process.ts";
+import { startCluster } from "./support/cluster.ts";
 
 Deno.test("the cluster says it runs only after every node listens", async () => {
   const dir = await tempDir("cluster-start-");

@@ -1,35 +1,13 @@
 /** `deno task cluster`: starts N nodes that know each other, and stops them all on Ctrl-C. */
 
 import { deepStrictEqual as assertEquals } from "#assert";
-import { ChildProcess, projectRoot, tempDir } from "./support/process.ts";
+import { tempDir } from "./support/process.ts";
+import { startCluster } from "./support/cluster.ts";
 import { UdpPeer } from "./support/udp_peer.ts";
 
 Deno.test("the cluster script starts federated nodes and stops them all on SIGINT", async () => {
   const dir = await tempDir("cluster-");
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--unstable-net",
-      "--allow-net",
-      "--allow-read=.",
-      "--allow-write=.",
-      "--allow-run",
-      "--allow-sys=hostname",
-      "--allow-env",
-      `${projectRoot}scripts/cluster.ts`,
-      "2",
-      "--dir",
-      dir,
-      "--base",
-      "127.0.6.2",
-    ],
-    cwd: projectRoot,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  await using cluster = new ChildProcess("cluster", child, false);
+  await using cluster = startCluster(dir, "127.0.6.2");
   await cluster.waitFor(/LUMI node aa\.test listening on 127\.0\.6\.2:3344/);
   await cluster.waitFor(/LUMI node bb\.test listening on 127\.0\.6\.3:3344/);
   await cluster.waitFor(
