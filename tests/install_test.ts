@@ -12,23 +12,9 @@ import project from "../deno.json" with { type: "json" };
 import { ScratchDir } from "./support/node_harness.ts";
 import { ChildProcess, projectRoot, taskFlags } from "./support/process.ts";
 import { UdpPeer } from "./support/udp_peer.ts";
+import { runToEnd } from "./support/service.ts";
 
-async function run(command: string, args: string[], cwd: string) {
-  const output = await new Deno.Command(command, {
-    args,
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout).trimEnd(),
-    stderr: decoder.decode(output.stderr).trimEnd(),
-  };
-}
+const run = runToEnd;
 
 Deno.test("the installed lumi-node and lumi-agent run from another folder and keep their files there", async () => {
   await using root = await ScratchDir.create("install");

@@ -77,9 +77,22 @@ export async function ctl(dir: string, args: readonly string[]): Promise<CtlResu
 /** Run `main_node.ts args…` in `dir` to its end, stdin closed. */
 export async function runNodeProgram(dir: string, args: readonly string[]): Promise<CtlResult> {
   const flags = await taskFlags("node");
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...flags, `${projectRoot}main_node.ts`, ...args],
-    cwd: dir,
+  return await runToEnd(
+    Deno.execPath(),
+    ["run", "--quiet", ...flags, `${projectRoot}main_node.ts`, ...args],
+    dir,
+  );
+}
+
+/** Run `command args…` in `cwd` to its end, stdin closed, no colours; its exit code and output. */
+export async function runToEnd(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+): Promise<CtlResult> {
+  const output = await new Deno.Command(command, {
+    args: [...args],
+    cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
