@@ -219,17 +219,26 @@ Deno.test("each look-up answer is explained: busy, does not exist, offline, sile
   assert.equal(socket.sent.filter((s) => s.text === "PLlaura@bb.com:anna@cc.com").length, 5);
 });
 
-Deno.test("a call that finds the peer connects, sends N first, and shows the peer's lines", async () => {
-  const ui = new ScriptedUi(false);
-  const { options, dialled } = harness(ui, (p) => {
-    if (p === "PLlaura@bb.com:joan@bb.com") return "RL0laura@bb.com:joan@bb.com:127.0.0.9:4000";
-    return plainNode(p);
-  });
-  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+/** A node where joan@bb.com is online at 127.0.0.9:4000. */
+function joanOnline(p: string): string | undefined {
+  if (p === "PLlaura@bb.com:joan@bb.com") return "RL0laura@bb.com:joan@bb.com:127.0.0.9:4000";
+  return plainNode(p);
+}
+
+/** Laura calls joan@bb.com: the connection dialled, once Laura's nickname came on it. */
+async function callJoan(ui: ScriptedUi, dialled: readonly StreamConn[]): Promise<StreamConn> {
   ui.type("joan@bb.com");
   while (dialled.length === 0) await tick();
   const joan = dialled[0]!;
   assert.equal(await readText(joan, 8), "N05Laura");
+  return joan;
+}
+
+Deno.test("a call that finds the peer connects, sends N first, and shows the peer's lines", async () => {
+  const ui = new ScriptedUi(false);
+  const { options, dialled } = harness(ui, joanOnline);
+  const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
+  const joan = await callJoan(ui, dialled);
   await joan.write(bytes("N04JoanL02hi"));
   await ui.waitFor(/^Connected to Joan \(joan@bb\.com\)$/);
   await ui.waitFor(/^Joan: hi$/);
@@ -267,10 +276,7 @@ Deno.test("aborting the signal ends the conversation and deregisters", async () 
 Deno.test("aborting while a call is connecting stops at once and deregisters", async () => {
   const ui = new ScriptedUi(false);
   const controller = new AbortController();
-  const { options, socket } = harness(ui, (p) => {
-    if (p === "PLlaura@bb.com:joan@bb.com") return "RL0laura@bb.com:joan@bb.com:127.0.0.9:4000";
-    return plainNode(p);
-  });
+  const { options, socket } = harness(ui, joanOnline);
   let connecting = false;
   const running = runAgent({
     ...options,
@@ -345,15 +351,9 @@ Deno.test("told by the node that another agent took the session over, the agent 
 
 Deno.test("/me sends an action, an empty line sends nothing, /whois tells what is known", async () => {
   const ui = new ScriptedUi(false);
-  const { options, dialled } = harness(ui, (p) => {
-    if (p === "PLlaura@bb.com:joan@bb.com") return "RL0laura@bb.com:joan@bb.com:127.0.0.9:4000";
-    return plainNode(p);
-  });
+  const { options, dialled } = harness(ui, joanOnline);
   const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
-  ui.type("joan@bb.com");
-  while (dialled.length === 0) await tick();
-  const joan = dialled[0]!;
-  assert.equal(await readText(joan, 8), "N05Laura");
+  const joan = await callJoan(ui, dialled);
   await joan.write(bytes("N04Joan"));
   await ui.waitFor(/^Connected to Joan \(joan@bb\.com\)$/);
   ui.type("");
@@ -391,10 +391,7 @@ Deno.test("a line to a group with nobody else is flagged; leaving says so before
 
 Deno.test("/nick changes the nickname the next conversations see", async () => {
   const ui = new ScriptedUi(false);
-  const { options, dialled } = harness(ui, (p) => {
-    if (p === "PLlaura@bb.com:joan@bb.com") return "RL0laura@bb.com:joan@bb.com:127.0.0.9:4000";
-    return plainNode(p);
-  });
+  const { options, dialled } = harness(ui, joanOnline);
   const running = runAgent({ ...options, address: "laura@bb.com", nick: "Laura" });
   ui.type("/nick Lau\x01");
   await ui.waitFor(/^Cannot change the nickname: the nickname contains control characters$/);
