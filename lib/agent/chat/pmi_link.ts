@@ -8,7 +8,7 @@
  * holding the agent (or a whole group) back. Memory per connection is bounded:
  * one read buffer, one partial frame, and the write queue. Towards a peer that
  * may be an original agent (which decodes one frame per read of 102 bytes and
- * drops the rest), frames go one per write, paced when several are queued, so
+ * drops the rest), frames go one per write, each paced from the one before, so
  * that they do not merge.
  *
  * @module
@@ -35,9 +35,10 @@ export interface PmiLinkOptions {
   /** Most bytes waiting to be written before the peer is cut off as not reading. Default: 1 MiB. */
   readonly maxQueuedBytes?: number;
   /**
-   * Write one frame per write, at least this many ms apart when several are
-   * queued (for original peers: {@linkcode ORIGINAL_PACE_MS}). Default: none,
-   * queued frames are joined into large writes.
+   * Write one frame per write, each at least this many ms after the one
+   * before, whether it was queued behind it or written later (for original
+   * peers: {@linkcode ORIGINAL_PACE_MS}). Default: none, queued frames are
+   * joined into large writes.
    */
   readonly paceMs?: number;
 }
@@ -82,6 +83,8 @@ export class PmiLink {
   readonly #frameTimeoutMs: number;
   readonly #maxQueued: number;
   #paceMs: number | undefined;
+  /** When the last paced frame was written (clock time); `-Infinity` before the first. */
+  #pacedAt = -Infinity;
   readonly #frames: PmiFrame[] = [];
   #ended = false;
   #failure: Error | undefined;
@@ -235,11 +238,18 @@ export class PmiLink {
     this.#writing = true;
     try {
       while (this.#queue.length > 0 && !this.#closed) {
+        if (this.#paceMs !== undefined) {
+          // A frame written just after the last one, queued or not, would
+          // share the original agent's read with it and be lost.
+          const wait = this.#pacedAt + this.#paceMs - this.#clock.now();
+          if (wait > 0) await this.#pause(wait);
+          if (this.#closed) break;
+        }
         const chunk = this.#paceMs === undefined ? this.#takeChunk() : this.#queue.shift()!;
         let offset = 0;
         while (offset < chunk.length) offset += await this.#conn.write(chunk.subarray(offset));
         this.#queued -= chunk.length;
-        if (this.#paceMs !== undefined && this.#queue.length > 0) await this.#pause(this.#paceMs);
+        this.#pacedAt = this.#clock.now();
       }
     } catch (error) {
       if (!this.#closed) this.fail(error instanceof Error ? error : new Error(String(error)));

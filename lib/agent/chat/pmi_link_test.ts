@@ -67,7 +67,7 @@ Deno.test("queued writes go out in order, joined, and flush waits for them", asy
   link.close();
 });
 
-Deno.test("towards an original peer, frames go one per write, paced when several are queued", async () => {
+Deno.test("towards an original peer, frames go one per write, each paced from the one before", async () => {
   const clock = new ManualClock();
   const [ours, theirs] = connPair();
   const link = new PmiLink({ conn: ours, clock, paceMs: 50 });
@@ -91,7 +91,20 @@ Deno.test("towards an original peer, frames go one per write, paced when several
   clock.advance(50);
   assert.equal(await third, "L01!");
   assert.equal(link.queuedBytes, 0);
+  // A frame written after the queue emptied still keeps its distance from the last one.
+  clock.advance(10);
+  link.write(bytes("L01?"));
+  let fourth: string | undefined;
+  const late = readOnce().then((text) => (fourth = text));
+  await tick();
+  clock.advance(39);
+  await tick();
+  assert.equal(fourth, undefined);
+  clock.advance(1);
+  await late;
+  assert.equal(fourth, "L01?");
   // Closing during a pause ends it at once.
+  clock.advance(50);
   link.write(bytes("L01aL01b"));
   assert.equal(await readOnce(), "L01a");
   link.close();
