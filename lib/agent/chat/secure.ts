@@ -126,7 +126,8 @@ async function readHandshake(
 /** How to ask the node which key it vouches for an address. */
 export type Vouch = (address: string) => Promise<Uint8Array | undefined>;
 
-async function judge(
+/** What the key `address` proved means: pinned, known, or refused (changed, or disowned by its node at first contact). */
+export async function judge(
   keyring: Keyring,
   address: string,
   key: Uint8Array,
