@@ -209,7 +209,10 @@ Deno.test("a peer trickling one byte at a time, or a silent group member, is cut
     const join = { kind: "join", address: me.address, endpoint: { ip: "127.0.0.1", port: 9 } };
     await using stranger = await GroupPeer.dial(groupsAt, me);
     await stranger.send({ ...join, kind: "join", mode: "mesh", gid: "nosuchgroup", name: "quiet" });
-    assert.deepEqual(await stranger.next(), { kind: "refuse", reason: "not a member of this group" });
+    assert.deepEqual(await stranger.next(), {
+      kind: "refuse",
+      reason: "not a member of this group",
+    });
     assert.equal(await stranger.next(), null);
     await laura.waitFor(/dropped: refused a group link: not a member of this group$/);
 

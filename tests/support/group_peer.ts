@@ -76,7 +76,11 @@ export class GroupPeer implements AsyncDisposable {
     const step = await noise.receive(await peer.#handshake());
     if (step.kind !== "established") throw new Error(`handshake: ${JSON.stringify(step)}`);
     await writeAll(peer.#conn, encodePieces(HANDSHAKE_FRAME, step.send!));
-    peer.#established(step.channel, { nick: nick.text, address: step.peerAddress, key: step.peerKey });
+    peer.#established(step.channel, {
+      nick: nick.text,
+      address: step.peerAddress,
+      key: step.peerKey,
+    });
     return peer;
   }
 
@@ -97,7 +101,11 @@ export class GroupPeer implements AsyncDisposable {
     await writeAll(conn, encodePieces(HANDSHAKE_FRAME, answer.send));
     const done = await noise.receive(await peer.#handshake());
     if (done.kind !== "established") throw new Error(`handshake: ${JSON.stringify(done)}`);
-    peer.#established(done.channel, { nick: nick.text, address: done.peerAddress, key: done.peerKey });
+    peer.#established(done.channel, {
+      nick: nick.text,
+      address: done.peerAddress,
+      key: done.peerKey,
+    });
     return peer;
   }
 

@@ -182,7 +182,9 @@ export class Group {
 
   /** Our own capability (sent in every `J m`), as it travels. */
   get capability(): string {
-    return secretToText(capability(this.#secret, this.gid, this.#host.me.address, this.#host.me.key));
+    return secretToText(
+      capability(this.#secret, this.gid, this.#host.me.address, this.#host.me.key),
+    );
   }
 
   /** The group secret, as it travels in an invitation. */

@@ -235,7 +235,14 @@ export class Groups {
   /** A `J` record: an invitation carries the invitee's capability and the secret. */
   #join(group: Group, mode: JoinRecord["mode"], invitation?: string): JoinRecord {
     const { address, endpoint } = this.#o.me;
-    const base = { kind: "join", mode, gid: group.gid, name: group.name, address, endpoint } as const;
+    const base = {
+      kind: "join",
+      mode,
+      gid: group.gid,
+      name: group.name,
+      address,
+      endpoint,
+    } as const;
     return mode === "invite"
       ? { ...base, capability: invitation, secret: group.secretText }
       : { ...base, capability: group.capability };

@@ -36,7 +36,7 @@ import { ChannelError, judge, nickOnWire, type Security, type Vouch } from "../c
 import { GroupProtocolError, HandshakeError, OverloadError, PeerTimeoutError } from "../errors.ts";
 import { groupLinkText, why } from "../terminal/texts.ts";
 import { formatRecord, type GroupRecord, type JoinRecord } from "./wire.ts";
-import { groupPrologue, RecordOpener, SECURE_GROUP_FRAME_TYPES, sealRecords } from "./sealed.ts";
+import { groupPrologue, RecordOpener, sealRecords, SECURE_GROUP_FRAME_TYPES } from "./sealed.ts";
 import { formatSeconds, type PmiLink } from "../chat/pmi_link.ts";
 import { INVITATION_ANSWER_MS } from "./invitations.ts";
 

@@ -431,8 +431,7 @@ export const groupLinkText = {
     "the peer did not start the encrypted handshake (group links are always encrypted)",
   otherKey: (proved: string, expected: string): string =>
     `the key that answered claims to be ${proved}, not ${expected}`,
-  noKeys: (): string =>
-    "group links need the identity key (this agent runs with --no-encryption)",
+  noKeys: (): string => "group links need the identity key (this agent runs with --no-encryption)",
   noInvitation: (): string => "no valid invitation to this group",
   notForMe: (): string => "the invitation's capability is not for this agent",
   security: (label: string, someone: string, security: Security): string =>

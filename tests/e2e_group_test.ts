@@ -1,0 +1,207 @@
+/**
+ * Encrypted groups, with real node and agent processes on loopback
+ * (addresses 127.0.31.x): every group link is an encrypted channel, joining
+ * needs a capability from an invitation, a changed key on a group link is
+ * refused as in a conversation, and an original agent in a group is marked in
+ * clear for every member. Ana's node traffic goes through a relay
+ * (`support/e2e_path.ts`) that sends her calls and group links to Bo through
+ * a tap, or to an impostor; the test plays members of its own
+ * (`support/group_peer.ts`) to send what a real agent never would.
+ */
+
+import assert from "#assert";
+import {
+  advertisedEndpoint,
+  groupEndpoint,
+  OriginalAgent,
+  startAgent,
+  startNode,
+} from "./support/agent_peers.ts";
+import { NodeFront, TcpTap } from "./support/e2e_path.ts";
+import { GroupPeer } from "./support/group_peer.ts";
+import { UdpPeer } from "./support/udp_peer.ts";
+import { tempDir } from "./support/process.ts";
+import { capability, newGroupSecret, secretToText } from "../lib/agent/group/capability.ts";
+import type { GroupRecord, JoinRecord } from "../lib/agent/group/wire.ts";
+import { newIdentity } from "../lib/crypto/mod.ts";
+import { listenTcp, type StreamConn } from "../lib/transport/tcp.ts";
+
+const IP = { front: "127.0.31.1", tap: "127.0.31.2", impostor: "127.0.31.3", tess: "127.0.31.4" };
+
+Deno.test("group links between LUMI agents are encrypted, and joining needs an invitation", async (t) => {
+  const dir = await tempDir("e2e-group-");
+  const started = await startNode(dir, "grp.test", ["ana", "bo", "cy", "pere", "tess", "eve"]);
+  await using _node = started.process;
+  await using front = NodeFront.open(started.endpoint, IP.front);
+  await using bo = await startAgent(dir, "bo@grp.test", "Bo", started.endpoint);
+  await using cy = await startAgent(dir, "cy@grp.test", "Cy", started.endpoint);
+  await using ana = await startAgent(dir, "ana@grp.test", "Ana", front.address);
+  const boAt = await advertisedEndpoint(bo);
+  const boGroups = await groupEndpoint(bo);
+  const cyGroups = await groupEndpoint(cy);
+  await using chatTap = TcpTap.open(boAt, { ip: IP.tap });
+  await using groupTap = TcpTap.open(boGroups, { ip: IP.tap });
+
+  /** `member` accepts the invitation to #friends that `ana` sends it. */
+  const invite = async (member: typeof bo, address: string) => {
+    const from = member.lines.length;
+    await ana.send(`/invite ${address}`);
+    await member.waitFor(/^Ana \(ana@grp\.test\) invites you to group #friends: /, { from });
+    await member.send("/accept");
+    await member.waitFor(/^Ana \(ana@grp\.test\) added you to group #friends$/, { from });
+  };
+
+  await t.step("a passive capture of a group link holds none of the typed text", async () => {
+    front.redirect(boAt, chatTap.address, groupTap.address.port);
+    await ana.send("/group friends");
+    await ana.waitFor(/^Group #friends created/);
+    await invite(bo, "bo@grp.test");
+    await ana.waitFor(
+      /^\[#friends\] Link with Bo \(bo@grp\.test\): encrypted \(first contact, key pinned; not verified: \/verify bo@grp\.test\)$/,
+    );
+    await bo.waitFor(/^\[#friends\] Link with Ana \(ana@grp\.test\): encrypted \(first contact/);
+    await invite(cy, "cy@grp.test");
+    // Bo and Cy link with each other (encrypted too).
+    await bo.waitFor(/^\[#friends\] Link with Cy \(cy@grp\.test\): encrypted/);
+    await cy.waitFor(/^\[#friends\] Link with Bo \(bo@grp\.test\): encrypted/);
+
+    const long = "the long one ".repeat(40).trim();
+    await ana.send("meet me at the old mill at noon");
+    for (const m of [bo, cy]) {
+      await m.waitFor(/^\[#friends\] Ana: meet me at the old mill at noon$/);
+    }
+    await bo.send("understood, the mill at noon");
+    await bo.send(long);
+    for (const m of [ana, cy]) {
+      await m.waitFor(/^\[#friends\] Bo: understood, the mill at noon$/);
+      await m.waitFor(new RegExp(`^\\[#friends\\] Bo: ${long}$`));
+    }
+    const capture = groupTap.capturedText();
+    for (const secret of ["old mill", "noon", "long one", "understood", "friends", "grp.test"]) {
+      assert.ok(!capture.includes(secret), `"${secret}" crossed the group link in clear`);
+    }
+    // After the nicknames, only handshake (H) and sealed (E) frames, both ways: no G frame.
+    for (const side of ["caller", "callee"] as const) {
+      const types = new Set(groupTap.frames(side).slice(1).map((f) => String.fromCharCode(f[0]!)));
+      assert.deepEqual([...types].sort(), ["E", "H"], `${side} sent ${[...types]}`);
+    }
+  });
+
+  await t.step("a group link answered with another key is refused, as a conversation", async () => {
+    // An impostor answers Bo's look-up with a key of its own.
+    const listener = listenTcp({ ip: IP.impostor, port: 0 });
+    front.redirect(boAt, { ip: IP.impostor, port: 9 }, listener.local.port);
+    const impostor = (async () => {
+      for await (const conn of listener) {
+        await GroupPeer.answer(conn, { address: "bo@grp.test", nick: "Bo" }).catch(() => {});
+        conn.close();
+        return;
+      }
+    })();
+    await ana.send("/group second");
+    await ana.waitFor(/^Group #second created/);
+    await ana.send("/invite bo@grp.test");
+    await ana.waitFor(
+      /^Cannot invite bo@grp\.test: WARNING: the key of bo@grp\.test has CHANGED \(pinned /,
+    );
+    await impostor;
+    listener.close();
+    await ana.send("/leave #second");
+    await ana.waitFor(/^You left #second$/);
+    await ana.send("/switch #friends");
+    front.redirect(boAt, chatTap.address, groupTap.address.port);
+  });
+
+  await t.step(
+    "a join without an invitation, or with a capability forged or someone else's, is refused",
+    async () => {
+      // Tess is invited for real: the test plays her agent, so it holds her capability.
+      await using tess = UdpPeer.open("tess", IP.tess);
+      const tessGroups = listenTcp({ ip: IP.tess, port: 0 });
+      const accepted = tessGroups[Symbol.asyncIterator]();
+      assert.equal((await tess.request("PRtess@grp.test", started.endpoint)).text, "RR0");
+      await ana.send("/invite tess@grp.test");
+      const lookup = await tess.receive();
+      assert.equal(lookup.text, "PLana@grp.test:tess@grp.test");
+      const features = `v=2:g=${tessGroups.local.port}:e=1`;
+      await tess.send(`RL0${lookup.text.slice(2)}:${IP.tess}:9:${features}`, lookup.from);
+      const conn = (await accepted.next()).value as StreamConn;
+      const tessMe = { address: "tess@grp.test", nick: "Tess", identity: newIdentity() };
+      await using invited = await GroupPeer.answer(conn, tessMe);
+      const invitation = await invited.nextOf("join");
+      if (!invitation?.capability || !invitation.secret || invitation.mode !== "invite") {
+        throw new Error(`not an invitation: ${JSON.stringify(invitation)}`);
+      }
+      const { gid } = invitation;
+      // Tess's group endpoint: a closed port, so the others' links to her fail at once.
+      await invited.send({
+        kind: "welcome",
+        address: tessMe.address,
+        endpoint: { ip: IP.tess, port: 9 },
+      });
+      await ana.waitFor(/^\[#friends\] Tess \(tess@grp\.test\) joined$/);
+      tessGroups.close();
+
+      /** Eve, never invited, asks Cy to link into #friends presenting `presented`. */
+      const eve = { address: "eve@grp.test", nick: "Eve", identity: newIdentity() };
+      const mesh = (who: typeof eve, presented?: string): JoinRecord => ({
+        kind: "join",
+        mode: "mesh",
+        gid,
+        name: "friends",
+        address: who.address,
+        endpoint: { ip: IP.tess, port: 9 },
+        ...(presented !== undefined && { capability: presented }),
+      });
+      const refused: GroupRecord = { kind: "refuse", reason: "no valid invitation to this group" };
+      const attempts: Array<[string, string | undefined]> = [
+        ["no capability at all: knowing the group's id is not enough", undefined],
+        ["Tess's capability, replayed by Eve", invitation.capability],
+        [
+          "a capability Eve made with a secret of her own",
+          secretToText(capability(newGroupSecret(), gid, eve.address, eve.identity.publicKey)),
+        ],
+      ];
+      for (const [what, presented] of attempts) {
+        const from = cy.lines.length;
+        await using link = await GroupPeer.dial(cyGroups, eve);
+        await link.send(mesh(eve, presented));
+        assert.deepEqual(await link.next(), refused, what);
+        assert.equal(await link.next(), null, what);
+        await cy.waitFor(/dropped: refused a group link: no valid invitation to this group$/, {
+          from,
+        });
+      }
+      assert.ok(!cy.lines.some((l) => /Eve/.test(l) && /joined|is in the group/.test(l)));
+
+      // Tess's own capability, from her own key: welcome.
+      await using tessLink = await GroupPeer.dial(cyGroups, tessMe);
+      await tessLink.send(mesh(tessMe, invitation.capability));
+      assert.equal((await tessLink.nextOf("welcome"))?.address, "cy@grp.test");
+      await tessLink.send({ kind: "line", seq: 1, text: "tess is here" });
+      await cy.waitFor(/^\[#friends\] Tess: tess is here$/);
+    },
+  );
+
+  await t.step("an original agent in the group is marked in clear for every member", async () => {
+    await using pere = new OriginalAgent("pere@grp.test");
+    await pere.register(started.endpoint);
+    await ana.send("/invite pere@grp.test");
+    assert.equal(await pere.answerLookup(), "PLana@grp.test:pere@grp.test");
+    await using pmi = await pere.accept();
+    assert.equal((await pmi.readFrame()).text, "Ana");
+    await pmi.send("N04Pere");
+    assert.equal((await pmi.readFrame()).text, "* Ana added you to group #friends");
+    const inClear = (relay: string) =>
+      new RegExp(
+        `^\\[#friends\\] Pere \\(pere@grp\\.test\\) is an original agent: what is said in #friends reaches them in clear \\(relayed by ${relay}\\)$`,
+      );
+    await ana.waitFor(inClear("you"));
+    for (const m of [bo, cy]) await m.waitFor(inClear("Ana"));
+    for (const [m, via] of [[ana, "you"], [bo, "Ana"], [cy, "Ana"]] as const) {
+      const from = m.lines.length;
+      await m.send("/list");
+      await m.waitFor(new RegExp(`Pere \\(pere@grp\\.test\\) via ${via}, in clear`), { from });
+    }
+  });
+});
