@@ -30,10 +30,20 @@ const IP = { front: "127.0.31.1", tap: "127.0.31.2", impostor: "127.0.31.3", tes
 
 Deno.test("group links between LUMI agents are encrypted, and joining needs an invitation", async (t) => {
   const dir = await tempDir("e2e-group-");
-  const started = await startNode(dir, "grp.test", ["ana", "bo", "cy", "pere", "tess", "eve"]);
+  const started = await startNode(dir, "grp.test", [
+    "ana",
+    "bo",
+    "cy",
+    "di",
+    "pere",
+    "tess",
+    "eve",
+  ]);
   await using _node = started.process;
   await using front = NodeFront.open(started.endpoint, IP.front);
-  await using bo = await startAgent(dir, "bo@grp.test", "Bo", started.endpoint);
+  await using bo = await startAgent(dir, "bo@grp.test", "Bo", started.endpoint, [
+    "--require-encryption",
+  ]);
   await using cy = await startAgent(dir, "cy@grp.test", "Cy", started.endpoint);
   await using ana = await startAgent(dir, "ana@grp.test", "Ana", front.address);
   const boAt = await advertisedEndpoint(bo);
@@ -183,25 +193,51 @@ Deno.test("group links between LUMI agents are encrypted, and joining needs an i
     },
   );
 
-  await t.step("an original agent in the group is marked in clear for every member", async () => {
-    await using pere = new OriginalAgent("pere@grp.test");
-    await pere.register(started.endpoint);
-    await ana.send("/invite pere@grp.test");
-    assert.equal(await pere.answerLookup(), "PLana@grp.test:pere@grp.test");
-    await using pmi = await pere.accept();
-    assert.equal((await pmi.readFrame()).text, "Ana");
-    await pmi.send("N04Pere");
-    assert.equal((await pmi.readFrame()).text, "* Ana added you to group #friends");
-    const inClear = (relay: string) =>
-      new RegExp(
-        `^\\[#friends\\] Pere \\(pere@grp\\.test\\) is an original agent: what is said in #friends reaches them in clear \\(relayed by ${relay}\\)$`,
+  await t.step(
+    "an original agent (or one without encryption) in a group is marked in clear for every member",
+    async () => {
+      await using pere = new OriginalAgent("pere@grp.test");
+      await pere.register(started.endpoint);
+      // Bo runs with --require-encryption: he relays nobody in clear.
+      await bo.send("/invite pere@grp.test");
+      assert.equal(await pere.answerLookup(), "PLbo@grp.test:pere@grp.test");
+      await bo.waitFor(
+        /^Cannot invite pere@grp\.test: an original agent would read the group in clear, and --require-encryption is set$/,
       );
-    await ana.waitFor(inClear("you"));
-    for (const m of [bo, cy]) await m.waitFor(inClear("Ana"));
-    for (const [m, via] of [[ana, "you"], [bo, "Ana"], [cy, "Ana"]] as const) {
-      const from = m.lines.length;
-      await m.send("/list");
-      await m.waitFor(new RegExp(`Pere \\(pere@grp\\.test\\) via ${via}, in clear`), { from });
-    }
-  });
+      await ana.send("/invite pere@grp.test");
+      assert.equal(await pere.answerLookup(), "PLana@grp.test:pere@grp.test");
+      await using pmi = await pere.accept();
+      assert.equal((await pmi.readFrame()).text, "Ana");
+      await pmi.send("N04Pere");
+      assert.equal((await pmi.readFrame()).text, "* Ana added you to group #friends");
+      const inClear = (who: string, relay: string) =>
+        new RegExp(
+          `^\\[#friends\\] ${who} is in clear \\(an original agent, or one without encryption\\): what is said in #friends reaches them unencrypted \\(relayed by ${relay}\\)$`,
+        );
+      const pere_ = "Pere \\(pere@grp\\.test\\)";
+      await ana.waitFor(inClear(pere_, "you"));
+      for (const m of [bo, cy]) await m.waitFor(inClear(pere_, "Ana"));
+
+      // An agent of ours without encryption has no group links: it is relayed in clear too.
+      await using di = await startAgent(dir, "di@grp.test", "Di", started.endpoint, [
+        "--no-encryption",
+      ]);
+      const diGroups = await groupEndpoint(di);
+      await ana.send("/invite di@grp.test");
+      await di.waitFor(/\* Ana added you to group #friends$/);
+      for (const m of [bo, cy]) await m.waitFor(inClear("Di \\(di@grp\\.test\\)", "Ana"));
+      const stranger = { address: "eve@grp.test", nick: "Eve" };
+      await assert.rejects(GroupPeer.dial(diGroups, stranger));
+      await di.waitFor(
+        /dropped: group links need the identity key \(this agent runs with --no-encryption\)$/,
+      );
+
+      for (const [m, via] of [[ana, "you"], [bo, "Ana"], [cy, "Ana"]] as const) {
+        const from = m.lines.length;
+        await m.send("/list");
+        await m.waitFor(new RegExp(`Pere \\(pere@grp\\.test\\) via ${via}, in clear`), { from });
+        await m.waitFor(new RegExp(`Di \\(di@grp\\.test\\) via ${via}, in clear`), { from });
+      }
+    },
+  );
 });

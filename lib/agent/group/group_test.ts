@@ -176,8 +176,8 @@ Deno.test("agents relayed by a member come and go with it", async () => {
     "[#friends] Joan (joan@bb.com) joined",
     "[#friends] Link with Joan (joan@bb.com): encrypted (not verified: /verify joan@bb.com)",
     "[#friends] Pere (pere@bb.com) joined (relayed by Joan)",
-    "[#friends] Pere (pere@bb.com) is an original agent: what is said in #friends reaches them " +
-    "in clear (relayed by Joan)",
+    "[#friends] Pere (pere@bb.com) is in clear (an original agent, or one without encryption): " +
+    "what is said in #friends reaches them unencrypted (relayed by Joan)",
     "[#friends] Pere: from pere",
     "[#friends] Joan (joan@bb.com) vanished (Joan closed the connection)",
     "[#friends] Pere (pere@bb.com) vanished (relay gone; relayed by Joan)",

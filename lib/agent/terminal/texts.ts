@@ -437,8 +437,8 @@ export const groupLinkText = {
   security: (label: string, someone: string, security: Security): string =>
     `[${label}] Link with ${someone}: ${describeSecurity(security)}`,
   inClear: (label: string, someone: string, relay: string): string =>
-    `[${label}] ${someone} is an original agent: what is said in ${label} reaches them in clear ` +
-    `(relayed by ${sanitize(relay)})`,
+    `[${label}] ${someone} is in clear (an original agent, or one without encryption): what is ` +
+    `said in ${label} reaches them unencrypted (relayed by ${sanitize(relay)})`,
   inClearTag: (): string => "in clear",
   requireEncryption: (): string =>
     "an original agent would read the group in clear, and --require-encryption is set",
