@@ -404,7 +404,7 @@ export async function answerGroupLink(
     });
     const answer = await noise.receive(await readHandshake(link));
     if (answer.kind !== "send") {
-      throw new HandshakeError(answer.kind === "error" ? answer.reason : "handshake out of order");
+      throw new HandshakeError(answer.kind === "error" ? answer.reason : why.handshakeOutOfOrder());
     }
     link.write(encodePieces(HANDSHAKE_FRAME, answer.send));
     const done = await noise.receive(await readHandshake(link));

@@ -16,6 +16,7 @@ import {
   RECORD_FRAME,
   type SecureChannel,
 } from "../../crypto/mod.ts";
+import { groupLinkText } from "../terminal/texts.ts";
 import { decodeRecord, MAX_RECORD_BYTES, type RecordResult } from "./wire.ts";
 
 /** Frame types of an encrypted group link: handshake pieces, then sealed records. */
@@ -111,12 +112,12 @@ export class RecordOpener {
     for (let at = 1; at < plain.length;) {
       const length = (plain[at]! << 8) | (plain[at + 1] ?? 0);
       if (at + 2 + length > plain.length) {
-        return { kind: "error", message: "a sealed record's entries overrun it", channel: false };
+        return { kind: "error", message: groupLinkText.overrun(), channel: false };
       }
       if (length > MAX_RECORD_BYTES) {
         return {
           kind: "error",
-          message: `group record longer than ${MAX_RECORD_BYTES} bytes`,
+          message: groupLinkText.tooLong(MAX_RECORD_BYTES),
           channel: false,
         };
       }

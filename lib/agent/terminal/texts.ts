@@ -427,6 +427,8 @@ export const relayText = {
 /** Group links: their encryption, invitations, and who reads a group in clear (`../group/`). */
 export const groupLinkText = {
   clearFrame: (): string => "the peer sent a frame in clear inside the encrypted group link",
+  overrun: (): string => "a sealed record's entries overrun it",
+  tooLong: (max: number): string => `group record longer than ${max} bytes`,
   notEncrypted: (): string =>
     "the peer did not start the encrypted handshake (group links are always encrypted)",
   otherKey: (proved: string, expected: string): string =>
