@@ -313,11 +313,16 @@ export async function dialGroupLink(options: DialOptions): Promise<GroupLink> {
       throw new HandshakeError(groupLinkText.otherKey(step.peerAddress, options.to));
     }
     const security = await judge(keyring, options.to, step.peerKey, vouch);
-    link.write(encodePieces(HANDSHAKE_FRAME, step.send!));
-    link.unpace();
-    const records = new SealedRecords(link, step.channel);
     const join = options.join(step.peerKey);
-    records.send(encoder.encode(formatRecord(join)));
+    // The last handshake message and the sealed `J` in one write: a second small write would
+    // wait for the first one's (delayed) acknowledgement.
+    const last = encodePieces(HANDSHAKE_FRAME, step.send!);
+    const request = sealRecords(step.channel, [encoder.encode(formatRecord(join))]);
+    const both = new Uint8Array(last.length + request.length);
+    both.set(last);
+    both.set(request, last.length);
+    link.write(both);
+    const records = new SealedRecords(link, step.channel);
     // An invitation waits for a person to say yes: longer than a handshake.
     let invitationTimer: TimerHandle | undefined;
     if (join.mode === "invite") {
@@ -411,7 +416,6 @@ export async function answerGroupLink(
     if (done.kind === "error") throw new HandshakeError(done.reason);
     if (done.kind !== "established") throw new HandshakeError(why.handshakeOutOfOrder());
     const security = await judge(keyring, done.peerAddress, done.peerKey, vouch);
-    link.unpace();
     const records = new SealedRecords(link, done.channel);
     const request = await records.next();
     if (request === null) throw new HandshakeError(why.peerClosedConnection());
