@@ -190,6 +190,11 @@ Deno.test("group links between LUMI agents are encrypted, and joining needs an i
       assert.equal((await tessLink.nextOf("welcome"))?.address, "cy@grp.test");
       await tessLink.send({ kind: "line", seq: 1, text: "tess is here" });
       await cy.waitFor(/^\[#friends\] Tess: tess is here$/);
+
+      // An invitation into a group Cy is already in is no way in either.
+      await using again = await GroupPeer.dial(cyGroups, eve);
+      await again.send({ ...invitation, address: eve.address });
+      assert.deepEqual(await again.next(), { kind: "refuse", reason: "already in this group" });
     },
   );
 
