@@ -17,6 +17,7 @@ import {
   startAgent,
   startNode,
 } from "./support/agent_peers.ts";
+import { AccountNode, startAgent as startAccountAgent } from "./support/account_node.ts";
 import { NodeFront, TcpTap } from "./support/e2e_path.ts";
 import { GroupPeer } from "./support/group_peer.ts";
 import { UdpPeer } from "./support/udp_peer.ts";
@@ -244,5 +245,52 @@ Deno.test("group links between LUMI agents are encrypted, and joining needs an i
         await m.waitFor(new RegExp(`Di \\(di@grp\\.test\\) via ${via}, in clear`), { from });
       }
     },
+  );
+});
+
+Deno.test("a group link's first contact is checked against the key the node vouches for", async () => {
+  await using node = await AccountNode.start({
+    listen: "127.0.0.1:0",
+    users: ["ana", "bo"],
+    passwords: { ana: "ana-secret", bo: "bo-secret" },
+    domain: "vouch.test",
+    heartbeat: 30,
+  });
+  await using bo = await startAccountAgent(node, "bo@vouch.test", { password: "bo-secret" });
+  await bo.waitFor(/^The node of vouch\.test vouches for your identity key/);
+  const boAt = await advertisedEndpoint(bo);
+  await using front = NodeFront.open(node.at, "127.0.31.11");
+  await using ana = await startAccountAgent(node, "ana@vouch.test", {
+    password: "ana-secret",
+    args: ["--node", `${front.address.ip}:${front.address.port}`],
+  });
+  await ana.waitFor(/^The node of vouch\.test vouches for your identity key/);
+
+  // An impostor with a key of its own answers the invitation meant for Bo: refused.
+  const listener = listenTcp({ ip: "127.0.31.12", port: 0 });
+  front.redirect(boAt, { ip: "127.0.31.12", port: 9 }, listener.local.port);
+  const impostor = (async () => {
+    for await (const conn of listener) {
+      await GroupPeer.answer(conn, { address: "bo@vouch.test", nick: "bo" }).catch(() => {});
+      conn.close();
+      return;
+    }
+  })();
+  await ana.send("/group friends");
+  await ana.waitFor(/^Group #friends created/);
+  await ana.send("/invite bo@vouch.test");
+  await ana.waitFor(
+    /^Cannot invite bo@vouch\.test: WARNING: the key that answered as bo@vouch\.test \(.*\) is not the one its node vouches for/,
+  );
+  await impostor;
+  listener.close();
+
+  // The real Bo: the key the node vouches for, pinned.
+  front.redirect(boAt, boAt);
+  await ana.send("/invite bo@vouch.test");
+  await bo.waitFor(/invites you to group #friends: /);
+  await bo.send("/accept");
+  await ana.waitFor(
+    /^\[#friends\] Link with bo \(bo@vouch\.test\): encrypted \(first contact, key pinned, vouched for by its node; not verified/,
   );
 });
