@@ -17,26 +17,18 @@
  */
 
 import type { Clock, TimerHandle } from "../../clock.ts";
-import {
-  ChannelHandshake,
-  encodePieces,
-  HANDSHAKE_FRAME,
-  MAX_HANDSHAKE_BYTES,
-  PieceJoiner,
-  RECORD_FRAME,
-  type SecureChannel,
-} from "../../crypto/mod.ts";
+import { ChannelHandshake, encodePieces, HANDSHAKE_FRAME } from "../../crypto/mod.ts";
 import type { Endpoint } from "../../plumi/address.ts";
-import type { PmiFrame } from "../../pmi/frame.ts";
 import type { StreamConn } from "../../transport/tcp.ts";
 import { sameAddress } from "../addresses.ts";
 import { asHandshakeError, exchangeNicks } from "../chat/conversation.ts";
 import type { Keyring } from "../chat/keyring.ts";
-import { ChannelError, judge, nickOnWire, type Security, type Vouch } from "../chat/secure.ts";
-import { GroupProtocolError, HandshakeError, OverloadError, PeerTimeoutError } from "../errors.ts";
+import { judge, nickOnWire, type Security, type Vouch } from "../chat/secure.ts";
+import { HandshakeError, PeerTimeoutError } from "../errors.ts";
 import { groupLinkText, why } from "../terminal/texts.ts";
 import { formatRecord, type GroupRecord, type JoinRecord } from "./wire.ts";
-import { groupPrologue, RecordOpener, sealRecords, SECURE_GROUP_FRAME_TYPES } from "./sealed.ts";
+import { groupPrologue, sealRecords, SECURE_GROUP_FRAME_TYPES } from "./sealed.ts";
+import { readHandshake, SealedRecords } from "./link_channel.ts";
 import { formatSeconds, type PmiLink } from "../chat/pmi_link.ts";
 import { INVITATION_ANSWER_MS } from "./invitations.ts";
 
@@ -74,89 +66,6 @@ export interface GroupLinkKeys {
 }
 
 const encoder = new TextEncoder();
-
-/** Most record bytes waiting to be sealed, beside what the link has queued. */
-const MAX_PENDING_BYTES = 1024 * 1024;
-
-/** The sealed side of a link: records out in `E` frames, records in from them. */
-class SealedRecords {
-  readonly #link: PmiLink;
-  readonly #channel: SecureChannel;
-  readonly #opener: RecordOpener;
-  readonly #received: GroupRecord[] = [];
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
-  #sealing = false;
-
-  constructor(link: PmiLink, channel: SecureChannel) {
-    this.#link = link;
-    this.#channel = channel;
-    this.#opener = new RecordOpener(channel);
-  }
-
-  /**
-   * Queue one record's text. Records queued while the socket is busy are
-   * sealed together once it drains; a record alone goes out at once.
-   */
-  send(text: Uint8Array): boolean {
-    if (this.#link.closed) return false;
-    this.#pending.push(text);
-    this.#pendingBytes += text.length;
-    if (this.#pendingBytes + this.#link.queuedBytes > MAX_PENDING_BYTES) {
-      this.#link.fail(new OverloadError(why.notReading(1024)));
-      return false;
-    }
-    if (!this.#link.writing) return this.seal();
-    if (!this.#sealing) {
-      this.#sealing = true;
-      void this.#link.drained().then(() => {
-        this.#sealing = false;
-        this.seal();
-      });
-    }
-    return true;
-  }
-
-  /** Seal what waits and queue it on the link. */
-  seal(): boolean {
-    if (this.#pending.length === 0) return !this.#link.closed;
-    const records = this.#pending;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    return this.#link.write(sealRecords(this.#channel, records));
-  }
-
-  /** The next record; `null` at the end of the stream. Throws (and fails the link) on bad data. */
-  async next(): Promise<LinkEvent | null> {
-    for (;;) {
-      const queued = this.#received.shift();
-      if (queued) return queued;
-      const frame = await this.#link.next();
-      if (frame === null) return null;
-      if (frame.kind !== "extension" || frame.type !== RECORD_FRAME) {
-        throw this.#fail(new ChannelError(groupLinkText.clearFrame()));
-      }
-      const opened = this.#opener.push(frame.info);
-      if (opened.kind === "more") continue;
-      if (opened.kind === "error") {
-        throw this.#fail(
-          opened.channel
-            ? new ChannelError(opened.message)
-            : new GroupProtocolError(opened.message),
-        );
-      }
-      for (const result of opened.records) {
-        if (!result.ok) throw this.#fail(new GroupProtocolError(result.message));
-        this.#received.push(result.record);
-      }
-    }
-  }
-
-  #fail(error: Error): Error {
-    this.#link.fail(error);
-    return error;
-  }
-}
 
 /**
  * An established group link.
@@ -241,21 +150,6 @@ export class GroupLink {
     if (this.#timer !== undefined) this.#timing.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#link.close();
-  }
-}
-
-/** Read one whole handshake message from `H` frames. */
-async function readHandshake(link: PmiLink): Promise<Uint8Array> {
-  const joiner = new PieceJoiner(MAX_HANDSHAKE_BYTES);
-  for (;;) {
-    const frame: PmiFrame | null = await link.next();
-    if (frame === null) throw new HandshakeError(why.closedInHandshake());
-    if (frame.kind !== "extension" || frame.type !== HANDSHAKE_FRAME) {
-      throw new HandshakeError(groupLinkText.notEncrypted());
-    }
-    const step = joiner.push(frame.info);
-    if (step.kind === "error") throw new HandshakeError(step.reason);
-    if (step.kind === "message") return step.message;
   }
 }
 
