@@ -18,7 +18,7 @@ import {
   startNode,
 } from "./support/agent_peers.ts";
 import { AccountNode, startAgent as startAccountAgent } from "./support/account_node.ts";
-import { NodeFront, TcpTap } from "./support/e2e_path.ts";
+import { flipped, isFrame, NodeFront, TcpTap } from "./support/e2e_path.ts";
 import { GroupPeer } from "./support/group_peer.ts";
 import { UdpPeer } from "./support/udp_peer.ts";
 import { tempDir } from "./support/process.ts";
@@ -51,7 +51,16 @@ Deno.test("group links between LUMI agents are encrypted, and joining needs an i
   const boGroups = await groupEndpoint(bo);
   const cyGroups = await groupEndpoint(cy);
   await using chatTap = TcpTap.open(boAt, { ip: IP.tap });
-  await using groupTap = TcpTap.open(boGroups, { ip: IP.tap });
+  /** When set, the tap changes one byte of the next sealed record Bo sends on his link with Ana. */
+  let tamper = false;
+  await using groupTap = TcpTap.open(boGroups, {
+    ip: IP.tap,
+    hook: (side, frame) => {
+      if (!tamper || side !== "callee" || !isFrame(frame, "E")) return [frame];
+      tamper = false;
+      return [flipped(frame)];
+    },
+  });
 
   /** `member` accepts the invitation to #friends that `ana` sends it. */
   const invite = async (member: typeof bo, address: string) => {
@@ -246,6 +255,17 @@ Deno.test("group links between LUMI agents are encrypted, and joining needs an i
       }
     },
   );
+  await t.step("a sealed record changed on the path cuts the link, with the reason", async () => {
+    const from = ana.lines.length;
+    tamper = true;
+    await bo.send("this one is changed on the way");
+    await ana.waitFor(
+      /^\[#friends\] Bo \(bo@grp\.test\) vanished \(the encrypted channel broke: a frame was changed on the way \(it did not authenticate\)\)$/,
+      { from },
+    );
+    await cy.waitFor(/^\[#friends\] Bo: this one is changed on the way$/);
+    assert.ok(!ana.lines.slice(from).some((l) => l.startsWith("[#friends] Bo: this one")));
+  });
 });
 
 Deno.test("a group link's first contact is checked against the key the node vouches for", async () => {

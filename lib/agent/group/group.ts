@@ -29,6 +29,7 @@ import type { Endpoint } from "../../plumi/address.ts";
 import { PmiStreamError } from "../../pmi/decoder.ts";
 import { addressKey } from "../addresses.ts";
 import type { Conversation } from "../chat/conversation.ts";
+import { ChannelError } from "../chat/secure.ts";
 import { noticeLines, Relays } from "./relays.ts";
 import { describeError, GroupProtocolError, OverloadError, PeerTimeoutError } from "../errors.ts";
 import { formatRecord, type GroupRecord, splitGroupText } from "./wire.ts";
@@ -93,6 +94,7 @@ const encoder = new TextEncoder();
 function explainLoss(error: Error | undefined, nick: string): string {
   if (error === undefined) return why.closedByPeer(nick);
   if (error instanceof PmiStreamError) return why.badData(error.message);
+  if (error instanceof ChannelError) return why.channelBroke(error.message);
   if (
     error instanceof PeerTimeoutError || error instanceof OverloadError ||
     error instanceof GroupProtocolError

@@ -4,9 +4,9 @@
  * member sees it (`group.ts`: a full mesh of links, delivery, membership),
  * one link between two members (`link.ts`: the encrypted handshake, then
  * `J`/`W`/`X`, keep-alives), records sealed in the encrypted channel
- * (`sealed.ts`, pure; `link_channel.ts` on a link), who may join (`capability.ts`, pure), the records and
- * their `G` frames (`wire.ts`, pure), and the original agents a member relays
- * in clear (`relays.ts`).
+ * (`sealed.ts`, pure; `link_channel.ts` on a link), who may join
+ * (`capability.ts`, pure), the records and their `G` frames (`wire.ts`,
+ * pure), and the original agents a member relays in clear (`relays.ts`).
  *
  * @module
  */
