@@ -7,7 +7,10 @@
  */
 
 import assert from "#assert";
-import { encodeRecord } from "../lib/agent/group/wire.ts";
+import { formatRecord } from "../lib/agent/group/wire.ts";
+import { capability, newGroupSecret, secretToText } from "../lib/agent/group/capability.ts";
+import { newIdentity } from "../lib/crypto/mod.ts";
+import { GroupPeer } from "./support/group_peer.ts";
 import { encodeFrame } from "../lib/pmi/frame.ts";
 import {
   advertisedEndpoint,
@@ -82,15 +85,16 @@ Deno.test("10 MB that never make a valid frame or record are cut off at once; th
     );
   });
 
-  await t.step("on the group port: G frames of one endless record", async () => {
+  await t.step("on the group port: H frames of one endless handshake message", async () => {
     await using pmi = await RawPmi.connect(groupsAt);
     await pmi.send("N04Evil");
     assert.equal(await pmi.read(8), "N05Laura");
-    const piece = encodeFrame("G", new Uint8Array(99).fill(0x2b)); // "+" then 98 × "+": more follows
+    // Group links are encrypted: the first thing due is a handshake message, at most 1,024 bytes.
+    const piece = encodeFrame("H", new Uint8Array(99).fill(0x2b)); // "+" then 98 × "+": more follows
     const endless = new Uint8Array(Math.floor(TEN_MB / piece.length) * piece.length);
     for (let i = 0; i < endless.length; i += piece.length) endless.set(piece, i);
     assert.ok(await floodIsCut(pmi, endless), "the 10 MB were not refused");
-    await laura.waitFor(/dropped: group record longer than 4096 bytes$/);
+    await laura.waitFor(/dropped: an encrypted-channel message is over 1024 bytes$/);
   });
 
   await t.step("after all that, a proper caller is heard", async () => {
@@ -201,49 +205,47 @@ Deno.test("a peer trickling one byte at a time, or a silent group member, is cut
     await laura.waitFor(/^Group #quiet created/);
     // The group's id is private to Laura: a stranger can only join by invitation, so play
     // an invited member by asking to join a group that Laura does not know: refused…
-    await using stranger = await RawPmi.connect(groupsAt);
-    await stranger.send("N05Ghost");
-    assert.equal(await stranger.read(8), "N05Laura");
-    await stranger.send(encodeRecord({
-      kind: "join",
-      mode: "mesh",
-      gid: "nosuchgroup",
-      name: "quiet",
-      address: "ghost@bb.com",
-      endpoint: { ip: "127.0.0.1", port: 9 },
-    }));
-    const refusal = await stranger.readFrame();
-    assert.deepEqual(refusal, { type: "G", text: ".X not a member of this group" });
-    await stranger.expectEnd();
+    const me = { address: "ghost@bb.com", nick: "Ghost", identity: newIdentity() };
+    const join = { kind: "join", address: me.address, endpoint: { ip: "127.0.0.1", port: 9 } };
+    await using stranger = await GroupPeer.dial(groupsAt, me);
+    await stranger.send({ ...join, kind: "join", mode: "mesh", gid: "nosuchgroup", name: "quiet" });
+    assert.deepEqual(await stranger.next(), {
+      kind: "refuse",
+      reason: "not a member of this group",
+    });
+    assert.equal(await stranger.next(), null);
     await laura.waitFor(/dropped: refused a group link: not a member of this group$/);
 
-    // …and by invitation to a new group, then saying nothing at all.
-    await using ghost = await RawPmi.connect(groupsAt);
-    await ghost.send("N05Ghost");
-    assert.equal(await ghost.read(8), "N05Laura");
-    await ghost.send(encodeRecord({
+    // …and by invitation to a new group (made for Laura's key), then saying nothing at all.
+    await using ghost = await GroupPeer.dial(groupsAt, me);
+    const secret = newGroupSecret();
+    await ghost.send({
+      ...join,
       kind: "join",
       mode: "invite",
       gid: "ghostgroup",
       name: "haunted",
-      address: "ghost@bb.com",
-      endpoint: { ip: "127.0.0.1", port: 9 },
-    }));
+      capability: secretToText(capability(secret, "ghostgroup", "laura@bb.com", ghost.peer!.key)),
+      secret: secretToText(secret),
+    });
     // Nobody is put in a group without saying yes (issue 19): Laura accepts.
     await laura.waitFor(/^Ghost \(ghost@bb\.com\) invites you to group #haunted: /);
     await laura.send("/accept");
-    const welcome = await ghost.readFrame();
-    assert.equal(welcome.type, "G");
-    assert.match(welcome.text, /^\.W 127\.0\.0\.1:\d+ laura@bb\.com$/);
+    const welcome = await ghost.next();
+    assert.equal(welcome?.kind, "welcome");
+    assert.match(formatRecord(welcome!), /^W 127\.0\.0\.1:\d+ laura@bb\.com$/);
     await laura.waitFor(/^Ghost \(ghost@bb\.com\) added you to group #haunted$/);
     await laura.waitFor(
       /^\[#haunted\] Ghost \(ghost@bb\.com\) vanished \(sent nothing for 1\.5 s\)$/,
     );
-    // Laura sent keep-alives (`K`) meanwhile, and nothing that is not a G frame.
+    // Laura sent keep-alives (`K`) meanwhile, all sealed: `next` throws on a frame in clear.
     for (;;) {
-      const frame = await ghost.readFrame().catch(() => null);
-      if (frame === null) break;
-      assert.equal(frame.type, "G");
+      const record = await ghost.next().catch((e) => {
+        if (/in clear/.test(String(e))) throw e;
+        return null;
+      });
+      if (record === null) break;
+      assert.equal(record.kind, "ping");
     }
   });
 

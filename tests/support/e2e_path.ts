@@ -47,7 +47,7 @@ export class NodeFront implements AsyncDisposable {
   readonly #front: DatagramSocket;
   readonly #upstreams = new Map<string, DatagramSocket>();
   readonly #loops: Promise<void>[] = [];
-  readonly #redirects = new Map<string, Endpoint>();
+  readonly #redirects = new Map<string, { to: Endpoint; groupPort?: number }>();
 
   private constructor(node: Endpoint, ip: string) {
     this.#front = bindUdp({ ip, port: 0 });
@@ -74,9 +74,13 @@ export class NodeFront implements AsyncDisposable {
     return this.#front.local;
   }
 
-  /** From now on, an `RL0` that gives `from` as the @sckMI gives `to` instead. */
-  redirect(from: Endpoint, to: Endpoint): void {
-    this.#redirects.set(`${from.ip}:${from.port}`, to);
+  /**
+   * From now on, an `RL0` that gives `from` as the @sckMI gives `to` instead
+   * (and `g=<groupPort>` instead of its group port, when given: a group link
+   * goes to the IP of `to`).
+   */
+  redirect(from: Endpoint, to: Endpoint, groupPort?: number): void {
+    this.#redirects.set(`${from.ip}:${from.port}`, { to, groupPort });
   }
 
   #rewrite(bytes: Uint8Array): Uint8Array {
@@ -84,11 +88,13 @@ export class NodeFront implements AsyncDisposable {
     if (!text.startsWith("RL0")) return bytes;
     // RL0<from>:<to>:<ip>:<port>[:<field>...]; addresses hold no ":".
     const parts = text.split(":");
-    const to = this.#redirects.get(`${parts[2]}:${parts[3]}`);
-    if (parts.length < 4 || to === undefined) return bytes;
-    parts[2] = to.ip;
-    parts[3] = String(to.port);
-    return encoder.encode(parts.join(":"));
+    const redirect = this.#redirects.get(`${parts[2]}:${parts[3]}`);
+    if (parts.length < 4 || redirect === undefined) return bytes;
+    parts[2] = redirect.to.ip;
+    parts[3] = String(redirect.to.port);
+    const group = redirect.groupPort;
+    const fields = parts.map((p, i) => i > 3 && group && p.startsWith("g=") ? `g=${group}` : p);
+    return encoder.encode(fields.join(":"));
   }
 
   #pump(socket: DatagramSocket, each: (bytes: Uint8Array, from: Endpoint) => void): void {

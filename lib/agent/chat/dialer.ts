@@ -14,8 +14,12 @@ import { sameAddress } from "../addresses.ts";
 import { Conversation, type SecureConversationOptions } from "./conversation.ts";
 import { AbortedError, describeError, NodeSilentError } from "../errors.ts";
 import { parseFeatures, type PeerFeatures } from "./features.ts";
-import { dialGroupLink, type GroupLink, type GroupLinkTiming } from "../group/link.ts";
-import type { JoinRecord } from "../group/wire.ts";
+import {
+  dialGroupLink,
+  type GroupLink,
+  type GroupLinkRequest,
+  type GroupLinkTiming,
+} from "../group/link.ts";
 import { problem, relayCallText, report, say } from "../terminal/texts.ts";
 import { type AgentRelay, RelayUnavailableError } from "./relay_call.ts";
 import { ORIGINAL_PACE_MS } from "./pmi_link.ts";
@@ -259,14 +263,14 @@ export class Dialer {
     return conversation;
   }
 
-  /** Open a group link to a group port with the join request `join`. Throws why it failed. */
-  async groupLink(endpoint: Endpoint, join: JoinRecord): Promise<GroupLink> {
+  /** Open an encrypted group link to a group port, as `request` says. Throws why it failed. */
+  async groupLink(endpoint: Endpoint, request: GroupLinkRequest): Promise<GroupLink> {
     const { stop } = this.#o;
     const conn = await unlessAborted(this.#o.connect(endpoint, this.#o.connectTimeoutMs), stop);
     if (conn === null) throw new AbortedError();
     const release = closeOnAbort(conn, stop);
     try {
-      return await dialGroupLink({ conn, nick: this.#o.nick, join, ...this.#o.timing });
+      return await dialGroupLink({ conn, nick: this.#o.nick, ...request, ...this.#o.timing });
     } finally {
       release();
     }

@@ -126,7 +126,11 @@ async function readHandshake(
 /** How to ask the node which key it vouches for an address. */
 export type Vouch = (address: string) => Promise<Uint8Array | undefined>;
 
-async function judge(
+/**
+ * What the key `address` proved means (conversations and group links): pinned
+ * at first contact, known, or refused (changed, or not the one its node vouches for).
+ */
+export async function judge(
   keyring: Keyring,
   address: string,
   key: Uint8Array,

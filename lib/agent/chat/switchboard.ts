@@ -158,6 +158,9 @@ export class Switchboard {
         timing: this.#timing,
         maxGroups: options.maxGroups,
         maxGroupSize: options.maxGroupSize,
+        // Group links are encrypted with the same keys as conversations.
+        ...(options.keyring && { keys: { keyring: options.keyring, vouch: options.vouch } }),
+        requireEncryption: options.requireEncryption,
       });
     }
   }

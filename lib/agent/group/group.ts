@@ -29,11 +29,21 @@ import type { Endpoint } from "../../plumi/address.ts";
 import { PmiStreamError } from "../../pmi/decoder.ts";
 import { addressKey } from "../addresses.ts";
 import type { Conversation } from "../chat/conversation.ts";
+import { ChannelError } from "../chat/secure.ts";
 import { noticeLines, Relays } from "./relays.ts";
 import { describeError, GroupProtocolError, OverloadError, PeerTimeoutError } from "../errors.ts";
-import { encodeRecord, type GroupRecord, splitGroupText } from "./wire.ts";
+import { formatRecord, type GroupRecord, splitGroupText } from "./wire.ts";
+import { capability, checkCapability, secretFromText, secretToText } from "./capability.ts";
 import type { GroupLink, LinkEvent } from "./link.ts";
-import { groupMembers, memberVia, relayText, say, who, why } from "../terminal/texts.ts";
+import {
+  groupLinkText,
+  groupMembers,
+  memberVia,
+  relayText,
+  say,
+  who,
+  why,
+} from "../terminal/texts.ts";
 import type { AgentUi } from "../terminal/ui.ts";
 
 /** A member's identity as this agent knows it. */
@@ -42,6 +52,8 @@ export interface MemberIdentity {
   readonly nick: string;
   /** Where members open group links to it. */
   readonly endpoint: Endpoint;
+  /** Its identity key (what its capabilities are bound to). */
+  readonly key: Uint8Array;
 }
 
 /** What a {@linkcode Group} needs from the agent around it. */
@@ -52,8 +64,8 @@ export interface GroupHost {
   readonly clock: Clock;
   /** Most members, this agent and relayed agents included. */
   readonly maxSize: number;
-  /** Open a mesh link to the member at `endpoint`. */
-  dial(group: Group, endpoint: Endpoint): Promise<GroupLink>;
+  /** Open a mesh link to the member `address` at `endpoint`. */
+  dial(group: Group, address: string, endpoint: Endpoint): Promise<GroupLink>;
 }
 
 /** How a link joined the group, for what is announced. */
@@ -76,10 +88,13 @@ interface Member {
   quit: boolean;
 }
 
+const encoder = new TextEncoder();
+
 /** Why a member's link ended, in words. */
 function explainLoss(error: Error | undefined, nick: string): string {
   if (error === undefined) return why.closedByPeer(nick);
   if (error instanceof PmiStreamError) return why.badData(error.message);
+  if (error instanceof ChannelError) return why.channelBroke(error.message);
   if (
     error instanceof PeerTimeoutError || error instanceof OverloadError ||
     error instanceof GroupProtocolError
@@ -112,14 +127,18 @@ export class Group {
   #seq = 0;
   #left = false;
   #full = false;
+  /** The group secret: who holds it can make capabilities (`capability.ts`). */
+  readonly #secret: Uint8Array;
   /** Lines received twice (over two links) and shown once. */
   duplicates = 0;
 
-  constructor(gid: string, name: string, label: string, host: GroupHost) {
+  /** A group as this member knows it; `secret` is the group secret (from the invitation). */
+  constructor(gid: string, name: string, label: string, host: GroupHost, secret: Uint8Array) {
     this.gid = gid;
     this.name = name;
     this.label = label;
     this.#host = host;
+    this.#secret = secret;
     this.#myKey = addressKey(host.me.address);
     this.#relays = new Relays({
       line: (agent, text) => {
@@ -163,6 +182,32 @@ export class Group {
     return false;
   }
 
+  /** Our own capability (sent in every `J m`), as it travels. */
+  get capability(): string {
+    return secretToText(
+      capability(this.#secret, this.gid, this.#host.me.address, this.#host.me.key),
+    );
+  }
+
+  /** The group secret, as it travels in an invitation. */
+  get secretText(): string {
+    return secretToText(this.#secret);
+  }
+
+  /** The capability that admits `address` with identity key `key` (an invitee), as it travels. */
+  capabilityFor(address: string, key: Uint8Array): string {
+    return secretToText(capability(this.#secret, this.gid, address, key));
+  }
+
+  /**
+   * Whether `presented` admits `address`, whose link proved `key`: it must be
+   * the capability made with this group's secret for that address and key.
+   */
+  admits(address: string, key: Uint8Array, presented: string | undefined): boolean {
+    const bytes = presented === undefined ? undefined : secretFromText(presented);
+    return checkCapability(this.#secret, this.gid, address, key, bytes);
+  }
+
   /** Why `address` cannot join now, or `undefined` if it can. */
   refusal(address: string): string | undefined {
     if (this.#left) return why.memberLeaving();
@@ -176,9 +221,13 @@ export class Group {
     const names: string[] = [];
     for (const m of this.#members.values()) {
       names.push(who(m.nick, m.address));
-      for (const r of m.relayed.values()) names.push(memberVia(who(r.nick, r.address), m.nick));
+      for (const r of m.relayed.values()) {
+        names.push(memberVia(who(r.nick, r.address), m.nick, true));
+      }
     }
-    for (const r of this.#relays.values()) names.push(memberVia(who(r.nick, r.address), "you"));
+    for (const r of this.#relays.values()) {
+      names.push(memberVia(who(r.nick, r.address), "you", true));
+    }
     return groupMembers(this.size, names);
   }
 
@@ -223,6 +272,7 @@ export class Group {
       } else if (how === "mesh") {
         ui.info(say.memberPresent(this.label, someone));
       }
+      ui.info(groupLinkText.security(this.label, someone, link.peer.security));
       this.#broadcast(
         {
           kind: "peer",
@@ -268,6 +318,7 @@ export class Group {
     const agent = this.#relays.add(conversation, address);
     if (!agent) return;
     ui.info(say.memberJoined(this.label, who(agent.nick, address), "you"));
+    ui.info(groupLinkText.inClear(this.label, who(agent.nick, address), "you"));
     conversation.send(relayText.addedYou(me.nick, this.label));
     for (const line of noticeLines(relayText.membersHead(), [me.nick, ...others])) {
       conversation.send(line);
@@ -296,7 +347,7 @@ export class Group {
   }
 
   #broadcast(record: GroupRecord, except?: GroupLink): void {
-    const bytes = encodeRecord(record);
+    const bytes = encoder.encode(formatRecord(record));
     for (const member of this.#members.values()) {
       for (const link of member.links) if (link !== except) link.sendEncoded(bytes);
     }
@@ -361,6 +412,7 @@ export class Group {
           this.#host.ui.info(say.memberJoined(this.label, someone, member.nick));
           this.#relays.tell(relayText.joined(event.nick));
         } else this.#host.ui.info(say.memberPresent(this.label, someone, member.nick));
+        this.#host.ui.info(groupLinkText.inClear(this.label, someone, member.nick));
         return;
       }
       case "unrelayed": {
@@ -420,7 +472,7 @@ export class Group {
     this.#dialing.add(key);
     this.#track((async () => {
       try {
-        const link = await this.#host.dial(this, endpoint);
+        const link = await this.#host.dial(this, address, endpoint);
         if (addressKey(link.peer.address) !== key) {
           link.close();
           throw new Error(why.answeredByOther(link.peer.address));

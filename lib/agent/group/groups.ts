@@ -13,18 +13,26 @@ import type { StreamConn } from "../../transport/tcp.ts";
 import { sameAddress } from "../addresses.ts";
 import type { Dialer } from "../chat/dialer.ts";
 import { describeError } from "../errors.ts";
-import { Group, type MemberIdentity } from "./group.ts";
-import { answerGroupLink, type GroupLink, type GroupLinkTiming } from "./link.ts";
+import { HandshakeError } from "../errors.ts";
+import { Group, type GroupHost, type MemberIdentity } from "./group.ts";
+import { checkCapability, newGroupSecret, secretFromText } from "./capability.ts";
+import {
+  answerGroupLink,
+  type GroupLink,
+  type GroupLinkKeys,
+  type GroupLinkTiming,
+} from "./link.ts";
 import { Invitations } from "./invitations.ts";
 import type { JoinRecord } from "./wire.ts";
-import { say, why } from "../terminal/texts.ts";
+import { groupLinkText, say, why } from "../terminal/texts.ts";
+import type { Endpoint } from "../../plumi/address.ts";
 import type { Roster } from "../chat/roster.ts";
 import type { AgentUi } from "../terminal/ui.ts";
 
 /** Options of {@linkcode Groups}. */
 export interface GroupsOptions {
   /** This agent, with its group endpoint. */
-  readonly me: MemberIdentity;
+  readonly me: { readonly address: string; readonly nick: string; readonly endpoint: Endpoint };
   readonly ui: AgentUi;
   readonly clock: Clock;
   /** Where groups are kept beside conversations. */
@@ -37,6 +45,14 @@ export interface GroupsOptions {
   readonly maxGroups: number;
   /** Most members of a group. */
   readonly maxGroupSize: number;
+  /**
+   * Our identity and pins: every group link is encrypted with them. Without
+   * them (`--no-encryption`) group links are refused and everyone invited is
+   * relayed in clear, as an original agent. Default: none.
+   */
+  readonly keys?: GroupLinkKeys;
+  /** Refuse to relay an original agent into a group (`--require-encryption`). Default: false. */
+  readonly requireEncryption?: boolean;
 }
 
 /** A random group identifier: 8 letters and digits. */
@@ -64,7 +80,7 @@ export class Groups {
       ui.warn(say.tooManyGroups(this.#o.maxGroups));
       return;
     }
-    const group = this.#create(newGroupId(), name);
+    const group = this.#create(newGroupId(), name, newGroupSecret());
     ui.info(say.groupCreated(group.label));
     roster.add(group, true);
   }
@@ -91,8 +107,14 @@ export class Groups {
     ui.info(say.inviting(address, group.label));
     const found = await dialer.lookUp(address, signal);
     if (!found || signal.aborted) return;
-    const { groupPort } = found.features;
-    if (groupPort === undefined) {
+    const { groupPort, encrypted } = found.features;
+    const keys = this.#o.keys;
+    if (groupPort === undefined || !encrypted || keys === undefined) {
+      // An original agent (or one without keys): relayed by us, in clear, and every member told.
+      if (this.#o.requireEncryption) {
+        ui.warn(say.inviteFailed(address, groupLinkText.requireEncryption()));
+        return;
+      }
       const conversation = await dialer.conversation(
         address,
         found.endpoint,
@@ -104,10 +126,12 @@ export class Groups {
     }
     let link: GroupLink;
     try {
-      link = await dialer.groupLink(
-        { ip: found.endpoint.ip, port: groupPort },
-        this.#join(group, "invite"),
-      );
+      link = await dialer.groupLink({ ip: found.endpoint.ip, port: groupPort }, {
+        to: address,
+        // The invitation: the group secret, and the capability bound to the key that answered.
+        join: (key) => this.#join(group, "invite", group.capabilityFor(address, key)),
+        keys,
+      });
     } catch (error) {
       if (!signal.aborted) ui.warn(say.inviteFailed(address, describeError(error)));
       return;
@@ -129,11 +153,17 @@ export class Groups {
    */
   async answer(conn: StreamConn, linked: (address: string) => void): Promise<void> {
     const { ui, roster } = this.#o;
+    const keys = this.#o.keys;
+    if (keys === undefined) {
+      conn.close();
+      throw new HandshakeError(groupLinkText.noKeys());
+    }
     const { link, join } = await answerGroupLink({
       conn,
       nick: this.#o.me.nick,
       me: { address: this.#o.me.address, endpoint: this.#o.me.endpoint },
-      decide: (join, nick) => this.#decide(join, nick),
+      keys,
+      decide: (join, nick, key) => this.#decide(join, nick, key),
       ...this.#o.timing,
     });
     if (this.#closed) {
@@ -146,7 +176,7 @@ export class Groups {
       group.attach(link, "mesh");
       return;
     }
-    const joined = this.#create(join.gid, join.name);
+    const joined = this.#create(join.gid, join.name, secretFromText(join.secret!)!);
     ui.info(say.addedYou(joined.label, link.peer.nick, join.address));
     roster.add(joined, false);
     joined.attach(link, "invited-me");
@@ -167,12 +197,28 @@ export class Groups {
     await Promise.all(this.#o.roster.groups.map((group) => this.leave(group)));
   }
 
-  #decide(join: JoinRecord, nick: string): string | undefined | Promise<string | undefined> {
+  #decide(
+    join: JoinRecord,
+    nick: string,
+    key: Uint8Array,
+  ): string | undefined | Promise<string | undefined> {
     if (this.#closed) return why.leaving();
     if (sameAddress(join.address, this.#o.me.address)) return why.itIsMe();
     const group = this.#o.roster.groups.find((g) => g.gid === join.gid);
-    if (group) return group.refusal(join.address);
-    if (join.mode !== "invite") return why.notMember();
+    if (join.mode === "mesh") {
+      // Knowing the group's id is not enough: the caller's capability must be its own.
+      if (!group) return why.notMember();
+      if (!group.admits(join.address, key, join.capability)) return groupLinkText.noInvitation();
+      return group.refusal(join.address);
+    }
+    if (group) return why.alreadyInGroup();
+    const secret = join.secret === undefined ? undefined : secretFromText(join.secret);
+    const me = this.#o.keys!.keyring;
+    const presented = join.capability === undefined ? undefined : secretFromText(join.capability);
+    if (
+      !secret ||
+      !checkCapability(secret, join.gid, me.address, me.identity.publicKey, presented)
+    ) return groupLinkText.notForMe();
     if (this.#o.roster.groups.length + this.invitations.size >= this.#o.maxGroups) {
       return why.groupsFull(this.#o.maxGroups);
     }
@@ -186,19 +232,56 @@ export class Groups {
       });
   }
 
-  #join(group: Group, mode: JoinRecord["mode"]): JoinRecord {
+  /** A `J` record: an invitation carries the invitee's capability and the secret. */
+  #join(group: Group, mode: JoinRecord["mode"], invitation?: string): JoinRecord {
     const { address, endpoint } = this.#o.me;
-    return { kind: "join", mode, gid: group.gid, name: group.name, address, endpoint };
+    const base = {
+      kind: "join",
+      mode,
+      gid: group.gid,
+      name: group.name,
+      address,
+      endpoint,
+    } as const;
+    return mode === "invite"
+      ? { ...base, capability: invitation, secret: group.secretText }
+      : { ...base, capability: group.capability };
   }
 
-  #create(gid: string, name: string): Group {
-    const { roster } = this.#o;
-    return new Group(gid, name, roster.uniqueLabel(`#${name}`), {
-      me: this.#o.me,
+  #host(): GroupHost {
+    const me = this.#o.me;
+    const key = this.#o.keys?.keyring.identity.publicKey ?? new Uint8Array(32);
+    // The nickname may change (`/nick`): read it at each use.
+    const identity: MemberIdentity = {
+      get address() {
+        return me.address;
+      },
+      get nick() {
+        return me.nick;
+      },
+      get endpoint() {
+        return me.endpoint;
+      },
+      key,
+    };
+    return {
+      me: identity,
       ui: this.#o.ui,
       clock: this.#o.clock,
       maxSize: this.#o.maxGroupSize,
-      dial: (group, endpoint) => this.#o.dialer.groupLink(endpoint, this.#join(group, "mesh")),
-    });
+      dial: (group, address, endpoint) => {
+        const keys = this.#o.keys;
+        if (keys === undefined) return Promise.reject(new HandshakeError(groupLinkText.noKeys()));
+        return this.#o.dialer.groupLink(endpoint, {
+          to: address,
+          join: () => this.#join(group, "mesh"),
+          keys,
+        });
+      },
+    };
+  }
+
+  #create(gid: string, name: string, secret: Uint8Array): Group {
+    return new Group(gid, name, this.#o.roster.uniqueLabel(`#${name}`), this.#host(), secret);
   }
 }

@@ -2,9 +2,11 @@
  * Group chats, a negotiated PMI extension: the agent's groups (`groups.ts`:
  * start, invite, answer links on the group port, leave), one group as one
  * member sees it (`group.ts`: a full mesh of links, delivery, membership),
- * one link between two members (`link.ts`: the `J`/`W`/`X` handshake,
- * keep-alives), the records and their `G` frames (`wire.ts`, pure), and the
- * original agents a member relays (`relays.ts`).
+ * one link between two members (`link.ts`: the encrypted handshake, then
+ * `J`/`W`/`X`, keep-alives), records sealed in the encrypted channel
+ * (`sealed.ts`, pure; `link_channel.ts` on a link), who may join
+ * (`capability.ts`, pure), the records and their `G` frames (`wire.ts`,
+ * pure), and the original agents a member relays in clear (`relays.ts`).
  *
  * @module
  */
@@ -15,6 +17,8 @@ export {
   answerGroupLink,
   dialGroupLink,
   GroupLink,
+  type GroupLinkKeys,
+  type GroupLinkRequest,
   type GroupLinkTiming,
   type LinkEvent,
   type LinkPeer,
@@ -31,3 +35,11 @@ export {
   MAX_RECORD_BYTES,
   RecordAssembler,
 } from "./wire.ts";
+export {
+  capability,
+  checkCapability,
+  newGroupSecret,
+  secretFromText,
+  secretToText,
+} from "./capability.ts";
+export { groupPrologue, RecordOpener, sealRecords, SECURE_GROUP_FRAME_TYPES } from "./sealed.ts";

@@ -10,7 +10,7 @@
  *
  * | record                                  | meaning                                                       |
  * | --------------------------------------- | ------------------------------------------------------------- |
- * | `J <i\|m> <gid> <ip:port> <addr> <name>` | caller: join request, `i` invitation or `m` mesh link        |
+ * | `J <i\|m> <gid> <ip:port> <addr> <name> <cap> [<secret>]` | caller: join request, `i` invitation (the invitee's capability and the group secret) or `m` mesh link (the caller's capability) |
  * | `W <ip:port> <addr>`                    | callee: welcome, the link is up                               |
  * | `X <reason>`                            | callee: refused; the link closes                              |
  * | `P <o\|n> <ip:port> <addr> <nick>`       | a member with its group endpoint (`o` already there, `n` new) |
@@ -26,6 +26,7 @@
 
 import { type Endpoint, formatEndpoint, parseAddress, parseEndpoint } from "../../plumi/address.ts";
 import { encodeFrame, splitUtf8 } from "../../pmi/frame.ts";
+import { isSecretText } from "./capability.ts";
 
 /** The PMI frame type that carries group records. */
 export const GROUP_FRAME_TYPE = "G";
@@ -55,6 +56,13 @@ export interface JoinRecord {
   /** The caller's @MI address and group endpoint. */
   readonly address: string;
   readonly endpoint: Endpoint;
+  /**
+   * `invite`: the invitee's capability; `mesh`: the caller's own (`capability.ts`), as the 43
+   * characters of URL-safe base64. Absent: no invitation (an older agent), refused.
+   */
+  readonly capability?: string;
+  /** `invite` only: the group secret (43 characters of URL-safe base64). */
+  readonly secret?: string;
 }
 
 /** Any group record. */
@@ -94,7 +102,9 @@ export function formatRecord(record: GroupRecord): string {
     case "join":
       return `J ${record.mode === "invite" ? "i" : "m"} ${record.gid} ${
         formatEndpoint(record.endpoint)
-      } ${record.address} ${record.name}`;
+      } ${record.address} ${record.name}${record.capability ? ` ${record.capability}` : ""}${
+        record.secret ? ` ${record.secret}` : ""
+      }`;
     case "welcome":
       return `W ${formatEndpoint(record.endpoint)} ${record.address}`;
     case "refuse":
@@ -204,16 +214,27 @@ export function decodeRecord(text: string): RecordResult {
       if (!f || (f[1] !== "i" && f[1] !== "m") || !GROUP_ID.test(f[2]!) || !endpoint || !address) {
         return bad(`bad join record "${text.slice(0, 60)}"`);
       }
-      if (!GROUP_NAME.test(f[5]!)) return bad(`bad group name "${f[5]!.slice(0, 40)}"`);
+      const [name, capability, secret, ...more] = f[5]!.split(" ");
+      if (!GROUP_NAME.test(name!)) return bad(`bad group name "${f[5]!.slice(0, 40)}"`);
+      const mode = f[1] === "i" ? "invite" : "mesh";
+      const tokens = [capability, secret].filter((t) => t !== undefined);
+      if (
+        more.length > 0 || !tokens.every(isSecretText) ||
+        (mode === "mesh" && secret !== undefined)
+      ) {
+        return bad(`bad capability in join record "${text.slice(0, 60)}"`);
+      }
       return {
         ok: true,
         record: {
           kind: "join",
-          mode: f[1] === "i" ? "invite" : "mesh",
+          mode,
           gid: f[2]!,
-          name: f[5]!,
+          name: name!,
           address,
           endpoint,
+          ...(capability !== undefined && { capability }),
+          ...(secret !== undefined && { secret }),
         },
       };
     }

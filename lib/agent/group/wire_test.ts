@@ -35,6 +35,9 @@ function roundTrip(bytes: Uint8Array): GroupRecord[] {
   return records;
 }
 
+const CAP = "Q2FwYWJpbGl0eS1vZi1iby1pbi1rM3g5cTJtYS14eHg";
+const SECRET = "U2VjcmV0LW9mLWdyb3VwLWszeDlxMm1hLXh4eHh4eHg";
+
 const EXAMPLES: GroupRecord[] = [
   {
     kind: "join",
@@ -44,7 +47,26 @@ const EXAMPLES: GroupRecord[] = [
     address: "ana@aa.test",
     endpoint,
   },
+  {
+    kind: "join",
+    mode: "invite",
+    gid: "k3x9q2ma",
+    name: "friends",
+    address: "ana@aa.test",
+    endpoint,
+    capability: CAP,
+    secret: SECRET,
+  },
   { kind: "join", mode: "mesh", gid: "k3x9q2ma", name: "friends", address: "bo@aa.test", endpoint },
+  {
+    kind: "join",
+    mode: "mesh",
+    gid: "k3x9q2ma",
+    name: "friends",
+    address: "bo@aa.test",
+    endpoint,
+    capability: CAP,
+  },
   { kind: "welcome", address: "cy@bb.test", endpoint },
   { kind: "refuse", reason: "the group is full (16 members)" },
   { kind: "peer", fresh: true, address: "di@bb.test", endpoint, nick: "Di Díaz" },
@@ -77,6 +99,14 @@ Deno.test("records are readable on the wire: a one-frame line, and the frame fla
   assert.equal(
     formatRecord(EXAMPLES[0]!),
     "J i k3x9q2ma 10.0.0.2:4001 ana@aa.test friends",
+  );
+  assert.equal(
+    formatRecord(EXAMPLES[1]!),
+    `J i k3x9q2ma 10.0.0.2:4001 ana@aa.test friends ${CAP} ${SECRET}`,
+  );
+  assert.equal(
+    formatRecord(EXAMPLES[3]!),
+    `J m k3x9q2ma 10.0.0.2:4001 bo@aa.test friends ${CAP}`,
   );
 });
 
@@ -114,6 +144,9 @@ Deno.test("bad records are errors; unknown verbs are ignored for later versions"
       "J i k3x9q2ma 10.0.0.2 ana@aa.test friends",
       "J i k3x9q2ma 10.0.0.2:4001 ana friends",
       "J i k3x9q2ma 10.0.0.2:4001 ana@aa.test two words",
+      "J i k3x9q2ma 10.0.0.2:4001 ana@aa.test friends short-capability",
+      `J m k3x9q2ma 10.0.0.2:4001 ana@aa.test friends ${CAP} ${SECRET}`,
+      `J i k3x9q2ma 10.0.0.2:4001 ana@aa.test friends ${CAP} ${SECRET} ${CAP}`,
       "M 0 zero is not a number of a line",
       "M x hello",
       "M 5",

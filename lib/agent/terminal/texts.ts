@@ -424,6 +424,28 @@ export const relayText = {
     `* ${nick} left ${label}: the group ends here`,
 } as const;
 
+/** Group links: their encryption, invitations, and who reads a group in clear (`../group/`). */
+export const groupLinkText = {
+  clearFrame: (): string => "the peer sent a frame in clear inside the encrypted group link",
+  overrun: (): string => "a sealed record's entries overrun it",
+  tooLong: (max: number): string => `group record longer than ${max} bytes`,
+  notEncrypted: (): string =>
+    "the peer did not start the encrypted handshake (group links are always encrypted)",
+  otherKey: (proved: string, expected: string): string =>
+    `the key that answered claims to be ${proved}, not ${expected}`,
+  noKeys: (): string => "group links need the identity key (this agent runs with --no-encryption)",
+  noInvitation: (): string => "no valid invitation to this group",
+  notForMe: (): string => "the invitation's capability is not for this agent",
+  security: (label: string, someone: string, security: Security): string =>
+    `[${label}] Link with ${someone}: ${describeSecurity(security)}`,
+  inClear: (label: string, someone: string, relay: string): string =>
+    `[${label}] ${someone} is in clear (an original agent, or one without encryption): what is ` +
+    `said in ${label} reaches them unencrypted (relayed by ${sanitize(relay)})`,
+  inClearTag: (): string => "in clear",
+  requireEncryption: (): string =>
+    "an original agent would read the group in clear, and --require-encryption is set",
+} as const;
+
 /** How `/list` describes a group: its size and members (`names` without us). */
 export function groupMembers(size: number, names: readonly string[]): string {
   return `group, ${size} member${size === 1 ? "" : "s"}` +
@@ -431,8 +453,8 @@ export function groupMembers(size: number, names: readonly string[]): string {
 }
 
 /** A member of a group reached through another one, in `/list` (`via` is `you` for ours). */
-export function memberVia(someone: string, via: string): string {
-  return `${someone} via ${via}`;
+export function memberVia(someone: string, via: string, inClear = false): string {
+  return `${someone} via ${via}${inClear ? `, ${groupLinkText.inClearTag()}` : ""}`;
 }
 
 /** The marker line written where `count` lines of output were dropped. */
