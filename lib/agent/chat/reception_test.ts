@@ -1,5 +1,6 @@
 import assert from "#assert";
 import { ManualClock } from "../../clock.ts";
+import { ORIGINAL_PACE_MS } from "./pmi_link.ts";
 import { MemoryListener, MemorySocket, readText, ScriptedUi, tick } from "../_testing.ts";
 import { PlumiClient } from "../node/client.ts";
 import { Reception } from "./reception.ts";
@@ -89,13 +90,14 @@ Deno.test("a caller that sends its nickname and then nothing never makes the age
 });
 
 Deno.test("a line typed into a quiet conversation makes it count too", async () => {
-  const { ui, listener, switchboard, close, client, lookUp } = setup({ maxChats: 1 });
+  const { ui, listener, switchboard, close, client, lookUp, clock } = setup({ maxChats: 1 });
   await lookUp("laura@bb.com");
   const laura = listener.connect();
   await laura.write(bytes("N05Laura"));
   assert.equal(await readText(laura, 7), "N04Joan");
   await ui.waitFor(/^Incoming call from Laura/);
   switchboard.send("hello");
+  clock.advance(ORIGINAL_PACE_MS); // the line keeps its distance from the nickname
   assert.equal(await readText(laura, 8), "L05hello");
   assert.equal(switchboard.busy, true);
   await close();
