@@ -104,6 +104,14 @@ export class RelaySessions {
     return n;
   }
 
+  /** Sessions whose caller's address is of `domain` (normalised: lower case, no trailing dot). */
+  countFrom(domain: string): number {
+    let n = 0;
+    const suffix = `@${domain}`;
+    for (const s of this.#sessions) if (s.caller.endsWith(suffix)) n++;
+    return n;
+  }
+
   /**
    * A session for `caller` to meet `callee`. A request again while the same
    * pair's session still waits for both (a retransmission whose answer was
