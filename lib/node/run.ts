@@ -452,6 +452,10 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
         storeFailures: accounts.failures,
         failedProofs: extended?.failedProofs ?? 0,
         ...(log && { logLinesDropped: log.stats.dropped }),
+        ...(federation && {
+          vouchAcross: { ...federation.keys.stats },
+          relayAcross: { ...federation.relay.stats },
+        }),
       }),
     }),
     ...(extended && {
