@@ -96,3 +96,19 @@ export function takeFederatedAnswer(federation: Federation, message: ExtensionRe
   else return false;
   return true;
 }
+
+/**
+ * The counters of both services for the console's `stats`, flat:
+ * `vouchQueries`, `vouchAnswers`, … and `relayForwarded`, `relayAnswers`, ….
+ */
+export function federationStats(federation: Federation): Record<string, number> {
+  const flat: Record<string, number> = {};
+  const add = (prefix: string, counters: object) => {
+    for (const [key, value] of Object.entries(counters)) {
+      flat[`${prefix}${key[0]!.toUpperCase()}${key.slice(1)}`] = value as number;
+    }
+  };
+  add("vouch", federation.keys.stats);
+  add("relay", federation.relay.stats);
+  return flat;
+}

@@ -28,7 +28,7 @@ import { openRedisDirectory } from "./redis_directory.ts";
 import { ExtendedService } from "./extended.ts";
 import { openRelay, RelayStartError } from "./relay_start.ts";
 import { RemotePresence } from "./remote_presence.ts";
-import { createFederation } from "./federation.ts";
+import { createFederation, federationStats } from "./federation.ts";
 import { Outbox } from "./outbox.ts";
 import { NodeServer } from "./server.ts";
 import { AccountStore, StoreError } from "./store.ts";
@@ -452,10 +452,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
         storeFailures: accounts.failures,
         failedProofs: extended?.failedProofs ?? 0,
         ...(log && { logLinesDropped: log.stats.dropped }),
-        ...(federation && {
-          vouchAcross: { ...federation.keys.stats },
-          relayAcross: { ...federation.relay.stats },
-        }),
+        ...(federation && federationStats(federation)),
       }),
     }),
     ...(extended && {
