@@ -90,15 +90,15 @@ Deno.test({ name: NAT_NAME, ignore: tools.ignore }, async () => {
 Deno.test("relay across domains on loopback: granted through the callee's node, refusals passed on, strangers not heard", async (t) => {
   const dir = await tempDir("relay-federated-");
   const domains = { "aa.test": "127.0.39.1:3344", "bb.test": "127.0.39.2:3344" };
-  const aa = await startRelayNode(dir, "aa.test", ["alice", "al", "ali"], {
+  const aa = await startRelayNode(dir, "aa.test", ["alice", "al", "ali", "abe"], {
     listen: "127.0.39.1:3344",
     relay: { listen: "127.0.39.1:0" },
     domains,
   });
   await using _aa = aa.process;
-  const bb = await startRelayNode(dir, "bb.test", ["bob", "bea", "orig"], {
+  const bb = await startRelayNode(dir, "bb.test", ["bob", "bea", "bud", "bix", "orig"], {
     listen: "127.0.39.2:3344",
-    relay: { listen: "127.0.39.2:0", "max-per-user": 1 },
+    relay: { listen: "127.0.39.2:0", "max-per-user": 1, "max-per-domain": 2 },
     domains,
   });
   await using _bb = bb.process;
@@ -123,7 +123,7 @@ Deno.test("relay across domains on loopback: granted through the callee's node, 
     );
   });
 
-  await t.step("refusals of the callee's node reach the caller; bounds per user", async () => {
+  await t.step("refusals of the callee's node reach the caller; bounds per user and per calling domain", async () => {
     await using bea = ExtAgent.open("bea@bb.test", bb.endpoint, "127.0.39.4");
     await bea.register();
     await using orig = UdpPeer.open("orig", "127.0.39.5");
@@ -146,11 +146,25 @@ Deno.test("relay across domains on loopback: granted through the callee's node, 
     // Asked again (a lost answer): the same keys, the offer again.
     assert.equal(await ask("bea@bb.test"), granted);
     assert.equal((await bea.receive()).text, offer.text);
-    // max-per-user = 1 at bb.test: bea waits in one session already, a second caller is refused.
+    // max-per-user = 1 at bb.test: bea waits in one session already, a second caller is refused;
+    // and al, a caller of another domain, counts by its address: al is in one session already.
     await using ali = ExtAgent.open("ali@aa.test", aa.endpoint, "127.0.39.7");
     await ali.register();
-    const second = await ali.request(`PYali@aa.test;t=${ali.token};to=bea@bb.test`);
-    assert.equal(second.text, "RY1;e=full");
+    const viaAli = (to: string) =>
+      ali.request(`PYali@aa.test;t=${ali.token};to=${to}`).then((r) => r.text);
+    assert.equal(await viaAli("bea@bb.test"), "RY1;e=full");
+    await using bud = ExtAgent.open("bud@bb.test", bb.endpoint, "127.0.39.8");
+    await bud.register();
+    assert.equal(await ask("bud@bb.test"), "RY1;e=full");
+    assert.match(await viaAli("bud@bb.test"), /^RY0;/);
+    // max-per-domain = 2: two sessions for callers of aa.test wait at bb.test, a third is refused.
+    await using bix = ExtAgent.open("bix@bb.test", bb.endpoint, "127.0.39.9");
+    await bix.register();
+    await using abe = ExtAgent.open("abe@aa.test", aa.endpoint, "127.0.39.10");
+    await abe.register();
+    const third = await abe.request(`PYabe@aa.test;t=${abe.token};to=bix@bb.test`);
+    assert.equal(third.text, "RY1;e=full");
+    await assert.rejects(bix.receive(300), "no offer for a refused request");
     // A domain whose node cannot be found: refused by the caller's node.
     assert.equal(await ask("zed@nowhere.invalid"), "RY1;e=domain");
   });

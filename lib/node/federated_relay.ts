@@ -196,7 +196,8 @@ export class FederatedRelay {
     if (!relay) return refuse("off");
     const registration = this.#o.directory.get(name);
     if (!registration?.session) return refuse("offline");
-    if ((relay.sessionsFrom?.(callerDomain) ?? 0) >= this.#perCallingDomain) return refuse("full");
+    const perDomain = relay.perCallingDomain ?? this.#perCallingDomain;
+    if ((relay.sessionsFrom?.(callerDomain) ?? 0) >= perDomain) return refuse("full");
     const result = relay.request(canonical(caller), canonical(callee));
     if (!result.ok) return refuse("full");
     relay.notify(

@@ -33,6 +33,8 @@ export interface RelayOffers {
   notify(to: Endpoint, message: PlumiMessage): void;
   /** Sessions open now whose caller is of `domain` (the bound per calling domain). Default: 0. */
   sessionsFrom?(domain: string): number;
+  /** Most sessions at once for callers of one other domain (`max-per-domain`). Default: 16. */
+  readonly perCallingDomain?: number;
 }
 
 /** What {@linkcode relayRequest} needs of the node. */

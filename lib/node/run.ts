@@ -348,6 +348,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     request: (caller: string, callee: string) => relay.request(caller, callee),
     notify: outbox.send,
     sessionsFrom: (callerDomain: string) => relay.sessionsFrom(callerDomain),
+    perCallingDomain: relay.limits.perDomain,
   };
   const isLocal = (d: string) => normalizeDomain(d) === domainKey;
   const federation = remote && createFederation({
