@@ -123,51 +123,54 @@ Deno.test("relay across domains on loopback: granted through the callee's node, 
     );
   });
 
-  await t.step("refusals of the callee's node reach the caller; bounds per user and per calling domain", async () => {
-    await using bea = ExtAgent.open("bea@bb.test", bb.endpoint, "127.0.39.4");
-    await bea.register();
-    await using orig = UdpPeer.open("orig", "127.0.39.5");
-    await orig.send("PRorig@bb.test", bb.endpoint);
-    assert.equal((await orig.receive()).text, "RR0");
-    await using al = ExtAgent.open("al@aa.test", aa.endpoint, "127.0.39.3");
-    await al.register();
-    const ask = (to: string, token = al.token) =>
-      al.request(`PYal@aa.test;t=${token};to=${to}`).then((r) => r.text);
-    // Checked by the caller's node first: the session.
-    assert.equal(await ask("bob@bb.test", "forged"), "RY1;e=auth");
-    // An original agent of bb.test is never sent an offer.
-    assert.equal(await ask("orig@bb.test"), "RY1;e=offline");
-    await assert.rejects(orig.receive(300));
-    // Granted: bea gets the offer from its node, with al as the caller.
-    const granted = await ask("bea@bb.test");
-    assert.match(granted, /^RY0;r=127\.0\.39\.2:\d+;k=[A-Za-z0-9_-]{22}$/);
-    const offer = await bea.receive();
-    assert.match(offer.text, /^PYbea@bb\.test;f=al@aa\.test;r=127\.0\.39\.2:\d+;k=/);
-    // Asked again (a lost answer): the same keys, the offer again.
-    assert.equal(await ask("bea@bb.test"), granted);
-    assert.equal((await bea.receive()).text, offer.text);
-    // max-per-user = 1 at bb.test: bea waits in one session already, a second caller is refused;
-    // and al, a caller of another domain, counts by its address: al is in one session already.
-    await using ali = ExtAgent.open("ali@aa.test", aa.endpoint, "127.0.39.7");
-    await ali.register();
-    const viaAli = (to: string) =>
-      ali.request(`PYali@aa.test;t=${ali.token};to=${to}`).then((r) => r.text);
-    assert.equal(await viaAli("bea@bb.test"), "RY1;e=full");
-    await using bud = ExtAgent.open("bud@bb.test", bb.endpoint, "127.0.39.8");
-    await bud.register();
-    assert.equal(await ask("bud@bb.test"), "RY1;e=full");
-    assert.match(await viaAli("bud@bb.test"), /^RY0;/);
-    // max-per-domain = 2: two sessions for callers of aa.test wait at bb.test, a third is refused.
-    await using bix = ExtAgent.open("bix@bb.test", bb.endpoint, "127.0.39.9");
-    await bix.register();
-    await using abe = ExtAgent.open("abe@aa.test", aa.endpoint, "127.0.39.10");
-    await abe.register();
-    const third = await abe.request(`PYabe@aa.test;t=${abe.token};to=bix@bb.test`);
-    assert.equal(third.text, "RY1;e=full");
-    await assert.rejects(bix.receive(300), "no offer for a refused request");
-    // A domain whose node cannot be found: refused by the caller's node.
-    assert.equal(await ask("zed@nowhere.invalid"), "RY1;e=domain");
-  });
+  await t.step(
+    "refusals of the callee's node reach the caller; bounds per user and per calling domain",
+    async () => {
+      await using bea = ExtAgent.open("bea@bb.test", bb.endpoint, "127.0.39.4");
+      await bea.register();
+      await using orig = UdpPeer.open("orig", "127.0.39.5");
+      await orig.send("PRorig@bb.test", bb.endpoint);
+      assert.equal((await orig.receive()).text, "RR0");
+      await using al = ExtAgent.open("al@aa.test", aa.endpoint, "127.0.39.3");
+      await al.register();
+      const ask = (to: string, token = al.token) =>
+        al.request(`PYal@aa.test;t=${token};to=${to}`).then((r) => r.text);
+      // Checked by the caller's node first: the session.
+      assert.equal(await ask("bob@bb.test", "forged"), "RY1;e=auth");
+      // An original agent of bb.test is never sent an offer.
+      assert.equal(await ask("orig@bb.test"), "RY1;e=offline");
+      await assert.rejects(orig.receive(300));
+      // Granted: bea gets the offer from its node, with al as the caller.
+      const granted = await ask("bea@bb.test");
+      assert.match(granted, /^RY0;r=127\.0\.39\.2:\d+;k=[A-Za-z0-9_-]{22}$/);
+      const offer = await bea.receive();
+      assert.match(offer.text, /^PYbea@bb\.test;f=al@aa\.test;r=127\.0\.39\.2:\d+;k=/);
+      // Asked again (a lost answer): the same keys, the offer again.
+      assert.equal(await ask("bea@bb.test"), granted);
+      assert.equal((await bea.receive()).text, offer.text);
+      // max-per-user = 1 at bb.test: bea waits in one session already, a second caller is refused;
+      // and al, a caller of another domain, counts by its address: al is in one session already.
+      await using ali = ExtAgent.open("ali@aa.test", aa.endpoint, "127.0.39.7");
+      await ali.register();
+      const viaAli = (to: string) =>
+        ali.request(`PYali@aa.test;t=${ali.token};to=${to}`).then((r) => r.text);
+      assert.equal(await viaAli("bea@bb.test"), "RY1;e=full");
+      await using bud = ExtAgent.open("bud@bb.test", bb.endpoint, "127.0.39.8");
+      await bud.register();
+      assert.equal(await ask("bud@bb.test"), "RY1;e=full");
+      assert.match(await viaAli("bud@bb.test"), /^RY0;/);
+      // max-per-domain = 2: two sessions for callers of aa.test wait at bb.test, a third is refused.
+      await using bix = ExtAgent.open("bix@bb.test", bb.endpoint, "127.0.39.9");
+      await bix.register();
+      await using abe = ExtAgent.open("abe@aa.test", aa.endpoint, "127.0.39.10");
+      await abe.register();
+      const third = await abe.request(`PYabe@aa.test;t=${abe.token};to=bix@bb.test`);
+      assert.equal(third.text, "RY1;e=full");
+      await assert.rejects(bix.receive(300), "no offer for a refused request");
+      // A domain whose node cannot be found: refused by the caller's node.
+      assert.equal(await ask("zed@nowhere.invalid"), "RY1;e=domain");
+    },
+  );
 
   await t.step("a stranger cannot speak for aa.test's node, nor answer for bb.test's", async () => {
     await using stranger = UdpPeer.open("stranger", "127.0.39.6");
