@@ -7,6 +7,7 @@
  * | --------------------------------------------- | ----------------------------------------- |
  * | `RP` (another node's presence answer)         | `RemotePresence.onAnswer`                 |
  * | `RR` from a node a capability probe went to   | `RemotePresence.onProbeAnswer`            |
+ * | `RV`, `RJ` (other nodes' answers, verified)   | `Federation` (`federation.ts`)            |
  * | `v=2` `PR`/`PD`, every `P?` extension request | `NodeCore.admit`, then `ExtendedService`  |
  * | everything else (the original protocol)       | `NodeCore.handle`                         |
  *
@@ -24,6 +25,7 @@ import type { ExtendedService } from "./extended.ts";
 import { claimedNode, type Inbound } from "./guards.ts";
 import type { Liveness } from "./liveness.ts";
 import type { RemotePresence } from "./remote_presence.ts";
+import { type Federation, takeFederatedAnswer } from "./federation.ts";
 
 /** What a handler decided: one action, or nothing to do. */
 export type Outcome = Action | undefined;
@@ -38,6 +40,8 @@ export interface DispatcherOptions {
   readonly extended?: ExtendedService;
   /** Other domains' presence answers and capability probes. Default: none. */
   readonly remote?: RemotePresence;
+  /** Vouching and relays across domains: their answers. Default: none. */
+  readonly federation?: Federation;
 }
 
 /** Routes each message to its handler; see the module doc. */
@@ -47,6 +51,7 @@ export class Dispatcher {
   readonly #directory: Directory | undefined;
   readonly #extended: ExtendedService | undefined;
   readonly #remote: RemotePresence | undefined;
+  readonly #federation: Federation | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#core = options.core;
@@ -54,6 +59,7 @@ export class Dispatcher {
     this.#directory = options.directory;
     this.#extended = options.extended;
     this.#remote = options.remote;
+    this.#federation = options.federation;
   }
 
   /**
@@ -89,6 +95,10 @@ export class Dispatcher {
         remote.onAnswer(message);
         return undefined;
       }
+      if (
+        message.kind === "ext-reply" && this.#federation &&
+        takeFederatedAnswer(this.#federation, message)
+      ) return undefined;
       if (message.kind === "register-reply" && remote.expectsProbeAnswer(request.from)) {
         remote.onProbeAnswer(message, request.from);
         return undefined;

@@ -50,7 +50,8 @@ import {
 import { type AccountStore, StoreError } from "./store.ts";
 import { BuddyService, type RemoteBuddies, splitAddress } from "./buddies.ts";
 import { onlinePage } from "./online.ts";
-import { answerIdentity } from "./identity_keys.ts";
+import { answerIdentity, answerVouchQuery } from "./identity_keys.ts";
+import type { Federation } from "./federation.ts";
 import { SignupLimit } from "./signup_limit.ts";
 import { type RelayOffers, relayRequest } from "./relay_offer.ts";
 
@@ -90,6 +91,8 @@ export interface ExtendedOptions {
   readonly now?: () => number;
   /** The relay (`[relay]`), when this node offers one. Default: none (`RY1;e=off`). */
   readonly relay?: RelayOffers;
+  /** Vouching and relays across domains. Default: none (`RI2`, `RY1;e=domain` for other domains). */
+  readonly federation?: Federation;
 }
 
 /** Most sources (address and endpoint) with challenges outstanding; the oldest is forgotten first. */
@@ -166,6 +169,7 @@ export class ExtendedService {
   /** Tokens of sessions taken over by another agent, so that their agent is told and stops. */
   readonly #replaced = new Map<string, Replaced>();
   readonly #relay: RelayOffers | undefined;
+  readonly #federation: Federation | undefined;
   /** Proofs that failed, for the console's `stats`. */
   failedProofs = 0;
   /** Requests answered `e=store` or dropped because the account database failed, for `stats`. */
@@ -184,6 +188,7 @@ export class ExtendedService {
     this.#isLocal = options.isLocal;
     this.#now = options.now ?? Date.now;
     this.#relay = options.relay;
+    this.#federation = options.federation;
     this.#heartbeatMs = s.heartbeatMs ?? 30_000;
     this.#missed = s.missedHeartbeats ?? 3;
     this.#expireOriginalMs = s.expireOriginalMs ?? 0;
@@ -278,6 +283,8 @@ export class ExtendedService {
         directory: this.#directory,
         isLocal: this.#isLocal,
         caller: (address, params) => this.#caller(address, params, from),
+        ...(this.#federation &&
+          { elsewhere: this.#federation.relay.forward.bind(this.#federation.relay) }),
       });
     }
     let answer: PlumiMessage | undefined;
@@ -326,21 +333,31 @@ export class ExtendedService {
       case "I": {
         const owner = this.#caller(message.address, message.params, from);
         if (!owner) return IdentityExt.encodeReply({ kind: "refused", error: "auth" });
-        return answerIdentity(
-          {
-            store: this.#store,
-            isProtected: (name) => this.#protected.has(name),
-            isLocal: this.#isLocal,
-          },
-          owner,
+        const across = this.#federation?.keys.answer(
+          `${owner}@${this.#domain}`,
           message,
+          this.#isLocal,
         );
+        return across ? await across : answerIdentity(this.#identity, owner, message);
       }
+      case "V":
+        return answerVouchQuery(this.#identity, message);
+      case "J":
+        return this.#federation?.relay.answer(message);
       case "Y":
         return undefined; // handled by relayRequest, above
       default: // every letter of EXTENSION_LETTERS has its case
         return message.type satisfies never;
     }
+  }
+
+  /** What the identity keys need (`identity_keys.ts`). */
+  get #identity() {
+    return {
+      store: this.#store,
+      isProtected: (name: string) => this.#protected.has(name),
+      isLocal: this.#isLocal,
+    };
   }
 
   async #register(message: RegisterRequest, from: Endpoint, size: number) {

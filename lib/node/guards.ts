@@ -14,6 +14,7 @@ import type { NodeLocator } from "../locate.ts";
 import type { Endpoint } from "../plumi/address.ts";
 import type { PlumiMessage } from "../plumi/messages.ts";
 import { PresenceExt } from "../plumi/extensions/mod.ts";
+import { federatedClaim } from "./federation.ts";
 
 /** A datagram that arrived, as the guards know it: the request an answer goes back to. */
 export interface Inbound {
@@ -51,10 +52,13 @@ function domainOf(address: string | undefined): string {
 /**
  * The domain whose node alone may send `message`, or `undefined` when any
  * source may: an `RP` (a buddy's presence) only from the buddy's node, a
- * `PP` (a presence query) only from the watcher's node. `""` when the
- * message names no domain: no source passes.
+ * `PP` (a presence query) only from the watcher's node; the messages across
+ * domains of `federation.ts` (`PV`, `RV`, `PJ`, `RJ`) as it says. `""` when
+ * the message names no domain: no source passes.
  */
 export function claimedNode(message: PlumiMessage): string | undefined {
+  const across = federatedClaim(message);
+  if (across !== undefined) return across;
   if (message.kind === "ext-reply" && message.type === "P") {
     const answer = PresenceExt.decodeReply(message);
     return answer.ok ? domainOf(answer.value.buddy) : ""; // unreadable: no node can be the buddy's

@@ -11,7 +11,7 @@
  */
 
 import type { ExtensionReply, ExtensionRequest } from "../plumi/messages.ts";
-import { IdentityExt } from "../plumi/extensions/mod.ts";
+import { IdentityExt, VouchExt } from "../plumi/extensions/mod.ts";
 import { splitAddress } from "./buddies.ts";
 import type { AccountStore } from "./store.ts";
 
@@ -44,10 +44,34 @@ export function answerIdentity(
     if (bound !== asked.key) options.store.setIdentityKey(owner, asked.key);
     return IdentityExt.encodeReply({ kind: "bound" });
   }
-  const [name, domain] = splitAddress(asked.who);
-  if (!options.isLocal(domain)) return IdentityExt.encodeReply({ kind: "none", who: asked.who });
-  const bound = options.isProtected(name) ? options.store.identityKey(name) : undefined;
+  const bound = vouchedKey(options, asked.who);
   return bound === undefined
     ? IdentityExt.encodeReply({ kind: "none", who: asked.who })
     : IdentityExt.encodeReply({ kind: "vouched", who: asked.who, key: bound });
+}
+
+/** The key bound to `address` when it is a password account of this node. */
+function vouchedKey(options: IdentityKeysOptions, address: string): string | undefined {
+  const [name, domain] = splitAddress(address);
+  if (!options.isLocal(domain)) return undefined;
+  return options.isProtected(name) ? options.store.identityKey(name) : undefined;
+}
+
+/**
+ * Answers another domain's node that asks which key this node vouches for
+ * one of its users (`PV`, `federated_keys.ts`; the server checked that it
+ * comes from the node of the asker's domain). `undefined`: a query that does
+ * not decode gets no answer.
+ */
+export function answerVouchQuery(
+  options: IdentityKeysOptions,
+  message: ExtensionRequest,
+): ExtensionReply | undefined {
+  const query = VouchExt.decodeRequest(message);
+  if (!query.ok) return undefined;
+  const { who, nonce } = query.value;
+  const key = vouchedKey(options, who);
+  return VouchExt.encodeReply(
+    key === undefined ? { kind: "none", nonce, who } : { kind: "vouched", nonce, who, key },
+  );
 }

@@ -103,6 +103,16 @@ export class RelayService {
     return this.#sessions.size;
   }
 
+  /** The bounds in force. */
+  get limits(): RelayLimits {
+    return this.#sessions.limits;
+  }
+
+  /** Sessions open now whose caller is of `domain` (normalised). */
+  sessionsFrom(domain: string): number {
+    return this.#sessions.countFrom(domain);
+  }
+
   /**
    * A caller asks to meet a callee: a session with its two keys, or `full`.
    * The pairing deadline starts now.

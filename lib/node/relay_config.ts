@@ -8,6 +8,7 @@
  * advertise = 203.0.113.1    ; the IP agents are told to connect to; default: the listen IP
  * max-sessions = 64          ; sessions at once, waiting or joined
  * max-per-user = 4           ; sessions one user takes part in at once
+ * max-per-domain = 16        ; sessions at once for callers of one other domain
  * max-bytes = 16777216       ; bytes per session, both ways together
  * idle = 120                 ; s without a byte either way before a session is cut
  * pair-timeout = 15          ; s for both agents to arrive after the request
@@ -40,6 +41,7 @@ export const DEFAULT_RELAY_PORT = 3345;
 const NUMBERS: Record<string, [keyof RelayLimits, number, number, number]> = {
   "max-sessions": ["maxSessions", 1, 100_000, 1],
   "max-per-user": ["perUser", 1, 1_000, 1],
+  "max-per-domain": ["perDomain", 1, 100_000, 1],
   "max-bytes": ["maxBytes", 1_024, 2 ** 40, 1],
   idle: ["idleMs", 1, 86_400, 1_000],
   "pair-timeout": ["pairMs", 1, 600, 1_000],

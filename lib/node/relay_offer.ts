@@ -15,6 +15,7 @@ import {
   decodeRelayPacket,
   encodeRelayAnswer,
   encodeRelayOffer,
+  type RelayAnswer,
   type RelayRefusal,
 } from "../plumi/extensions/mod.ts";
 import { canonical, splitAddress } from "./buddies.ts";
@@ -30,6 +31,10 @@ export interface RelayOffers {
   request(caller: string, callee: string): OfferResult;
   /** Send the node's offer to the callee's agent. */
   notify(to: Endpoint, message: PlumiMessage): void;
+  /** Sessions open now whose caller is of `domain` (the bound per calling domain). Default: 0. */
+  sessionsFrom?(domain: string): number;
+  /** Most sessions at once for callers of one other domain (`max-per-domain`). Default: 16. */
+  readonly perCallingDomain?: number;
 }
 
 /** What {@linkcode relayRequest} needs of the node. */
@@ -39,6 +44,11 @@ export interface RelayContext {
   readonly isLocal: (domain: string) => boolean;
   /** The caller's user name if the request carries its session token and comes from its agent. */
   readonly caller: (address: string, params: readonly string[]) => string | undefined;
+  /**
+   * A callee of another domain: the answer its node gives (`federated_relay.ts`).
+   * Default: none (`RY1;e=domain`).
+   */
+  readonly elsewhere?: (caller: string, callee: string) => Promise<RelayAnswer>;
 }
 
 /** Answer one `PY` from `from`: the offer goes out through `notify`; the answer, or a refusal, is returned. */
@@ -46,7 +56,7 @@ export function relayRequest(
   message: ExtensionRequest,
   from: Endpoint,
   context: RelayContext,
-): SendAction {
+): SendAction | Promise<SendAction> {
   const refuse = (reason: RelayRefusal): SendAction => ({
     kind: "send",
     to: from,
@@ -56,13 +66,20 @@ export function relayRequest(
   // An offer is the node's to send: one sent to a node is as malformed as any other.
   if (packet?.kind !== "relay-request") return refuse("invalid");
   if (!context.caller(packet.caller, message.params)) return refuse("auth");
-  const relay = context.relay;
-  if (!relay) return refuse("off");
   const caller = canonical(packet.caller);
   const callee = canonical(packet.callee);
   if (caller === callee) return refuse("invalid");
   const [name, domain] = splitAddress(callee);
-  if (!context.isLocal(domain)) return refuse("domain");
+  if (!context.isLocal(domain)) {
+    if (!context.elsewhere) return refuse("domain");
+    return context.elsewhere(packet.caller, packet.callee).then((answer) => ({
+      kind: "send",
+      to: from,
+      message: encodeRelayAnswer(answer),
+    }));
+  }
+  const relay = context.relay;
+  if (!relay) return refuse("off");
   const registration = context.directory.get(name);
   if (!registration?.session) return refuse("offline");
   const result = relay.request(caller, callee);

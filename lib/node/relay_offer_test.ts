@@ -32,14 +32,15 @@ function setup(withRelay = true) {
     caller: (address, params) =>
       address === "ana@aa.test" && params.includes("t=ta") ? "ana" : undefined,
   };
-  const ask = (to: string, token = "ta") =>
-    text(
-      relayRequest(
-        encodeRelayRequest({ kind: "relay-request", caller: "ana@aa.test", token, callee: to }),
-        ANA,
-        context,
-      ).message,
+  const ask = (to: string, token = "ta") => {
+    const action = relayRequest(
+      encodeRelayRequest({ kind: "relay-request", caller: "ana@aa.test", token, callee: to }),
+      ANA,
+      context,
     );
+    if (action instanceof Promise) throw new Error("a local request is answered at once");
+    return text(action.message);
+  };
   return { ask, sent };
 }
 

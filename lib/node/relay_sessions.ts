@@ -23,6 +23,8 @@ export interface RelayLimits {
   readonly maxSessions: number;
   /** Most sessions one user takes part in, as caller or callee. Default: 4. */
   readonly perUser: number;
+  /** Most sessions at once for callers of one other domain (`federated_relay.ts`). Default: 16. */
+  readonly perDomain: number;
   /** Both parties must have joined within this many ms of the request. Default: 15 000. */
   readonly pairMs: number;
   /** A joined session without a byte either way for this long is cut, ms. Default: 120 000. */
@@ -37,6 +39,7 @@ export interface RelayLimits {
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   maxSessions: 64,
   perUser: 4,
+  perDomain: 16,
   pairMs: 15_000,
   idleMs: 120_000,
   maxBytes: 16 * 2 ** 20,
@@ -101,6 +104,14 @@ export class RelaySessions {
   countOf(user: string): number {
     let n = 0;
     for (const s of this.#sessions) if (s.caller === user || s.callee === user) n++;
+    return n;
+  }
+
+  /** Sessions whose caller's address is of `domain` (normalised: lower case, no trailing dot). */
+  countFrom(domain: string): number {
+    let n = 0;
+    const suffix = `@${domain}`;
+    for (const s of this.#sessions) if (s.caller.endsWith(suffix)) n++;
     return n;
   }
 

@@ -129,13 +129,18 @@ export class RemotePresence implements RemoteBuddies {
   async #ask(watcher: string, buddy: string): Promise<void> {
     const domain = buddy.slice(buddy.indexOf("@") + 1);
     const [node] = await this.#locator.locate(domain);
-    if (!node || !(await this.#isExtended(node, domain))) return;
+    if (!node || !(await this.isExtended(node, domain))) return;
     this.queries++;
     // Padded (by the definition) to at least as long as its longest answer.
     this.#send(node, PresenceExt.encodeRequest({ buddy, watcher }));
   }
 
-  #isExtended(node: Endpoint, domain: string): Promise<boolean> {
+  /**
+   * Does the node at `node` (of `domain`) speak the extensions? Probed once
+   * (`PR.lumi-probe@<domain>;v=2`), then remembered for ten minutes; also
+   * used before vouching and relays across domains (`federation.ts`).
+   */
+  isExtended(node: Endpoint, domain: string): Promise<boolean> {
     const known = this.#capabilities.get(key(node));
     if (known && known.until > this.#now()) {
       if (known.extended !== undefined) return Promise.resolve(known.extended);

@@ -28,6 +28,7 @@ import { openRedisDirectory } from "./redis_directory.ts";
 import { ExtendedService } from "./extended.ts";
 import { openRelay, RelayStartError } from "./relay_start.ts";
 import { RemotePresence } from "./remote_presence.ts";
+import { createFederation, federationStats } from "./federation.ts";
 import { Outbox } from "./outbox.ts";
 import { NodeServer } from "./server.ts";
 import { AccountStore, StoreError } from "./store.ts";
@@ -342,20 +343,32 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   const domainKey = normalizeDomain(domain);
   const remote = accounts &&
     new RemotePresence({ locator, send: outbox.send, refreshMs: heartbeatMs, clock });
+  const relayOffers = relay && {
+    endpoint: relay.endpoint,
+    request: (caller: string, callee: string) => relay.request(caller, callee),
+    notify: outbox.send,
+    sessionsFrom: (callerDomain: string) => relay.sessionsFrom(callerDomain),
+    perCallingDomain: relay.limits.perDomain,
+  };
+  const isLocal = (d: string) => normalizeDomain(d) === domainKey;
+  const federation = remote && createFederation({
+    locator,
+    send: outbox.send,
+    isExtended: (node, d) => remote.isExtended(node, d),
+    clock,
+    directory,
+    isLocal,
+    ...(relayOffers && { relay: relayOffers }),
+  });
   const extended = accounts && new ExtendedService({
     domain,
     directory,
     store: accounts,
     ...(remote && { remote }),
-    isLocal: (d) => normalizeDomain(d) === domainKey,
+    isLocal,
     now: wallNow,
-    ...(relay && {
-      relay: {
-        endpoint: relay.endpoint,
-        request: (caller: string, callee: string) => relay.request(caller, callee),
-        notify: outbox.send,
-      },
-    }),
+    ...(relayOffers && { relay: relayOffers }),
+    ...(federation && { federation }),
     settings: {
       heartbeatMs,
       expireOriginalMs: (limits["expire-original"] ?? 0) * 1000,
@@ -386,6 +399,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     directory,
     ...(extended && { extended }),
     ...(remote && { remote }),
+    ...(federation && { federation }),
     limiter,
     onEvent: (event) => {
       if (event.kind === "banned") {
@@ -439,6 +453,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
         storeFailures: accounts.failures,
         failedProofs: extended?.failedProofs ?? 0,
         ...(log && { logLinesDropped: log.stats.dropped }),
+        ...(federation && federationStats(federation)),
       }),
     }),
     ...(extended && {
@@ -499,6 +514,8 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   });
   options.signal?.removeEventListener("abort", onAbort);
   sweeper?.stop();
+  federation?.keys.close();
+  federation?.relay.close();
   await relay?.close();
   await relaying;
   socket.close();

@@ -21,6 +21,7 @@ import type { Directory } from "./directory.ts";
 import type { ExtendedService } from "./extended.ts";
 import type { RateLimiter, Verdict } from "./rate_limit.ts";
 import type { RemotePresence } from "./remote_presence.ts";
+import type { Federation } from "./federation.ts";
 import type { NodeLocator } from "../locate.ts";
 import type { PacketLog } from "../packet_log.ts";
 import type { DatagramSocket } from "../transport/udp.ts";
@@ -67,6 +68,8 @@ export interface NodeServerOptions {
   readonly extended?: ExtendedService;
   /** Presence of other domains' users, for the extensions. Default: none. */
   readonly remote?: RemotePresence;
+  /** Vouching and relays across domains (their answers). Default: none. */
+  readonly federation?: Federation;
   /** Flood protection per source IP. Default: none. */
   readonly limiter?: RateLimiter;
   /** Monotonic time and timers (answer deadlines, the limiter). Default: the clock of `core`. */
@@ -129,6 +132,7 @@ export class NodeServer {
       ...(options.directory && { directory: options.directory }),
       ...(options.extended && { extended: options.extended }),
       ...(options.remote && { remote: options.remote }),
+      ...(options.federation && { federation: options.federation }),
     });
   }
 

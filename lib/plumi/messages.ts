@@ -91,12 +91,14 @@ export const EXTENSION_LETTERS = {
   P: "presence query between nodes",
   Y: "relay for agents behind NAT",
   I: "identity keys",
+  V: "vouch query between nodes",
+  J: "relay across domains between nodes",
 } as const;
 
 /** An extension packet type letter. */
 export type ExtensionType = keyof typeof EXTENSION_LETTERS;
 
-/** Every extension letter, in the order of {@linkcode EXTENSION_LETTERS} (`"KUBSOPYI"`). */
+/** Every extension letter, in the order of {@linkcode EXTENSION_LETTERS} (`"KUBSOPYIVJ"`). */
 export const EXTENSION_TYPES: readonly ExtensionType[] = Object.keys(
   EXTENSION_LETTERS,
 ) as ExtensionType[];

@@ -27,6 +27,8 @@ export interface AccountNodeSpec {
   readonly heartbeat?: number;
   /** The domain. Default: `bb.com`. */
   readonly domain?: string;
+  /** More top-level settings of the configuration (`dns-server = …`). Default: none. */
+  readonly settings?: readonly string[];
 }
 
 /** A node process with accounts, restartable at the same address. */
@@ -55,6 +57,7 @@ export class AccountNode implements AsyncDisposable {
       `domain = ${domain}`,
       "state = off",
       "log = off",
+      ...(spec.settings ?? []),
       "[limits]",
       `heartbeat = ${spec.heartbeat ?? 1}`,
       "[users]",

@@ -27,6 +27,8 @@ export interface RelayNodeOptions {
   readonly relay?: Readonly<Record<string, string | number>>;
   /** A command prefix that runs the node elsewhere (e.g. `ip netns exec <ns>`). */
   readonly wrap?: readonly string[];
+  /** The static map of other domains' nodes (`[domains]`: domain → `ip:port`). Default: none. */
+  readonly domains?: Readonly<Record<string, string>>;
 }
 
 /** Start a node of `domain` with `users` and its relay on, in `dir`. */
@@ -45,6 +47,9 @@ export async function startRelayNode(
       "[relay]",
       "enabled = yes",
       ...Object.entries(relay).map(([key, value]) => `${key} = ${value}`),
+      ...(options.domains
+        ? ["[domains]", ...Object.entries(options.domains).map(([d, at]) => `${d} = ${at}`)]
+        : []),
       "[users]",
       ...users,
       "",

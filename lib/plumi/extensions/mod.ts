@@ -16,6 +16,10 @@
  * | `PS` / `RS` buddy status     | `BuddyStatusExt`    | `buddy_status.ts` |
  * | `PO` / `RO` who is online    | `OnlineExt`         | `online.ts`       |
  * | `PP` / `RP` presence query   | `PresenceExt`       | `presence.ts`     |
+ * | `PY` / `RY` relay            | `RelayExt`          | `relay.ts`        |
+ * | `PI` / `RI` identity keys    | `IdentityExt`       | `identity.ts`     |
+ * | `PV` / `RV` vouch, nodes     | `VouchExt`          | `vouch.ts`        |
+ * | `PJ` / `RJ` relay, nodes     | `CrossRelayExt`     | `cross_relay.ts`  |
  *
  * Fields (`t=`, `b=`, …) are defined once in `fields.ts` / `session.ts`, the
  * `e=` codes once in `errors.ts` ({@linkcode EXT_ERRORS}), the packet letters
@@ -58,6 +62,8 @@ import { RegisterExt } from "./register.ts";
 import { RelayExt } from "./relay.ts";
 import { IdentityExt } from "./identity.ts";
 import { SignUpExt } from "./signup.ts";
+import { VouchExt } from "./vouch.ts";
+import { CrossRelayExt } from "./cross_relay.ts";
 
 export {
   type Decoded,
@@ -80,6 +86,8 @@ export * from "./online.ts";
 export * from "./presence.ts";
 export * from "./relay.ts";
 export * from "./identity.ts";
+export * from "./vouch.ts";
+export * from "./cross_relay.ts";
 
 /** The definition of each extension packet type, by letter: every letter has one. */
 export const EXTENSIONS: { readonly [L in ExtensionType]: MessageInfo } = {
@@ -91,6 +99,8 @@ export const EXTENSIONS: { readonly [L in ExtensionType]: MessageInfo } = {
   P: PresenceExt,
   Y: RelayExt,
   I: IdentityExt,
+  V: VouchExt,
+  J: CrossRelayExt,
 };
 
 /** Every `v=2` message: the extended registration and deregistration, and each extension type. */
