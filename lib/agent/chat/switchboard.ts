@@ -28,6 +28,8 @@ import { Dialer, type DomainCheck } from "./dialer.ts";
 import type { AgentRelay } from "./relay_call.ts";
 import type { ChatHistory } from "../history/history.ts";
 import { type Chat, isChat, Roster, type Target } from "./roster.ts";
+import { ReceiptBook } from "./receipts.ts";
+import { newMessageId } from "./records.ts";
 
 /** Options of {@linkcode Switchboard}. The limits are those of `AgentOptions`, defaults applied. */
 export interface SwitchboardOptions {
@@ -111,6 +113,8 @@ export class Switchboard {
   #closed = false;
   /** Aborts when the switchboard closes: calls and invitations in progress give up. */
   readonly #stop = new AbortController();
+  /** Lines unacknowledged and ids received, per peer, across conversations. */
+  readonly receipts: ReceiptBook = new ReceiptBook();
 
   /** A switchboard for `options`, with nothing open yet. */
   constructor(options: SwitchboardOptions) {
@@ -222,6 +226,7 @@ export class Switchboard {
           calledAddress: encrypted ? address : undefined,
           require: this.#o.requireEncryption,
           vouch: this.#o.vouch,
+          receipts: this.receipts,
         },
       );
       if (!conversation) return;
@@ -262,10 +267,15 @@ export class Switchboard {
       target.say(text);
       // A group with nobody else in it: the line reached nobody (issue 19).
       if (target.size === 1) this.#o.ui.warn(client.aloneInGroup(target.label));
-    } else if (!target.conversation.send(text)) {
-      this.#o.ui.warn(say.sendFailed(why.conversationOver()));
     } else {
-      this.#o.history?.record(target.address ?? target.conversation.peerNick, "out", text);
+      // Every line has an id; it travels (and is acknowledged) only in an encrypted conversation.
+      const id = newMessageId();
+      if (!target.conversation.send(text, id)) {
+        this.#o.ui.warn(say.sendFailed(why.conversationOver()));
+        return;
+      }
+      const peer = target.address ?? target.conversation.peerNick;
+      this.#o.history?.record(peer, "out", text, id);
       this.#settle(target);
     }
   }
@@ -445,11 +455,18 @@ export class Switchboard {
     if (!quiet || quiet.announced) show();
     let shown = conversation.peerNick;
     chat.ended = conversation.run({
-      onLine: (text) => {
+      onLine: (text, id) => {
         this.#settle(chat);
         show();
         ui.chat(conversation.peerNick, text, this.#roster.prefixFor(chat), address);
-        this.#o.history?.record(address ?? conversation.peerNick, "in", text);
+        this.#o.history?.record(address ?? conversation.peerNick, "in", text, id);
+      },
+      onDelivered: (ids) => {
+        for (const id of ids) this.#o.history?.markDelivered(id);
+        const peer = address ?? conversation.peerNick;
+        ui.delivered?.(peer, ids);
+        // A person sees a small mark; scripts reading the output see what they saw before.
+        if (ui.interactive) ui.info(say.delivered(conversation.peerNick, ids.length));
       },
       onNick: (nick) => {
         ui.info(say.nickChanged(shown, nick));

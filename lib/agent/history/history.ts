@@ -52,6 +52,8 @@ export class ChatHistory {
   readonly #clock: Clock;
   /** Lines waiting for the next write, oldest first. */
   #waiting: HistoryLine[] = [];
+  /** Message ids of lines to mark delivered at the next write. */
+  #delivered: string[] = [];
   #timer: TimerHandle | undefined;
   /** Lines that could not be kept since the start. */
   lost = 0;
@@ -93,16 +95,40 @@ export class ChatHistory {
   }
 
   /**
-   * Keep a line sent to (`out`) or received from (`in`) `peer`: written with
-   * the others of its burst within {@linkcode FLUSH_AFTER_MS}. Never throws.
+   * Keep a line sent to (`out`) or received from (`in`) `peer`, with its
+   * message id if it has one: written with the others of its burst within
+   * {@linkcode FLUSH_AFTER_MS}. Never throws.
    */
-  record(peer: string, direction: Direction, text: string): void {
+  record(peer: string, direction: Direction, text: string, messageId?: string): void {
     if (!this.#store) return;
     if (this.#waiting.length >= MAX_WAITING_LINES) {
       this.#waiting.shift();
       this.#lose(1, historyText.notKept(historyText.tooFast()));
     }
-    this.#waiting.push({ at: this.#now(), peer, direction, state: "sent", text });
+    this.#waiting.push({
+      at: this.#now(),
+      peer,
+      direction,
+      state: "sent",
+      text,
+      ...(messageId !== undefined && { messageId }),
+    });
+    this.#later();
+  }
+
+  /**
+   * The line sent with `messageId` was delivered (its receipt came): its
+   * state becomes `delivered`, written with the burst like the lines. An id
+   * no line has is ignored. Never throws.
+   */
+  markDelivered(messageId: string): void {
+    if (!this.#store) return;
+    if (this.#delivered.length >= MAX_WAITING_LINES) this.#delivered.shift();
+    this.#delivered.push(messageId);
+    this.#later();
+  }
+
+  #later(): void {
     this.#timer ??= this.#clock.setTimeout(() => {
       this.#timer = undefined;
       this.flush();
@@ -114,10 +140,14 @@ export class ChatHistory {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     const lines = this.#waiting;
-    if (!this.#store || lines.length === 0) return;
+    const delivered = this.#delivered;
+    if (!this.#store || lines.length + delivered.length === 0) return;
     this.#waiting = [];
+    this.#delivered = [];
     try {
+      // Lines first: a receipt may come within the burst of its line.
       this.#store.recordAll(lines);
+      this.#store.markDelivered(delivered);
       if (this.#failing > 0) this.#ui.info(historyText.worksAgain(this.#failing));
       this.#failing = 0;
     } catch (error) {
