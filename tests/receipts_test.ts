@@ -1,0 +1,196 @@
+/**
+ * Message ids and receipts between LUMI agents (issue 16, item 1), with real
+ * node and agent processes: a line is marked delivered (in the history, ✓ in
+ * `/history`); a conversation cut in the middle of a burst — its lines
+ * swallowed on the way, or its receipts — delivers every line exactly once,
+ * in order, once the call is back; an original agent sees only its lines.
+ * Ana's node traffic goes through a relay that sends her calls to a
+ * forwarding proxy of the test's choosing (`support/e2e_path.ts`); addresses
+ * 127.0.33.x.
+ */
+
+import assert from "#assert";
+import { DatabaseSync } from "node:sqlite";
+import { advertisedEndpoint, OriginalAgent, startAgent, startNode } from "./support/agent_peers.ts";
+import { type FrameHook, isFrame, NodeFront, TcpTap } from "./support/e2e_path.ts";
+import { type ChildProcess, tempDir } from "./support/process.ts";
+
+const IP = { front: "127.0.33.1", tap: "127.0.33.2" };
+
+/** The lines `nick` showed on `agent` from `from` on, without the `Nick: ` prefix. */
+function shown(agent: ChildProcess, nick: string, from = 0): string[] {
+  const prefix = `${nick}: `;
+  return agent.lines.slice(from).filter((l) => l.startsWith(prefix)).map((l) =>
+    l.slice(prefix.length)
+  );
+}
+
+/** `count` numbered lines, each as a person might type it. */
+function burst(tag: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${tag} ${String(i + 1).padStart(3, "0")}`);
+}
+
+/** Pass the first `keep` encrypted frames `side` sends, swallow every later one (no fault, silence). */
+function swallowAfter(side: "caller" | "callee", keep: number): FrameHook {
+  let seen = 0;
+  return (from, frame) => {
+    if (from !== side || !isFrame(frame, "E")) return [frame];
+    return ++seen <= keep ? [frame] : [];
+  };
+}
+
+Deno.test("receipts: delivered lines are marked; a cut mid-burst loses none and shows none twice", async (t) => {
+  const dir = await tempDir("receipts-");
+  const started = await startNode(dir, "rc.test", ["ana", "bo", "olga"]);
+  await using _node = started.process;
+  await using front = NodeFront.open(started.endpoint, IP.front);
+  const anaDb = `${dir}/ana.db`, boDb = `${dir}/bo.db`;
+  await using bo = await startAgent(dir, "bo@rc.test", "Bo", started.endpoint, [
+    "--history",
+    boDb,
+  ]);
+  const boAt = await advertisedEndpoint(bo);
+  await using ana = await startAgent(dir, "ana@rc.test", "Ana", front.address, [
+    "--history",
+    anaDb,
+  ]);
+
+  /** Ana calls Bo through `to` and waits until both show the conversation. */
+  const call = async (to: { ip: string; port: number }) => {
+    front.redirect(boAt, to);
+    const fromAna = ana.lines.length, fromBo = bo.lines.length;
+    await ana.send("/call bo@rc.test");
+    await ana.waitFor(/^Connected to Bo \(bo@rc\.test\)$/, { from: fromAna });
+    await bo.waitFor(/^Incoming call from Ana \(ana@rc\.test\)$/, { from: fromBo });
+  };
+  /** Cut the proxy: both connections close; both agents see the conversation end. */
+  const cut = async (tap: TcpTap) => {
+    const fromAna = ana.lines.length, fromBo = bo.lines.length;
+    await tap[Symbol.asyncDispose]();
+    await ana.waitFor(/^Conversation with Bo ended/, { from: fromAna });
+    await bo.waitFor(/^Conversation with Ana ended/, { from: fromBo });
+  };
+  /** Every line of stdin so far was taken by Ana's agent (its command loop is in order). */
+  const typed = async () => {
+    const from = ana.lines.length;
+    await ana.send("/list");
+    await ana.waitFor(/^\* bo@rc\.test {2}conversation with Bo/, { from });
+  };
+
+  await t.step("a line is marked delivered, with the same message id on both sides", async () => {
+    await call(boAt);
+    await ana.send("hello bo");
+    await bo.waitFor(/^Ana: hello bo$/);
+    // Bo acknowledges a line before anything he types after it: once his reply is in, so is the receipt.
+    await bo.send("hi ana");
+    await ana.waitFor(/^Bo: hi ana$/);
+    const from = ana.lines.length;
+    await ana.send("/history bo@rc.test 2");
+    await ana.waitFor(/^\S+ \S+ you -> bo@rc\.test: hello bo \u2713$/, { from });
+    await ana.waitFor(/^\S+ \S+ bo@rc\.test -> you: hi ana$/, { from });
+    await ana.send("/exit");
+    await bo.waitFor(/^Conversation with Ana ended/);
+    await bo.send("/history 1"); // writes what waits
+    await bo.waitFor(/you -> ana@rc\.test: hi ana \u2713$/);
+    {
+      using anaRows = new DatabaseSync(anaDb, { readOnly: true });
+      using boRows = new DatabaseSync(boDb, { readOnly: true });
+      const sent = anaRows.prepare(
+        "SELECT state, message_id FROM lines WHERE text = 'hello bo'",
+      ).get() as { state: string; message_id: string };
+      assert.equal(sent.state, "delivered");
+      assert.match(sent.message_id, /^[0-9a-f]{16}$/);
+      const got = boRows.prepare("SELECT message_id FROM lines WHERE text = 'hello bo'").get() as {
+        message_id: string;
+      };
+      assert.equal(got.message_id, sent.message_id);
+    }
+  });
+
+  await t.step(
+    "lines swallowed mid-burst are sent again after the call is back: each once, in order",
+    async () => {
+      const lines = burst("cut", 300);
+      const fromBo = bo.lines.length;
+      // The hello and the first few records pass; then the path swallows all Ana sends.
+      const tap = TcpTap.open(boAt, { ip: IP.tap, hook: swallowAfter("caller", 12) });
+      try {
+        await call(tap.address);
+        await ana.send(lines.join("\n"));
+        await typed();
+        await cut(tap);
+      } finally {
+        await tap[Symbol.asyncDispose]().catch(() => {});
+      }
+      const before = shown(bo, "Ana", fromBo).length;
+      assert.ok(before > 0 && before < lines.length, `${before} lines passed before the cut`);
+      await call(boAt);
+      await bo.waitFor(new RegExp(`^Ana: ${lines.at(-1)}$`), { from: fromBo });
+      assert.deepEqual(shown(bo, "Ana", fromBo), lines);
+      await bo.send("all here");
+      await ana.waitFor(/^Bo: all here$/);
+      const from = ana.lines.length;
+      await ana.send(`/history bo@rc.test ${lines.length + 1}`);
+      await ana.waitFor(/^\S+ \S+ bo@rc\.test -> you: all here$/, { from });
+      const marks = ana.lines.slice(from).filter((l) =>
+        / you -> bo@rc\.test: cut \d+ \u2713$/.test(l)
+      );
+      assert.equal(marks.length, lines.length, "every line of the burst is marked delivered");
+      await ana.send("/exit");
+      await bo.waitFor(/^Conversation with Ana ended/, { from: fromBo });
+    },
+  );
+
+  await t.step(
+    "receipts swallowed: the lines sent again are dropped as duplicates, none shown twice",
+    async () => {
+      const lines = burst("dup", 100);
+      const fromBo = bo.lines.length;
+      // Bo's hello passes, then every record he sends (his receipts) is swallowed.
+      const tap = TcpTap.open(boAt, { ip: IP.tap, hook: swallowAfter("callee", 1) });
+      try {
+        await call(tap.address);
+        await ana.send(lines.join("\n"));
+        await bo.waitFor(new RegExp(`^Ana: ${lines.at(-1)}$`), { from: fromBo });
+        await typed();
+        await cut(tap);
+      } finally {
+        await tap[Symbol.asyncDispose]().catch(() => {});
+      }
+      await call(boAt);
+      // A new line waits behind the ones sent again: once it is shown, they were all handled.
+      await ana.send("after the break");
+      await bo.waitFor(/^Ana: after the break$/, { from: fromBo });
+      assert.deepEqual(shown(bo, "Ana", fromBo), [...lines, "after the break"]);
+      await bo.send("got it");
+      await ana.waitFor(/^Bo: got it$/);
+      const from = ana.lines.length;
+      await ana.send(`/history bo@rc.test ${lines.length + 2}`);
+      await ana.waitFor(/^\S+ \S+ bo@rc\.test -> you: got it$/, { from });
+      const marks = ana.lines.slice(from).filter((l) =>
+        / you -> bo@rc\.test: (dup \d+|after the break) \u2713$/.test(l)
+      );
+      assert.equal(marks.length, lines.length + 1);
+      await ana.send("/exit");
+      await bo.waitFor(/^Conversation with Ana ended/, { from: fromBo });
+    },
+  );
+
+  await t.step("an original agent sees exactly its lines, no extra byte", async () => {
+    await using olga = new OriginalAgent("olga@rc.test");
+    await olga.register(started.endpoint);
+    const from = ana.lines.length;
+    await ana.send("/call olga@rc.test");
+    await olga.answerLookup();
+    await using pmi = await olga.accept();
+    assert.equal(await pmi.read(6), "N03Ana");
+    await pmi.send("N04Olga");
+    await ana.waitFor(/^Connected to Olga \(olga@rc\.test\)$/, { from });
+    await ana.send("hi olga");
+    await ana.send("bye olga");
+    assert.equal(await pmi.read(21), "L07hi olgaL08bye olga");
+    await ana.send("/exit");
+    await pmi.expectEnd();
+    await ana.waitFor(/^Conversation with Olga ended \(you left\)$/, { from });
+  });
+});
