@@ -14,6 +14,10 @@ import { DatabaseSync } from "node:sqlite";
 import { advertisedEndpoint, OriginalAgent, startAgent, startNode } from "./support/agent_peers.ts";
 import { type FrameHook, isFrame, NodeFront, TcpTap } from "./support/e2e_path.ts";
 import { type ChildProcess, tempDir } from "./support/process.ts";
+import { ManualClock } from "../lib/clock.ts";
+import { ChatHistory, HISTORY_APPLICATION_ID } from "../lib/agent/history/mod.ts";
+import { FLUSH_AFTER_MS } from "../lib/agent/history/history.ts";
+import type { AgentUi } from "../lib/agent/terminal/ui.ts";
 
 const IP = { front: "127.0.33.1", tap: "127.0.33.2" };
 
@@ -193,4 +197,56 @@ Deno.test("receipts: delivered lines are marked; a cut mid-burst loses none and 
     await pmi.expectEnd();
     await ana.waitFor(/^Conversation with Olga ended \(you left\)$/, { from });
   });
+});
+
+Deno.test("a history file from before message ids gains the column; markDelivered marks its line, batched", async () => {
+  const dir = await tempDir("receipts-history-");
+  const path = `${dir}/old.db`;
+  {
+    // The schema of before: no message_id.
+    using db = new DatabaseSync(path);
+    db.exec(`PRAGMA application_id = ${HISTORY_APPLICATION_ID}`);
+    db.exec(
+      "CREATE TABLE lines (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, peer TEXT NOT NULL, " +
+        "direction TEXT NOT NULL, state TEXT NOT NULL, text TEXT NOT NULL)",
+    );
+    db.exec(
+      "INSERT INTO lines (at, peer, direction, state, text) VALUES (0, 'bo@bb.com', 'out', 'sent', 'old')",
+    );
+  }
+  const shown: string[] = [];
+  const clock = new ManualClock();
+  const ui = {
+    info: (t: string) => shown.push(t),
+    warn: (t: string) => shown.push(t),
+  } as unknown as AgentUi;
+  const history = ChatHistory.open({ path, ui, clock });
+  try {
+    history.record("bo@bb.com", "out", "new one", "00112233445566ff");
+    history.markDelivered("00112233445566ff");
+    history.markDelivered("ffffffffffffffff"); // no such line: ignored
+    {
+      using db = new DatabaseSync(path, { readOnly: true });
+      const rows = db.prepare("SELECT state, message_id FROM lines ORDER BY id").all();
+      assert.deepEqual(
+        rows.map((r) => ({ ...r })),
+        [{ state: "sent", message_id: null }],
+        "not yet written",
+      );
+    }
+    clock.advance(FLUSH_AFTER_MS);
+    history.show("bo@bb.com", 2);
+    assert.deepEqual(shown.map((l) => l.replace(/^\S+ \S+ /, "")), [
+      "you -> bo@bb.com: old",
+      "you -> bo@bb.com: new one \u2713",
+    ]);
+  } finally {
+    history.close();
+  }
+  using db = new DatabaseSync(path, { readOnly: true });
+  const rows = db.prepare("SELECT state, message_id FROM lines ORDER BY id").all();
+  assert.deepEqual(rows.map((r) => ({ ...r })), [
+    { state: "sent", message_id: null },
+    { state: "delivered", message_id: "00112233445566ff" },
+  ]);
 });
