@@ -250,3 +250,43 @@ Deno.test("a history file from before message ids gains the column; markDelivere
     { state: "delivered", message_id: "00112233445566ff" },
   ]);
 });
+
+Deno.test("lines unacknowledged when the sender stops are sent again by its next run, once", async () => {
+  const dir = await tempDir("receipts-restart-");
+  const started = await startNode(dir, "rs.test", ["ana", "bo"]);
+  await using _node = started.process;
+  await using front = NodeFront.open(started.endpoint, IP.front);
+  await using bo = await startAgent(dir, "bo@rs.test", "Bo", started.endpoint);
+  const boAt = await advertisedEndpoint(bo);
+  const anaArgs = ["--history", `${dir}/ana.db`];
+  const lines = burst("kept", 20);
+  {
+    await using ana = await startAgent(dir, "ana@rs.test", "Ana", front.address, anaArgs);
+    // Only Ana's hello passes: none of her lines reaches Bo.
+    await using tap = TcpTap.open(boAt, { ip: IP.tap, hook: swallowAfter("caller", 1) });
+    front.redirect(boAt, tap.address);
+    await ana.send("/call bo@rs.test");
+    await ana.waitFor(/^Connected to Bo \(bo@rs\.test\)$/);
+    await ana.send(lines.join("\n"));
+    await ana.send("/list");
+    await ana.waitFor(/^\* bo@rs\.test {2}conversation with Bo/);
+    await ana.send("/quit");
+    await ana.exited();
+    await bo.waitFor(/^Conversation with Ana ended/);
+  }
+  assert.deepEqual(shown(bo, "Ana"), []);
+  front.redirect(boAt, boAt);
+  await using ana = await startAgent(dir, "ana@rs.test", "Ana", front.address, anaArgs);
+  await ana.send("/call bo@rs.test");
+  await ana.waitFor(/^Connected to Bo \(bo@rs\.test\)$/);
+  await ana.send("new run");
+  await bo.waitFor(/^Ana: new run$/);
+  assert.deepEqual(shown(bo, "Ana"), [...lines, "new run"]);
+  await bo.send("all in");
+  await ana.waitFor(/^Bo: all in$/);
+  const from = ana.lines.length;
+  await ana.send("/history bo@rs.test 22");
+  await ana.waitFor(/^\S+ \S+ bo@rs\.test -> you: all in$/, { from });
+  const marks = ana.lines.slice(from).filter((l) => / you -> bo@rs\.test: .* \u2713$/.test(l));
+  assert.equal(marks.length, lines.length + 1);
+});

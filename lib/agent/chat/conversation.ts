@@ -362,6 +362,11 @@ export class Conversation {
     return this.#link.write(frames.length === 1 ? frames[0]! : concatBytes(frames));
   }
 
+  /** Whether a line sent now carries its message id (encrypted, with receipts). */
+  get carriesIds(): boolean {
+    return this.#secure?.carriesIds ?? false;
+  }
+
   /** Lines of an earlier conversation waiting for the peer's hello to be sent again. */
   get resending(): number {
     return this.#secure?.resending ?? 0;

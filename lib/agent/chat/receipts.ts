@@ -101,19 +101,48 @@ export class PeerReceipts {
   }
 }
 
-/** The receipts state of every peer, by address (case as `sameAddress` ignores it). */
+/** What an earlier run left with a peer (from the history file). */
+export interface Remembered {
+  /** Lines sent with a message id and no receipt, oldest first. */
+  readonly unacked: readonly { readonly messageId: string; readonly text: string }[];
+  /** Ids of lines received. */
+  readonly seen: readonly string[];
+}
+
+/**
+ * The receipts state of every peer, by address (case as `sameAddress`
+ * ignores it). With `remember`, a peer's state starts from what an earlier
+ * run left (its history), so that lines unacknowledged when the agent
+ * stopped are sent again, and lines received before are still dropped.
+ */
 export class ReceiptBook {
   readonly #peers = new Map<string, PeerReceipts>();
+  readonly #remember: ((address: string) => Remembered) | undefined;
+
+  /** A book, empty, or starting each peer from `remember`. */
+  constructor(remember?: (address: string) => Remembered) {
+    this.#remember = remember;
+  }
 
   /** The state with `address`, made on first use. */
   peer(address: string): PeerReceipts {
     const key = keyOf(address);
     let peer = this.#peers.get(key);
     if (peer) this.#peers.delete(key);
-    else peer = new PeerReceipts(address);
+    else peer = this.#start(address);
     // Most recently used last; the first goes when the book is full.
     this.#peers.set(key, peer);
     if (this.#peers.size > MAX_PEERS) this.#peers.delete(this.#peers.keys().next().value!);
+    return peer;
+  }
+
+  #start(address: string): PeerReceipts {
+    const peer = new PeerReceipts(address);
+    const remembered = this.#remember?.(address);
+    for (const id of remembered?.seen ?? []) peer.arrived(id);
+    for (const { messageId, text } of remembered?.unacked ?? []) {
+      peer.keep({ id: messageId, piece: encoder.encode(text), lineId: messageId });
+    }
     return peer;
   }
 
@@ -123,6 +152,8 @@ export class ReceiptBook {
     return found && sameAddress(found.address, address) ? found : undefined;
   }
 }
+
+const encoder = new TextEncoder();
 
 function keyOf(address: string): string {
   return address.toLowerCase();

@@ -103,6 +103,11 @@ export class SecureLines {
     );
   }
 
+  /** Whether lines sent now carry message ids (receipts on, and the peer not known to lack them). */
+  get carriesIds(): boolean {
+    return this.#receipts !== undefined && this.#peerAcks !== false;
+  }
+
   /** Lines sent in an earlier conversation that wait to be sent again. */
   get resending(): number {
     return this.#holding ? this.#resend.length : 0;
@@ -117,7 +122,7 @@ export class SecureLines {
   send(text: string, messageId?: string): boolean {
     if (this.#link.closed) return false;
     const pieces = splitUtf8(encoder.encode(text), RECORD_TEXT_BYTES);
-    const tracked = this.#receipts !== undefined && this.#peerAcks !== false;
+    const tracked = this.carriesIds;
     pieces.forEach((piece, i) => {
       const last = i === pieces.length - 1;
       if (!tracked) {

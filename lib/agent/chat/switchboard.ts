@@ -28,7 +28,7 @@ import { Dialer, type DomainCheck } from "./dialer.ts";
 import type { AgentRelay } from "./relay_call.ts";
 import type { ChatHistory } from "../history/history.ts";
 import { type Chat, isChat, Roster, type Target } from "./roster.ts";
-import { ReceiptBook } from "./receipts.ts";
+import { MAX_SEEN_IDS, MAX_UNACKED, ReceiptBook } from "./receipts.ts";
 import { newMessageId } from "./records.ts";
 
 /** Options of {@linkcode Switchboard}. The limits are those of `AgentOptions`, defaults applied. */
@@ -113,12 +113,16 @@ export class Switchboard {
   #closed = false;
   /** Aborts when the switchboard closes: calls and invitations in progress give up. */
   readonly #stop = new AbortController();
-  /** Lines unacknowledged and ids received, per peer, across conversations. */
-  readonly receipts: ReceiptBook = new ReceiptBook();
+  /** Lines unacknowledged and ids received, per peer, across conversations (and runs, with a history). */
+  readonly receipts: ReceiptBook;
 
   /** A switchboard for `options`, with nothing open yet. */
   constructor(options: SwitchboardOptions) {
     this.#o = options;
+    const history = options.history;
+    this.receipts = new ReceiptBook(
+      history && ((address) => history.resume(address, MAX_UNACKED, MAX_SEEN_IDS)),
+    );
     this.#roster = new Roster((text) => options.ui.info(text), () => {
       options.ui.setPrompt(this.#roster.prompt(options.nick));
       options.ui.setTargets?.(this.#roster.current?.label, this.#roster.labels);
@@ -268,8 +272,8 @@ export class Switchboard {
       // A group with nobody else in it: the line reached nobody (issue 19).
       if (target.size === 1) this.#o.ui.warn(client.aloneInGroup(target.label));
     } else {
-      // Every line has an id; it travels (and is acknowledged) only in an encrypted conversation.
-      const id = newMessageId();
+      // A line has an id when it travels with one (an encrypted conversation with receipts).
+      const id = target.conversation.carriesIds ? newMessageId() : undefined;
       if (!target.conversation.send(text, id)) {
         this.#o.ui.warn(say.sendFailed(why.conversationOver()));
         return;

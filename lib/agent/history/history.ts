@@ -13,7 +13,13 @@
 import { type Clock, systemClock, type TimerHandle } from "../../clock.ts";
 import { historyText } from "../terminal/texts.ts";
 import type { AgentUi } from "../terminal/ui.ts";
-import { type Direction, type HistoryLine, HistoryStore, StoreError } from "./store.ts";
+import {
+  type Direction,
+  type HistoryLine,
+  HistoryStore,
+  MAX_TEXT_BYTES,
+  StoreError,
+} from "./store.ts";
 
 /** Lines shown when a conversation opens. */
 export const LINES_ON_OPEN = 5;
@@ -197,12 +203,39 @@ export class ChatHistory {
     }
   }
 
+  /**
+   * What the file remembers of receipts with `peer`, for a conversation after
+   * a restart: the last `maxUnacked` lines sent with a message id and no
+   * receipt (oldest first; a line the file had to cut is left out: it cannot
+   * be sent again whole), and the ids of the last `maxSeen` lines received.
+   * Never throws (a file that cannot be read remembers nothing).
+   */
+  resume(
+    peer: string,
+    maxUnacked: number,
+    maxSeen: number,
+  ): { unacked: { messageId: string; text: string }[]; seen: string[] } {
+    const none = { unacked: [], seen: [] };
+    if (!this.#store) return none;
+    this.flush();
+    try {
+      const unacked = this.#store.unacked(peer, maxUnacked)
+        .filter((line) => encoder.encode(line.text).length < MAX_TEXT_BYTES)
+        .map((line) => ({ messageId: line.messageId!, text: line.text }));
+      return { unacked, seen: this.#store.receivedIds(peer, maxSeen) };
+    } catch {
+      return none;
+    }
+  }
+
   /** Write what waits, then close the file. */
   close(): void {
     this.flush();
     this.#store?.close();
   }
 }
+
+const encoder = new TextEncoder();
 
 function describe(error: unknown): string {
   if (error instanceof StoreError) return error.message;

@@ -271,6 +271,39 @@ export class HistoryStore implements Disposable {
     }
   }
 
+  /**
+   * The last `n` lines sent to `peer` (domain case ignored) with a message id
+   * and no receipt yet, oldest first. Throws {@linkcode StoreError}.
+   */
+  unacked(peer: string, n: number): HistoryLine[] {
+    if (!this.#migrated) return [];
+    return this.#select(
+      "SELECT * FROM lines WHERE lower(peer) = lower(?) AND direction = 'out' AND " +
+        "state = 'sent' AND message_id IS NOT NULL ORDER BY id DESC LIMIT ?",
+      peer,
+      n,
+    );
+  }
+
+  /** The message ids of the last `n` lines received from `peer`. Throws {@linkcode StoreError}. */
+  receivedIds(peer: string, n: number): string[] {
+    if (!this.#migrated) return [];
+    return this.#select(
+      "SELECT * FROM lines WHERE lower(peer) = lower(?) AND direction = 'in' AND " +
+        "message_id IS NOT NULL ORDER BY id DESC LIMIT ?",
+      peer,
+      n,
+    ).map((line) => line.messageId!);
+  }
+
+  #select(sql: string, peer: string, n: number): HistoryLine[] {
+    try {
+      return (this.#db.prepare(sql).all(peer, n) as Row[]).map(toLine).reverse();
+    } catch (error) {
+      throw storeError(this.path, "read", error);
+    }
+  }
+
   /** The last `n` lines whose text holds `text` (ASCII case ignored); oldest first. */
   search(text: string, n: number): HistoryLine[] {
     const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
