@@ -180,6 +180,37 @@ Deno.test("receipts: delivered lines are marked; a cut mid-burst loses none and 
     },
   );
 
+  await t.step("lines swallowed on the way are sent again when the peer calls back", async () => {
+    const lines = burst("back", 50);
+    const fromBo = bo.lines.length;
+    const tap = TcpTap.open(boAt, { ip: IP.tap, hook: swallowAfter("caller", 1) });
+    try {
+      await call(tap.address);
+      await ana.send(lines.join("\n"));
+      await typed();
+      await cut(tap);
+    } finally {
+      await tap[Symbol.asyncDispose]().catch(() => {});
+    }
+    assert.deepEqual(shown(bo, "Ana", fromBo), [], "nothing passed before the cut");
+    // Bo calls Ana (straight, not through the front): Ana, the callee, sends them after his hello.
+    await bo.send("/call ana@rc.test");
+    await bo.waitFor(/^Connected to Ana \(ana@rc\.test\)$/, { from: fromBo });
+    await bo.waitFor(new RegExp(`^Ana: ${lines.at(-1)}$`), { from: fromBo });
+    assert.deepEqual(shown(bo, "Ana", fromBo), lines);
+    await bo.send("thanks");
+    await ana.waitFor(/^Bo: thanks$/);
+    const from = ana.lines.length;
+    await ana.send(`/history bo@rc.test ${lines.length + 1}`);
+    await ana.waitFor(/^\S+ \S+ bo@rc\.test -> you: thanks$/, { from });
+    const marks = ana.lines.slice(from).filter((l) =>
+      / you -> bo@rc\.test: back \d+ \u2713$/.test(l)
+    );
+    assert.equal(marks.length, lines.length);
+    await bo.send("/exit");
+    await ana.waitFor(/^Conversation with Bo ended/, { from });
+  });
+
   await t.step("an original agent sees exactly its lines, no extra byte", async () => {
     await using olga = new OriginalAgent("olga@rc.test");
     await olga.register(started.endpoint);

@@ -367,11 +367,6 @@ export class Conversation {
     return this.#secure?.carriesIds ?? false;
   }
 
-  /** Lines of an earlier conversation waiting for the peer's hello to be sent again. */
-  get resending(): number {
-    return this.#secure?.resending ?? 0;
-  }
-
   /** Wait until what was sent is written, or `timeoutMs` passes. */
   flush(timeoutMs: number): Promise<void> {
     this.#secure?.flush();

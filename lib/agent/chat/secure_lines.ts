@@ -108,11 +108,6 @@ export class SecureLines {
     return this.#receipts !== undefined && this.#peerAcks !== false;
   }
 
-  /** Lines sent in an earlier conversation that wait to be sent again. */
-  get resending(): number {
-    return this.#holding ? this.#resend.length : 0;
-  }
-
   /**
    * Queue one line (a line past 16 KB goes as several entries, each whole
    * inside the channel). With receipts it carries `messageId` (made if not

@@ -466,6 +466,9 @@ export class Switchboard {
         this.#o.history?.record(address ?? conversation.peerNick, "in", text, id);
       },
       onDelivered: (ids) => {
+        // Lines sent again after a break passed too: the conversation is real.
+        this.#settle(chat);
+        show();
         for (const id of ids) this.#o.history?.markDelivered(id);
         const peer = address ?? conversation.peerNick;
         ui.delivered?.(peer, ids);
