@@ -31,15 +31,24 @@ function shown(agent: ChildProcess, nick: string, from = 0): string[] {
 
 /** `count` numbered lines, each as a person might type it. */
 function burst(tag: string, count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `${tag} ${String(i + 1).padStart(3, "0")}`);
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      `${tag} ${String(i + 1).padStart(3, "0")} the quick brown fox jumps over the lazy dog`,
+  );
 }
 
-/** Pass the first `keep` encrypted frames `side` sends, swallow every later one (no fault, silence). */
-function swallowAfter(side: "caller" | "callee", keep: number): FrameHook {
-  let seen = 0;
+/**
+ * Pass the first `records` encrypted records `side` sends (their `E` frames, the last of each
+ * flagged `.`), swallow every later frame: no fault, silence.
+ */
+function swallowAfter(side: "caller" | "callee", records: number): FrameHook {
+  let done = 0;
   return (from, frame) => {
     if (from !== side || !isFrame(frame, "E")) return [frame];
-    return ++seen <= keep ? [frame] : [];
+    if (done >= records) return [];
+    if (frame[3] === 0x2e) done++;
+    return [frame];
   };
 }
 
@@ -137,7 +146,7 @@ Deno.test("receipts: delivered lines are marked; a cut mid-burst loses none and 
       await ana.send(`/history bo@rc.test ${lines.length + 1}`);
       await ana.waitFor(/^\S+ \S+ bo@rc\.test -> you: all here$/, { from });
       const marks = ana.lines.slice(from).filter((l) =>
-        / you -> bo@rc\.test: cut \d+ \u2713$/.test(l)
+        / you -> bo@rc\.test: cut \d+ .* \u2713$/.test(l)
       );
       assert.equal(marks.length, lines.length, "every line of the burst is marked delivered");
       await ana.send("/exit");
@@ -172,7 +181,7 @@ Deno.test("receipts: delivered lines are marked; a cut mid-burst loses none and 
       await ana.send(`/history bo@rc.test ${lines.length + 2}`);
       await ana.waitFor(/^\S+ \S+ bo@rc\.test -> you: got it$/, { from });
       const marks = ana.lines.slice(from).filter((l) =>
-        / you -> bo@rc\.test: (dup \d+|after the break) \u2713$/.test(l)
+        / you -> bo@rc\.test: (dup \d+ .*|after the break) \u2713$/.test(l)
       );
       assert.equal(marks.length, lines.length + 1);
       await ana.send("/exit");
@@ -204,7 +213,7 @@ Deno.test("receipts: delivered lines are marked; a cut mid-burst loses none and 
     await ana.send(`/history bo@rc.test ${lines.length + 1}`);
     await ana.waitFor(/^\S+ \S+ bo@rc\.test -> you: thanks$/, { from });
     const marks = ana.lines.slice(from).filter((l) =>
-      / you -> bo@rc\.test: back \d+ \u2713$/.test(l)
+      / you -> bo@rc\.test: back \d+ .* \u2713$/.test(l)
     );
     assert.equal(marks.length, lines.length);
     await bo.send("/exit");
