@@ -14,6 +14,7 @@ import { DatabaseSync } from "node:sqlite";
 import { advertisedEndpoint, OriginalAgent, startAgent, startNode } from "./support/agent_peers.ts";
 import { type FrameHook, isFrame, NodeFront, TcpTap } from "./support/e2e_path.ts";
 import { type ChildProcess, tempDir } from "./support/process.ts";
+import { Keys, PtyProgram } from "./support/pty.ts";
 import { ManualClock } from "../lib/clock.ts";
 import { ChatHistory, HISTORY_APPLICATION_ID } from "../lib/agent/history/mod.ts";
 import { FLUSH_AFTER_MS } from "../lib/agent/history/history.ts";
@@ -329,4 +330,23 @@ Deno.test("lines unacknowledged when the sender stops are sent again by its next
   await ana.waitFor(/^\S+ \S+ bo@rs\.test -> you: all in$/, { from });
   const marks = ana.lines.slice(from).filter((l) => / you -> bo@rs\.test: .* \u2713$/.test(l));
   assert.equal(marks.length, lines.length + 1);
+});
+
+Deno.test("at a terminal, a delivered line is followed by a small ✓ notice", async () => {
+  const dir = await tempDir("receipts-pty-");
+  const started = await startNode(dir, "pt.test", ["ana", "bo"]);
+  await using _node = started.process;
+  await using bo = await startAgent(dir, "bo@pt.test", "Bo", started.endpoint);
+  const { ip, port } = started.endpoint;
+  await using ana = await PtyProgram.start(
+    "agent",
+    ["--address", "ana@pt.test", "--nick", "Ana", "--node", `${ip}:${port}`],
+    { cwd: dir },
+  );
+  let at = await ana.waitFor(/Registered /);
+  await ana.type(`/call bo@pt.test${Keys.enter}`);
+  at = await ana.waitFor(/Connected to Bo \(bo@pt\.test\)/, { from: at });
+  await ana.type(`hello bo${Keys.enter}`);
+  await bo.waitFor(/^Ana: hello bo$/);
+  await ana.waitFor(/\u2713 delivered to Bo/, { from: at });
 });

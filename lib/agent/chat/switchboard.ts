@@ -473,7 +473,10 @@ export class Switchboard {
         const peer = address ?? conversation.peerNick;
         ui.delivered?.(peer, ids);
         // A person sees a small mark; scripts reading the output see what they saw before.
-        if (ui.interactive) ui.info(say.delivered(conversation.peerNick, ids.length));
+        if (ui.interactive) {
+          const mark = say.delivered(conversation.peerNick, ids.length);
+          ui.info(ui.tint ? ui.tint(mark, "dim") : mark);
+        }
       },
       onNick: (nick) => {
         ui.info(say.nickChanged(shown, nick));
