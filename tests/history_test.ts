@@ -94,7 +94,8 @@ Deno.test("every line is kept both ways; /history and /search show them; a conve
 
   let from = alice.lines.length;
   await alice.send("/history");
-  await alice.waitFor(line("you -> bob@hist\\.test: hello bob"), { from });
+  // Bob acknowledged the line (receipts) before he answered: it is marked ✓.
+  await alice.waitFor(line("you -> bob@hist\\.test: hello bob \u2713"), { from });
   await alice.waitFor(line("bob@hist\\.test -> you: hi Alice, 100% here"), { from });
 
   from = alice.lines.length;
@@ -110,7 +111,7 @@ Deno.test("every line is kept both ways; /history and /search show them; a conve
   await alice.send("/help");
   await alice.waitFor(/^ {2}\/search <text> /, { from });
   assert.ok(
-    !alice.lines.slice(from).some((l) => /you -> bob@hist\.test: hello bob$/.test(l)),
+    !alice.lines.slice(from).some((l) => /you -> bob@hist\.test: hello bob( \u2713)?$/.test(l)),
     "/history bob 1 showed more than one line",
   );
 
@@ -120,13 +121,19 @@ Deno.test("every line is kept both ways; /history and /search show them; a conve
   // Lines are written a burst at a time; a read writes what waits first.
   from = bob.lines.length;
   await bob.send("/history 1");
-  await bob.waitFor(line("you -> alice@hist\\.test: hi Alice, 100% here"), { from });
+  await bob.waitFor(line("you -> alice@hist\\.test: hi Alice, 100% here \u2713"), { from });
   {
     using db = new DatabaseSync(bobDb, { readOnly: true });
     const rows = db.prepare("SELECT peer, direction, state, text FROM lines ORDER BY id").all();
     assert.deepEqual(rows.map((r) => ({ ...r })), [
       { peer: "alice@hist.test", direction: "in", state: "sent", text: "hello bob" },
-      { peer: "alice@hist.test", direction: "out", state: "sent", text: "hi Alice, 100% here" },
+      // Alice's receipt came before she hung up.
+      {
+        peer: "alice@hist.test",
+        direction: "out",
+        state: "delivered",
+        text: "hi Alice, 100% here",
+      },
     ]);
   }
 
@@ -134,7 +141,7 @@ Deno.test("every line is kept both ways; /history and /search show them; a conve
   from = alice.lines.length;
   await call(alice, bob, "bob@hist.test", "Bob");
   await alice.waitFor(/^Last 2 lines with bob@hist\.test:$/, { from });
-  await alice.waitFor(line("you -> bob@hist\\.test: hello bob"), { from });
+  await alice.waitFor(line("you -> bob@hist\\.test: hello bob \u2713"), { from });
 });
 
 Deno.test("a history file locked by another program: one warning, the chat goes on, lines are kept again once it is free", async () => {
@@ -330,7 +337,7 @@ Deno.test("two agents sharing one data folder keep a history each, named by thei
   for (const agent of [alice, bob]) {
     const from = agent.lines.length;
     await agent.send("/history 1");
-    await agent.waitFor(/ -> .*: hello bob$/, { from });
+    await agent.waitFor(/ -> .*: hello bob( \u2713)?$/, { from });
   }
   for (const [who, direction] of [["alice", "out"], ["bob", "in"]] as const) {
     using db = new DatabaseSync(`${data}/${who}@hist.test.history.db`, { readOnly: true });

@@ -12,14 +12,9 @@
 import type { Clock, TimerHandle } from "../../clock.ts";
 import type { Endpoint } from "../../plumi/address.ts";
 import { PmiStreamError } from "../../pmi/decoder.ts";
-import { encodeLine, encodeNick, type PmiFrame, splitUtf8 } from "../../pmi/frame.ts";
-import {
-  encodePieces,
-  MAX_RECORD_BYTES,
-  PieceJoiner,
-  RECORD_FRAME,
-  type SecureChannel,
-} from "../../crypto/mod.ts";
+import { encodeLine, encodeNick, type PmiFrame } from "../../pmi/frame.ts";
+import type { ReceiptBook } from "./receipts.ts";
+import { type LineReceipts, SecureLines } from "./secure_lines.ts";
 import type { StreamConn } from "../../transport/tcp.ts";
 import {
   describeError,
@@ -89,6 +84,14 @@ export interface SecureConversationOptions {
   readonly require?: boolean;
   /** The key the node vouches for an address, checked at first contact. Default: none. */
   readonly vouch?: (address: string) => Promise<Uint8Array | undefined>;
+  /**
+   * Message ids and receipts with peers that speak them (`receipts.ts`):
+   * unacknowledged lines are kept here and sent again in the next
+   * conversation with the same address. Default: none (lines carry no ids).
+   */
+  readonly receipts?: ReceiptBook;
+  /** How long to wait for the peer's receipts hello before treating it as an agent without, ms. Default: 5000. */
+  readonly helloTimeoutMs?: number;
 }
 
 /** How a conversation ended. */
@@ -99,8 +102,10 @@ export type ConversationEnd =
 
 /** What {@linkcode Conversation.run} reports while the conversation lasts. */
 export interface ConversationHandlers {
-  /** A line (one `L` frame) arrived. */
-  onLine(text: string): void;
+  /** A line (one `L` frame, or one line of an encrypted record) arrived, with its message id if it had one. */
+  onLine(text: string, messageId?: string): void;
+  /** The peer acknowledged these lines (their message ids, as given to `send`). */
+  onDelivered?(messageIds: readonly string[]): void;
   /** The peer sent a new nickname in the middle of the conversation. */
   onNick?(nick: string): void;
 }
@@ -206,33 +211,31 @@ export class Conversation {
   readonly #link: PmiLink;
   #peerNick: string;
   #closedLocally = false;
-  readonly #channel: SecureChannel | undefined;
+  /** The lines both ways, when encrypted. */
+  readonly #secure: SecureLines | undefined;
   readonly #security: Security;
-  readonly #records = new PieceJoiner(MAX_RECORD_BYTES);
   /** A frame already being read when the conversation was handed over (a callee in clear). */
   #first: Promise<PmiFrame | null> | undefined;
-  /** Lines waiting to be sealed while the socket is busy (encrypted conversations). */
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
-  #sealing = false;
 
   /**
    * Wrap a link whose nicknames were exchanged (see {@linkcode exchangeNicks}),
-   * encrypted when `secured` is given.
+   * encrypted when `secured` is given, with message ids and receipts when
+   * `receipts` is given too.
    */
   constructor(
     link: PmiLink,
     peerNick: string,
     secured?: Secured,
     first?: Promise<PmiFrame | null>,
+    receipts?: LineReceipts,
   ) {
     this.#link = link;
     this.#peerNick = peerNick;
-    this.#channel = secured?.channel;
-    this.#security = secured?.security ?? { kind: "clear" };
-    this.#first = first;
     // The peer is one of ours: frames need not be paced as for an original agent.
     if (secured) link.unpace();
+    this.#secure = secured && new SecureLines(link, secured.channel, receipts);
+    this.#security = secured?.security ?? { kind: "clear" };
+    this.#first = first;
   }
 
   /**
@@ -284,7 +287,12 @@ export class Conversation {
         );
       }
       handshake.done();
-      return new Conversation(link, peerNick, secured, first);
+      const receipts = secured && secure.receipts && {
+        peer: secure.receipts.peer(secured.security.peerAddress),
+        clock: options.clock,
+        ...(secure.helloTimeoutMs !== undefined && { helloTimeoutMs: secure.helloTimeoutMs }),
+      };
+      return new Conversation(link, peerNick, secured, first, receipts);
     } catch (error) {
       handshake.done();
       link.close();
@@ -317,8 +325,8 @@ export class Conversation {
         if (frame === null) {
           return this.#closedLocally ? { reason: "local" } : { reason: "peer-closed" };
         }
-        if (this.#channel) {
-          const fault = this.#openRecord(this.#channel, frame, handlers);
+        if (this.#secure) {
+          const fault = this.#secure.open(frame, handlers);
           if (fault) return { reason: "error", error: fault };
         } else if (frame.kind === "line") handlers.onLine(frame.text);
         else if (frame.kind === "nick") {
@@ -335,6 +343,7 @@ export class Conversation {
       if (this.#closedLocally && !this.#link.failure) return { reason: "local" };
       return { reason: "error", error: error instanceof Error ? error : new Error(String(error)) };
     } finally {
+      this.#secure?.close();
       this.#link.close();
     }
   }
@@ -342,96 +351,25 @@ export class Conversation {
   /**
    * Queue one line for the peer (several `L` frames past 99 bytes; `L00`
    * when empty). Never waits; `false` if the conversation is over or the peer
-   * stopped reading (the conversation then ends with an error).
+   * stopped reading (the conversation then ends with an error). Encrypted,
+   * with receipts, the line carries `messageId`, and `onDelivered` names it
+   * once the peer has it.
    */
-  send(text: string): boolean {
-    const channel = this.#channel;
-    if (!channel) {
-      // In clear: cut between words and never inside a character (issue 19): one write.
-      const frames = cutLine(text).map(encodeLine);
-      return this.#link.write(frames.length === 1 ? frames[0]! : concatBytes(frames));
-    }
-    if (this.#link.closed) return false;
-    // A line past 16 KB goes as several entries; each entry is whole inside the channel.
-    for (const piece of splitUtf8(encoder.encode(text), RECORD_TEXT_BYTES)) {
-      this.#pending.push(piece);
-      this.#pendingBytes += piece.length;
-    }
-    if (this.#pendingBytes + this.#link.queuedBytes > MAX_PENDING_BYTES) {
-      this.#link.fail(new OverloadError(why.notReading(1024)));
-      return false;
-    }
-    // Lines typed while the socket is busy are sealed together once it drains: one record
-    // (one AEAD operation) for a burst, and a single line still goes out at once.
-    if (!this.#link.writing) return this.#sealPending(channel);
-    if (!this.#sealing) {
-      this.#sealing = true;
-      void this.#link.drained().then(() => {
-        this.#sealing = false;
-        this.#sealPending(channel);
-      });
-    }
-    return true;
+  send(text: string, messageId?: string): boolean {
+    if (this.#secure) return this.#secure.send(text, messageId);
+    // In clear: cut between words and never inside a character (issue 19): one write.
+    const frames = cutLine(text).map(encodeLine);
+    return this.#link.write(frames.length === 1 ? frames[0]! : concatBytes(frames));
   }
 
-  /** Seal the lines waiting into as few records as fit, and queue them. */
-  #sealPending(channel: SecureChannel): boolean {
-    while (this.#pending.length > 0) {
-      let size = 1;
-      let count = 0;
-      // A burst goes in records of about 4 KB (as many lines as one TCP read of a clear
-      // conversation brings), so the receiver shows lines at the same pace; a long line alone.
-      while (
-        count < this.#pending.length &&
-        (count === 0 || size + 2 + this.#pending[count]!.length <= BATCH_PLAIN_BYTES)
-      ) {
-        size += 2 + this.#pending[count]!.length;
-        count++;
-      }
-      const record = new Uint8Array(size);
-      record[0] = LINE_RECORD;
-      let at = 1;
-      for (const piece of this.#pending.splice(0, count)) {
-        record[at] = piece.length >> 8;
-        record[at + 1] = piece.length & 0xff;
-        record.set(piece, at + 2);
-        at += 2 + piece.length;
-        this.#pendingBytes -= piece.length;
-      }
-      if (!this.#link.write(encodePieces(RECORD_FRAME, channel.seal(record)))) return false;
-    }
-    return true;
-  }
-
-  /** A frame of an encrypted conversation: a record piece; anything else ends it. */
-  #openRecord(
-    channel: SecureChannel,
-    frame: PmiFrame,
-    handlers: ConversationHandlers,
-  ): ChannelError | undefined {
-    if (frame.kind !== "extension" || frame.type !== RECORD_FRAME) {
-      return new ChannelError("the peer sent a frame in clear inside the encrypted conversation");
-    }
-    const step = this.#records.push(frame.info);
-    if (step.kind === "error") return new ChannelError(step.reason);
-    if (step.kind === "more") return undefined;
-    const opened = channel.open(step.message);
-    if (!opened.ok) return new ChannelError(opened.reason);
-    const record = opened.plaintext;
-    // Record types other than lines are for later versions: skipped.
-    if (record[0] !== LINE_RECORD) return undefined;
-    for (let at = 1; at < record.length;) {
-      const length = (record[at]! << 8) | (record[at + 1] ?? 0);
-      if (at + 2 + length > record.length) return new ChannelError("a record's lines overrun it");
-      handlers.onLine(textDecoder.decode(record.subarray(at + 2, at + 2 + length)));
-      at += 2 + length;
-    }
-    return undefined;
+  /** Whether a line sent now carries its message id (encrypted, with receipts). */
+  get carriesIds(): boolean {
+    return this.#secure?.carriesIds ?? false;
   }
 
   /** Wait until what was sent is written, or `timeoutMs` passes. */
   flush(timeoutMs: number): Promise<void> {
-    if (this.#channel) this.#sealPending(this.#channel);
+    this.#secure?.flush();
     return this.#link.flush(timeoutMs);
   }
 
@@ -439,6 +377,7 @@ export class Conversation {
   close(): void {
     if (this.#closedLocally) return;
     this.#closedLocally = true;
+    this.#secure?.close();
     this.#link.close();
   }
 
@@ -447,17 +386,6 @@ export class Conversation {
     return this.#closedLocally || this.#link.closed;
   }
 }
-
-const encoder = new TextEncoder();
-const textDecoder = new TextDecoder();
-/** First byte of a record that carries lines. */
-const LINE_RECORD = 0x4c;
-/** Most text bytes of one line entry (a longer line: several entries). */
-const RECORD_TEXT_BYTES = 16_000;
-/** Lines typed in a burst are sealed together up to this many plaintext bytes per record. */
-const BATCH_PLAIN_BYTES = 4_096;
-/** Most bytes of lines waiting to be sealed, beside what the link has queued. */
-const MAX_PENDING_BYTES = 1024 * 1024;
 
 /** Why a conversation ended, in words. */
 export function explainEnd(end: ConversationEnd, peerNick: string): string {

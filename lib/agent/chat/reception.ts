@@ -311,6 +311,7 @@ export class Reception {
             graceMs: this.#o.secureGraceMs,
             require: this.#o.requireEncryption,
             vouch: this.#o.vouch,
+            receipts: this.#o.switchboard.receipts,
           },
         }),
         // The nicknames are in: the handshake slot goes back, and the conversation is quiet

@@ -28,6 +28,8 @@ import { Dialer, type DomainCheck } from "./dialer.ts";
 import type { AgentRelay } from "./relay_call.ts";
 import type { ChatHistory } from "../history/history.ts";
 import { type Chat, isChat, Roster, type Target } from "./roster.ts";
+import { MAX_SEEN_IDS, MAX_UNACKED, ReceiptBook } from "./receipts.ts";
+import { newMessageId } from "./records.ts";
 
 /** Options of {@linkcode Switchboard}. The limits are those of `AgentOptions`, defaults applied. */
 export interface SwitchboardOptions {
@@ -111,10 +113,16 @@ export class Switchboard {
   #closed = false;
   /** Aborts when the switchboard closes: calls and invitations in progress give up. */
   readonly #stop = new AbortController();
+  /** Lines unacknowledged and ids received, per peer, across conversations (and runs, with a history). */
+  readonly receipts: ReceiptBook;
 
   /** A switchboard for `options`, with nothing open yet. */
   constructor(options: SwitchboardOptions) {
     this.#o = options;
+    const history = options.history;
+    this.receipts = new ReceiptBook(
+      history && ((address) => history.resume(address, MAX_UNACKED, MAX_SEEN_IDS)),
+    );
     this.#roster = new Roster((text) => options.ui.info(text), () => {
       options.ui.setPrompt(this.#roster.prompt(options.nick));
       options.ui.setTargets?.(this.#roster.current?.label, this.#roster.labels);
@@ -225,6 +233,7 @@ export class Switchboard {
           calledAddress: encrypted ? address : undefined,
           require: this.#o.requireEncryption,
           vouch: this.#o.vouch,
+          receipts: this.receipts,
         },
       );
       if (!conversation) return;
@@ -265,10 +274,15 @@ export class Switchboard {
       target.say(text);
       // A group with nobody else in it: the line reached nobody (issue 19).
       if (target.size === 1) this.#o.ui.warn(client.aloneInGroup(target.label));
-    } else if (!target.conversation.send(text)) {
-      this.#o.ui.warn(say.sendFailed(why.conversationOver()));
     } else {
-      this.#o.history?.record(target.address ?? target.conversation.peerNick, "out", text);
+      // A line has an id when it travels with one (an encrypted conversation with receipts).
+      const id = target.conversation.carriesIds ? newMessageId() : undefined;
+      if (!target.conversation.send(text, id)) {
+        this.#o.ui.warn(say.sendFailed(why.conversationOver()));
+        return;
+      }
+      const peer = target.address ?? target.conversation.peerNick;
+      this.#o.history?.record(peer, "out", text, id);
       this.#settle(target);
     }
   }
@@ -448,11 +462,24 @@ export class Switchboard {
     if (!quiet || quiet.announced) show();
     let shown = conversation.peerNick;
     chat.ended = conversation.run({
-      onLine: (text) => {
+      onLine: (text, id) => {
         this.#settle(chat);
         show();
         ui.chat(conversation.peerNick, text, this.#roster.prefixFor(chat), address);
-        this.#o.history?.record(address ?? conversation.peerNick, "in", text);
+        this.#o.history?.record(address ?? conversation.peerNick, "in", text, id);
+      },
+      onDelivered: (ids) => {
+        // Lines sent again after a break passed too: the conversation is real.
+        this.#settle(chat);
+        show();
+        for (const id of ids) this.#o.history?.markDelivered(id);
+        const peer = address ?? conversation.peerNick;
+        ui.delivered?.(peer, ids);
+        // A person sees a small mark; scripts reading the output see what they saw before.
+        if (ui.interactive) {
+          const mark = say.delivered(conversation.peerNick, ids.length);
+          ui.info(ui.tint ? ui.tint(mark, "dim") : mark);
+        }
       },
       onNick: (nick) => {
         ui.info(say.nickChanged(shown, nick));

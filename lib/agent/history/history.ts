@@ -13,7 +13,13 @@
 import { type Clock, systemClock, type TimerHandle } from "../../clock.ts";
 import { historyText } from "../terminal/texts.ts";
 import type { AgentUi } from "../terminal/ui.ts";
-import { type Direction, type HistoryLine, HistoryStore, StoreError } from "./store.ts";
+import {
+  type Direction,
+  type HistoryLine,
+  HistoryStore,
+  MAX_TEXT_BYTES,
+  StoreError,
+} from "./store.ts";
 
 /** Lines shown when a conversation opens. */
 export const LINES_ON_OPEN = 5;
@@ -52,6 +58,8 @@ export class ChatHistory {
   readonly #clock: Clock;
   /** Lines waiting for the next write, oldest first. */
   #waiting: HistoryLine[] = [];
+  /** Message ids of lines to mark delivered at the next write. */
+  #delivered: string[] = [];
   #timer: TimerHandle | undefined;
   /** Lines that could not be kept since the start. */
   lost = 0;
@@ -93,16 +101,40 @@ export class ChatHistory {
   }
 
   /**
-   * Keep a line sent to (`out`) or received from (`in`) `peer`: written with
-   * the others of its burst within {@linkcode FLUSH_AFTER_MS}. Never throws.
+   * Keep a line sent to (`out`) or received from (`in`) `peer`, with its
+   * message id if it has one: written with the others of its burst within
+   * {@linkcode FLUSH_AFTER_MS}. Never throws.
    */
-  record(peer: string, direction: Direction, text: string): void {
+  record(peer: string, direction: Direction, text: string, messageId?: string): void {
     if (!this.#store) return;
     if (this.#waiting.length >= MAX_WAITING_LINES) {
       this.#waiting.shift();
       this.#lose(1, historyText.notKept(historyText.tooFast()));
     }
-    this.#waiting.push({ at: this.#now(), peer, direction, state: "sent", text });
+    this.#waiting.push({
+      at: this.#now(),
+      peer,
+      direction,
+      state: "sent",
+      text,
+      ...(messageId !== undefined && { messageId }),
+    });
+    this.#later();
+  }
+
+  /**
+   * The line sent with `messageId` was delivered (its receipt came): its
+   * state becomes `delivered`, written with the burst like the lines. An id
+   * no line has is ignored. Never throws.
+   */
+  markDelivered(messageId: string): void {
+    if (!this.#store) return;
+    if (this.#delivered.length >= MAX_WAITING_LINES) this.#delivered.shift();
+    this.#delivered.push(messageId);
+    this.#later();
+  }
+
+  #later(): void {
     this.#timer ??= this.#clock.setTimeout(() => {
       this.#timer = undefined;
       this.flush();
@@ -114,10 +146,14 @@ export class ChatHistory {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     const lines = this.#waiting;
-    if (!this.#store || lines.length === 0) return;
+    const delivered = this.#delivered;
+    if (!this.#store || lines.length + delivered.length === 0) return;
     this.#waiting = [];
+    this.#delivered = [];
     try {
+      // Lines first: a receipt may come within the burst of its line.
       this.#store.recordAll(lines);
+      this.#store.markDelivered(delivered);
       if (this.#failing > 0) this.#ui.info(historyText.worksAgain(this.#failing));
       this.#failing = 0;
     } catch (error) {
@@ -167,12 +203,39 @@ export class ChatHistory {
     }
   }
 
+  /**
+   * What the file remembers of receipts with `peer`, for a conversation after
+   * a restart: the last `maxUnacked` lines sent with a message id and no
+   * receipt (oldest first; a line the file had to cut is left out: it cannot
+   * be sent again whole), and the ids of the last `maxSeen` lines received.
+   * Never throws (a file that cannot be read remembers nothing).
+   */
+  resume(
+    peer: string,
+    maxUnacked: number,
+    maxSeen: number,
+  ): { unacked: { messageId: string; text: string }[]; seen: string[] } {
+    const none = { unacked: [], seen: [] };
+    if (!this.#store) return none;
+    this.flush();
+    try {
+      const unacked = this.#store.unacked(peer, maxUnacked)
+        .filter((line) => encoder.encode(line.text).length < MAX_TEXT_BYTES)
+        .map((line) => ({ messageId: line.messageId!, text: line.text }));
+      return { unacked, seen: this.#store.receivedIds(peer, maxSeen) };
+    } catch {
+      return none;
+    }
+  }
+
   /** Write what waits, then close the file. */
   close(): void {
     this.flush();
     this.#store?.close();
   }
 }
+
+const encoder = new TextEncoder();
 
 function describe(error: unknown): string {
   if (error instanceof StoreError) return error.message;

@@ -28,7 +28,7 @@ export const MAX_TEXT_BYTES = 4_096;
 /** Which way a line went. */
 export type Direction = "in" | "out";
 
-/** A line's delivery state: `sent` for now (receipts come later). */
+/** A line's delivery state: `sent`, or `delivered` once the peer acknowledged it (receipts). */
 export type DeliveryState = "sent" | "delivered";
 
 /** One line of the history. */
@@ -40,6 +40,8 @@ export interface HistoryLine {
   readonly direction: Direction;
   readonly state: DeliveryState;
   readonly text: string;
+  /** The line's message id (16 lowercase hex), when it had one. */
+  readonly messageId?: string;
 }
 
 /** Options of {@linkcode HistoryStore.open}. */
@@ -57,9 +59,17 @@ CREATE TABLE IF NOT EXISTS lines (
   peer TEXT NOT NULL,
   direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
   state TEXT NOT NULL,
-  text TEXT NOT NULL
+  text TEXT NOT NULL,
+  message_id TEXT
 );
 CREATE INDEX IF NOT EXISTS lines_by_peer ON lines (peer, id);
+CREATE INDEX IF NOT EXISTS lines_by_message_id ON lines (message_id);
+`;
+
+/** Files made before message ids get the column (and its index) when opened for writing. */
+const MIGRATE_MESSAGE_ID = `
+ALTER TABLE lines ADD COLUMN message_id TEXT;
+CREATE INDEX IF NOT EXISTS lines_by_message_id ON lines (message_id);
 `;
 
 type Row = Record<string, unknown>;
@@ -77,7 +87,30 @@ function toLine(row: Row): HistoryLine {
     direction: row["direction"] === "in" ? "in" : "out",
     state: row["state"] === "delivered" ? "delivered" : "sent",
     text: String(row["text"]),
+    ...(typeof row["message_id"] === "string" && { messageId: row["message_id"] }),
   };
+}
+
+/** Add `message_id` to a file made before it; a read-only file is left as it is (read as before). */
+function migrate(db: DatabaseSync): boolean {
+  const columns = (db.prepare("PRAGMA table_info(lines)").all() as Row[]).map((r) =>
+    String(r["name"])
+  );
+  if (columns.includes("message_id")) return true;
+  try {
+    db.exec("BEGIN IMMEDIATE");
+    db.exec(MIGRATE_MESSAGE_ID);
+    db.exec("COMMIT");
+    return true;
+  } catch {
+    try {
+      db.exec("ROLLBACK");
+    } catch {
+      // no transaction was open
+    }
+    // Read-only or locked: its lines are still shown; the next write tries again.
+    return false;
+  }
 }
 
 function storeError(path: string, what: string, error: unknown): StoreError {
@@ -96,11 +129,14 @@ export class HistoryStore implements Disposable {
   readonly #db: DatabaseSync;
   readonly #maxLines: number;
   #sinceTrim = 0;
+  /** Whether the file has the `message_id` column (a file from before may not, until written). */
+  #migrated = false;
 
-  private constructor(path: string, db: DatabaseSync, maxLines: number) {
+  private constructor(path: string, db: DatabaseSync, maxLines: number, migrated: boolean) {
     this.path = path;
     this.#db = db;
     this.#maxLines = maxLines;
+    this.#migrated = migrated;
   }
 
   /**
@@ -142,7 +178,7 @@ export class HistoryStore implements Disposable {
         db.exec(`PRAGMA application_id = ${HISTORY_APPLICATION_ID}`);
         db.exec(SCHEMA);
       }
-      return new HistoryStore(path, db, options.maxLines ?? 100_000);
+      return new HistoryStore(path, db, options.maxLines ?? 100_000, migrate(db));
     } catch (error) {
       db?.close();
       if (error instanceof StoreError) throw error;
@@ -168,15 +204,47 @@ export class HistoryStore implements Disposable {
    */
   recordAll(lines: readonly HistoryLine[]): void {
     if (lines.length === 0) return;
+    this.#migrated ||= migrate(this.#db);
     try {
       this.#db.exec("BEGIN IMMEDIATE");
       const insert = this.#db.prepare(
-        "INSERT INTO lines (at, peer, direction, state, text) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO lines (at, peer, direction, state, text, message_id) VALUES (?, ?, ?, ?, ?, ?)",
       );
       for (const line of lines) {
-        insert.run(line.at, line.peer, line.direction, line.state, cut(line.text));
+        insert.run(
+          line.at,
+          line.peer,
+          line.direction,
+          line.state,
+          cut(line.text),
+          line.messageId ?? null,
+        );
         if (++this.#sinceTrim >= 100) this.#trim();
       }
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // no transaction was open
+      }
+      throw storeError(this.path, "write", error);
+    }
+  }
+
+  /**
+   * Mark the lines with these message ids `delivered`, in one transaction
+   * (ids no line has are ignored). Throws {@linkcode StoreError}.
+   */
+  markDelivered(messageIds: readonly string[]): void {
+    if (messageIds.length === 0) return;
+    this.#migrated ||= migrate(this.#db);
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+      const update = this.#db.prepare(
+        "UPDATE lines SET state = 'delivered' WHERE message_id = ? AND direction = 'out'",
+      );
+      for (const id of messageIds) update.run(id);
       this.#db.exec("COMMIT");
     } catch (error) {
       try {
@@ -198,6 +266,39 @@ export class HistoryStore implements Disposable {
           n,
         );
       return (rows as Row[]).map(toLine).reverse();
+    } catch (error) {
+      throw storeError(this.path, "read", error);
+    }
+  }
+
+  /**
+   * The last `n` lines sent to `peer` (domain case ignored) with a message id
+   * and no receipt yet, oldest first. Throws {@linkcode StoreError}.
+   */
+  unacked(peer: string, n: number): HistoryLine[] {
+    if (!this.#migrated) return [];
+    return this.#select(
+      "SELECT * FROM lines WHERE lower(peer) = lower(?) AND direction = 'out' AND " +
+        "state = 'sent' AND message_id IS NOT NULL ORDER BY id DESC LIMIT ?",
+      peer,
+      n,
+    );
+  }
+
+  /** The message ids of the last `n` lines received from `peer`. Throws {@linkcode StoreError}. */
+  receivedIds(peer: string, n: number): string[] {
+    if (!this.#migrated) return [];
+    return this.#select(
+      "SELECT * FROM lines WHERE lower(peer) = lower(?) AND direction = 'in' AND " +
+        "message_id IS NOT NULL ORDER BY id DESC LIMIT ?",
+      peer,
+      n,
+    ).map((line) => line.messageId!);
+  }
+
+  #select(sql: string, peer: string, n: number): HistoryLine[] {
+    try {
+      return (this.#db.prepare(sql).all(peer, n) as Row[]).map(toLine).reverse();
     } catch (error) {
       throw storeError(this.path, "read", error);
     }

@@ -153,6 +153,11 @@ export const say = {
   ended: (nick: string, why: string): string =>
     `Conversation with ${sanitize(nick)} ended (${why})`,
   sendFailed: (why: string): string => `Cannot send: ${why}`,
+  /** Receipts came for lines sent (shown to a person at a terminal). */
+  delivered: (nick: string, lines: number): string =>
+    lines === 1
+      ? `\u2713 delivered to ${sanitize(nick)}`
+      : `\u2713 ${lines} lines delivered to ${sanitize(nick)}`,
   notInConversation: (): string =>
     "Not in a conversation: type an address to call someone, /help for the commands.",
   alreadyTalking: (nick: string): string =>
@@ -565,10 +570,15 @@ export const relayCallText = {
 
 /** The history file (`../history/`): `/history`, `/search`, and what failed. */
 export const historyText = {
-  line: (line: { at: number; peer: string; direction: "in" | "out"; text: string }): string =>
+  /** One line of `/history`; a line sent that the peer acknowledged ends with ✓. */
+  line: (
+    line: { at: number; peer: string; direction: "in" | "out"; text: string; state?: string },
+  ): string =>
     `${new Date(line.at).toISOString().slice(0, 16).replace("T", " ")} ${
       line.direction === "out" ? `you -> ${line.peer}` : `${line.peer} -> you`
-    }: ${sanitize(line.text)}`,
+    }: ${sanitize(line.text)}${
+      line.direction === "out" && line.state === "delivered" ? " \u2713" : ""
+    }`,
   lastWith: (peer: string, n: number): string =>
     `Last ${n === 1 ? "line" : `${n} lines`} with ${peer}:`,
   empty: (peer: string | undefined): string =>

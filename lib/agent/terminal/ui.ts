@@ -41,6 +41,11 @@ export interface AgentUi {
    * their nickname (terminals only: elsewhere the typed line is the record).
    */
   own?(nick: string, text: string): void;
+  /**
+   * The peer (its address, or nickname when unknown) acknowledged the lines
+   * with these message ids (the ids history keeps): they were delivered.
+   */
+  delivered?(peer: string, messageIds: readonly string[]): void;
   /** Where typed lines go (`current`, a label) and every open conversation and group's label. */
   setTargets?(current: string | undefined, labels: readonly string[]): void;
   /** Our nickname and away text (`undefined`: not away), for the status line. */
