@@ -1,0 +1,194 @@
+/**
+ * One kind of per-user record (a registration, an account) kept in memory by
+ * every node and shared through Redis, versioned per user — the engine under
+ * `redis_directory.ts` and `redis_accounts.ts`.
+ *
+ * - **Out**: a record changed here is marked dirty ({@linkcode RedisReplica.mark});
+ *   the dirty names are written right after the packet that changed them (a
+ *   zero-delay timer, so a burst goes out together) by **one** Lua script per
+ *   batch: for each user it bumps the user's version, stores the record, and
+ *   then publishes the whole batch as one message, atomically. One script
+ *   and one message per batch, not per user, is what keeps Redis, and every
+ *   node applying the batch, cheap under load.
+ * - **In**: every node applies each published record with a higher version
+ *   than it has seen for that user, and skips its own batches (their
+ *   versions come back in the script's reply). A name this node changed but
+ *   has not yet written wins over what arrives meanwhile: its write comes
+ *   later, so it gets the higher version, and every node ends on it; what
+ *   arrives while its write is in flight is held until the reply says its
+ *   version. So two changes of one user at two nodes at once end, everywhere,
+ *   on the one Redis versioned last.
+ *
+ * Each user is one hash `<prefix>{<name>}` (the braces are a Redis Cluster
+ * hash tag: everything of a user stays in one slot); each kind of record has
+ * its own two fields in it (version, record). A batch script touches many
+ * users' keys, which one Redis (or a Redis Cluster grouping batches by slot,
+ * not done here) allows.
+ *
+ * @module
+ */
+
+import { type RedisLink, redisScript } from "./redis_link.ts";
+
+const WRITE = await redisScript(`
+local node, channel, vf, rf, stride = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local out, vs = {}, {}
+for i = 1, #KEYS / stride do
+  local base = (i - 1) * stride
+  local name, rec = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
+  local v = redis.call('HINCRBY', KEYS[base + 1], vf, 1)
+  redis.call('HSET', KEYS[base + 1], rf, rec)
+  for j = 2, stride do redis.call('DEL', KEYS[base + j]) end
+  vs[i] = v
+  out[i] = {v, name, rec}
+end
+redis.call('PUBLISH', channel, cjson.encode({node = node, batch = out}))
+return vs`);
+
+/** Most users written by one script (a script blocks Redis while it runs). */
+const BATCH = 256;
+
+/** What a {@linkcode RedisReplica} shares, and how it reads and applies its records. */
+export interface ReplicaSpec {
+  readonly link: RedisLink;
+  /** Key prefix of the domain, `lumi:<domain>:`. */
+  readonly prefix: string;
+  /** The channel its batches are published on. */
+  readonly channel: string;
+  /** The hash fields of the version and of the record. */
+  readonly fields: readonly [version: string, record: string];
+  /** Keys of the user deleted with each write (same hash tag), e.g. its look-up misses. */
+  readonly alsoDelete?: (name: string) => string[];
+  /** The user's record now, as text (`""`: none). */
+  read(name: string): string;
+  /** Apply another node's record of `name` (`""`: none). */
+  apply(name: string, record: string): void;
+  /** Retry a failed write after this many ms; default 250. */
+  readonly retryMs?: number;
+}
+
+/** One kind of per-user record shared through Redis; see the module doc. */
+export class RedisReplica {
+  readonly #spec: ReplicaSpec;
+  readonly #link: RedisLink;
+  #dirty = new Set<string>();
+  #inflight = new Set<string>();
+  readonly #waiting = new Map<string, { v: number; rec: string }>();
+  readonly #versions = new Map<string, number>();
+  #scheduled = false;
+  #flushing: Promise<void> | undefined;
+
+  constructor(spec: ReplicaSpec) {
+    this.#spec = spec;
+    this.#link = spec.link;
+    spec.link.onReady(() => {
+      if (this.#dirty.size > 0) this.#schedule();
+    });
+  }
+
+  /** Subscribe, then read every stored record (so nothing published meanwhile is missed). */
+  async open(): Promise<void> {
+    const { link, prefix, fields } = this.#spec;
+    await link.subscribe(this.#spec.channel, (message) => this.#message(message));
+    const keys: string[] = [];
+    for await (const batch of link.client.scanIterator({ MATCH: `${prefix}{*}`, COUNT: 1000 })) {
+      keys.push(...batch);
+    }
+    const rows = await Promise.all(keys.map((key) => link.client.hmGet(key, [...fields])));
+    keys.forEach((key, i) => {
+      const [v, rec] = rows[i]!;
+      if (v == null) return;
+      this.#offer(key.slice(prefix.length + 1, -1), Number(v), rec ?? "");
+    });
+  }
+
+  /** The record of `name` changed here: write it (soon). */
+  mark(name: string): void {
+    this.#dirty.add(name);
+    this.#schedule();
+  }
+
+  /** Has `name` changed here without being written yet? */
+  isDirty(name: string): boolean {
+    return this.#dirty.has(name);
+  }
+
+  /** Write the dirty names now (tests and shutdown; otherwise it happens by itself). */
+  async flush(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+    if (this.#dirty.size === 0) return;
+    this.#flushing = this.#write().finally(() => this.#flushing = undefined);
+    await this.#flushing;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#link.closed) return;
+    this.#scheduled = true;
+    setTimeout(() => {
+      this.#scheduled = false;
+      this.flush().catch(() => {});
+    }, 0);
+  }
+
+  async #write(): Promise<void> {
+    const names = [...this.#dirty];
+    this.#dirty = new Set();
+    this.#inflight = new Set(names);
+    const { prefix, fields, channel, alsoDelete } = this.#spec;
+    try {
+      for (let start = 0; start < names.length; start += BATCH) {
+        const part = names.slice(start, start + BATCH);
+        const keys: string[] = [];
+        const args = [this.#link.node, channel, fields[0], fields[1], "1"];
+        for (const name of part) {
+          const extra = alsoDelete?.(name) ?? [];
+          args[4] = String(1 + extra.length);
+          keys.push(`${prefix}{${name}}`, ...extra);
+          args.push(name, this.#spec.read(name));
+        }
+        const versions = await this.#link.run(WRITE, keys, args) as number[];
+        part.forEach((name, i) => this.#versions.set(name, Number(versions[i])));
+        this.#link.stats.writes += part.length;
+        for (const name of part) this.#inflight.delete(name);
+      }
+    } catch {
+      const failed = names.filter((name) => this.#inflight.has(name));
+      this.#link.stats.errors += failed.length;
+      for (const name of failed) this.#dirty.add(name);
+      if (!this.#link.closed) setTimeout(() => this.#schedule(), this.#spec.retryMs ?? 250);
+    } finally {
+      this.#inflight = new Set();
+      for (const [name, { v, rec }] of this.#waiting) this.#offer(name, v, rec);
+      this.#waiting.clear();
+    }
+  }
+
+  #message(message: string): void {
+    let parsed: { node?: unknown; batch?: unknown };
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (parsed.node === this.#link.node || !Array.isArray(parsed.batch)) return;
+    for (const entry of parsed.batch) {
+      if (!Array.isArray(entry)) continue;
+      const [v, name, rec] = entry;
+      if (typeof v !== "number" || typeof name !== "string" || typeof rec !== "string") continue;
+      if (this.#inflight.has(name)) {
+        const held = this.#waiting.get(name);
+        if (!held || held.v < v) this.#waiting.set(name, { v, rec });
+        continue;
+      }
+      this.#offer(name, v, rec);
+    }
+  }
+
+  /** A record of version `v` from Redis: applied unless this node has newer or will write newer. */
+  #offer(name: string, v: number, rec: string): void {
+    if (this.#dirty.has(name) || v <= (this.#versions.get(name) ?? 0)) return;
+    this.#versions.set(name, v);
+    this.#link.stats.applied++;
+    this.#spec.apply(name, rec);
+  }
+}
