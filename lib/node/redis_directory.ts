@@ -28,6 +28,7 @@ import type { Endpoint } from "../plumi/address.ts";
 import type { ExpiryLimits, HeartbeatChange, Session, UserOrigin } from "./directory.ts";
 import { MemoryDirectory } from "./memory_directory.ts";
 import { RedisLink, type RedisLinkStats } from "./redis_link.ts";
+import { RedisMisses } from "./redis_liveness.ts";
 import { RedisReplica } from "./redis_replica.ts";
 import { jsonSessionCodec, type SessionCodec } from "./redis_session.ts";
 
@@ -77,6 +78,8 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
   readonly link: RedisLink;
   /** Key prefix of the domain, `lumi:<domain>:`. */
   readonly prefix: string;
+  /** Unanswered look-ups counted across the nodes (`redis_liveness.ts`). */
+  readonly misses: RedisMisses;
   readonly #replica: RedisReplica;
   readonly #adminChannel: string;
   readonly #sessions: SessionCodec;
@@ -104,6 +107,12 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
       apply: (name, rec) => this.#apply(name, rec),
       ...(options.retryMs !== undefined && { retryMs: options.retryMs }),
     });
+    this.misses = new RedisMisses({
+      link,
+      prefix: this.prefix,
+      key: (name) => missKey(this.prefix, name),
+      current: (name) => this.get(name)?.id,
+    });
     super.observe((name) => this.#changed(name));
   }
 
@@ -115,6 +124,7 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
   /** Subscribe, then read every stored registration and the console's changes. */
   async open(): Promise<void> {
     await this.link.subscribe(this.#adminChannel, (message) => this.#adminMessage(message));
+    await this.misses.open();
     await this.#replica.open();
     const admin = await this.link.client.hGetAll(`${this.prefix}admin`);
     for (const [name, what] of Object.entries(admin)) this.#administer(name, what);
