@@ -23,7 +23,7 @@
  * @module
  */
 
-import { fromBase64Url, toBase64Url } from "../auth.ts";
+import { fromBase64Url, type StoredCredentials, toBase64Url } from "../auth.ts";
 import type { Directory } from "./directory.ts";
 import type { RedisLink } from "./redis_link.ts";
 import { RedisReplica } from "./redis_replica.ts";
@@ -39,6 +39,14 @@ export interface RedisAccountsOptions {
   readonly store: AccountStore;
   /** The node's directory: signed-up users from other nodes become users here. */
   readonly directory: Directory;
+}
+
+/** Who else keeps passwords in memory (the extended service): told of each applied password. */
+export interface PasswordKeeper {
+  /** Set or replace `name`'s password. */
+  setPassword(name: string, credentials: StoredCredentials): void;
+  /** Remove `name`'s password. */
+  clearPassword(name: string): boolean;
 }
 
 /** A user's rows, as one record. */
@@ -64,6 +72,8 @@ export class RedisAccounts implements AsyncDisposable {
   #applying = false;
   /** Records that could not be applied (the account database failing). */
   failures = 0;
+  /** Told of every password applied from another node (set once the extended service exists). */
+  passwords: PasswordKeeper | undefined;
 
   /** Use {@linkcode openRedisAccounts}. */
   constructor(options: RedisAccountsOptions) {
@@ -141,9 +151,11 @@ export class RedisAccounts implements AsyncDisposable {
         const none = { salt: new Uint8Array(0), iterations: 0, storedKey: new Uint8Array(0) };
         if (a.u) store.signUp(name, credentials ?? none);
         else store.setPassword(name, credentials ?? none);
-        if (!credentials) store.clearPassword(name);
+        if (!credentials) (this.passwords ?? store).clearPassword(name);
+        else this.passwords?.setPassword(name, credentials);
         if (a.u && !this.#directory.has(name)) this.#directory.add(name, "signup");
       }
+      else this.passwords?.clearPassword(name);
       if (record.id !== undefined) store.setIdentityKey(name, record.id);
       for (const buddy of record.b ?? []) store.addBuddy(name, buddy);
       // What its buddies may see of it may have changed (the mutual rule).

@@ -71,7 +71,7 @@ export class RedisMisses implements SharedMisses {
     this.#counts.set(name, { id, n: known?.id === id ? known.n + 1 : 1 });
     const { link, key, expiryMs } = this.#options;
     link.run(MISS, [key(name)], [String(expiryMs ?? 60_000), this.#channel, name])
-      .then((n) => this.#set(name, Number(n)), () => link.stats.errors++);
+      .catch(() => link.stats.errors++);
   }
 
   answered(name: string, id: number): void {
@@ -87,7 +87,11 @@ export class RedisMisses implements SharedMisses {
     return known && known.id === id ? known.n : 0;
   }
 
-  /** A count heard from Redis, for the registration this node has of `name` now. */
+  /**
+   * A count published by Redis (in order, this node's own included: the
+   * replies of the scripts are not used, they could overtake a publication),
+   * for the registration this node has of `name` now.
+   */
   #set(name: string, n: number): void {
     const id = this.#options.current(name);
     if (n <= 0 || id === undefined) this.#counts.delete(name);

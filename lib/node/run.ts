@@ -377,6 +377,8 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       ...(limits["max-buddies"] !== undefined && { maxBuddies: limits["max-buddies"] }),
     },
   });
+  // Passwords applied from other nodes reach the service's own list of them.
+  if (sharedAccounts && extended) sharedAccounts.passwords = extended;
   const core = new NodeCore({
     domain,
     directory,
