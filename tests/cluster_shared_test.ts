@@ -171,7 +171,8 @@ redisTest(
     // ana's buddy list, made at A, is hers at B too.
     assertEquals((await ana.deregister()).head, "RD0");
     await using again = ExtAgent.open("ana@c.test", b!.endpoint, "127.0.37.24");
-    assertEquals((await again.register()).head, "RR0");
+    // Once B has heard that ana left A (a session elsewhere is not taken over).
+    await until("ana logs in at B", async () => (await again.register()).head === "RR0", 50);
     assertEquals((await again.status()).reply.text, "RS0;p=1/1;b=off,,,bo@c.test");
   },
 );
@@ -209,6 +210,7 @@ redisTest(
     assertEquals((await nuria.signUp("correct horse")).text, "RU0");
     assertEquals((await nuria.register("correct horse")).head, "RR0");
     assertEquals((await nuria.buddy("add", "bo@c.test")).text, "RB0");
+    assertEquals((await nuria.deregister()).head, "RD0");
     // Acknowledged by Redis: another node has it.
     await using there = ExtAgent.open("nuria@c.test", b!.endpoint, "127.0.37.27");
     await until("B has nuria's account", async () => (await there.hello()).head === "RR1", 50);
