@@ -9,6 +9,10 @@
  * - **two nodes**: look-ups through a second Redis-backed node, of users
  *   registered at the first (each answer is the other node's registration,
  *   learnt through Redis).
+ * - **both at once**: the two Redis-backed nodes loaded at the same time,
+ *   by two load generators of half the agents each (own users at each
+ *   node); the rate is their sum, the latency their merged histogram: the
+ *   domain's rate on two nodes, against one node's with all the agents.
  *
  * In alternating rounds, medians reported. Say what the machine had: its
  * core count is printed with the table.
@@ -31,12 +35,13 @@ import type { BenchResult, TargetCheck } from "./table.ts";
 
 const DOMAIN = "bench.test";
 const AGENTS = 16;
-type Subject = "embedded" | "redis" | "twoNodes";
-const SUBJECTS: readonly Subject[] = ["embedded", "redis", "twoNodes"];
+type Subject = "embedded" | "redis" | "twoNodes" | "both";
+const SUBJECTS: readonly Subject[] = ["embedded", "redis", "twoNodes", "both"];
 const LABEL: Record<Subject, string> = {
   embedded: "embedded node",
   redis: "Redis-backed node",
   twoNodes: "second Redis-backed node",
+  both: "two Redis-backed nodes at once",
 };
 type Request = "register" | "full";
 
@@ -44,26 +49,32 @@ async function config(path: string, pool: number, redis?: string): Promise<void>
   const lines = [`domain = ${DOMAIN}`, "state = off", ...BENCH_LIMITS];
   if (redis) lines.push("[cluster]", `redis = ${redis}`);
   lines.push("[users]");
-  for (let i = 0; i < pool; i++) lines.push(`r${i}`);
-  for (let i = 0; i < AGENTS; i++) lines.push(`c${i}`, `u${i}`);
+  for (let i = 0; i < pool; i++) lines.push(`r${i}`, `s${i}`);
+  for (let i = 0; i < AGENTS; i++) lines.push(`c${i}`, `u${i}`, `d${i}`, `w${i}`);
   await Deno.writeTextFile(path, lines.join("\n") + "\n");
 }
+
+/** Users of the first load generator (`r`, `c`, `u`) or of the second (`s`, `d`, `w`). */
+const PREFIXES = [["r", "c", "u"], ["s", "d", "w"]] as const;
 
 function command(
   request: Request,
   pool: number,
+  agents = AGENTS,
+  set: 0 | 1 = 0,
 ): Omit<RunCommand, "op" | "server" | "warmupMs" | "durationMs"> {
+  const [pooled, caller, callee] = PREFIXES[set];
   return request === "register"
     ? {
       scenario: "register",
-      concurrency: AGENTS,
-      users: { prefix: "r", domain: DOMAIN, count: pool },
+      concurrency: agents,
+      users: { prefix: pooled, domain: DOMAIN, count: pool },
     }
     : {
       scenario: "lookup",
-      concurrency: AGENTS,
-      caller: { prefix: "c", domain: DOMAIN },
-      callee: { prefix: "u", domain: DOMAIN, count: AGENTS, pick: "own" },
+      concurrency: agents,
+      caller: { prefix: caller, domain: DOMAIN },
+      callee: { prefix: callee, domain: DOMAIN, count: agents, pick: "own" },
     };
 }
 
@@ -82,12 +93,14 @@ export async function benchClusterRedis(context: BenchContext): Promise<BenchRes
   }
   context.progress("redis: starting a node, two Redis-backed nodes and the load generator");
   const listen = ["--listen", "127.0.0.1:0", "--no-log"];
-  const [embedded, a, b, gen] = await Promise.all([
+  const [embedded, a, b, gen, gen2] = await Promise.all([
     startNode(context, `${dir.path}/embedded`, listen, "node-embedded"),
     startNode(context, `${dir.path}/redis-a`, listen, "node-redis-a"),
     startNode(context, `${dir.path}/redis-b`, listen, "node-redis-b"),
     LoadGen.start(),
+    LoadGen.start(),
   ]);
+  await using _gen2 = gen2;
   await using _embedded = embedded;
   await using _a = a;
   await using _b = b;
@@ -95,15 +108,40 @@ export async function benchClusterRedis(context: BenchContext): Promise<BenchRes
   const ranges = ["c", "u"].map((prefix) => ({ prefix, domain: DOMAIN, count: AGENTS }));
   await gen.register({ server: embedded.endpoint, ranges });
   await gen.register({ server: a.endpoint, ranges });
+  const half = AGENTS / 2;
+  await gen2.register({
+    server: b.endpoint,
+    ranges: ["d", "w"].map((prefix) => ({ prefix, domain: DOMAIN, count: half })),
+  });
   // The second node learns of them through Redis; registering meanwhile is what is measured.
-  const servers: Record<Subject, RunningNode> = { embedded, redis: a, twoNodes: b };
+  const servers: Record<Exclude<Subject, "both">, RunningNode> = {
+    embedded,
+    redis: a,
+    twoNodes: b,
+  };
   const figures: Record<string, { rate: number; p50: number; p99: number }> = {};
   for (const request of ["register", "full"] as const) {
-    const results: Record<Subject, RunResult[]> = { embedded: [], redis: [], twoNodes: [] };
+    const results: Record<Subject, RunResult[]> = {
+      embedded: [],
+      redis: [],
+      twoNodes: [],
+      both: [],
+    };
     for (let round = 0; round < context.rounds; round++) {
       for (const subject of SUBJECTS) {
         if (request === "register" && subject === "twoNodes") continue;
         context.progress(`redis: ${request}, ${LABEL[subject]}, round ${round + 1}`);
+        if (subject === "both") {
+          const timing = { warmupMs: context.warmupMs, durationMs: context.durationMs };
+          const [one, two] = await Promise.all([
+            gen.run({ ...command(request, pool, half, 0), server: a.endpoint, ...timing }),
+            gen2.run({ ...command(request, pool, half, 1), server: b.endpoint, ...timing }),
+          ]);
+          const histogram = Histogram.fromJSON(one.histogram);
+          histogram.merge(Histogram.fromJSON(two.histogram));
+          results.both.push({ ...one, rate: one.rate + two.rate, histogram: histogram.toJSON() });
+          continue;
+        }
         const server = servers[subject];
         results[subject].push(
           await gen.run({
@@ -170,6 +208,7 @@ function report(figures: Record<string, { rate: number; p50: number; p99: number
       rows,
       notes: [
         "second Redis-backed node: look-ups of users registered at the first, answered from what it learnt through Redis.",
+        "two Redis-backed nodes at once: both loaded together by two generators of half the agents each; rate summed (the domain's), ÷ against one node with all the agents.",
         "On this machine every process shares the same cores; with more cores each node has its own and the domain's rate adds up per node (see docs/SCALING.md).",
       ],
     }],
