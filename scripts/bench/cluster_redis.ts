@@ -44,6 +44,13 @@ const LABEL: Record<Subject, string> = {
   both: "two Redis-backed nodes at once",
 };
 type Request = "register" | "full";
+/** Medians of one subject: rate, latency, and CPU µs per request of the node asked, the other node and redis-server. */
+interface Figure {
+  rate: number;
+  p50: number;
+  p99: number;
+  cpu?: number[];
+}
 
 async function config(path: string, pool: number, redis?: string): Promise<void> {
   const lines = [`domain = ${DOMAIN}`, "state = off", ...BENCH_LIMITS];
@@ -119,7 +126,7 @@ export async function benchClusterRedis(context: BenchContext): Promise<BenchRes
     redis: a,
     twoNodes: b,
   };
-  const figures: Record<string, { rate: number; p50: number; p99: number }> = {};
+  const figures: Record<string, Figure> = {};
   for (const request of ["register", "full"] as const) {
     const results: Record<Subject, RunResult[]> = {
       embedded: [],
@@ -149,7 +156,9 @@ export async function benchClusterRedis(context: BenchContext): Promise<BenchRes
             server: server.endpoint,
             warmupMs: context.warmupMs,
             durationMs: context.durationMs,
-            pids: [server.child.pid],
+            pids: subject === "embedded"
+              ? [server.child.pid]
+              : [server.child.pid, (server === a ? b : a).child.pid, redis.pid],
           }),
         );
       }
@@ -159,17 +168,24 @@ export async function benchClusterRedis(context: BenchContext): Promise<BenchRes
       const histogram = new Histogram();
       for (const r of results[subject]) histogram.merge(Histogram.fromJSON(r.histogram));
       const summary = histogram.summary();
+      // CPU per request (µs) of the node asked, the other node, and redis-server.
+      const perRequest = (i: number) =>
+        median(results[subject].map((r) => {
+          const pid = Object.keys(r.cpu)[i];
+          return pid === undefined ? NaN : (r.cpu[pid]! / r.rate) * 1e6;
+        }));
       figures[`${request}:${subject}`] = {
         rate: median(results[subject].map((r) => r.rate)),
         p50: summary.p50,
         p99: summary.p99,
+        cpu: [perRequest(0), perRequest(1), perRequest(2)],
       };
     }
   }
   return report(figures);
 }
 
-function report(figures: Record<string, { rate: number; p50: number; p99: number }>): BenchResult {
+function report(figures: Record<string, Figure>): BenchResult {
   const cores = navigator.hardwareConcurrency;
   const rows: string[][] = [];
   const targets: TargetCheck[] = [];
@@ -200,6 +216,22 @@ function report(figures: Record<string, { rate: number; p50: number; p99: number
       met: r.p99 - base.p99 < 1_000,
     });
   }
+  const cpuRows: string[][] = [];
+  for (const request of ["register", "full"] as const) {
+    for (const subject of ["embedded", "redis", "twoNodes"] as const) {
+      const cpu = figures[`${request}:${subject}`]?.cpu;
+      if (!cpu) continue;
+      const us = (n: number | undefined) =>
+        n === undefined || !Number.isFinite(n) ? "–" : `${n.toFixed(1)} µs`;
+      cpuRows.push([
+        request === "register" ? "register PR→RR" : "look-up PL→agent→RL0",
+        LABEL[subject],
+        us(cpu[0]),
+        subject === "embedded" ? "–" : us(cpu[1]),
+        subject === "embedded" ? "–" : us(cpu[2]),
+      ]);
+    }
+  }
   return {
     tables: [{
       title:
@@ -210,6 +242,13 @@ function report(figures: Record<string, { rate: number; p50: number; p99: number
         "second Redis-backed node: look-ups of users registered at the first, answered from what it learnt through Redis.",
         "two Redis-backed nodes at once: both loaded together by two generators of half the agents each; rate summed (the domain's), ÷ against one node with all the agents.",
         "On this machine every process shares the same cores; with more cores each node has its own and the domain's rate adds up per node (see docs/SCALING.md).",
+      ],
+    }, {
+      title: "CPU time per request (medians; /proc ticks of 10 ms over each run)",
+      columns: ["request", "node asked", "that node", "the other node", "redis-server"],
+      rows: cpuRows,
+      notes: [
+        "What Redis adds to a packet on a machine with cores to spare is the asked node's extra CPU per request over the embedded node's; on this machine the other node and redis-server also compete for the same cores.",
       ],
     }],
     targets,
