@@ -102,7 +102,8 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
       prefix: this.prefix,
       channel: `${this.prefix}changes`,
       fields: ["v", "rec"],
-      alsoDelete: (name) => [missKey(this.prefix, name)],
+      // A new registration starts with no look-up unanswered (only when some were counted).
+      alsoDelete: (name) => this.misses.counted(name) ? [missKey(this.prefix, name)] : [],
       read: (name) => this.#record(name),
       apply: (name, rec) => this.#apply(name, rec),
       ...(options.retryMs !== undefined && { retryMs: options.retryMs }),

@@ -82,6 +82,11 @@ export class RedisMisses implements SharedMisses {
     link.run(CLEAR, [key(name)], [this.#channel, name]).catch(() => link.stats.errors++);
   }
 
+  /** Are look-ups of `name` counted unanswered (for any registration)? */
+  counted(name: string): boolean {
+    return this.#counts.has(name);
+  }
+
   count(name: string, id: number): number {
     const known = this.#counts.get(name);
     return known && known.id === id ? known.n : 0;

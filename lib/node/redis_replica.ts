@@ -31,14 +31,15 @@
 import { type RedisLink, redisScript } from "./redis_link.ts";
 
 const WRITE = await redisScript(`
-local node, channel, vf, rf, stride = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local node, channel, vf, rf = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local out, vs = {}, {}
-for i = 1, #KEYS / stride do
-  local base = (i - 1) * stride
-  local name, rec = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
-  local v = redis.call('HINCRBY', KEYS[base + 1], vf, 1)
-  redis.call('HSET', KEYS[base + 1], rf, rec)
-  for j = 2, stride do redis.call('DEL', KEYS[base + j]) end
+local k = 1
+for i = 1, (#ARGV - 4) / 3 do
+  local name, rec, extra = ARGV[2 + 3 * i], ARGV[3 + 3 * i], tonumber(ARGV[4 + 3 * i])
+  local v = redis.call('HINCRBY', KEYS[k], vf, 1)
+  redis.call('HSET', KEYS[k], rf, rec)
+  for j = 1, extra do redis.call('DEL', KEYS[k + j]) end
+  k = k + 1 + extra
   vs[i] = v
   out[i] = {v, name, rec}
 end
@@ -57,7 +58,7 @@ export interface ReplicaSpec {
   readonly channel: string;
   /** The hash fields of the version and of the record. */
   readonly fields: readonly [version: string, record: string];
-  /** Keys of the user deleted with each write (same hash tag), e.g. its look-up misses. */
+  /** Keys of the user to delete with this write (same hash tag), e.g. its look-up misses. */
   readonly alsoDelete?: (name: string) => string[];
   /** The user's record now, as text (`""`: none). */
   read(name: string): string;
@@ -150,12 +151,11 @@ export class RedisReplica {
       for (let start = 0; start < names.length; start += BATCH) {
         const part = names.slice(start, start + BATCH);
         const keys: string[] = [];
-        const args = [this.#link.node, channel, fields[0], fields[1], "1"];
+        const args = [this.#link.node, channel, fields[0], fields[1]];
         for (const name of part) {
           const extra = alsoDelete?.(name) ?? [];
-          args[4] = String(1 + extra.length);
           keys.push(`${prefix}{${name}}`, ...extra);
-          args.push(name, this.#spec.read(name));
+          args.push(name, this.#spec.read(name), String(extra.length));
         }
         const versions = await this.#link.run(WRITE, keys, args) as number[];
         part.forEach((name, i) => this.#versions.set(name, Number(versions[i])));
