@@ -134,11 +134,11 @@ async function register(name: string, node: Endpoint): Promise<UdpPeer> {
 
 /**
  * `asker` looks `target` up through `node`, retrying like an agent (every
- * 200 ms, at most 25 times): the look-up reaches `target`'s socket.
+ * 200 ms, at most 50 times): the look-up reaches `target`'s socket.
  */
 async function lookedUp(asker: UdpPeer, from: string, target: UdpPeer, to: string, node: Endpoint) {
   const packet = `PL${from}@c.test:${to}@c.test`;
-  for (let attempt = 0; attempt < 25; attempt++) {
+  for (let attempt = 0; attempt < 50; attempt++) {
     await asker.send(packet, node);
     try {
       const got = await target.receive(200);

@@ -154,8 +154,7 @@ export class RedisAccounts implements AsyncDisposable {
         if (!credentials) (this.passwords ?? store).clearPassword(name);
         else this.passwords?.setPassword(name, credentials);
         if (a.u && !this.#directory.has(name)) this.#directory.add(name, "signup");
-      }
-      else this.passwords?.clearPassword(name);
+      } else this.passwords?.clearPassword(name);
       if (record.id !== undefined) store.setIdentityKey(name, record.id);
       for (const buddy of record.b ?? []) store.addBuddy(name, buddy);
       // What its buddies may see of it may have changed (the mutual rule).

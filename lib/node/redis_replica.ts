@@ -43,7 +43,7 @@ for i = 1, (#ARGV - 4) / 3 do
   vs[i] = v
   out[i] = {v, name, rec}
 end
-redis.call('PUBLISH', channel, cjson.encode({node = node, batch = out}))
+redis.call('PUBLISH', channel, node .. '\\n' .. cjson.encode(out))
 return vs`);
 
 /** Most users written by one script (a script blocks Redis while it runs). */
@@ -174,15 +174,18 @@ export class RedisReplica {
     }
   }
 
+  /** A batch published: `<node>\n[[v, name, record], …]`; this node's own are skipped unread. */
   #message(message: string): void {
-    let parsed: { node?: unknown; batch?: unknown };
+    const cut = message.indexOf("\n");
+    if (cut < 0 || message.slice(0, cut) === this.#link.node) return;
+    let batch: unknown;
     try {
-      parsed = JSON.parse(message);
+      batch = JSON.parse(message.slice(cut + 1));
     } catch {
       return;
     }
-    if (parsed.node === this.#link.node || !Array.isArray(parsed.batch)) return;
-    for (const entry of parsed.batch) {
+    if (!Array.isArray(batch)) return;
+    for (const entry of batch) {
       if (!Array.isArray(entry)) continue;
       const [v, name, rec] = entry;
       if (typeof v !== "number" || typeof name !== "string" || typeof rec !== "string") continue;
