@@ -25,7 +25,7 @@
  */
 
 import type { Endpoint } from "../plumi/address.ts";
-import type { ExpiryLimits, HeartbeatChange, Session, UserOrigin } from "./directory.ts";
+import type { ExpiryLimits, HeartbeatChange, UserOrigin } from "./directory.ts";
 import { MemoryDirectory } from "./memory_directory.ts";
 import { RedisLink, type RedisLinkStats } from "./redis_link.ts";
 import { RedisMisses } from "./redis_liveness.ts";

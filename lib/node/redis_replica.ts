@@ -104,7 +104,7 @@ export class RedisReplica {
     const rows = await Promise.all(keys.map((key) => link.client.hmGet(key, [...fields])));
     keys.forEach((key, i) => {
       const [v, rec] = rows[i]!;
-      if (v == null) return;
+      if (v === null || v === undefined) return;
       this.#offer(key.slice(prefix.length + 1, -1), Number(v), rec ?? "");
     });
   }
