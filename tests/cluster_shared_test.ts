@@ -75,6 +75,36 @@ redisTest(
 );
 
 redisTest(
+  "RedisDirectory: the sessions of a node that died are expired by the others",
+  async (redis) => {
+    const open = () =>
+      openRedisDirectory({
+        redis: redis.url,
+        domain: "dead.test",
+        configured: ["laura"],
+        aliveMs: 300,
+      });
+    await using a = await open();
+    await using b = await open();
+    const limits = { heartbeats: 3, originalMs: 0 };
+    a.register("laura", { ip: "127.0.37.9", port: 5004 }, 1_000, {
+      token: "t",
+      heartbeatMs: 1_000,
+      busy: false,
+    });
+    await until("b learns of laura", () => b.ownedElsewhere("laura"));
+    // Its owner is alive: not b's to expire, however old.
+    assertEquals(b.expire(100_000, limits), []);
+    // The owner dies (its connection gone, its liveness key left to expire).
+    await a.link[Symbol.asyncDispose]();
+    let gone: string[] = [];
+    await until("b expires laura", () => (gone = b.expire(100_000, limits)).length > 0);
+    assertEquals(gone, ["laura"]);
+    assertEquals(b.get("laura"), null);
+  },
+);
+
+redisTest(
   "RedisDirectory: a busy change at one node reaches the others, without a new registration",
   async (redis) => {
     const [a, b] = await pair(redis, "busy.test", ["laura"]);

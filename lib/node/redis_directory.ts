@@ -48,6 +48,12 @@ export interface RedisDirectoryOptions {
   readonly retryMs?: number;
   /** How sessions travel; default every field as JSON ({@linkcode jsonSessionCodec}). */
   readonly sessions?: SessionCodec;
+  /**
+   * A node is dead when its liveness key (`lumi:<domain>:node:<id>`, renewed
+   * every third of this) is this old, in ms; then the other nodes expire its
+   * registrations. Default 3 000.
+   */
+  readonly aliveMs?: number;
 }
 
 /** What the node has done with Redis, for the metrics and the tests. */
@@ -62,6 +68,8 @@ interface StoredRecord {
   readonly seen?: number;
   /** The session, opaque ({@linkcode SessionCodec}). */
   readonly s?: string;
+  /** The node that owns it. */
+  readonly o?: string;
 }
 
 /** The key of `name`'s look-ups unanswered across the nodes (`redis_liveness.ts`). */
@@ -84,8 +92,12 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
   readonly #adminChannel: string;
   readonly #sessions: SessionCodec;
   #outer: ((name: string) => void) | undefined;
-  /** Registrations another node owns (made, moved or last heard), by name. */
-  readonly #remote = new Set<string>();
+  /** Registrations another node owns (made, moved or last heard): the owner's id, by name. */
+  readonly #remote = new Map<string, string>();
+  /** Owners whose liveness key has expired: their registrations are everyone's to expire. */
+  #dead = new Set<string>();
+  readonly #aliveMs: number;
+  #aliveTimer: ReturnType<typeof setTimeout> | undefined;
   #applying = false;
   /** Set once loaded: from then on, console adds and removals are shared. */
   #live = false;
@@ -97,6 +109,7 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
     this.prefix = `lumi:${options.domain}:`;
     this.#adminChannel = `${this.prefix}admin`;
     this.#sessions = options.sessions ?? jsonSessionCodec;
+    this.#aliveMs = options.aliveMs ?? 3_000;
     this.#replica = new RedisReplica({
       link,
       prefix: this.prefix,
@@ -130,6 +143,29 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
     const admin = await this.link.client.hGetAll(`${this.prefix}admin`);
     for (const [name, what] of Object.entries(admin)) this.#administer(name, what);
     this.#live = true;
+    await this.#alive();
+  }
+
+  #nodeKey(node: string): string {
+    return `${this.prefix}node:${node}`;
+  }
+
+  /** Renew this node's liveness key, and see which owners of registrations here are gone. */
+  async #alive(): Promise<void> {
+    if (this.link.closed) return;
+    try {
+      const owners = [...new Set(this.#remote.values())];
+      const [, ...found] = await Promise.all([
+        this.link.client.set(this.#nodeKey(this.link.node), "1", { PX: this.#aliveMs }),
+        ...owners.map((owner) => this.link.client.exists(this.#nodeKey(owner))),
+      ]);
+      this.#dead = new Set(owners.filter((_, i) => Number(found[i]) === 0));
+    } catch {
+      // Redis unreachable: nobody is declared dead meanwhile.
+      this.#dead = new Set();
+    }
+    if (this.link.closed) return;
+    this.#aliveTimer = setTimeout(() => this.#alive(), Math.max(1, this.#aliveMs / 3));
   }
 
   /** A user added here (console or `ctl`, origin `"config"`) is added at every node. */
@@ -199,12 +235,14 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
 
   /**
    * Expire only what this node owns (the rule of {@linkcode MemoryDirectory.expire}):
-   * another node's registrations are its own to expire, their heartbeats reach it, not us.
+   * another node's registrations are its own to expire, their heartbeats reach it, not us
+   * — unless that node is dead (its liveness key expired): then every node expires them.
    */
   override expire(now: number, limits: ExpiryLimits): string[] {
     const gone: string[] = [];
     for (const [name, registration] of this.online()) {
-      if (this.#remote.has(name)) continue;
+      const owner = this.#remote.get(name);
+      if (owner !== undefined && !this.#dead.has(owner)) continue;
       const session = registration.session;
       if (!session && limits.originalMs <= 0) continue;
       const limit = session ? session.heartbeatMs * limits.heartbeats : limits.originalMs;
@@ -221,6 +259,7 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
 
   /** Write what is still dirty, then close the connections. */
   async [Symbol.asyncDispose](): Promise<void> {
+    clearTimeout(this.#aliveTimer);
     if (this.stats.connected) await this.flush().catch(() => {});
     await this.link[Symbol.asyncDispose]();
   }
@@ -248,6 +287,7 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
         since: registration.since,
         seen: registration.lastSeen,
         ...(registration.session && { s: this.#sessions.encode(registration.session) }),
+        o: this.link.node,
       } satisfies StoredRecord,
     );
   }
@@ -278,7 +318,7 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
       if (!same || seen > (now?.lastSeen ?? 0) || session?.busy !== now?.session?.busy) {
         super.heartbeat(name, endpoint, Math.max(seen, this.get(name)!.lastSeen), !!session?.busy);
       }
-      this.#remote.add(name);
+      this.#remote.set(name, stored.o ?? "");
     } finally {
       this.#applying = false;
     }

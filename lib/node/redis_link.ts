@@ -122,12 +122,17 @@ export class RedisLink implements AsyncDisposable {
 
   /** Close both connections. */
   async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     for (const client of [this.#subscriber, this.client]) {
       try {
         await client.close();
       } catch {
-        client.destroy();
+        try {
+          client.destroy();
+        } catch {
+          // Closed already.
+        }
       }
     }
   }
