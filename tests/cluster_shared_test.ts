@@ -207,6 +207,40 @@ redisTest(
   },
 );
 
+redisTest(
+  "heartbeats reaching another node keep the session alive at every node, until they stop",
+  async (redis) => {
+    await using net = await startRedisCluster(redis.url, "127.0.37", ["[limits]", "heartbeat = 1"]);
+    const [a, b] = net.nodes;
+    await using ana = ExtAgent.open("ana@c.test", a!.endpoint, "127.0.37.29");
+    assertEquals((await ana.register()).head, "RR0");
+    const beat = async (node: typeof a) =>
+      (await ana.peer.request(`PKana@c.test;t=${ana.token}`, node!.endpoint)).text.slice(0, 3);
+    await until("B knows ana's session", async () => (await beat(b)) === "RK0", 50);
+    // Five seconds of heartbeats to B only: past A's limit (3 missed of 1 s) for the session it made.
+    const end = Date.now() + 5_000;
+    while (Date.now() < end) {
+      assertEquals(await beat(b), "RK0");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    assertEquals(await beat(a), "RK0");
+    // Silence: the session ends everywhere (asked by look-ups, which are no sign of ana's life).
+    await using bo = UdpPeer.open("bo", "127.0.37.30");
+    assertEquals((await bo.request("PRbo@c.test", a!.endpoint)).text, "RR0");
+    const offlineAt = async (node: typeof a) => {
+      await bo.send("PLbo@c.test:ana@c.test", node!.endpoint);
+      try {
+        return /^RL[1-9]/.test((await bo.receive(300)).text);
+      } catch (error) {
+        if (error instanceof TimeoutError) return false; // forwarded to ana: still online there
+        throw error;
+      }
+    };
+    await until("A ends the session", () => offlineAt(a), 25);
+    await until("B ends the session", () => offlineAt(b), 25);
+  },
+);
+
 redisTest("offline detection counts the look-ups left unanswered at every node", async (redis) => {
   await using net = await startRedisCluster(redis.url, "127.0.37");
   const nodes = net.nodes.map((node) => node.endpoint);
