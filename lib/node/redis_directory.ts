@@ -140,10 +140,16 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
     await this.link.subscribe(this.#adminChannel, (message) => this.#adminMessage(message));
     await this.misses.open();
     await this.#replica.open();
-    const admin = await this.link.client.hGetAll(`${this.prefix}admin`);
-    for (const [name, what] of Object.entries(admin)) this.#administer(name, what);
+    await this.#readAdmin();
+    this.link.onResubscribed(() => this.#readAdmin().catch(() => this.link.stats.errors++));
     this.#live = true;
     await this.#alive();
+  }
+
+  /** The console's additions and removals, as Redis has them. */
+  async #readAdmin(): Promise<void> {
+    const admin = await this.link.client.hGetAll(`${this.prefix}admin`);
+    for (const [name, what] of Object.entries(admin)) this.#administer(name, what);
   }
 
   #nodeKey(node: string): string {

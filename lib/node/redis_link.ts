@@ -60,6 +60,8 @@ export class RedisLink implements AsyncDisposable {
   readonly client;
   readonly #subscriber;
   readonly #ready: Array<() => void> = [];
+  readonly #resubscribed: Array<() => void> = [];
+  #subscribed = false;
   #closed = false;
 
   /** Use {@linkcode RedisLink.open}. */
@@ -78,6 +80,11 @@ export class RedisLink implements AsyncDisposable {
       this.stats.connected = true;
       for (const ready of this.#ready) ready();
     });
+    // What was published while the subscriber was away is lost: the replicas read Redis again.
+    this.#subscriber.on("ready", () => {
+      if (!this.#subscribed) return;
+      for (const resubscribed of this.#resubscribed) resubscribed();
+    });
   }
 
   /** Connect both connections to `redis` (`redis://host:port` or a socket path). */
@@ -91,6 +98,7 @@ export class RedisLink implements AsyncDisposable {
       throw error;
     }
     link.stats.connected = true;
+    link.#subscribed = true;
     return link;
   }
 
@@ -102,6 +110,11 @@ export class RedisLink implements AsyncDisposable {
   /** Call `ready` whenever the command connection comes (back) up. */
   onReady(ready: () => void): void {
     this.#ready.push(ready);
+  }
+
+  /** Call `again` whenever the subscriber connection comes back (messages may have been missed). */
+  onResubscribed(again: () => void): void {
+    this.#resubscribed.push(again);
   }
 
   /** Deliver every message of `channel` to `handler`. */

@@ -95,8 +95,20 @@ export class RedisReplica {
 
   /** Subscribe, then read every stored record (so nothing published meanwhile is missed). */
   async open(): Promise<void> {
+    await this.#spec.link.subscribe(this.#spec.channel, (message) => this.#message(message));
+    await this.#load();
+    // Back from a lost subscriber connection: read everything again (newer versions apply).
+    const reload = () =>
+      this.#load().catch(() => {
+        this.#spec.link.stats.errors++;
+        if (!this.#spec.link.closed) setTimeout(reload, this.#spec.retryMs ?? 250);
+      });
+    this.#spec.link.onResubscribed(reload);
+  }
+
+  /** Read every stored record, applying those newer than this node's. */
+  async #load(): Promise<void> {
     const { link, prefix, fields } = this.#spec;
-    await link.subscribe(this.#spec.channel, (message) => this.#message(message));
     const keys: string[] = [];
     for await (const batch of link.client.scanIterator({ MATCH: `${prefix}{*}`, COUNT: 1000 })) {
       keys.push(...batch);
@@ -105,7 +117,7 @@ export class RedisReplica {
     keys.forEach((key, i) => {
       const [v, rec] = rows[i]!;
       if (v === null || v === undefined) return;
-      this.#offer(key.slice(prefix.length + 1, -1), Number(v), rec ?? "");
+      this.#receive(key.slice(prefix.length + 1, -1), Number(v), rec ?? "");
     });
   }
 
@@ -189,13 +201,18 @@ export class RedisReplica {
       if (!Array.isArray(entry)) continue;
       const [v, name, rec] = entry;
       if (typeof v !== "number" || typeof name !== "string" || typeof rec !== "string") continue;
-      if (this.#inflight.has(name)) {
-        const held = this.#waiting.get(name);
-        if (!held || held.v < v) this.#waiting.set(name, { v, rec });
-        continue;
-      }
-      this.#offer(name, v, rec);
+      this.#receive(name, v, rec);
     }
+  }
+
+  /** A record read or published: held while this node's own write of the user is in flight. */
+  #receive(name: string, v: number, rec: string): void {
+    if (this.#inflight.has(name)) {
+      const held = this.#waiting.get(name);
+      if (!held || held.v < v) this.#waiting.set(name, { v, rec });
+      return;
+    }
+    this.#offer(name, v, rec);
   }
 
   /** A record of version `v` from Redis: applied unless this node has newer or will write newer. */
