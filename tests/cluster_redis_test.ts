@@ -14,14 +14,12 @@ import type { Endpoint } from "../lib/plumi/address.ts";
 import { ConfigError, parseConfig } from "../lib/node/config.ts";
 import { directoryContract } from "../lib/node/directory_contract.ts";
 import { openRedisDirectory, type RedisDirectory } from "../lib/node/redis_directory.ts";
-import { startDnsServer } from "./support/dns_server.ts";
-import { type ChildProcess, startProgram, tempDir } from "./support/process.ts";
+import { type ClusterNode, startClusterNode, startRedisCluster } from "./support/cluster.ts";
 import { type RedisServer, redisTools, startRedis } from "./support/redis_server.ts";
 import { ctl } from "./support/service.ts";
 import { TimeoutError, UdpPeer } from "./support/udp_peer.ts";
 
 const tools = await redisTools();
-const USERS = ["ana", "bo", "cy", "dan"];
 
 // ---- The directory contract, against a real Redis (one server for the module).
 
@@ -123,49 +121,10 @@ Deno.test("[cluster] redis = takes a redis:// URL or a socket path; without it, 
 
 // ---- Three node processes over one Redis.
 
-type Node = ChildProcess & { endpoint: Endpoint; dir: string };
+type Node = ClusterNode;
 
-async function startNode(ip: string, redis: string, dns: Endpoint): Promise<Node> {
-  const dir = await tempDir("cluster-");
-  const lines = [
-    "domain = c.test",
-    `listen = ${ip}:4100`,
-    "state = off",
-    "log = off",
-    `dns-server = ${dns.ip}:${dns.port}`,
-    "[cluster]",
-    `redis = ${redis}`,
-    "[users]",
-    ...USERS,
-  ];
-  await Deno.writeTextFile(`${dir}/nodelumi.cfg`, lines.join("\n") + "\n");
-  const child = await startProgram("node", [], { cwd: dir, name: `node ${ip}` });
-  await child.waitFor(/listening on/);
-  return Object.assign(child, { endpoint: { ip, port: 4100 }, dir });
-}
-
-async function cluster(redis: RedisServer) {
-  const dns = await startDnsServer({
-    a: { "n1.c.test": "127.0.30.1", "n2.c.test": "127.0.30.2", "n3.c.test": "127.0.30.3" },
-    srv: [1, 2, 3].map((n) => ({
-      name: "_plumi._udp.c.test",
-      target: `n${n}.c.test`,
-      port: 4100,
-      priority: 10 * n,
-      weight: 1,
-    })),
-  });
-  const nodes: Node[] = [];
-  for (const n of [1, 2, 3]) nodes.push(await startNode(`127.0.30.${n}`, redis.url, dns.endpoint));
-  return {
-    dns,
-    nodes,
-    async [Symbol.asyncDispose]() {
-      for (const node of nodes) await node[Symbol.asyncDispose]();
-      await dns[Symbol.asyncDispose]();
-    },
-  };
-}
+const startNode = (ip: string, redis: string, dns: Endpoint) => startClusterNode(ip, redis, dns);
+const cluster = (redis: RedisServer) => startRedisCluster(redis.url, "127.0.30");
 
 async function register(name: string, node: Endpoint): Promise<UdpPeer> {
   const agent = UdpPeer.open(name);
@@ -175,11 +134,11 @@ async function register(name: string, node: Endpoint): Promise<UdpPeer> {
 
 /**
  * `asker` looks `target` up through `node`, retrying like an agent (every
- * 200 ms, at most 25 times): the look-up reaches `target`'s socket.
+ * 200 ms, at most 50 times): the look-up reaches `target`'s socket.
  */
 async function lookedUp(asker: UdpPeer, from: string, target: UdpPeer, to: string, node: Endpoint) {
   const packet = `PL${from}@c.test:${to}@c.test`;
-  for (let attempt = 0; attempt < 25; attempt++) {
+  for (let attempt = 0; attempt < 50; attempt++) {
     await asker.send(packet, node);
     try {
       const got = await target.receive(200);

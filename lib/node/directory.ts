@@ -188,6 +188,27 @@ export interface Directory {
    * be cheap: it runs on the packet path.
    */
   observe(observer: (name: string) => void): void;
+  /**
+   * Look-ups unanswered, counted across the nodes of a cluster (the
+   * liveness rule of `liveness.ts`); absent: each node counts alone.
+   */
+  readonly misses?: SharedMisses;
+}
+
+/**
+ * Unanswered look-ups of a registration counted by every node of a cluster
+ * at once (`redis_liveness.ts`): a user is offline after the domain's Nth
+ * miss in a row, wherever its look-ups went. Cheap on the packet path: the
+ * count is read from memory, and only misses and the answers that follow
+ * them reach the shared store.
+ */
+export interface SharedMisses {
+  /** A look-up of registration `id` of `name` went unanswered here. */
+  missed(name: string, id: number): void;
+  /** The agent of `name` answered here: if misses were counted, they are cleared everywhere. */
+  answered(name: string, id: number): void;
+  /** Look-ups of registration `id` of `name` unanswered in a row across the nodes, as last known. */
+  count(name: string, id: number): number;
 }
 
 /** The online users' names in order, with access by rank and after a name. */

@@ -187,6 +187,7 @@ export class Liveness {
       if (registration.heardAt > since) {
         // Answered: a fresh window for this look-up (it stays in the map).
         watch.unanswered = 0;
+        this.#directory.misses?.answered(name, registration.id);
         watch.awaitingSince = now;
         if (this.#moveWaiters > 0) this.#settleMoves(name, true);
         return true;
@@ -195,14 +196,19 @@ export class Liveness {
       this.#miss(name, watch, now);
       if (this.#moveWaiters > 0) this.#settleMoves(name, false);
     }
-    if (watch.unanswered > 0 && registration.heardAt > watch.missedAt) watch.unanswered = 0;
-    if (watch.unanswered >= this.#threshold) {
+    if (watch.unanswered > 0 && registration.heardAt > watch.missedAt) {
+      watch.unanswered = 0;
+      this.#directory.misses?.answered(name, registration.id);
+    }
+    // In a cluster, the misses of every node count (directory.ts, SharedMisses).
+    const shared = this.#directory.misses?.count(name, registration.id) ?? 0;
+    if (Math.max(watch.unanswered, shared) >= this.#threshold) {
       this.#directory.lapse(name, registration.id);
       this.#windows.delete(name);
       this.#watches.delete(name);
       this.#log.info("{name} is offline: {count} forwarded look-ups in a row went unanswered", {
         name,
-        count: watch.unanswered,
+        count: Math.max(watch.unanswered, shared),
       });
       return false;
     }
@@ -253,6 +259,7 @@ export class Liveness {
 
   #miss(name: string, watch: Watch, now: number): void {
     watch.unanswered++;
+    this.#directory.misses?.missed(name, watch.id);
     watch.missedAt = now;
     watch.awaitingSince = -1;
     watch.awaited = undefined;
@@ -324,7 +331,10 @@ export class Liveness {
       }
       const since = watch.awaitingSince;
       if (since < 0 || registration.heardAt > since) {
-        if (since >= 0) watch.unanswered = 0;
+        if (since >= 0) {
+          watch.unanswered = 0;
+          this.#directory.misses?.answered(name, registration.id);
+        }
         watch.awaitingSince = -1;
         watch.awaited = undefined;
         this.#windows.delete(name);

@@ -3,44 +3,40 @@
  * registrations through one Redis (`[cluster] redis = …` in `nodelumi.cfg`).
  *
  * As the seam asks (`directory.ts`), the node answers from memory: this is
- * the {@linkcode MemoryDirectory} of the node's copy of the domain, plus two
- * feeds.
- * - **Out**: every registration made, moved or ended here (the
- *   {@linkcode Directory.observe} feed) marks its name dirty; dirty names are
- *   written in one pipelined batch right after the packet that changed them,
- *   each by a Lua script that bumps the user's version, stores the record and
- *   publishes it, atomically.
- * - **In**: every node subscribes to the domain's channel and applies each
- *   published record with a higher version than it has seen for that user.
- *   A name this node changed but has not yet written wins over what arrives
- *   meanwhile: its write comes later, so it gets the higher version, and
- *   every node ends on it. So two registrations of one user at two nodes at
- *   once end, everywhere, on the one Redis versioned last.
+ * the {@linkcode MemoryDirectory} of the node's copy of the domain, whose
+ * registrations are a {@linkcode RedisReplica} (`redis_replica.ts`: batched,
+ * versioned writes and pub/sub, one winner of a race everywhere).
  *
- * Each user is one hash `lumi:<domain>:{<name>}` (the braces are a Redis
- * Cluster hash tag: everything of a user stays in one slot). Start-up reads
- * them all (SCAN) after subscribing. When Redis is unreachable the node goes
- * on answering from its copy, counts the failed writes and retries them
- * until Redis is back. Registrations are shared, and users added or removed
- * at the console or by `ctl` (a hash `lumi:<domain>:admin`, read at
- * start-up, and the same channel) — nothing else (see docs/SCALING.md);
- * heartbeats are not, so only the node that made (or last moved) a
- * registration expires it.
+ * - **Owner.** The node that made, moved or last heard a heartbeat of a
+ *   registration owns it: only the owner expires it. A heartbeat reaching
+ *   another node (the agent failed over to it) makes that node the owner,
+ *   with one write; so heartbeats seen by any node keep the session alive
+ *   at every node, without a write per heartbeat.
+ * - **Busy.** A change of the busy state is written too: presence changes
+ *   reach watchers at every node.
+ * - **Users** added or removed at the console or by `ctl` are in a hash
+ *   `lumi:<domain>:admin` (read at start-up) and published on their own
+ *   channel.
+ *
+ * When Redis is unreachable the node goes on answering from its copy,
+ * counts the failed writes and retries them until Redis is back.
  *
  * @module
  */
 
-import { createClient } from "#redis";
-import { getLogger } from "#log";
 import type { Endpoint } from "../plumi/address.ts";
-import type { ExpiryLimits, Session, UserOrigin } from "./directory.ts";
+import type { ExpiryLimits, HeartbeatChange, UserOrigin } from "./directory.ts";
 import { MemoryDirectory } from "./memory_directory.ts";
+import { RedisLink, type RedisLinkStats } from "./redis_link.ts";
+import { RedisMisses } from "./redis_liveness.ts";
+import { RedisReplica } from "./redis_replica.ts";
+import { jsonSessionCodec, type SessionCodec } from "./redis_session.ts";
 
 /** Where the shared store is, and who this node is. */
 export interface RedisDirectoryOptions {
   /** `redis://host:port` or a Unix socket path (starting with `/`). */
   readonly redis: string;
-  /** The domain: the prefix of its keys and its channel. */
+  /** The domain: the prefix of its keys and its channels. */
   readonly domain: string;
   /** The users of `nodelumi.cfg`. */
   readonly configured: Iterable<string>;
@@ -50,49 +46,35 @@ export interface RedisDirectoryOptions {
   readonly nodeId?: string;
   /** Retry a failed write after this many ms; default 250. */
   readonly retryMs?: number;
+  /** How sessions travel; default every field as JSON ({@linkcode jsonSessionCodec}). */
+  readonly sessions?: SessionCodec;
+  /**
+   * A node is dead when its liveness key (`lumi:<domain>:node:<id>`, renewed
+   * every third of this) is this old, in ms; then the other nodes expire its
+   * registrations. Default 3 000.
+   */
+  readonly aliveMs?: number;
 }
 
 /** What the node has done with Redis, for the metrics and the tests. */
-export interface RedisDirectoryStats {
-  /** Records written. */
-  writes: number;
-  /** Writes that failed (Redis unreachable); they are retried. */
-  errors: number;
-  /** Records from other nodes applied here. */
-  applied: number;
-  /** Is the connection up? */
-  connected: boolean;
-}
+export type RedisDirectoryStats = RedisLinkStats;
 
 /** A stored registration: what another node needs to answer for the user. */
 interface StoredRecord {
   readonly ip: string;
   readonly port: number;
   readonly since: number;
-  readonly session?: Session;
+  /** Last sign of life (wall-clock ms). */
+  readonly seen?: number;
+  /** The session, opaque ({@linkcode SessionCodec}). */
+  readonly s?: string;
+  /** The node that owns it. */
+  readonly o?: string;
 }
 
-const WRITE = `
-local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
-redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'node', ARGV[2])
-redis.call('PUBLISH', ARGV[3], cjson.encode({v = v, node = ARGV[2], name = ARGV[4], rec = ARGV[1]}))
-return v`;
-
-/** SHA1 of {@linkcode WRITE}, as EVALSHA names it. */
-const WRITE_SHA = Array.from(
-  new Uint8Array(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(WRITE))),
-  (b) => b.toString(16).padStart(2, "0"),
-).join("");
-
-function clientOptions(redis: string) {
-  const reconnectStrategy = (retries: number) => Math.min(50 * (retries + 1), 1_000);
-  return redis.startsWith("/")
-    ? { socket: { path: redis, reconnectStrategy }, disableOfflineQueue: true }
-    : {
-      url: redis,
-      socket: { reconnectStrategy, connectTimeout: 2_000 },
-      disableOfflineQueue: true,
-    };
+/** The key of `name`'s look-ups unanswered across the nodes (`redis_liveness.ts`). */
+export function missKey(prefix: string, name: string): string {
+  return `${prefix}{${name}}:miss`;
 }
 
 /**
@@ -100,72 +82,96 @@ function clientOptions(redis: string) {
  * {@linkcode openRedisDirectory}, close it with `await using`.
  */
 export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
-  /** What this node has done with Redis. */
-  readonly stats: RedisDirectoryStats = { writes: 0, errors: 0, applied: 0, connected: false };
-  readonly #client;
-  readonly #subscriber;
-  readonly #prefix: string;
-  readonly #channel: string;
-  readonly #node: string;
-  readonly #retryMs: number;
+  /** The connection to Redis, shared with the node's other replicas. */
+  readonly link: RedisLink;
+  /** Key prefix of the domain, `lumi:<domain>:`. */
+  readonly prefix: string;
+  /** Unanswered look-ups counted across the nodes (`redis_liveness.ts`). */
+  readonly misses: RedisMisses;
+  readonly #replica: RedisReplica;
+  readonly #adminChannel: string;
+  readonly #sessions: SessionCodec;
   #outer: ((name: string) => void) | undefined;
-  #dirty = new Set<string>();
-  #inflight = new Set<string>();
-  readonly #waiting = new Map<string, { v: number; rec: string }>();
-  readonly #versions = new Map<string, number>();
-  /** Records of registrations other nodes made, to keep them through a local expiry. */
+  /** Registrations another node owns (made, moved or last heard): the owner's id, by name. */
   readonly #remote = new Map<string, string>();
+  /** Owners whose liveness key has expired: their registrations are everyone's to expire. */
+  #dead = new Set<string>();
+  readonly #aliveMs: number;
+  #aliveTimer: ReturnType<typeof setTimeout> | undefined;
   #applying = false;
-  #scheduled = false;
-  #flushing: Promise<void> | undefined;
-  #closed = false;
   /** Set once loaded: from then on, console adds and removals are shared. */
   #live = false;
 
   /** Use {@linkcode openRedisDirectory}. */
-  constructor(options: RedisDirectoryOptions) {
+  constructor(options: RedisDirectoryOptions, link: RedisLink) {
     super(options.configured, options.signedUp);
-    this.#prefix = `lumi:${options.domain}:`;
-    this.#channel = `lumi:${options.domain}:changes`;
-    this.#node = options.nodeId ?? crypto.randomUUID().slice(0, 8);
-    this.#retryMs = options.retryMs ?? 250;
-    const log = getLogger(["lumi", "node", "cluster"]);
-    this.#client = createClient(clientOptions(options.redis));
-    this.#subscriber = this.#client.duplicate();
-    for (const client of [this.#client, this.#subscriber]) {
-      client.on("error", (error: unknown) => {
-        if (this.stats.connected) log.warn("Redis: {error}", { error: String(error) });
-        this.stats.connected = false;
-      });
-    }
-    this.#client.on("ready", () => {
-      this.stats.connected = true;
-      if (this.#dirty.size > 0) this.#schedule();
+    this.link = link;
+    this.prefix = `lumi:${options.domain}:`;
+    this.#adminChannel = `${this.prefix}admin`;
+    this.#sessions = options.sessions ?? jsonSessionCodec;
+    this.#aliveMs = options.aliveMs ?? 3_000;
+    this.#replica = new RedisReplica({
+      link,
+      prefix: this.prefix,
+      channel: `${this.prefix}changes`,
+      fields: ["v", "rec"],
+      // A new registration starts with no look-up unanswered (only when some were counted).
+      alsoDelete: (name) => this.misses.counted(name) ? [missKey(this.prefix, name)] : [],
+      read: (name) => this.#record(name),
+      apply: (name, rec) => this.#apply(name, rec),
+      ...(options.retryMs !== undefined && { retryMs: options.retryMs }),
+    });
+    this.misses = new RedisMisses({
+      link,
+      prefix: this.prefix,
+      key: (name) => missKey(this.prefix, name),
+      current: (name) => this.get(name)?.id,
     });
     super.observe((name) => this.#changed(name));
   }
 
-  /** Connect, subscribe, then read every stored registration of the domain. */
+  /** What this node has done with Redis. */
+  get stats(): RedisDirectoryStats {
+    return this.link.stats;
+  }
+
+  /** Subscribe, then read every stored registration and the console's changes. */
   async open(): Promise<void> {
-    await this.#client.connect();
-    await this.#subscriber.connect();
-    await this.#subscriber.subscribe(this.#channel, (message: string) => this.#message(message));
-    const keys: string[] = [];
-    for await (
-      const batch of this.#client.scanIterator({ MATCH: `${this.#prefix}{*}`, COUNT: 1000 })
-    ) {
-      keys.push(...batch);
-    }
-    const rows = await Promise.all(keys.map((key) => this.#client.hmGet(key, ["v", "rec"])));
-    keys.forEach((key, i) => {
-      const [v, rec] = rows[i]!;
-      const name = key.slice(this.#prefix.length + 1, -1);
-      this.#offer(name, Number(v ?? 0), rec ?? "");
-    });
-    const admin = await this.#client.hGetAll(`${this.#prefix}admin`);
-    for (const [name, what] of Object.entries(admin)) this.#administer(name, what);
-    this.stats.connected = true;
+    await this.link.subscribe(this.#adminChannel, (message) => this.#adminMessage(message));
+    await this.misses.open();
+    await this.#replica.open();
+    await this.#readAdmin();
+    this.link.onResubscribed(() => this.#readAdmin().catch(() => this.link.stats.errors++));
     this.#live = true;
+    await this.#alive();
+  }
+
+  /** The console's additions and removals, as Redis has them. */
+  async #readAdmin(): Promise<void> {
+    const admin = await this.link.client.hGetAll(`${this.prefix}admin`);
+    for (const [name, what] of Object.entries(admin)) this.#administer(name, what);
+  }
+
+  #nodeKey(node: string): string {
+    return `${this.prefix}node:${node}`;
+  }
+
+  /** Renew this node's liveness key, and see which owners of registrations here are gone. */
+  async #alive(): Promise<void> {
+    if (this.link.closed) return;
+    try {
+      const owners = [...new Set(this.#remote.values())];
+      const [, ...found] = await Promise.all([
+        this.link.client.set(this.#nodeKey(this.link.node), "1", { PX: this.#aliveMs }),
+        ...owners.map((owner) => this.link.client.exists(this.#nodeKey(owner))),
+      ]);
+      this.#dead = new Set(owners.filter((_, i) => Number(found[i]) === 0));
+    } catch {
+      // Redis unreachable: nobody is declared dead meanwhile.
+      this.#dead = new Set();
+    }
+    if (this.link.closed) return;
+    this.#aliveTimer = setTimeout(() => this.#alive(), Math.max(1, this.#aliveMs / 3));
   }
 
   /** A user added here (console or `ctl`, origin `"config"`) is added at every node. */
@@ -184,11 +190,20 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
 
   #share(name: string, what: "add" | "del"): void {
     if (!this.#live || this.#applying) return;
-    const key = `${this.#prefix}admin`;
-    const message = JSON.stringify({ admin: what, name, node: this.#node });
-    this.#client.multi().hSet(key, name, what).publish(this.#channel, message).exec().catch(
-      () => this.stats.errors++,
-    );
+    const message = JSON.stringify({ admin: what, name, node: this.link.node });
+    this.link.client.multi().hSet(`${this.prefix}admin`, name, what)
+      .publish(this.#adminChannel, message).exec().catch(() => this.link.stats.errors++);
+  }
+
+  #adminMessage(message: string): void {
+    try {
+      const { admin, name, node } = JSON.parse(message);
+      if (typeof name === "string" && typeof admin === "string" && node !== this.link.node) {
+        this.#administer(name, admin);
+      }
+    } catch {
+      // Not ours: ignored.
+    }
   }
 
   #administer(name: string, what: string): void {
@@ -207,13 +222,33 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
   }
 
   /**
-   * Expire only what this node made (the rule of {@linkcode MemoryDirectory.expire}):
-   * another node's registrations are its own to expire, their heartbeats reach it, not us.
+   * A heartbeat here: a registration another node owned becomes this
+   * node's (one write), and a change of the busy state is shared.
+   */
+  override heartbeat(
+    name: string,
+    from: Endpoint,
+    now: number,
+    busy: boolean,
+  ): HeartbeatChange | undefined {
+    const change = super.heartbeat(name, from, now, busy);
+    if (change && !this.#applying && (this.#remote.has(name) || change.busyChanged)) {
+      this.#remote.delete(name);
+      this.#replica.mark(name);
+    }
+    return change;
+  }
+
+  /**
+   * Expire only what this node owns (the rule of {@linkcode MemoryDirectory.expire}):
+   * another node's registrations are its own to expire, their heartbeats reach it, not us
+   * — unless that node is dead (its liveness key expired): then every node expires them.
    */
   override expire(now: number, limits: ExpiryLimits): string[] {
     const gone: string[] = [];
     for (const [name, registration] of this.online()) {
-      if (this.#remote.has(name)) continue;
+      const owner = this.#remote.get(name);
+      if (owner !== undefined && !this.#dead.has(owner)) continue;
       const session = registration.session;
       if (!session && limits.originalMs <= 0) continue;
       const limit = session ? session.heartbeatMs * limits.heartbeats : limits.originalMs;
@@ -223,123 +258,44 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
     return gone;
   }
 
-  /** Write what is still dirty, then close both connections. */
+  /** Does another node own `name`'s registration? */
+  ownedElsewhere(name: string): boolean {
+    return this.#remote.has(name);
+  }
+
+  /** Write what is still dirty, then close the connections. */
   async [Symbol.asyncDispose](): Promise<void> {
+    clearTimeout(this.#aliveTimer);
     if (this.stats.connected) await this.flush().catch(() => {});
-    this.#closed = true;
-    for (const client of [this.#subscriber, this.#client]) {
-      try {
-        await client.close();
-      } catch {
-        client.destroy();
-      }
-    }
+    await this.link[Symbol.asyncDispose]();
   }
 
   /** Write the dirty names now (tests and shutdown; otherwise it happens by itself). */
-  async flush(): Promise<void> {
-    while (this.#flushing) await this.#flushing;
-    if (this.#dirty.size === 0) return;
-    this.#flushing = this.#write().finally(() => this.#flushing = undefined);
-    await this.#flushing;
+  flush(): Promise<void> {
+    return this.#replica.flush();
   }
 
   #changed(name: string): void {
     if (!this.#applying) {
       this.#remote.delete(name);
-      this.#dirty.add(name);
-      this.#schedule();
+      this.#replica.mark(name);
     }
     this.#outer?.(name);
   }
 
-  #schedule(): void {
-    if (this.#scheduled || this.#closed) return;
-    this.#scheduled = true;
-    setTimeout(() => {
-      this.#scheduled = false;
-      this.flush().catch(() => {});
-    }, 0);
-  }
-
-  async #write(): Promise<void> {
-    const names = [...this.#dirty];
-    this.#dirty = new Set();
-    this.#inflight = new Set(names);
-    try {
-      // Issued in one tick: the client sends them as one pipeline.
-      const versions = await Promise.all(names.map((name) => {
-        const registration = this.get(name);
-        const rec = registration
-          ? JSON.stringify(
-            {
-              ip: registration.endpoint.ip,
-              port: registration.endpoint.port,
-              since: registration.since,
-              ...(registration.session && { session: registration.session }),
-            } satisfies StoredRecord,
-          )
-          : "";
-        return this.#script({
-          keys: [`${this.#prefix}{${name}}`],
-          arguments: [rec, this.#node, this.#channel, name],
-        });
-      }));
-      names.forEach((name, i) => this.#versions.set(name, Number(versions[i])));
-      this.stats.writes += names.length;
-    } catch {
-      this.stats.errors += names.length;
-      for (const name of names) this.#dirty.add(name);
-      if (!this.#closed) {
-        setTimeout(() => this.#schedule(), this.#retryMs);
-      }
-    } finally {
-      this.#inflight = new Set();
-      for (const [name, { v, rec }] of this.#waiting) this.#offer(name, v, rec);
-      this.#waiting.clear();
-    }
-  }
-
-  /** The write script by its SHA1 (sent whole only when Redis does not have it, e.g. after a restart). */
-  async #script(options: { keys: string[]; arguments: string[] }): Promise<unknown> {
-    try {
-      return await this.#client.evalSha(WRITE_SHA, options);
-    } catch (error) {
-      if (!String(error).includes("NOSCRIPT")) throw error;
-      return await this.#client.eval(WRITE, options);
-    }
-  }
-
-  #message(message: string): void {
-    let parsed: { v?: unknown; node?: unknown; name?: unknown; rec?: unknown };
-    try {
-      parsed = JSON.parse(message);
-    } catch {
-      return;
-    }
-    const { v, name, rec } = parsed;
-    if ("admin" in parsed) {
-      const { admin, node } = parsed as { admin?: unknown; node?: unknown };
-      if (typeof name === "string" && typeof admin === "string" && node !== this.#node) {
-        this.#administer(name, admin);
-      }
-      return;
-    }
-    if (typeof v !== "number" || typeof name !== "string" || typeof rec !== "string") return;
-    if (this.#inflight.has(name)) {
-      const held = this.#waiting.get(name);
-      if (!held || held.v < v) this.#waiting.set(name, { v, rec });
-      return;
-    }
-    this.#offer(name, v, rec);
-  }
-
-  /** A record of version `v` from Redis: applied unless this node has newer or will write newer. */
-  #offer(name: string, v: number, rec: string): void {
-    if (this.#dirty.has(name) || v <= (this.#versions.get(name) ?? 0)) return;
-    this.#versions.set(name, v);
-    this.stats.applied++;
-    this.#apply(name, rec);
+  #record(name: string): string {
+    const registration = this.get(name);
+    if (!registration) return "";
+    return JSON.stringify(
+      {
+        ip: registration.endpoint.ip,
+        port: registration.endpoint.port,
+        since: registration.since,
+        seen: registration.lastSeen,
+        ...(registration.session && { s: this.#sessions.encode(registration.session) }),
+        o: this.link.node,
+      } satisfies StoredRecord,
+    );
   }
 
   #apply(name: string, rec: string): void {
@@ -358,8 +314,17 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
       }
       if (!this.has(name)) this.add(name, "signup");
       const endpoint: Endpoint = { ip: stored.ip, port: stored.port };
-      this.register(name, endpoint, stored.since, stored.session);
-      this.#remote.set(name, rec);
+      const session = stored.s === undefined ? undefined : this.#sessions.decode(stored.s);
+      const now = this.get(name);
+      const same = now && now.since === stored.since && now.endpoint.ip === endpoint.ip &&
+        now.endpoint.port === endpoint.port && (now.session === undefined) === !session;
+      // The same registration (a take-over or a busy change): no new one, no presence churn.
+      if (!same) this.register(name, endpoint, stored.since, session);
+      const seen = stored.seen ?? stored.since;
+      if (!same || seen > (now?.lastSeen ?? 0) || session?.busy !== now?.session?.busy) {
+        super.heartbeat(name, endpoint, Math.max(seen, this.get(name)!.lastSeen), !!session?.busy);
+      }
+      this.#remote.set(name, stored.o ?? "");
     } finally {
       this.#applying = false;
     }
@@ -368,7 +333,8 @@ export class RedisDirectory extends MemoryDirectory implements AsyncDisposable {
 
 /** Open the clustered directory of `options.domain` on its Redis: connected and loaded. */
 export async function openRedisDirectory(options: RedisDirectoryOptions): Promise<RedisDirectory> {
-  const directory = new RedisDirectory(options);
+  const link = await RedisLink.open(options.redis, options.nodeId);
+  const directory = new RedisDirectory(options, link);
   try {
     await directory.open();
   } catch (error) {

@@ -24,6 +24,7 @@ import { NodeMetrics } from "./metrics.ts";
 import { OpLog } from "./oplog.ts";
 import { NodeCore } from "./core.ts";
 import { MemoryDirectory } from "./memory_directory.ts";
+import { openRedisAccounts, type RedisAccounts } from "./redis_accounts.ts";
 import { openRedisDirectory } from "./redis_directory.ts";
 import { ExtendedService } from "./extended.ts";
 import { openRelay, RelayStartError } from "./relay_start.ts";
@@ -185,6 +186,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   const dnsServer = options.dnsServer ?? config.dnsServer;
 
   let accounts: AccountStore | undefined;
+  let sharedAccounts: RedisAccounts | undefined;
   const databasePath = options.databasePath ?? config.accounts?.database ?? `nodelumi-${domain}.db`;
   // One node per set of files: before anything reads or tidies them.
   await using lock = await claimFiles({
@@ -229,6 +231,15 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
           }
         },
       });
+      // With [cluster], accounts and buddy lists are the domain's, shared (redis_accounts.ts).
+      if (clustered) {
+        sharedAccounts = await openRedisAccounts({
+          link: clustered.link,
+          prefix: clustered.prefix,
+          store: accounts,
+          directory,
+        });
+      }
       // Accounts created by sign-up are users of the domain too.
       for (const name of accounts.signedUpNames()) directory.add(name, "signup");
     } catch (error) {
@@ -379,6 +390,8 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       ...(limits["max-buddies"] !== undefined && { maxBuddies: limits["max-buddies"] }),
     },
   });
+  // Passwords applied from other nodes reach the service's own list of them.
+  if (sharedAccounts && extended) sharedAccounts.passwords = extended;
   const core = new NodeCore({
     domain,
     directory,
@@ -523,6 +536,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   await operations.close();
   await keeper?.close();
   await log?.close();
+  await sharedAccounts?.[Symbol.asyncDispose]();
   accounts?.close();
   await consoleDone?.catch(() => {});
   logger.info("Node {domain} stopped", { domain });

@@ -105,6 +105,8 @@ export class AccountStore implements Disposable {
   #lastError: StoreError | undefined;
   /** Reads and writes that failed since the start, for the console's `stats`. */
   failures = 0;
+  /** Told the user's name after each committed change of its rows (a cluster's replica). */
+  #observer: ((name: string) => void) | undefined;
 
   private constructor(path: string, db: DatabaseSync, options: StoreOptions) {
     this.path = path;
@@ -186,6 +188,22 @@ export class AccountStore implements Disposable {
         { cause: error },
       );
     }
+  }
+
+  /**
+   * Call `observer` with the user's name after every committed change of
+   * its account, identity key or buddy list (one observer: a cluster's
+   * replica, `redis_accounts.ts`).
+   */
+  observe(observer: ((name: string) => void) | undefined): void {
+    this.#observer = observer;
+  }
+
+  /** Tell the observer if `changes` is 1 (one row changed); returns whether it is. */
+  #changed(name: string, changes: number | bigint): boolean {
+    const changed = Number(changes) === 1;
+    if (changed) this.#observer?.(name);
+    return changed;
   }
 
   /** Has the last write failed (and none worked since)? */
@@ -324,7 +342,7 @@ export class AccountStore implements Disposable {
         "INSERT OR IGNORE INTO accounts (name, signed_up, salt, iterations, stored_key, created_at) VALUES (?, 1, ?, ?, ?, ?)",
       ).run(name, credentials.salt, credentials.iterations, credentials.storedKey, now)
     );
-    return Number(result.changes) === 1;
+    return this.#changed(name, result.changes);
   }
 
   /** Set (or replace) the password of `name`, creating its row if needed. */
@@ -336,6 +354,7 @@ export class AccountStore implements Disposable {
        stored_key = excluded.stored_key`,
       ).run(name, credentials.salt, credentials.iterations, credentials.storedKey, now)
     );
+    this.#observer?.(name);
   }
 
   /** Remove the password of `name` (a signed-up account keeps existing, without one). */
@@ -345,7 +364,7 @@ export class AccountStore implements Disposable {
         "UPDATE accounts SET salt = NULL, iterations = NULL, stored_key = NULL WHERE name = ?",
       ).run(name)
     );
-    return Number(result.changes) === 1;
+    return this.#changed(name, result.changes);
   }
 
   /**
@@ -368,6 +387,7 @@ export class AccountStore implements Disposable {
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       ).run(`identity-key:${name}`, key)
     );
+    this.#observer?.(name);
   }
 
   /** Delete everything about `name`: account, password, its buddy list. */
@@ -379,6 +399,7 @@ export class AccountStore implements Disposable {
         this.#db.prepare("DELETE FROM meta WHERE key = ?").run(`identity-key:${name}`);
       })
     );
+    this.#observer?.(name);
   }
 
   /** The buddies of `owner`, as full addresses, sorted. */
@@ -421,7 +442,7 @@ export class AccountStore implements Disposable {
         buddy,
       )
     );
-    return Number(result.changes) === 1;
+    return this.#changed(owner, result.changes);
   }
 
   /** Remove `buddy` from `owner`'s list. Returns false if it was not there. */
@@ -429,7 +450,7 @@ export class AccountStore implements Disposable {
     const result = this.#write(() =>
       this.#db.prepare("DELETE FROM buddies WHERE owner = ? AND buddy = ?").run(owner, buddy)
     );
-    return Number(result.changes) === 1;
+    return this.#changed(owner, result.changes);
   }
 
   #transaction(work: () => void): void {

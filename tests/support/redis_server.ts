@@ -30,6 +30,8 @@ export interface RedisServer extends AsyncDisposable {
   readonly url: string;
   /** Its folder (the append-only file is there). */
   readonly dir: string;
+  /** The process id of the running server (for CPU figures); 0 while stopped. */
+  readonly pid: number;
   /** Stop it: `SIGKILL` (nothing flushed on the way out) or `SIGTERM`. */
   stop(signal?: "SIGKILL" | "SIGTERM"): Promise<void>;
   /** Start it again on the same port and folder (after {@linkcode RedisServer.stop}). */
@@ -110,6 +112,9 @@ export async function startRedis(
     port,
     url: `redis://127.0.0.1:${port}`,
     dir,
+    get pid() {
+      return process?.pid ?? 0;
+    },
     stop,
     restart: start,
     async [Symbol.asyncDispose]() {
