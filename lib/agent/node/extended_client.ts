@@ -78,7 +78,7 @@ export interface ExtendedSessionOptions {
 /** An extended registration: heartbeats, buddies, status, online list, deregistration. */
 export class ExtendedSession {
   readonly address: string;
-  session: NodeSession;
+  #session: NodeSession;
   readonly #client: PlumiClient;
   readonly #options: ExtendedSessionOptions;
   #timer: TimerHandle | undefined;
@@ -96,8 +96,19 @@ export class ExtendedSession {
   ) {
     this.#client = client;
     this.address = address;
-    this.session = session;
+    this.#session = session;
     this.#options = options;
+    client.useSession(session.sealer);
+  }
+
+  /** What the node granted; a new registration's replaces it (and its seal, from then on). */
+  get session(): NodeSession {
+    return this.#session;
+  }
+
+  set session(session: NodeSession) {
+    this.#session = session;
+    this.#client.useSession(session.sealer);
   }
 
   /** Send heartbeats every interval until {@linkcode ExtendedSession.stop}. */
@@ -135,7 +146,6 @@ export class ExtendedSession {
       const reply = await this.#ask(
         HeartbeatExt.encodeRequest({
           address: this.address,
-          token: this.session.token,
           busy: this.#options.busy?.() ?? false,
         }),
       );
@@ -145,6 +155,8 @@ export class ExtendedSession {
         this.#options.onReplaced?.(answer.value.at);
         return;
       }
+      // Not our seal, says the node (`RK1;e=auth`): an answer to a copy of one of our requests
+      // that someone sent from here, or a key changed at log-in. Either way, log in again.
       // `RK1`, or a refusal this agent cannot read: the node no longer knows the session.
       if (reply.code !== 0 || (answer.ok && answer.value.kind === "unknown")) {
         this.#options.onSessionLost?.();
@@ -191,9 +203,9 @@ export class ExtendedSession {
    * another key is bound; `nopass`: no password, so no binding).
    */
   async publishKey(key: string, replace = false): Promise<string | undefined> {
-    const { address, session: { token } } = this;
+    const { address } = this;
     const reply = await this.#ask(
-      IdentityExt.encodeRequest({ kind: "publish", address, token, key, replace }),
+      IdentityExt.encodeRequest({ kind: "publish", address, key, replace }),
     );
     const answer = IdentityExt.decodeReply(reply);
     if (answer.ok && answer.value.kind === "bound") return undefined;
@@ -202,9 +214,9 @@ export class ExtendedSession {
 
   /** The key our node vouches for `address` (its own password accounts only), if any. */
   async vouchedKey(who: string): Promise<string | undefined> {
-    const { address, session: { token } } = this;
+    const { address } = this;
     const reply = await this.#ask(
-      IdentityExt.encodeRequest({ kind: "vouch", address, token, who }),
+      IdentityExt.encodeRequest({ kind: "vouch", address, who }),
     );
     const answer = IdentityExt.decodeReply(reply);
     return answer.ok && answer.value.kind === "vouched" && answer.value.who === who
@@ -223,8 +235,8 @@ export class ExtendedSession {
   }
 
   async #changeBuddy(op: "add" | "del", buddy: string): Promise<string | undefined> {
-    const { address, session: { token } } = this;
-    const reply = await this.#ask(BuddyChangeExt.encodeRequest({ address, token, op, buddy }));
+    const { address } = this;
+    const reply = await this.#ask(BuddyChangeExt.encodeRequest({ address, op, buddy }));
     const answer = BuddyChangeExt.decodeReply(reply);
     if (answer.ok && answer.value.kind === "done") return undefined;
     const error = answer.ok && answer.value.kind === "refused" ? answer.value.error : undefined;
@@ -237,11 +249,11 @@ export class ExtendedSession {
    * answers without `h=1`, and the entries have no `seq`.
    */
   async buddies(): Promise<BuddyStatus[] | undefined> {
-    const { address, session: { token } } = this;
+    const { address } = this;
     const entries: BuddyStatus[] = [];
     for (let page = 1, pages = 1; page <= pages && page <= MAX_PAGES; page++) {
       const reply = await this.#ask(
-        BuddyStatusExt.encodeRequest({ address, token, page, history: true }),
+        BuddyStatusExt.encodeRequest({ address, page, history: true }),
       );
       const answer = BuddyStatusExt.decodeReply(reply);
       if (!answer.ok || answer.value.kind !== "page") return undefined;
@@ -253,11 +265,11 @@ export class ExtendedSession {
 
   /** The online users of the domain, or `undefined` if the node refused (list turned off). */
   async online(): Promise<string[] | undefined> {
-    const { address, session: { token } } = this;
+    const { address } = this;
     const names: string[] = [];
     for (let page = 1, pages = 1; page <= pages && page <= MAX_PAGES; page++) {
       const answer = OnlineExt.decodeReply(
-        await this.#ask(OnlineExt.encodeRequest({ address, token, page })),
+        await this.#ask(OnlineExt.encodeRequest({ address, page })),
       );
       if (!answer.ok || answer.value.kind === "refused") return undefined;
       pages = answer.value.kind === "numbered" ? answer.value.pages : 1;
@@ -267,13 +279,13 @@ export class ExtendedSession {
   }
 
   /**
-   * Deregister (`PD…;v=2;t=…`). Resolves `undefined` when the node
+   * Deregister (`PD…;v=2`, sealed). Resolves `undefined` when the node
    * confirmed, else why it refused, in plain words.
    */
   async deregister(signal?: AbortSignal): Promise<string | undefined> {
     this.stop();
     const reply = await this.#client.request(
-      DeregisterExt.encodeRequest({ address: this.address, token: this.session.token }),
+      DeregisterExt.encodeRequest({ address: this.address }),
       (m) => m.kind === "deregister-reply",
       signal,
     );

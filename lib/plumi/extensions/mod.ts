@@ -37,7 +37,7 @@
  * @example
  * ```ts
  * import { HeartbeatExt } from "./mod.ts";
- * HeartbeatExt.encodeRequest({ address: "laura@bb.com", token: "Zm9v", busy: true });
+ * HeartbeatExt.encodeRequest({ address: "laura@bb.com", busy: true });
  * // { kind: "ext-request", type: "K", address: "laura@bb.com", params: ["t=Zm9v", "st=busy"] }
  * const r = HeartbeatExt.decodeReply({ kind: "ext-reply", type: "K", code: 0, params: ["c=1.2.0"] });
  * // { ok: true, value: { kind: "alive", mark: "1.2.0" } }
@@ -69,7 +69,7 @@ export {
 } from "./fields.ts";
 export * from "./errors.ts";
 export type { ExtensionDefinition, MessageInfo } from "./definition.ts";
-export { MAX_TOKEN, sessionToken } from "./session.ts";
+export * from "./session.ts";
 export * from "./register.ts";
 export * from "./deregister.ts";
 export * from "./heartbeat.ts";
