@@ -85,6 +85,8 @@ export class ExtendedSession {
   #mark: string | undefined;
   #stopped = false;
   #lost = false;
+  /** The last heartbeat was answered `RK1;e=auth` (not our seal, says the node). */
+  #refused = false;
   /** One request at a time: answers are told apart only by their type. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -155,10 +157,17 @@ export class ExtendedSession {
         this.#options.onReplaced?.(answer.value.at);
         return;
       }
-      // Not our seal, says the node (`RK1;e=auth`): an answer to a copy of one of our requests
-      // that someone sent from here, or a key changed at log-in. Either way, log in again.
+      // Not our seal, says the node (`RK1;e=auth`). Once may be the answer to a copy of one of
+      // our requests that someone sent as if from here, which came first: the next heartbeat
+      // tells. Twice in a row, our key is not the node's: log in again.
+      const refused = answer.ok && answer.value.kind === "refused";
+      if (refused && !this.#refused) {
+        this.#refused = true;
+        return;
+      }
+      this.#refused = false;
       // `RK1`, or a refusal this agent cannot read: the node no longer knows the session.
-      if (reply.code !== 0 || (answer.ok && answer.value.kind === "unknown")) {
+      if (reply.code !== 0 || refused || (answer.ok && answer.value.kind === "unknown")) {
         this.#options.onSessionLost?.();
         return;
       }
