@@ -195,7 +195,8 @@ export class ExtendedService {
   #onlineList: boolean;
   readonly #minIterations: number;
   readonly #protected = new Set<string>();
-  readonly #challenges = new Map<string, Challenge[]>();
+  /** By source (address and endpoint): the challenges outstanding, and the agent key of the last. */
+  readonly #challenges = new Map<string, { pending: Challenge[]; agentKey: string }>();
   /** Sessions taken over by another agent, by user name, so that their agent is told and stops. */
   readonly #replaced = new Map<string, Replaced[]>();
   readonly #keys: SessionKeyStore;
@@ -430,14 +431,14 @@ export class ExtendedService {
       // Challenges are kept per address and source: a stranger asking for challenges cannot
       // void the one an agent is answering, and a copy of a request voids none.
       const source = `${address} ${from.ip}:${from.port}`;
-      const pending = this.#challenges.get(source) ?? [];
+      const asked = this.#challenges.get(source);
+      const pending = asked?.pending ?? [];
       const now = this.#now();
       const index = pending.findIndex((c) => c.nonce === nonce && c.until > now);
       let proven = false;
       if (nonce !== undefined && proof && index >= 0) {
         agentKey = pending[index]!.agentKey;
         pending.splice(index, 1); // single use: a replayed proof finds no challenge
-        if (pending.length === 0) this.#challenges.delete(source);
         proven = await verifyProof(
           credentials,
           authMessage("PR", address, nonce, agentKey),
@@ -446,8 +447,9 @@ export class ExtendedService {
         if (!proven) this.failedProofs++;
       }
       if (!proven) {
-        // A proof without its challenge: the agent starts again with a first PR (and its key).
-        if (agentKey === undefined) agentKey = request.sessionKey;
+        // A proof without its challenge (spent, stale): a new one, for the key this source
+        // last sent in a first PR; with none known, the agent must start again.
+        if (agentKey === undefined) agentKey = request.sessionKey ?? asked?.agentKey;
         if (agentKey === undefined) return no("invalid");
         const fresh = newNonce();
         const challenge = RegisterExt.encodeReply({
@@ -557,14 +559,14 @@ export class ExtendedService {
 
   /** Keep `nonce` as a challenge sent to `source` (address and endpoint), for `agentKey`. */
   #remember(source: string, nonce: string, agentKey: string): void {
-    const pending = this.#challenges.get(source) ?? [];
+    const pending = this.#challenges.get(source)?.pending ?? [];
     this.#challenges.delete(source);
     if (this.#challenges.size >= MAX_CHALLENGES) {
       this.#challenges.delete(this.#challenges.keys().next().value!);
     }
     pending.push({ nonce, until: this.#now() + CHALLENGE_MS, agentKey });
     if (pending.length > NONCES_PER_SOURCE) pending.shift();
-    this.#challenges.set(source, pending);
+    this.#challenges.set(source, { pending, agentKey });
   }
 
   #deregister(message: DeregisterRequest, from: Endpoint, size: number): PlumiMessage {
