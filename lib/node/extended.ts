@@ -48,6 +48,7 @@ import {
   newSessionKeyPair,
   type RegisterError,
   RegisterExt,
+  registerSessionKey,
   type SealedRequest,
   sealGrant,
   type SignUpError,
@@ -417,7 +418,10 @@ export class ExtendedService {
     const [name, domain] = splitAddress(address);
     // Parameters that do not decode (repeated, malformed) are read as none: a bare `PR…;v=2`.
     const decoded = RegisterExt.decodeRequest(message);
-    const request: ExtRegisterRequest = decoded.ok ? decoded.value : { address, replace: false };
+    const key = decoded.ok ? undefined : registerSessionKey(message);
+    const request: ExtRegisterRequest = decoded.ok
+      ? decoded.value
+      : { address, replace: false, ...(key !== undefined && { sessionKey: key }) };
     const no = (error: RegisterError, at?: Endpoint): RegisterReply =>
       RegisterExt.encodeReply(at ? { kind: "refused", error, at } : { kind: "refused", error });
     if (!this.#isLocal(domain) || !this.#directory.has(name)) return no("user");

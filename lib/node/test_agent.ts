@@ -76,3 +76,22 @@ export class TestAgent {
     return `${counted};m=${macOf(this.key, counted)}`;
   }
 }
+
+/**
+ * A node's `RR0` (no password) to the first PR `pr` of `address`, sealed
+ * as an extended node seals it: for scripted nodes in the agent's tests.
+ */
+export function grantFor(pr: string, address: string, params = "hb=1;su=0;ol=1"): string {
+  const agentKey = param(pr, "k") ?? "";
+  const node = newSessionKeyPair();
+  const key = deriveSessionKey({
+    secretKey: node.secretKey,
+    peerKey: agentKey,
+    address,
+    agentKey,
+    nodeKey: node.publicKey,
+  });
+  if (!key) throw new Error(`no session key in ${pr}`);
+  const text = `RR0;v=2;k=${node.publicKey};${params}`;
+  return `${text};m=${macOf(key, text)}`;
+}

@@ -323,3 +323,11 @@ export function grantProves(
   const text = formatPlumi(RegisterExt.encodeReply({ ...granted, mac: "" }));
   return macMatches(key, text, granted.mac);
 }
+
+/** The agent's session key (`k=`) of a `PR`, read alone (when other parameters do not decode). */
+export function registerSessionKey(message: RegisterRequest): string | undefined {
+  const picked = pick(message.params, [SESSION_KEY.key]);
+  if (!picked.ok) return undefined;
+  const key = optional(picked.value, SESSION_KEY);
+  return key.ok ? key.value : undefined;
+}
