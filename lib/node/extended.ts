@@ -38,14 +38,14 @@ import {
   BuddyStatusExt,
   type DeregisterError,
   DeregisterExt,
-  HeartbeatExt,
-  IdentityExt,
-  OnlineExt,
   deriveSessionKey,
   type ExtRegisterReply,
   type ExtRegisterRequest,
-  NO_COUNTER,
+  HeartbeatExt,
+  IdentityExt,
   newSessionKeyPair,
+  NO_COUNTER,
+  OnlineExt,
   type RegisterError,
   RegisterExt,
   registerSessionKey,
@@ -55,7 +55,12 @@ import {
   SignUpExt,
   unseal,
 } from "../plumi/extensions/mod.ts";
-import { checkSeal, MemorySessionKeys, type SessionKeys, type SessionKeyStore } from "./session_keys.ts";
+import {
+  checkSeal,
+  MemorySessionKeys,
+  type SessionKeys,
+  type SessionKeyStore,
+} from "./session_keys.ts";
 import { type AccountStore, StoreError } from "./store.ts";
 import { BuddyService, type RemoteBuddies, splitAddress } from "./buddies.ts";
 import { onlinePage } from "./online.ts";

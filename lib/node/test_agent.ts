@@ -7,7 +7,14 @@
  * @module
  */
 
-import { authMessage, deriveClientKey, fromBase64Url, makeProof, storedKeyOf, toBase64Url } from "../auth.ts";
+import {
+  authMessage,
+  deriveClientKey,
+  fromBase64Url,
+  makeProof,
+  storedKeyOf,
+  toBase64Url,
+} from "../auth.ts";
 import {
   deriveSessionKey,
   macMatches,

@@ -237,7 +237,10 @@ function sessionOf(
     ...(bind && { bind }),
   });
   if (!key || !grantProves(granted, key)) {
-    throw new RegistrationError(address, problem.cannotRegister(address, problem.sessionKeyUnproven()));
+    throw new RegistrationError(
+      address,
+      problem.cannotRegister(address, problem.sessionKeyUnproven()),
+    );
   }
   return {
     sealer: new RequestSealer(key),

@@ -285,8 +285,6 @@ Deno.test("a message of another type is a failure", () => {
   expectFailure(SignUpExt, "RK0", ["malformed"]);
 });
 
-
-
 Deno.test("replace is read as the registration reads it", () => {
   const pr = (params: string[]) => ({ kind: "register" as const, address: "a@b.c", params });
   assertEquals(wantsReplace(pr(["v=2", "replace"])), true);

@@ -108,7 +108,9 @@ export function deriveSessionKey(input: SessionKeyInput): Uint8Array | undefined
 
 /** The MAC of `text` under `key`, as `m=` carries it. */
 export function macOf(key: Uint8Array, text: string): string {
-  return toBase64Url(new Uint8Array(hmac(sha256, key, encoder.encode(text)).subarray(0, MAC_BYTES)));
+  return toBase64Url(
+    new Uint8Array(hmac(sha256, key, encoder.encode(text)).subarray(0, MAC_BYTES)),
+  );
 }
 
 /** Is `mac` the MAC of `text` under `key`? (Compared in constant time.) */
