@@ -109,7 +109,7 @@ Deno.test("a node's packet log shows no session token, proof, nonce or stored ke
     const challenge = challengeOf(await laura.hello());
     const { packet, reply } = await laura.prove("s3cret", challenge);
     strictEqual(reply.head, "RR0", reply.text);
-    secrets.push(challenge.nonce, value(parseReply(packet), "p")!, laura.token!);
+    secrets.push(challenge.nonce, value(parseReply(packet), "p")!);
     strictEqual((await laura.heartbeat()).head, "RK0");
     strictEqual((await laura.buddy("add", "joan@bb.com")).head, "RB0");
     await laura.status(1);

@@ -9,6 +9,7 @@
 
 import {
   authMessage,
+  type Bytes,
   deriveClientKey,
   fromBase64Url,
   makeProof,
@@ -47,8 +48,12 @@ export class TestAgent {
   async proof(password: string, answer: string, rest = ""): Promise<string> {
     const salt = fromBase64Url(param(answer, "s")!)!;
     const clientKey = await deriveClientKey(password, salt, Number(param(answer, "i")));
+    return await this.proofWith(clientKey, param(answer, "n")!, rest);
+  }
+
+  /** The PR with a proof by `clientKey` (the password's, for the challenge's salt) for `nonce`. */
+  async proofWith(clientKey: Bytes, nonce: string, rest = ""): Promise<string> {
     this.#bind = await storedKeyOf(clientKey);
-    const nonce = param(answer, "n")!;
     const proof = await makeProof(
       clientKey,
       authMessage("PR", this.address, nonce, this.pair.publicKey),
