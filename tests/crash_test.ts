@@ -18,11 +18,9 @@
 
 import { deepStrictEqual, ok, strictEqual } from "#assert";
 import {
-  authMessage,
   createCredentials,
   deriveClientKey,
   fromBase64Url,
-  makeProof,
   type StoredCredentials,
   toBase64Url,
 } from "../lib/auth.ts";

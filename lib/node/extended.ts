@@ -318,7 +318,7 @@ export class ExtendedService {
     size: number,
   ): Promise<SendAction | undefined> {
     if (message.kind === "ext-request" && message.type === "Y") {
-      const sealer = this.#unseal(message, from, size);
+      const sealer = this.#unseal(message, size);
       return relayRequest(sealer.kind === "session" ? sealer.body : message, from, {
         relay: this.#relay,
         directory: this.#directory,
@@ -349,7 +349,7 @@ export class ExtendedService {
     if (message.type === "U") return this.#signUp(message, from);
     if (message.type === "P") return this.#buddies.presenceQuery(message);
     // Every other request belongs to a session: its seal says whose it is, once.
-    const sealer = this.#unseal(message, from, size);
+    const sealer = this.#unseal(message, size);
     const owner = this.#caller(sealer, from);
     const body = sealer.kind === "session" ? sealer.body : message;
     switch (message.type) {
@@ -392,7 +392,7 @@ export class ExtendedService {
    * anywhere, then fails. Checked against the user's current session, then
    * against the sessions other agents took over.
    */
-  #unseal<M extends SealedRequest>(message: M, _from: Endpoint, size: number): Sealer<M> {
+  #unseal<M extends SealedRequest>(message: M, size: number): Sealer<M> {
     const [name, domain] = splitAddress(message.address);
     if (!this.#isLocal(domain)) return { kind: "none" };
     const sealed = unseal(message, size);
@@ -584,7 +584,7 @@ export class ExtendedService {
     const done = (error?: DeregisterError): PlumiMessage =>
       DeregisterExt.encodeReply(error ? { kind: "refused", error } : { kind: "done" });
     if (!this.#isLocal(domain) || !this.#directory.has(name)) return done("user");
-    const sealer = this.#unseal(message, from, size);
+    const sealer = this.#unseal(message, size);
     // The agent of a replaced session leaving must not take the newcomer offline.
     if (sealer.kind === "replaced") return done("replaced");
     // Already offline: nothing to undo and nothing to protect, so a retransmitted or duplicated PD

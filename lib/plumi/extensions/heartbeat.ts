@@ -17,17 +17,7 @@ import type { Endpoint } from "../address.ts";
 import type { ExtensionReply, ExtensionRequest } from "../messages.ts";
 import { type ExtensionDefinition, extReply, extRequest, wrongType } from "./definition.ts";
 import { errorField } from "./errors.ts";
-import {
-  AT,
-  type Decoded,
-  fail,
-  type Field,
-  ok,
-  optional,
-  pick,
-  required,
-  wordField,
-} from "./fields.ts";
+import { AT, type Decoded, fail, type Field, ok, optional, pick, wordField } from "./fields.ts";
 import { COUNTER, MAC } from "./session.ts";
 
 /** A heartbeat. */
