@@ -1,4 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "#assert";
+import { x25519 } from "#curves/ed25519.js";
+import { toBase64Url } from "../../auth.ts";
 import { decodePlumi, formatPlumi } from "../codec.ts";
 import type { ExtensionRequest } from "../messages.ts";
 import {
@@ -6,6 +8,7 @@ import {
   COUNTER_WINDOW,
   deriveSessionKey,
   macMatches,
+  macOf,
   newSessionKeyPair,
   NO_COUNTER,
   RequestSealer,
@@ -119,4 +122,26 @@ Deno.test("the agent's sealer gives every datagram the next counter", () => {
   const second = formatPlumi(sealer.seal(body));
   assert(first.includes(";q=1;") && second.includes(";q=2;"), `${first} ${second}`);
   assertEquals(sealer.counter, 2);
+});
+
+Deno.test("the example of docs/PROTOCOL.md, byte by byte", () => {
+  const a = new Uint8Array(32).fill(1);
+  const n = new Uint8Array(32).fill(2);
+  const agentKey = toBase64Url(new Uint8Array(x25519.getPublicKey(a)));
+  const nodeKey = toBase64Url(new Uint8Array(x25519.getPublicKey(n)));
+  assertEquals(agentKey, "pOCSkrZRwni5dyxWn1-puxPZBrRqtoyd-dwrRAn4ogk");
+  assertEquals(nodeKey, "zo060cy2M-x7cMF4FKXHbs0CloUFDTRHRboFhw5YfVk");
+  const key = deriveSessionKey({
+    secretKey: a,
+    peerKey: nodeKey,
+    address: "laura@bb.com",
+    agentKey,
+    nodeKey,
+  })!;
+  assertEquals(toBase64Url(new Uint8Array(key)), "r57T_OYSfvvGbhKqxwLOMjsYP6SNzKvyyLnyJzFtY2c");
+  assertEquals(macOf(key, `RR0;v=2;k=${nodeKey};hb=30;su=0;ol=1;ik=1`), "8bhSkJwtlawj5tfM");
+  const beat = seal(request("PKlaura@bb.com"), key, 1);
+  assertEquals(formatPlumi(beat), "PKlaura@bb.com;q=1;m=h-3tLpy3r-2Tu9ai");
+  const add = seal(request("PBlaura@bb.com;op=add;b=joan@cc.com"), key, 2);
+  assertEquals(formatPlumi(add), "PBlaura@bb.com;op=add;b=joan@cc.com;q=2;m=Dq9O9MtUJX64Fmxu");
 });
