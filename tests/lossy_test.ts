@@ -211,7 +211,7 @@ Deno.test("two nodes joined by a lossy link: look-ups both ways succeed within f
   );
 });
 
-Deno.test("every request duplicated: each changes the state once, and both copies get the same answer", async () => {
+Deno.test("every request duplicated: each changes the state once; a copy gets its first's answer, or (sealed) e=auth", async () => {
   await using dir = await ScratchDir.create("lossy-duplicates");
   await using node = await startNode(dir, [
     "domain = bb.com",
