@@ -16,7 +16,8 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "#assert";
 import { AccountNode } from "./support/account_node.ts";
 import { CaptureProxy } from "./support/capture_proxy.ts";
-import { ExtAgent } from "./support/ext_agent.ts";
+import { newSessionKeyPair } from "../lib/plumi/extensions/mod.ts";
+import { challengeOf, ExtAgent, value } from "./support/ext_agent.ts";
 import { type ChildProcess, startProgram } from "./support/process.ts";
 import { UdpPeer } from "./support/udp_peer.ts";
 
@@ -103,6 +104,18 @@ Deno.test("a sealed deregistration copied after a new log-in is refused", async 
   // The old PD, from the same socket: not this session's seal.
   assertEquals((await pere.request(leave)).text, "RD1;v=2;e=auth");
   assertEquals((await node.list()).get("pere"), `online ${pere.at}`);
+});
+
+Deno.test("a session key changed on the path at log-in fails the password proof", async () => {
+  await using node = await startNode();
+  await using laura = ExtAgent.open("laura@bb.com", node.at, "127.0.32.11");
+  // The first PR reaches the node with another key than the agent's (a man in the middle's).
+  const challenge = challengeOf(await laura.hello());
+  laura.pair = newSessionKeyPair();
+  // The agent's proof names its own key: it does not prove the key the node was given.
+  const { reply } = await laura.prove(PASSWORDS.laura, challenge);
+  assertEquals([reply.head, value(reply, "e")], ["RR1", "auth"], reply.text);
+  assertEquals((await node.list()).get("laura"), "offline");
 });
 
 Deno.test("a real agent's heartbeat and buddy change, captured on the path and replayed, are refused", async () => {
