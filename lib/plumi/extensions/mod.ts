@@ -38,7 +38,7 @@
  * ```ts
  * import { HeartbeatExt } from "./mod.ts";
  * HeartbeatExt.encodeRequest({ address: "laura@bb.com", busy: true });
- * // { kind: "ext-request", type: "K", address: "laura@bb.com", params: ["t=Zm9v", "st=busy"] }
+ * // { kind: "ext-request", type: "K", address: "laura@bb.com", params: ["st=busy"] } (then sealed)
  * const r = HeartbeatExt.decodeReply({ kind: "ext-reply", type: "K", code: 0, params: ["c=1.2.0"] });
  * // { ok: true, value: { kind: "alive", mark: "1.2.0" } }
  * ```
