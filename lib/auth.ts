@@ -94,15 +94,29 @@ export async function createCredentials(
   return { salt, iterations, storedKey: await sha256(clientKey) };
 }
 
-/** The text both sides sign: what is asked, by whom, under which nonce. */
-export function authMessage(operation: string, address: string, nonce: string): string {
-  return `${operation}|${address}|${nonce}`;
+/**
+ * The text both sides sign: what is asked, by whom, under which nonce, and
+ * (a `v=2` registration) for which session key of the agent (its `k=`), so
+ * that a key changed on the path fails the proof.
+ */
+export function authMessage(
+  operation: string,
+  address: string,
+  nonce: string,
+  sessionKey?: string,
+): string {
+  return `${operation}|${address}|${nonce}${sessionKey === undefined ? "" : `|${sessionKey}`}`;
 }
 
 /** The agent's proof for `message`. */
 export async function makeProof(clientKey: Bytes, message: string): Promise<Bytes> {
-  const storedKey = await sha256(clientKey);
+  const storedKey = await storedKeyOf(clientKey);
   return xor(clientKey, await hmac(storedKey, encoder.encode(message)));
+}
+
+/** `storedKey = SHA-256(clientKey)`: what the node keeps, and what binds a session key. */
+export async function storedKeyOf(clientKey: Bytes): Promise<Bytes> {
+  return await sha256(clientKey);
 }
 
 /** The node's check of a proof. */

@@ -18,11 +18,9 @@
 
 import { deepStrictEqual, ok, strictEqual } from "#assert";
 import {
-  authMessage,
   createCredentials,
   deriveClientKey,
   fromBase64Url,
-  makeProof,
   type StoredCredentials,
   toBase64Url,
 } from "../lib/auth.ts";
@@ -30,6 +28,7 @@ import { loadConfig } from "../lib/node/config_file.ts";
 import { MemoryDirectory } from "../lib/node/memory_directory.ts";
 import { loadState } from "../lib/node/state.ts";
 import { AccountStore } from "../lib/node/store.ts";
+import { TestAgent } from "../lib/node/test_agent.ts";
 import type { Endpoint } from "../lib/plumi/address.ts";
 import { padded, parseReply, value } from "./support/ext_agent.ts";
 import { failedStart, NodeProcess, ScratchDir } from "./support/node_harness.ts";
@@ -102,25 +101,23 @@ async function ask(
   return await Promise.race([answered, stopped]);
 }
 
-/** Log in a signed-up user with a proof; its session token, or undefined. */
+/** Log in a signed-up user with a proof; its agent (holding the session), or undefined. */
 async function login(
   peer: UdpPeer,
   node: Endpoint,
   name: string,
   clientKey: Uint8Array<ArrayBuffer>,
   stop: AbortSignal,
-): Promise<string | undefined> {
-  const address = `${name}@bb.com`;
-  const challenge = await ask(peer, padded(`PR${address};v=2`), node, { stop });
+): Promise<TestAgent | undefined> {
+  const agent = new TestAgent(`${name}@bb.com`);
+  const challenge = await ask(peer, padded(agent.hello()), node, { stop });
   if (challenge === undefined) return undefined;
   const nonce = value(parseReply(challenge), "n");
   if (nonce === undefined) throw new Error(`no challenge for ${name}: ${challenge}`);
-  const proof = toBase64Url(await makeProof(clientKey, authMessage("PR", address, nonce)));
-  const granted = await ask(peer, `PR${address};v=2;n=${nonce};p=${proof}`, node, { stop });
+  const granted = await ask(peer, padded(await agent.proofWith(clientKey, nonce)), node, { stop });
   if (granted === undefined) return undefined;
-  const reply = parseReply(granted);
-  if (reply.head !== "RR0") throw new Error(`${name} did not log in: ${granted}`);
-  return value(reply, "t");
+  if (!granted.startsWith("RR0")) throw new Error(`${name} did not log in: ${granted}`);
+  return agent.keep(granted);
 }
 
 /** Registrations and look-ups from three sockets, about 1,500 a second, until `stop`. */
@@ -227,13 +224,13 @@ async function work(
       } else {
         const owner = random.pick(signedUp);
         const buddy = `${random.pick(signedUp.filter((n) => n !== owner))}@bb.com`;
-        const token = await login(peer, node.at, owner, clientKey, stop);
-        if (token === undefined) return;
+        const session = await login(peer, node.at, owner, clientKey, stop);
+        if (session === undefined) return;
         const pair = `${owner} ${buddy}`;
         if (model.buddies.get(pair) === "present") continue;
         model.buddies.set(pair, "unknown");
         model.unchecked.add(`buddy ${pair}`);
-        const add = `PB${owner}@bb.com;t=${token};op=add;b=${buddy}`;
+        const add = session.seal(`PB${owner}@bb.com;op=add;b=${buddy}`);
         const answer = await ask(peer, add, node.at, { stop });
         if (answer === undefined) return;
         strictEqual(answer, "RB0", `buddy ${pair}`);
@@ -266,8 +263,15 @@ async function checkAccounts(
 ): Promise<number> {
   await using peer = UdpPeer.open("checker");
   let checked = 0;
+  const agents = new Map<string, TestAgent>();
+  const agentOf = (name: string) => {
+    const agent = agents.get(name) ?? new TestAgent(`${name}@bb.com`);
+    agents.set(name, agent);
+    return agent;
+  };
   const challengeOf = async (name: string) => {
-    const text = await ask(peer, padded(`PR${name}@bb.com;v=2`), node.at, { timeoutMs: 3_000 });
+    const hello = padded(agentOf(name).hello());
+    const text = await ask(peer, hello, node.at, { timeoutMs: 3_000 });
     if (text === undefined) throw new Error(`no answer about ${name}`);
     return parseReply(text);
   };
@@ -287,7 +291,7 @@ async function checkAccounts(
     if (reply.head === "RR0") {
       // No password: only possible if none was ever confirmed.
       strictEqual(entry.confirmed, undefined, `${name} lost its password`);
-      await ask(peer, `PD${name}@bb.com;v=2;t=${value(reply, "t")}`, node.at);
+      await ask(peer, agentOf(name).keep(reply.text).seal(`PD${name}@bb.com;v=2`), node.at);
       continue;
     }
     strictEqual(value(reply, "e"), "auth", reply.text);
@@ -298,14 +302,13 @@ async function checkAccounts(
       // The stored key is not on the wire; a proof is: log in with the password.
       const key = await deriveClientKey(password, salt, iterations);
       const nonce = value(await challengeOf(name), "n")!;
-      const proof = toBase64Url(await makeProof(key, authMessage("PR", `${name}@bb.com`, nonce)));
       // `replace`: an original agent's registration of this user may be online (restored from the
       // state after a kill, or held while the password was set); the check is of the password.
-      const login = `PR${name}@bb.com;v=2;n=${nonce};p=${proof};replace`;
+      const login = padded(await agentOf(name).proofWith(key, nonce, ";replace"));
       const answer = await ask(peer, login, node.at, { timeoutMs: 3_000 });
       if (answer?.startsWith("RR0;")) {
         matched = password;
-        await ask(peer, `PD${name}@bb.com;v=2;t=${value(parseReply(answer), "t")}`, node.at);
+        await ask(peer, agentOf(name).keep(answer).seal(`PD${name}@bb.com;v=2`), node.at);
         break;
       }
     }

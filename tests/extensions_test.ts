@@ -14,6 +14,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "#assert";
 import { createCredentials, toBase64Url } from "../lib/auth.ts";
 import { parseConfig } from "../lib/node/config.ts";
 import { AccountStore } from "../lib/node/store.ts";
+import { TestAgent } from "../lib/node/test_agent.ts";
 import type { Endpoint } from "../lib/plumi/address.ts";
 import {
   challengeOf,
@@ -172,18 +173,24 @@ async function beatUntilChanged(
   throw new Error(`${watcher.address}: mark still ${mark} after ${options.maxBeats} heartbeats`);
 }
 
-/** The exact `RR0;v=2;…` of a node: a 22-character token, and the node's settings. */
+/**
+ * The exact `RR0;v=2;…` of a node: its session key (43 characters), the
+ * node's settings, and the MAC that proves the session key (16 characters).
+ */
 function assertSession(reply: Reply, settings: { hb: number; su: 0 | 1; ol: 0 | 1 }): void {
   assertEquals(reply.head, "RR0", reply.text);
-  const token = value(reply, "t") ?? "";
-  assert(/^[A-Za-z0-9_-]{22}$/.test(token), `token "${token}"`);
+  const key = value(reply, "k") ?? "";
+  const mac = value(reply, "m") ?? "";
+  assert(/^[A-Za-z0-9_-]{43}$/.test(key), `key "${key}"`);
+  assert(/^[A-Za-z0-9_-]{16}$/.test(mac), `mac "${mac}"`);
   assertEquals(reply.params, [
     "v=2",
-    `t=${token}`,
+    `k=${key}`,
     `hb=${settings.hb}`,
     `su=${settings.su}`,
     `ol=${settings.ol}`,
     "ik=1",
+    `m=${mac}`,
   ]);
 }
 
@@ -263,19 +270,20 @@ Deno.test("a wrong password and a replayed proof get a fresh challenge (e=auth),
   // The right password under the spent nonce: refused too.
   const stale = challengeOf((await laura.prove("s3cret", first)).reply);
   assert(![first.nonce, second.nonce].includes(stale.nonce));
-  assertEquals((await laura.heartbeat({ token: "AAAAAAAAAAAAAAAAAAAAAA" })).text, "RK1");
+  // No session yet: a seal proves nothing.
+  assertEquals((await laura.request("PKlaura@ext.test;q=1;m=AAAAAAAAAAAAAAAA")).text, "RK1");
 
   const good = await laura.prove("s3cret", stale);
   assertSession(good.reply, DEFAULTS);
-  const token = laura.token;
+  const key = laura.key;
   // The same proof again, from the agent or from anyone else: its nonce is spent.
   const replay = challengeOf(await laura.request(good.packet));
   assert(replay.nonce !== stale.nonce);
-  const stolen = challengeOf(await eve.request(good.packet));
-  assert(stolen.nonce !== replay.nonce);
-  assertEquals(eve.token, undefined);
+  // From elsewhere the node knows no session key of that source: the agent must start over.
+  assertEquals((await eve.request(good.packet)).text, "RR1;v=2;e=invalid");
+  assertEquals(eve.key, undefined);
   // Nothing changed: laura's session is the one she proved.
-  assertEquals(laura.token, token);
+  assertEquals(laura.key, key);
   assertEquals((await laura.heartbeat()).head, "RK0");
   assertEquals([laura.peer.pending, eve.peer.pending], [[], []]);
 });
@@ -291,7 +299,10 @@ Deno.test("a user with a password is closed to original PR and PD and to an unpa
 
   await exchange(mallory, node.at, "PRlaura@ext.test", "RR1");
   await exchange(mallory, node.at, "PDlaura@ext.test", "RD1");
-  assertEquals((await laura.request("PRlaura@ext.test;v=2")).text, "RR1;v=2;e=pad");
+  assertEquals(
+    (await laura.request(`PRlaura@ext.test;v=2;k=${laura.pair.publicKey}`)).text,
+    "RR1;v=2;e=pad",
+  );
   assertSession(await laura.register("s3cret"), DEFAULTS);
   // An original PR or PD changes nothing: laura stays where she proved she is.
   await exchange(mallory, node.at, "PRlaura@ext.test", "RR1");
@@ -320,45 +331,46 @@ Deno.test("a user with a password is closed to original PR and PD and to an unpa
   assertEquals([joan.pending, mallory.pending, laura.peer.pending], [[], [], []]);
 });
 
-Deno.test("PD, PB, PS and PO need the session token, sent from the address that registered", async () => {
+Deno.test("PD, PB, PS and PO need the session's seal, sent from the address that registered", async () => {
   await using node = await ExtNode.start({ users: ["laura", "joan"], passwords: { laura: "pw" } });
   await using laura = ExtAgent.open("laura@ext.test", node.at);
   await using thief = ExtAgent.open("laura@ext.test", node.at);
   assertSession(await laura.register("pw"), DEFAULTS);
   const a = "laura@ext.test";
-  const t = laura.token!;
 
-  for (const token of ["", ";t=", ";t=AAAAAAAAAAAAAAAAAAAAAA"]) {
-    assertEquals((await laura.request(`PD${a};v=2${token}`)).text, "RD1;v=2;e=auth");
-    assertEquals((await laura.request(`PB${a}${token};op=add;b=joan@ext.test`)).text, "RB1;e=auth");
-    assertEquals((await laura.request(`PS${a}${token}`)).text, "RS1;e=auth");
-    assertEquals((await laura.request(`PO${a}${token}`)).text, "RO1;e=auth");
+  const forged = { key: new Uint8Array(32).fill(1), counter: 1 };
+  for (const seal of [(p: string) => p, (p: string) => laura.seal(p, forged)]) {
+    assertEquals((await laura.request(seal(`PD${a};v=2`))).text, "RD1;v=2;e=auth");
+    assertEquals((await laura.request(seal(`PB${a};op=add;b=joan@ext.test`))).text, "RB1;e=auth");
+    assertEquals((await laura.request(seal(`PS${a}`))).text, "RS1;e=auth");
+    assertEquals((await laura.request(seal(`PO${a}`))).text, "RO1;e=auth");
   }
-  // The right token from another address is refused as well.
-  thief.token = t;
+  // The right key from another address is refused as well (and its counters are then spent).
+  thief.key = laura.key;
+  thief.counter = laura.counter;
   assertEquals((await thief.deregister()).text, "RD1;v=2;e=auth");
   assertEquals((await thief.buddy("add", "joan@ext.test")).text, "RB1;e=auth");
-  assertEquals((await thief.request(`PS${a};t=${t}`)).text, "RS1;e=auth");
-  assertEquals((await thief.request(`PO${a};t=${t}`)).text, "RO1;e=auth");
-  // And a token is one user's: joan's token does not speak for laura.
+  assertEquals((await thief.request(thief.seal(`PS${a}`))).text, "RS1;e=auth");
+  assertEquals((await thief.request(thief.seal(`PO${a}`))).text, "RO1;e=auth");
+  laura.counter = thief.counter;
+  // And a session is one user's: joan's seal does not speak for laura.
   await using joan = ExtAgent.open("joan@ext.test", node.at);
   assertSession(await joan.register(), DEFAULTS);
-  assertEquals((await joan.request(`PS${a};t=${joan.token}`)).text, "RS1;e=auth");
+  assertEquals((await joan.request(joan.seal(`PS${a}`))).text, "RS1;e=auth");
 
   assertEquals((await laura.status()).reply.text, "RS0;p=1/1");
   assertEquals((await laura.online()).reply.text, "RO0;p=1/1;u=joan;u=laura"); // in name order
   assertEquals((await laura.deregister()).text, "RD0;v=2");
   assertEquals((await laura.heartbeat()).text, "RK1");
-  assertEquals((await laura.request(`PS${a};t=${t}`)).text, "RS1;e=auth");
+  assertEquals((await laura.request(laura.seal(`PS${a}`))).text, "RS1;e=auth");
   assertEquals([laura.peer.pending, thief.peer.pending, joan.peer.pending], [[], [], []]);
 });
 
-Deno.test("one session per user: a second PR elsewhere gets e=signed-in; ;replace takes over and the old token hears e=replaced", async () => {
+Deno.test("one session per user: a second PR elsewhere gets e=signed-in; ;replace takes over and the old session hears e=replaced", async () => {
   await using node = await ExtNode.start({ users: ["laura", "pere"], passwords: { laura: "pw" } });
   await using first = ExtAgent.open("laura@ext.test", node.at);
   await using second = ExtAgent.open("laura@ext.test", node.at);
   assertSession(await first.register("pw"), DEFAULTS);
-  const old = first.token!;
 
   // Proven, but another agent holds a live session: refused, and told where it is.
   const challenge = challengeOf(await second.hello());
@@ -370,24 +382,23 @@ Deno.test("one session per user: a second PR elsewhere gets e=signed-in; ;replac
   assertEquals((await second.hello()).head, "RR1");
 
   // With ;replace the newcomer is granted a session; the old agent is told, and where.
-  const again = challengeOf(await second.request(padded("PRlaura@ext.test;v=2;replace")));
-  const packet = `${await second.proofPacket("pw", again)};replace`;
-  const granted = await second.request(packet);
+  const again = challengeOf(await second.hello({ replace: true }));
+  const granted = (await second.prove("pw", again, true)).reply;
   assertEquals(granted.head, "RR0", granted.text);
-  assertEquals((await first.heartbeat({ token: old })).text, `RK1;e=replaced;at=${second.at}`);
+  assertEquals((await first.heartbeat()).text, `RK1;e=replaced;at=${second.at}`);
   // Its leaving does not take the newcomer offline.
-  assertEquals((await first.deregister(old)).text, "RD1;v=2;e=replaced");
-  assertEquals((await second.heartbeat({ token: value(granted, "t") })).head, "RK0");
+  assertEquals((await first.deregister()).text, "RD1;v=2;e=replaced");
+  assertEquals((await second.heartbeat()).head, "RK0");
 
   // Without a password: refused without the place; replaced the same way.
   await using pere = ExtAgent.open("pere@ext.test", node.at);
   await using pere2 = ExtAgent.open("pere@ext.test", node.at);
   assertSession(await pere.register(), DEFAULTS);
   assertEquals((await pere2.hello()).text, "RR1;v=2;e=signed-in");
-  assertEquals((await pere2.request(padded("PRpere@ext.test;v=2;replace"))).head, "RR0");
+  assertEquals((await pere2.hello({ replace: true })).head, "RR0");
   assertEquals((await pere.heartbeat()).text, `RK1;e=replaced;at=${pere2.at}`);
-  // A token nobody replaced still gets the bare RK1.
-  assertEquals((await pere.heartbeat({ token: "AAAAAAAAAAAAAAAAAAAAAA" })).text, "RK1");
+  // A seal of no session, replaced or live: refused.
+  assertEquals((await pere.heartbeat({ key: new Uint8Array(32) })).text, "RK1;e=auth");
 });
 
 Deno.test("sign-up answers: RU3 while closed; RU0 created, RU1 taken, RU2 invalid when open", async () => {
@@ -442,7 +453,7 @@ Deno.test("buddy list: add, delete and list, refusing self, invalid, absent and 
   assertEquals((await laura.buddy("add", "a@b..c")).text, "RB1;e=invalid");
   assertEquals((await laura.buddy("move", "joan@ext.test")).text, "RB1;e=invalid");
   assertEquals(
-    (await laura.request(`PBlaura@ext.test;t=${laura.token};b=joan@ext.test`)).text,
+    (await laura.request(laura.seal(`PBlaura@ext.test;b=joan@ext.test`))).text,
     "RB1;e=invalid",
   );
   assertEquals((await laura.buddy("del", "joan@ext.test")).text, "RB1;e=absent");
@@ -466,10 +477,10 @@ Deno.test("PS with h=1 carries each shared buddy's change count and last states:
   assertEquals((await laura.buddy("add", "joan@ext.test")).text, "RB0");
   assertEquals((await laura.buddy("add", "pere@ext.test")).text, "RB0");
   assertEquals((await joan.buddy("add", "laura@ext.test")).text, "RB0");
-  const t = `PSlaura@ext.test;t=${laura.token};p=1;h=1`;
+  const t = () => laura.seal(`PSlaura@ext.test;p=1;h=1`);
   // Pere has not added laura: no counts, as nothing of him is shown.
   assertEquals(
-    (await laura.request(t)).text,
+    (await laura.request(t())).text,
     `RS0;p=1/1;h=1;b=on,${joan.csv},0,on,joan@ext.test;b=?,,,,,pere@ext.test`,
   );
   // Joan leaves and comes back (from another socket) between two of laura's looks.
@@ -477,7 +488,7 @@ Deno.test("PS with h=1 carries each shared buddy's change count and last states:
   await using joan2 = ExtAgent.open("joan@ext.test", node.at);
   assertSession(await joan2.register(), DEFAULTS);
   assertEquals(
-    (await laura.request(t)).text,
+    (await laura.request(t())).text,
     `RS0;p=1/1;h=1;b=on,${joan2.csv},2,on.off.on,joan@ext.test;b=?,,,,,pere@ext.test`,
   );
   // Busy and back: one change each; without h=1 the entries are as before.
@@ -485,7 +496,7 @@ Deno.test("PS with h=1 carries each shared buddy's change count and last states:
   await laura.mark();
   await joan2.mark();
   assertEquals(
-    (await laura.request(t)).text,
+    (await laura.request(t())).text,
     `RS0;p=1/1;h=1;b=on,${joan2.csv},4,on.off.on.busy.on,joan@ext.test;b=?,,,,,pere@ext.test`,
   );
   assertEquals(
@@ -706,25 +717,24 @@ Deno.test("who is online is paged within 512 bytes and lists every online user e
   await using node = await ExtNode.start({ users });
   await using agents = UdpPeer.open("40 extended agents");
   await using orig = UdpPeer.open("original agent");
-  let token = "";
+  let session = new TestAgent("");
   for (const name of extended) {
-    const reply = parseReply(
-      (await agents.request(padded(`PR${name}@ext.test;v=2`), node.at)).text,
-    );
+    const agent = new TestAgent(`${name}@ext.test`);
+    const reply = parseReply((await agents.request(padded(agent.hello()), node.at)).text);
     assertSession(reply, DEFAULTS);
-    token = value(reply, "t")!;
+    session = agent.keep(reply.text);
   }
   await exchange(orig, node.at, "PRorig@ext.test", "RR0");
   const me = extended.at(-1)!;
 
   const seen: string[] = [];
-  const first = parseReply((await agents.request(`PO${me}@ext.test;t=${token}`, node.at)).text);
+  const first = parseReply((await agents.request(session.seal(`PO${me}@ext.test`), node.at)).text);
   const pages = Number(value(first, "p")!.split("/")[1]);
   assert(pages >= 5, `${pages} pages`);
   // Paged by number, every page but the last holds as many names as fit when all are of the
   // longest online name's length: 7 of 64 bytes ("RO0;p=N/N" + 7 × ";u=<64>" = 478 bytes).
   for (let page = 1; page <= pages; page++) {
-    const got = await agents.request(`PO${me}@ext.test;t=${token};p=${page}`, node.at);
+    const got = await agents.request(session.seal(`PO${me}@ext.test;p=${page}`), node.at);
     assert(got.bytes.length <= 512, `page ${page}: ${got.bytes.length} bytes`);
     const reply = parseReply(got.text);
     assertEquals(reply.head, "RO0");
@@ -739,14 +749,14 @@ Deno.test("who is online is paged within 512 bytes and lists every online user e
   assertEquals(seen.length, 41, "no user twice");
   assertEquals(seen.toSorted(), [...extended, "orig"].toSorted());
   // Beyond the last page: the last page.
-  const beyond = await agents.request(`PO${me}@ext.test;t=${token};p=99`, node.at);
+  const beyond = await agents.request(session.seal(`PO${me}@ext.test;p=99`), node.at);
   assertEquals(parseReply(beyond.text).params[0], `p=${pages}/${pages}`);
   assertEquals([agents.pending, orig.pending], [[], []]);
 
   await using closed = await ExtNode.start({ users: ["laura"], accounts: { "online-list": "no" } });
   await using laura = ExtAgent.open("laura@ext.test", closed.at);
   assertSession(await laura.register(), { ...DEFAULTS, ol: 0 });
-  assertEquals((await laura.request(`POlaura@ext.test;t=${laura.token}`)).text, "RO1;e=off");
+  assertEquals((await laura.request(laura.seal(`POlaura@ext.test`))).text, "RO1;e=off");
 });
 
 // ---------------------------------------------------------------------------
@@ -766,7 +776,8 @@ Deno.test("no amplification: every answer to an unregistered source is at most o
   // (an original PR of no user: RR1) shows that nothing else came back.
   const SENTINEL = "PRnobody@ext.test";
   const table: Array<[string, string | null]> = [
-    ["PRlaura@ext.test;v=2", "RR1;v=2;e=pad"],
+    [`PRlaura@ext.test;v=2;k=${key}`, "RR1;v=2;e=pad"],
+    ["PRlaura@ext.test;v=2", "RR1;v=2;e=invalid"], // no session key
     ["PRnobody@ext.test;v=2", "RR1;v=2;e=user"],
     ["PRa@b.c;v=2", null], // RR1;v=2;e=user would be 14 bytes for 11
     [`PR.lumi-probe@ext.test;v=2;${PROBE_PADDING}`, "RR1;v=2;e=user"],
@@ -790,7 +801,7 @@ Deno.test("no amplification: every answer to an unregistered source is at most o
     ["PPlaura@ext.test;w=x@far.test", null], // not from far.test's node
     ["RP0;w=laura@ext.test;b=joan@far.test;at=1.2.3.4:5", null],
     ["RK0;c=1", null],
-    [padded("PRlaura@ext.test;v=2"), "challenge"],
+    [padded(`PRlaura@ext.test;v=2;k=${key.slice(0, 43)}`), "challenge"],
   ];
   for (const [request, expected] of table) {
     await stranger.send(request, node.at);

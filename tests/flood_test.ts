@@ -9,7 +9,8 @@
  */
 
 import { deepStrictEqual, ok, strictEqual } from "#assert";
-import { authMessage, deriveClientKey, makeProof, toBase64Url } from "../lib/auth.ts";
+import { deriveClientKey } from "../lib/auth.ts";
+import { TestAgent } from "../lib/node/test_agent.ts";
 import { challengeOf, padded, parseReply } from "./support/ext_agent.ts";
 import { NodeProcess, ScratchDir } from "./support/node_harness.ts";
 import { RawAgent } from "./support/raw_agent.ts";
@@ -150,18 +151,17 @@ Deno.test("a stranger asking for a user's challenges does not spoil that user's 
   await using laura = UdpPeer.open("laura's agent");
   await using stranger = UdpPeer.open("stranger", "127.0.0.11");
 
+  const agent = new TestAgent("laura@bb.com");
   const challenge = challengeOf(
-    parseReply((await laura.request(padded("PRlaura@bb.com;v=2"), node.at)).text),
+    parseReply((await laura.request(padded(agent.hello()), node.at)).text),
   );
   // Between the challenge and the proof, a stranger asks for fifty challenges of its own.
-  for (let i = 0; i < 50; i++) await stranger.send(padded("PRlaura@bb.com;v=2"), node.at);
+  const theirs = new TestAgent("laura@bb.com").hello();
+  for (let i = 0; i < 50; i++) await stranger.send(padded(theirs), node.at);
   for (let i = 0; i < 50; i++) strictEqual(parseReply((await stranger.receive()).text).head, "RR1");
   // Nor does a stranger's proof, replayed from another address, count for laura's challenge.
   const key = await deriveClientKey("s3cret", challenge.salt, challenge.iterations);
-  const proof = toBase64Url(
-    await makeProof(key, authMessage("PR", "laura@bb.com", challenge.nonce)),
-  );
-  const login = `PRlaura@bb.com;v=2;n=${challenge.nonce};p=${proof}`;
+  const login = padded(await agent.proofWith(key, challenge.nonce));
   strictEqual(parseReply((await stranger.request(login, node.at)).text).head, "RR1");
   const granted = parseReply((await laura.request(login, node.at)).text);
   strictEqual(granted.head, "RR0", granted.text);

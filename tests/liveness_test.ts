@@ -84,7 +84,7 @@ Deno.test("a user with a heartbeat session is judged by its heartbeats, never by
       (await stranger.request("PLx@bb.com:nobody@bb.com", node.at)).text,
       "RL2x@bb.com:nobody@bb.com",
     );
-    await laura.peer.send(`PKlaura@bb.com;t=${laura.token}`, node.at);
+    await laura.peer.send(laura.seal(`PKlaura@bb.com`), node.at);
     ok((await receiveMatching(laura.peer, (t) => t.startsWith("RK"))).startsWith("RK0;"));
   }
   strictEqual((await node.list()).users.get("laura"), `online ${laura.at}`);

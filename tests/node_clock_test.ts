@@ -11,6 +11,7 @@ import { ManualClock } from "../lib/clock.ts";
 import type { Endpoint } from "../lib/plumi/address.ts";
 import { MemorySocket } from "../lib/node/memory_socket.ts";
 import { runNode, type RunNodeOptions } from "../lib/node/run.ts";
+import { TestAgent } from "../lib/node/test_agent.ts";
 import type { DnsClient } from "../lib/transport/dns.ts";
 
 /** Addresses of this file's range; nothing is bound (the socket is in memory). */
@@ -73,19 +74,20 @@ async function startNode(
   };
 }
 
-/** A first extended PR, padded as agents pad it (docs/PROTOCOL.md). */
-const padded = (address: string) => `PR${address};v=2;x=`.padEnd(100, "-");
+/** A first extended PR of `agent`, padded as agents pad it (docs/PROTOCOL.md). */
+const padded = (agent: TestAgent) => `${agent.hello()};x=`.padEnd(100, "-");
 
 Deno.test("runNode on a manual clock: an agent that stops its heartbeats goes offline, one that keeps them stays", async () => {
   await using node = await startNode("domain = bb.com\n[users]\nlaura\njoan\n");
-  const granted = await node.ask(padded("laura@bb.com"), LAURA);
-  ok(granted.startsWith(`${at(LAURA)} RR0;v=2;t=`), granted);
-  const token = /;t=([^;]+)/.exec(granted)![1]!;
-  ok((await node.ask(padded("joan@bb.com"), JOAN)).startsWith(`${at(JOAN)} RR0;v=2;t=`));
+  const laura = new TestAgent("laura@bb.com");
+  const granted = await node.ask(padded(laura), LAURA);
+  laura.keep(granted.slice(granted.indexOf(" ") + 1));
+  const joan = new TestAgent("joan@bb.com");
+  ok((await node.ask(padded(joan), JOAN)).startsWith(`${at(JOAN)} RR0;v=2;k=`));
   // Laura beats every 30 s (the default `hb`); Joan never does. Three missed beats: offline.
   for (let second = 30; second <= 120; second += 30) {
     node.clock.advance(30_000);
-    const beat = await node.ask(`PKlaura@bb.com;t=${token}`, LAURA);
+    const beat = await node.ask(laura.seal("PKlaura@bb.com"), LAURA);
     ok(beat.startsWith(`${at(LAURA)} RK0;c=`), `at ${second} s: ${beat}`);
     if (second === 60) {
       // Within its three beats Joan is still online: a look-up goes on to its agent.

@@ -77,7 +77,7 @@ async function pageByCursor(
   let pages = 0;
   while (cursor !== undefined && pages < 1000) {
     const got = await watcher.peer.request(
-      `PO${watcher.address};t=${watcher.token};c=${cursor}`,
+      watcher.seal(`PO${watcher.address};c=${cursor}`),
       watcher.node,
     );
     assert(got.bytes.length <= 512, `page ${pages + 1}: ${got.bytes.length} bytes`);
@@ -150,6 +150,6 @@ Deno.test("who is online by page number (older agents) lists a quiet domain exac
   assertEquals(seen, [...crowd.online, WATCHER].toSorted());
   // A page past the last is the last; a page number that is not a number is the first.
   assertEquals((await watcher.online(first.pages + 5)).page, first.pages);
-  const odd = await watcher.request(`PO${watcher.address};t=${watcher.token};p=x`);
+  const odd = await watcher.request(watcher.seal(`PO${watcher.address};p=x`));
   assertEquals(value(odd, "p"), `1/${first.pages}`);
 });

@@ -98,15 +98,15 @@ Deno.test("a stranger's key is refused, a silent connection is cut at the hello 
   assert.equal((await orig.receive()).text, "RR0");
   await using alice = ExtAgent.open("alice@relay.test", node.endpoint, IP);
   await alice.register();
-  const refused = await alice.request(`PYalice@relay.test;t=${alice.token};to=orig@relay.test`);
+  const refused = await alice.request(alice.seal(`PYalice@relay.test;to=orig@relay.test`));
   assert.equal(refused.text, "RY1;e=offline");
-  // Without the session token: refused too.
-  const forged = await alice.request("PYalice@relay.test;t=nottoken;to=orig@relay.test");
+  // Without the session's seal: refused too.
+  const forged = await alice.request("PYalice@relay.test;to=orig@relay.test");
   assert.equal(forged.text, "RY1;e=auth");
   await assert.rejects(orig.receive(500));
 
   // A relay to oneself is no call.
-  const self = await alice.request(`PYalice@relay.test;t=${alice.token};to=alice@relay.test`);
+  const self = await alice.request(alice.seal(`PYalice@relay.test;to=alice@relay.test`));
   assert.equal(self.text, "RY1;e=invalid");
   assert.equal(value(self, "k"), undefined);
 });

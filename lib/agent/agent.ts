@@ -262,12 +262,12 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
         return offer?.kind === "relay-offer" && (route.reception?.acceptRelayed(offer) ?? false);
       },
     });
-    // The extended session, once registered: relays are asked for with its token.
+    // The extended session, once registered: relays are asked for under its seal.
     let extended: ExtendedSession | undefined;
     const relay = new AgentRelay({
       address,
       client,
-      token: () => extended?.session.token,
+      extended: () => extended !== undefined,
       connect: o.transport.connectTcp,
     });
     closing.unshift(() => client.close());

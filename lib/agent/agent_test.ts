@@ -16,6 +16,7 @@ import type { AgentOptions } from "./options.ts";
 import { memoryKeyFiles } from "./chat/keyring.ts";
 import { firstRegistration } from "./node/extended_client.ts";
 import { formatPlumi } from "../plumi/codec.ts";
+import { grantFor } from "../node/test_agent.ts";
 
 const node = { ip: "127.0.0.1", port: 3344 };
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -79,13 +80,14 @@ Deno.test("on a terminal, a missing nickname then address are asked for, in that
   ]);
   assert.ok(ui.output.some((line) => /"laura" is not an address/.test(line)));
   assert.ok(ui.output.includes("Deregistered laura@bb.com"));
-  assert.deepEqual(socket.sent.map((s) => s.text), [
-    formatPlumi(firstRegistration("laura@bb.com")),
-    "PDlaura@bb.com",
-  ]);
+  const [first, ...rest] = socket.sent.map((s) => s.text);
+  // The first PR carries this log-in's own session key, then pads to 100 bytes.
+  const key = first?.match(/;k=([\w-]{43});/)?.[1] ?? "";
+  assert.equal(first, formatPlumi(firstRegistration("laura@bb.com", false, key)));
+  assert.deepEqual(rest, ["PDlaura@bb.com"]);
   assert.match(
     sink.text,
-    /^------ INICI LOG ------\nE: 127\.0\.0\.1:UDP:3344, PRlaura@bb\.com;v=2;x=-+, 100\n/,
+    /^------ INICI LOG ------\nE: 127\.0\.0\.1:UDP:3344, PRlaura@bb\.com;v=2;k=\(redacted\);x=-+, 100\n/,
   );
   assert.ok(sink.text.endsWith("R: 127.0.0.1:UDP:3344, RD0, 3\n------ FINAL LOG ------\n"));
   assert.ok(ui.closed);
@@ -303,7 +305,7 @@ Deno.test("a heartbeat without an answer says the node is lost at once; its next
   const ui = new ScriptedUi(false);
   let silent = false;
   const { options } = harness(ui, (p) => {
-    if (p.startsWith("PR")) return "RR0;v=2;t=tok;hb=1;su=0;ol=1";
+    if (p.startsWith("PR")) return grantFor(p, "laura@bb.com");
     if (p.startsWith("PK")) return silent ? undefined : "RK0;c=1";
     if (p.startsWith("PS")) {
       return silent ? undefined : "RS0;p=1/1;h=1;b=on,10.0.0.7,4000,3,on,joan@bb.com";
@@ -329,7 +331,7 @@ Deno.test("a heartbeat without an answer says the node is lost at once; its next
 Deno.test("told by the node that another agent took the session over, the agent stops without PD", async () => {
   const ui = new ScriptedUi(false);
   const { options, socket } = harness(ui, (p) => {
-    if (p.startsWith("PR")) return "RR0;v=2;t=tok;hb=1;su=0;ol=1";
+    if (p.startsWith("PR")) return grantFor(p, "laura@bb.com");
     if (p.startsWith("PK")) return "RK1;e=replaced;at=127.0.0.1:41003";
     if (p.startsWith("PS")) return "RS0;p=1/1;h=1";
     return undefined;
@@ -410,7 +412,7 @@ Deno.test("/away makes the heartbeats say busy, so buddies see it; /back says on
   const ui = new ScriptedUi(false);
   const beats: string[] = [];
   const { options } = harness(ui, (p) => {
-    if (p.startsWith("PR")) return "RR0;v=2;t=tok;hb=1;su=0;ol=1";
+    if (p.startsWith("PR")) return grantFor(p, "laura@bb.com");
     if (p.startsWith("PK")) {
       beats.push(p);
       return "RK0;c=1";

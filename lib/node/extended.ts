@@ -38,15 +38,29 @@ import {
   BuddyStatusExt,
   type DeregisterError,
   DeregisterExt,
+  deriveSessionKey,
+  type ExtRegisterReply,
+  type ExtRegisterRequest,
   HeartbeatExt,
   IdentityExt,
+  newSessionKeyPair,
+  NO_COUNTER,
   OnlineExt,
   type RegisterError,
   RegisterExt,
-  sessionToken,
+  registerSessionKey,
+  type SealedRequest,
+  sealGrant,
   type SignUpError,
   SignUpExt,
+  unseal,
 } from "../plumi/extensions/mod.ts";
+import {
+  checkSeal,
+  MemorySessionKeys,
+  type SessionKeys,
+  type SessionKeyStore,
+} from "./session_keys.ts";
 import { type AccountStore, StoreError } from "./store.ts";
 import { BuddyService, type RemoteBuddies, splitAddress } from "./buddies.ts";
 import { onlinePage } from "./online.ts";
@@ -93,6 +107,8 @@ export interface ExtendedOptions {
   readonly relay?: RelayOffers;
   /** Vouching and relays across domains. Default: none (`RI2`, `RY1;e=domain` for other domains). */
   readonly federation?: Federation;
+  /** Where the sessions' keys and counters are kept. Default: in memory. */
+  readonly sessionKeys?: SessionKeyStore;
 }
 
 /** Most sources (address and endpoint) with challenges outstanding; the oldest is forgotten first. */
@@ -101,21 +117,44 @@ const MAX_CHALLENGES = 10_000;
 const NONCES_PER_SOURCE = 4;
 /** How long a challenge's nonce may be answered, in ms. */
 const CHALLENGE_MS = 30_000;
-/** How long the token of a replaced session is remembered, to tell its agent so, in ms. */
+/** How long the keys of a replaced session are remembered, to tell its agent so, in ms. */
 const REPLACED_MS = 10 * 60_000;
-/** Most replaced sessions remembered; the oldest is forgotten first. */
+/** Most users with replaced sessions remembered; the oldest is forgotten first. */
 const MAX_REPLACED = 10_000;
+/** Replaced sessions remembered per user. */
+const REPLACED_PER_USER = 4;
 
 /** A session another agent took over (`PR…;replace`): where the new one signed in from. */
 interface Replaced {
   readonly by: Endpoint;
   readonly until: number;
+  /** The old session's keys: its agent's requests are still recognised, once each. */
+  keys: SessionKeys;
 }
 
 interface Challenge {
   readonly nonce: string;
   readonly until: number;
+  /** The agent's session key (`k=` of the `PR` that asked): the proof must name it. */
+  readonly agentKey: string;
 }
+
+/**
+ * Who sent a sealed request, by its seal (`q=`, `m=`; `session.ts`):
+ * the session's agent (`body`: the request without the seal), the agent of
+ * a session taken over, nobody's session (the user has none), or not the
+ * session's agent (`sealed`: the request had a seal, which failed).
+ */
+type Sealer<M extends SealedRequest> =
+  | {
+    readonly kind: "session";
+    readonly name: string;
+    readonly registration: Registration;
+    readonly body: M;
+  }
+  | { readonly kind: "replaced"; readonly by: Endpoint }
+  | { readonly kind: "none" }
+  | { readonly kind: "refused"; readonly sealed: boolean };
 
 /**
  * The answer to a request that met an account database error (`e=store`,
@@ -165,13 +204,17 @@ export class ExtendedService {
   #onlineList: boolean;
   readonly #minIterations: number;
   readonly #protected = new Set<string>();
-  readonly #challenges = new Map<string, Challenge[]>();
-  /** Tokens of sessions taken over by another agent, so that their agent is told and stops. */
-  readonly #replaced = new Map<string, Replaced>();
+  /** By source (address and endpoint): the challenges outstanding, and the agent key of the last. */
+  readonly #challenges = new Map<string, { pending: Challenge[]; agentKey: string }>();
+  /** Sessions taken over by another agent, by user name, so that their agent is told and stops. */
+  readonly #replaced = new Map<string, Replaced[]>();
+  readonly #keys: SessionKeyStore;
   readonly #relay: RelayOffers | undefined;
   readonly #federation: Federation | undefined;
   /** Proofs that failed, for the console's `stats`. */
   failedProofs = 0;
+  /** Requests refused because their seal failed (changed, a copy, another key), for `stats`. */
+  refusedSeals = 0;
   /** Requests answered `e=store` or dropped because the account database failed, for `stats`. */
   storeFailures = 0;
 
@@ -189,6 +232,7 @@ export class ExtendedService {
     this.#now = options.now ?? Date.now;
     this.#relay = options.relay;
     this.#federation = options.federation;
+    this.#keys = options.sessionKeys ?? new MemorySessionKeys();
     this.#heartbeatMs = s.heartbeatMs ?? 30_000;
     this.#missed = s.missedHeartbeats ?? 3;
     this.#expireOriginalMs = s.expireOriginalMs ?? 0;
@@ -245,6 +289,7 @@ export class ExtendedService {
   /** Forget everything stored about a user (console `del`). */
   forget(name: string): void {
     this.#store.remove(name);
+    this.#keys.delete(name);
     this.#protected.delete(name);
   }
 
@@ -278,11 +323,12 @@ export class ExtendedService {
     size: number,
   ): Promise<SendAction | undefined> {
     if (message.kind === "ext-request" && message.type === "Y") {
-      return relayRequest(message, from, {
+      const sealer = this.#unseal(message, size);
+      return relayRequest(sealer.kind === "session" ? sealer.body : message, from, {
         relay: this.#relay,
         directory: this.#directory,
         isLocal: this.#isLocal,
-        caller: (address, params) => this.#caller(address, params, from),
+        caller: () => this.#caller(sealer, from),
         ...(this.#federation &&
           { elsewhere: this.#federation.relay.forward.bind(this.#federation.relay) }),
       });
@@ -305,47 +351,45 @@ export class ExtendedService {
     size: number,
   ): Promise<PlumiMessage | undefined> {
     if (message.kind === "register") return await this.#register(message, from, size);
-    if (message.kind === "deregister") return this.#deregister(message, from);
+    if (message.kind === "deregister") return this.#deregister(message, from, size);
     if (message.kind !== "ext-request") return undefined;
+    if (message.type === "U") return this.#signUp(message, from);
+    if (message.type === "P") return this.#buddies.presenceQuery(message);
+    // From other domains' nodes (verified by the guards), never from a session.
+    if (message.type === "V") return answerVouchQuery(this.#identity, message);
+    if (message.type === "J") return this.#federation?.relay.answer(message);
+    // Every other request belongs to a session: its seal says whose it is, once.
+    const sealer = this.#unseal(message, size);
+    const owner = this.#caller(sealer, from);
+    const body = sealer.kind === "session" ? sealer.body : message;
     switch (message.type) {
       case "K":
-        return this.#heartbeat(message, from, size);
-      case "U":
-        return this.#signUp(message, from);
+        return this.#heartbeat(sealer, from, size);
       case "B": {
-        const owner = this.#caller(message.address, message.params, from);
         if (!owner) return BuddyChangeExt.encodeReply({ kind: "refused", error: "auth" });
-        return this.#buddies.change(owner, message);
+        return this.#buddies.change(owner, body);
       }
       case "S": {
-        const owner = this.#caller(message.address, message.params, from);
         if (!owner) return BuddyStatusExt.encodeReply({ kind: "refused", error: "auth" });
-        return this.#buddies.status(owner, message);
+        return this.#buddies.status(owner, body);
       }
       case "O":
         if (!this.#onlineList) return OnlineExt.encodeReply({ kind: "refused", error: "off" });
-        if (!this.#caller(message.address, message.params, from)) {
-          return OnlineExt.encodeReply({ kind: "refused", error: "auth" });
-        }
-        return onlinePage(this.#directory.onlineIndex, message.params);
-      case "P":
-        return this.#buddies.presenceQuery(message);
+        if (!owner) return OnlineExt.encodeReply({ kind: "refused", error: "auth" });
+        return onlinePage(this.#directory.onlineIndex, body.params);
       case "I": {
-        const owner = this.#caller(message.address, message.params, from);
         if (!owner) return IdentityExt.encodeReply({ kind: "refused", error: "auth" });
         const across = this.#federation?.keys.answer(
           `${owner}@${this.#domain}`,
-          message,
+          body,
           this.#isLocal,
         );
-        return across ? await across : answerIdentity(this.#identity, owner, message);
+        return across ? await across : answerIdentity(this.#identity, owner, body);
       }
       case "V":
-        return answerVouchQuery(this.#identity, message);
       case "J":
-        return this.#federation?.relay.answer(message);
       case "Y":
-        return undefined; // handled by relayRequest, above
+        return undefined; // handled above
       default: // every letter of EXTENSION_LETTERS has its case
         return message.type satisfies never;
     }
@@ -360,33 +404,80 @@ export class ExtendedService {
     };
   }
 
+  /**
+   * Judge the seal of a session's request (`q=`, `m=`), and count the
+   * counter as used when it is good: a copy of the same datagram, from
+   * anywhere, then fails. Checked against the user's current session, then
+   * against the sessions other agents took over.
+   */
+  #unseal<M extends SealedRequest>(message: M, size: number): Sealer<M> {
+    const [name, domain] = splitAddress(message.address);
+    if (!this.#isLocal(domain)) return { kind: "none" };
+    const sealed = unseal(message, size);
+    const registration = this.#directory.get(name);
+    const keys = this.#keys.get(name);
+    if (sealed && registration?.session && keys?.session === registration.session.token) {
+      const counters = checkSeal(keys, sealed);
+      if (counters) {
+        this.#keys.set(name, { ...keys, counters });
+        return { kind: "session", name, registration, body: sealed.body };
+      }
+    }
+    const now = this.#now();
+    for (const old of sealed ? this.#replaced.get(name) ?? [] : []) {
+      const counters = old.until > now ? checkSeal(old.keys, sealed!) : undefined;
+      if (counters) {
+        old.keys = { ...old.keys, counters };
+        return { kind: "replaced", by: old.by };
+      }
+    }
+    if (!registration?.session) return { kind: "none" };
+    this.refusedSeals++;
+    return { kind: "refused", sealed: sealed !== undefined };
+  }
+
   async #register(message: RegisterRequest, from: Endpoint, size: number) {
     const address = message.address;
     const [name, domain] = splitAddress(address);
     // Parameters that do not decode (repeated, malformed) are read as none: a bare `PR…;v=2`.
     const decoded = RegisterExt.decodeRequest(message);
-    const request = decoded.ok ? decoded.value : { address, replace: false };
+    const key = decoded.ok ? undefined : registerSessionKey(message);
+    const request: ExtRegisterRequest = decoded.ok
+      ? decoded.value
+      : { address, replace: false, ...(key !== undefined && { sessionKey: key }) };
     const no = (error: RegisterError, at?: Endpoint): RegisterReply =>
       RegisterExt.encodeReply(at ? { kind: "refused", error, at } : { kind: "refused", error });
     if (!this.#isLocal(domain) || !this.#directory.has(name)) return no("user");
     const credentials = this.#protected.has(name) ? this.#store.get(name)?.credentials : undefined;
+    // The agent's session key: in its first PR, or (the proof) the one its challenge was for.
+    let agentKey = request.proof ? undefined : request.sessionKey;
+    if (!request.proof && agentKey === undefined) return no("invalid");
     if (credentials) {
       const nonce = request.proof?.nonce;
       const proof = request.proof && fromBase64Url(request.proof.proof);
       // Challenges are kept per address and source: a stranger asking for challenges cannot
       // void the one an agent is answering, and a copy of a request voids none.
       const source = `${address} ${from.ip}:${from.port}`;
-      const pending = this.#challenges.get(source) ?? [];
+      const asked = this.#challenges.get(source);
+      const pending = asked?.pending ?? [];
       const now = this.#now();
       const index = pending.findIndex((c) => c.nonce === nonce && c.until > now);
       let proven = false;
       if (nonce !== undefined && proof && index >= 0) {
+        agentKey = pending[index]!.agentKey;
         pending.splice(index, 1); // single use: a replayed proof finds no challenge
-        if (pending.length === 0) this.#challenges.delete(source);
-        proven = await verifyProof(credentials, authMessage("PR", address, nonce), proof);
+        proven = await verifyProof(
+          credentials,
+          authMessage("PR", address, nonce, agentKey),
+          proof,
+        );
         if (!proven) this.failedProofs++;
       }
       if (!proven) {
+        // A proof without its challenge (spent, stale): a new one, for the key this source
+        // last sent in a first PR; with none known, the agent must start again.
+        if (agentKey === undefined) agentKey = request.sessionKey ?? asked?.agentKey;
+        if (agentKey === undefined) return no("invalid");
         const fresh = newNonce();
         const challenge = RegisterExt.encodeReply({
           kind: "challenge",
@@ -396,15 +487,18 @@ export class ExtendedService {
         });
         // Never answer a short request with a longer challenge (amplification): the agent pads.
         if (size < formatPlumi(challenge).length) return no("pad");
-        this.#remember(source, fresh);
+        this.#remember(source, fresh, agentKey);
         return challenge;
       }
     }
+    if (agentKey === undefined) return no("invalid");
     // A copy of the request that registered this agent (a duplicate, or a retransmission whose
     // answer was lost) keeps its session: a second token would silently end the first one.
     const current = this.#directory.get(name);
+    const kept = this.#keys.get(name);
     const again = current?.session !== undefined && current.endpoint.ip === from.ip &&
-      current.endpoint.port === from.port;
+      current.endpoint.port === from.port && kept?.session === current.session.token &&
+      kept.agentKey === agentKey;
     // One agent per user: a live session elsewhere is kept unless the newcomer asks to replace
     // it; otherwise two agents would take the session from each other at every heartbeat. So is
     // an original agent's registration elsewhere: it has no heartbeat to show it is gone, and
@@ -419,23 +513,53 @@ export class ExtendedService {
       const refused = no("signed-in", credentials ? elsewhere.endpoint : undefined);
       return size < formatPlumi(refused).length ? no("pad") : refused;
     }
-    const session = again
-      ? current.session!
-      : { token: newNonce(), heartbeatMs: this.#heartbeatMs, busy: false };
-    const granted = RegisterExt.encodeReply({
+    // A copy keeps the session and its keys (the same answer); anything else opens a new one.
+    let keys: SessionKeys;
+    if (again) keys = kept!;
+    else {
+      const pair = newSessionKeyPair();
+      const key = deriveSessionKey({
+        secretKey: pair.secretKey,
+        peerKey: agentKey,
+        address,
+        agentKey,
+        nodeKey: pair.publicKey,
+        ...(credentials && { bind: credentials.storedKey }),
+      });
+      if (!key) return no("invalid");
+      keys = {
+        session: newNonce(),
+        key: toBase64Url(new Uint8Array(key)),
+        agentKey,
+        nodeKey: pair.publicKey,
+        counters: NO_COUNTER,
+      };
+    }
+    const reply: Extract<ExtRegisterReply, { kind: "granted" }> = {
       kind: "granted",
-      token: session.token,
+      nodeKey: keys.nodeKey,
+      mac: "",
       heartbeatSeconds: Math.round(this.#heartbeatMs / 1000),
       signupOpen: this.#openSignup,
       onlineList: this.#onlineList,
       // Identity keys (`PI`) are kept and vouched for.
       identityKeys: true,
-    });
+    };
+    const granted = sealGrant(reply, fromBase64Url(keys.key)!);
     // The answer may not be longer than the request (amplification rule): ask for padding
     // before changing anything, rather than registering with an answer that cannot be sent.
     if (size < formatPlumi(granted).length) return no("pad");
-    if (elsewhere?.session) this.#rememberReplaced(elsewhere.session.token, from);
-    this.#directory.register(name, from, this.#now(), session);
+    if (again) return granted;
+    const old = current?.session && this.#keys.get(name);
+    if (elsewhere?.session && old && old.session === elsewhere.session.token) {
+      this.#rememberReplaced(name, old, from);
+    }
+    this.#keys.set(name, keys);
+    this.#directory.register(name, from, this.#now(), {
+      token: keys.session,
+      heartbeatMs: this.#heartbeatMs,
+      busy: false,
+    });
     return granted;
   }
 
@@ -445,57 +569,42 @@ export class ExtendedService {
     return this.#now() - registration.lastSeen <= limit;
   }
 
-  /** Remember that the session of `token` was taken over by an agent at `by`. */
-  #rememberReplaced(token: string, by: Endpoint): void {
+  /** Remember that `name`'s session of `keys` was taken over by an agent at `by`. */
+  #rememberReplaced(name: string, keys: SessionKeys, by: Endpoint): void {
     const now = this.#now();
-    for (const [old, entry] of this.#replaced) {
-      if (entry.until > now && this.#replaced.size < MAX_REPLACED) break;
+    for (const [old, entries] of this.#replaced) {
+      if (entries.some((e) => e.until > now) && this.#replaced.size < MAX_REPLACED) break;
       this.#replaced.delete(old); // oldest first: expired ones, or to make room
     }
-    this.#replaced.set(token, { by, until: now + Math.max(REPLACED_MS, this.#heartbeatMs * 3) });
+    const until = now + Math.max(REPLACED_MS, this.#heartbeatMs * 3);
+    const entries = (this.#replaced.get(name) ?? []).filter((e) => e.until > now);
+    entries.push({ by, until, keys });
+    if (entries.length > REPLACED_PER_USER) entries.shift();
+    this.#replaced.delete(name);
+    this.#replaced.set(name, entries);
   }
 
-  /** The take-over of the session of `token`, if it was replaced recently. */
-  #replacedSession(params: readonly string[]): Replaced | undefined {
-    const token = sessionToken(params);
-    const entry = token === undefined ? undefined : this.#replaced.get(token);
-    return entry && entry.until > this.#now() ? entry : undefined;
-  }
-
-  /** Keep `nonce` as a challenge sent to `source` (address and endpoint). */
-  #remember(source: string, nonce: string): void {
-    const pending = this.#challenges.get(source) ?? [];
+  /** Keep `nonce` as a challenge sent to `source` (address and endpoint), for `agentKey`. */
+  #remember(source: string, nonce: string, agentKey: string): void {
+    const pending = this.#challenges.get(source)?.pending ?? [];
     this.#challenges.delete(source);
     if (this.#challenges.size >= MAX_CHALLENGES) {
       this.#challenges.delete(this.#challenges.keys().next().value!);
     }
-    pending.push({ nonce, until: this.#now() + CHALLENGE_MS });
+    pending.push({ nonce, until: this.#now() + CHALLENGE_MS, agentKey });
     if (pending.length > NONCES_PER_SOURCE) pending.shift();
-    this.#challenges.set(source, pending);
+    this.#challenges.set(source, { pending, agentKey });
   }
 
-  /** The registration of `address` if `token` is its session's. */
-  #session(address: string, params: readonly string[]): [string, Registration] | undefined {
-    const [name, domain] = splitAddress(address);
-    if (!this.#isLocal(domain)) return undefined;
-    const registration = this.#directory.get(name);
-    const token = sessionToken(params);
-    if (!registration?.session || token === undefined || registration.session.token !== token) {
-      return undefined;
-    }
-    return [name, registration];
-  }
-
-  #deregister(message: DeregisterRequest, from: Endpoint): PlumiMessage {
-    const { address, params } = message;
+  #deregister(message: DeregisterRequest, from: Endpoint, size: number): PlumiMessage {
+    const { address } = message;
     const [name, domain] = splitAddress(address);
     const done = (error?: DeregisterError): PlumiMessage =>
       DeregisterExt.encodeReply(error ? { kind: "refused", error } : { kind: "done" });
     if (!this.#isLocal(domain) || !this.#directory.has(name)) return done("user");
+    const sealer = this.#unseal(message, size);
     // The agent of a replaced session leaving must not take the newcomer offline.
-    if (this.#replacedSession(params) && !this.#caller(address, params, from)) {
-      return done("replaced");
-    }
+    if (sealer.kind === "replaced") return done("replaced");
     // Already offline: nothing to undo and nothing to protect, so a retransmitted or duplicated PD
     // gets the answer its first copy got.
     if (this.#directory.get(name) === null) return done();
@@ -503,29 +612,41 @@ export class ExtendedService {
     // with the session's token too.
     const current = this.#directory.get(name)!;
     const holder = current.endpoint.ip === from.ip && current.endpoint.port === from.port;
-    if (!holder || (!this.#caller(address, params, from) && this.#protected.has(name))) {
-      return done("auth");
-    }
+    // A seal that failed (a copy, changed) is refused for everyone; without a seal, only a
+    // user without a password may leave (as with an original PD).
+    const proven = this.#caller(sealer, from) !== undefined;
+    const failed = sealer.kind === "refused" && sealer.sealed;
+    if (!holder || failed || (!proven && this.#protected.has(name))) return done("auth");
     this.#directory.deregister(name);
+    this.#keys.delete(name);
     return done();
   }
 
-  #heartbeat(message: ExtensionRequest, from: Endpoint, size: number): ExtensionReply {
-    const found = this.#session(message.address, message.params);
-    if (!found) {
-      // Another agent took the session over: its agent is told so, and where, and stops.
-      const replaced = this.#replacedSession(message.params);
-      if (!replaced) return HeartbeatExt.encodeReply({ kind: "unknown" });
-      const told = HeartbeatExt.encodeReply({ kind: "replaced", at: replaced.by });
-      return size < formatPlumi(told).length
-        ? HeartbeatExt.encodeReply({ kind: "replaced" })
-        : told;
+  #heartbeat(
+    sealer: Sealer<ExtensionRequest>,
+    from: Endpoint,
+    size: number,
+  ): ExtensionReply {
+    switch (sealer.kind) {
+      case "none":
+        return HeartbeatExt.encodeReply({ kind: "unknown" });
+      case "refused":
+        return HeartbeatExt.encodeReply({ kind: "refused" });
+      case "replaced": {
+        // Another agent took the session over: its agent is told so, and where, and stops.
+        const told = HeartbeatExt.encodeReply({ kind: "replaced", at: sealer.by });
+        return size < formatPlumi(told).length
+          ? HeartbeatExt.encodeReply({ kind: "replaced" })
+          : told;
+      }
+      case "session": {
+        const { name, body: request } = sealer;
+        // A body that does not decode (`st=` repeated or unknown) is read as none: not busy.
+        const body = HeartbeatExt.decodeRequest(request);
+        this.#directory.heartbeat(name, from, this.#now(), body.ok && body.value.busy);
+        return HeartbeatExt.encodeReply({ kind: "alive", mark: this.#buddies.stamp(name) });
+      }
     }
-    const [name] = found;
-    // A body that does not decode (`st=` repeated or unknown) is read as none: not busy.
-    const body = HeartbeatExt.decodeRequest(message);
-    this.#directory.heartbeat(name, from, this.#now(), body.ok && body.value.busy);
-    return HeartbeatExt.encodeReply({ kind: "alive", mark: this.#buddies.stamp(name) });
   }
 
   #signUp(message: ExtensionRequest, from: Endpoint): ExtensionReply {
@@ -560,13 +681,11 @@ export class ExtendedService {
     return SignUpExt.encodeReply({ kind: "created" });
   }
 
-  /** Authenticate a request by session token and source address. */
-  #caller(address: string, params: readonly string[], from: Endpoint): string | undefined {
-    const found = this.#session(address, params);
-    if (!found) return undefined;
-    const [name, registration] = found;
-    const { ip, port } = registration.endpoint;
-    return ip === from.ip && port === from.port ? name : undefined;
+  /** The user whose session sealed a request, if it also came from where that session is. */
+  #caller<M extends SealedRequest>(sealer: Sealer<M>, from: Endpoint): string | undefined {
+    if (sealer.kind !== "session") return undefined;
+    const { ip, port } = sealer.registration.endpoint;
+    return ip === from.ip && port === from.port ? sealer.name : undefined;
   }
 
   /**

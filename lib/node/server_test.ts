@@ -13,6 +13,7 @@ import { RemotePresence } from "./remote_presence.ts";
 import { MemorySocket } from "./memory_socket.ts";
 import { Outbox } from "./outbox.ts";
 import { NodeServer } from "./server.ts";
+import { newSessionKeyPair } from "../plumi/extensions/mod.ts";
 
 const NODE: Endpoint = { ip: "10.0.0.100", port: 3344 };
 const LAURA: Endpoint = { ip: "10.0.0.1", port: 4001 };
@@ -314,10 +315,11 @@ Deno.test("a capability probe left unanswered times out on the node's clock: pro
 
 Deno.test("a v=2 PR goes to the extensions after the core's checks, and its grant comes back", async () => {
   const { node, socket, datagram } = server({ extended: true });
-  datagram("PRlaura@bb.com;v=2;x=".padEnd(100, "-"), LAURA);
+  const key = newSessionKeyPair().publicKey;
+  datagram(`PRlaura@bb.com;v=2;k=${key};x=`.padEnd(100, "-"), LAURA);
   await node.settled();
   const [granted, ...more] = socket.take();
-  strictEqual(granted?.startsWith("10.0.0.1:4001 RR0;v=2;t="), true, granted);
+  strictEqual(granted?.startsWith("10.0.0.1:4001 RR0;v=2;k="), true, granted);
   deepStrictEqual(more, []);
 });
 

@@ -4,9 +4,9 @@
  *
  * The secrets are:
  *
- * - `t`, the session token (`RR0;v=2;t=…`, then `PK`, `PB`, `PS`, `PO`,
- *   `PD` carry it): whoever holds it speaks for the agent until the session
- *   ends, e.g. a replayed heartbeat moves the user's calls;
+ * - `t`, the session token of earlier versions (this one sends none: its
+ *   requests are sealed, `extensions/session.ts`), still hidden should an
+ *   older agent send one;
  * - `p` in a `PR`, the login proof: with the nonce, salt and iteration count
  *   it allows an offline guess of the password (in `PS`/`PO`/`RS`/`RO`, `p`
  *   is a page number and is kept);

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { TestAgent } from "../../lib/node/test_agent.ts";
 import type { Endpoint } from "../../lib/plumi/address.ts";
 import { bindUdp, type DatagramSocket } from "../../lib/transport/udp.ts";
 import { type BenchContext, LoadGen, type RunningNode, scratchDir, startNode } from "./harness.ts";
@@ -70,7 +71,7 @@ class Session implements AsyncDisposable {
   readonly #socket: DatagramSocket;
   readonly #name: string;
   readonly #node: Endpoint;
-  #token = "";
+  readonly #agent: TestAgent;
   readonly #sentAt: number[] = [];
   readonly #pump: Promise<void>;
   #onReply: ((text: string) => void) | undefined;
@@ -83,6 +84,7 @@ class Session implements AsyncDisposable {
     this.#socket = socket;
     this.#name = name;
     this.#node = node;
+    this.#agent = new TestAgent(`${name}@${DOMAIN}`);
     this.#pump = (async () => {
       for (;;) {
         const datagram = await socket.receive();
@@ -100,16 +102,15 @@ class Session implements AsyncDisposable {
     })();
   }
 
-  /** Register with `v=2` (no password): the session token. */
+  /** Register with `v=2` (no password): the session, whose key seals each `PO`. */
   async login(): Promise<void> {
-    const head = `PR${this.#name}@${DOMAIN};v=2;x=`;
+    const head = `${this.#agent.hello()};x=`;
     const reply = new Promise<string>((resolve) => this.#onReply = resolve);
     await this.#socket.send(encoder.encode(head.padEnd(100, "-")), this.#node);
     const text = await reply;
     this.#onReply = undefined;
-    const token = text.split(";").find((p) => p.startsWith("t="));
-    if (!text.startsWith("RR0") || !token) throw new Error(`${this.#name}: login answered ${text}`);
-    this.#token = token.slice(2);
+    if (!text.startsWith("RR0")) throw new Error(`${this.#name}: login answered ${text}`);
+    this.#agent.keep(text);
   }
 
   /** Ask for one page: by number (`p=`) below `pages`, or by cursor after user `u<after>`. */
@@ -118,7 +119,7 @@ class Session implements AsyncDisposable {
     this.#sentAt.push(performance.now());
     this.sent++;
     await this.#socket.send(
-      encoder.encode(`PO${this.#name}@${DOMAIN};t=${this.#token};${which}`),
+      encoder.encode(this.#agent.seal(`PO${this.#name}@${DOMAIN};${which}`)),
       this.#node,
     );
   }

@@ -1,8 +1,9 @@
 /**
  * A raw-socket "extended agent" for the node's extension tests: it speaks
  * the PLUMI extensions (`v=2`, docs/PROTOCOL.md) byte by byte over a
- * {@linkcode UdpPeer} and computes password proofs with `lib/auth.ts`, so a
- * test controls and sees every datagram.
+ * {@linkcode UdpPeer} and computes password proofs with `lib/auth.ts` and
+ * the session's seal (`q=`, `m=`) with `lib/plumi/extensions/session.ts`,
+ * so a test controls and sees every datagram.
  *
  * Every method sends one request and takes the next datagram as its answer;
  * it fails when the answer does not come from the node, so a stray datagram
@@ -19,9 +20,17 @@ import {
   deriveClientKey,
   fromBase64Url,
   makeProof,
+  storedKeyOf,
   toBase64Url,
 } from "../../lib/auth.ts";
 import type { Endpoint } from "../../lib/plumi/address.ts";
+import {
+  deriveSessionKey,
+  macMatches,
+  macOf,
+  newSessionKeyPair,
+  type SessionKeyPair,
+} from "../../lib/plumi/extensions/mod.ts";
 import { type Received, UdpPeer } from "./udp_peer.ts";
 
 /** An answer split into its head (`RR0`, `RS0`, …) and its `;` parameters. */
@@ -86,10 +95,16 @@ export class ExtAgent implements AsyncDisposable {
   readonly peer: UdpPeer;
   /** The node this agent talks to. */
   readonly node: Endpoint;
-  /** The session token of the last successful registration. */
-  token: string | undefined;
+  /** The session key of the last successful registration (never sent). */
+  key: Uint8Array | undefined;
+  /** The counter of the last sealed request. */
+  counter = 0;
   /** The parameters of the last `RR0;v=2;…`. */
   session: Reply | undefined;
+  /** This log-in's ephemeral key pair (`k=` of the first PR). */
+  pair: SessionKeyPair = newSessionKeyPair();
+  /** The `storedKey` of the last proof, which binds a password account's session key. */
+  #bind: Uint8Array | undefined;
 
   private constructor(address: string, node: Endpoint, peer: UdpPeer) {
     this.address = address;
@@ -136,43 +151,88 @@ export class ExtAgent implements AsyncDisposable {
    * The first PR of an extended agent, padded to 100 bytes. Returns the
    * answer: `RR0;v=2;…` (no password; the session is kept) or a challenge.
    */
-  async hello(): Promise<Reply> {
-    const reply = await this.request(padded(`PR${this.address};v=2`));
+  async hello(options: { replace?: boolean; newKey?: boolean } = {}): Promise<Reply> {
+    if (options.newKey ?? true) this.pair = newSessionKeyPair();
+    this.#bind = undefined;
+    const replace = options.replace ? ";replace" : "";
+    const reply = await this.request(
+      padded(`PR${this.address};v=2;k=${this.pair.publicKey}${replace}`),
+    );
     if (reply.head === "RR0") this.#keep(reply);
     return reply;
   }
 
+  /** The first PR of {@linkcode ExtAgent.hello}, for this log-in's key, without sending it. */
+  helloPacket(replace = false): string {
+    return padded(`PR${this.address};v=2;k=${this.pair.publicKey}${replace ? ";replace" : ""}`);
+  }
+
   /** The PR that answers a challenge with a proof for `password`; also returns it, for replays. */
-  async prove(password: string, challenge: Challenge): Promise<{ packet: string; reply: Reply }> {
-    const packet = await this.proofPacket(password, challenge);
+  async prove(
+    password: string,
+    challenge: Challenge,
+    replace = false,
+  ): Promise<{ packet: string; reply: Reply }> {
+    const packet = await this.proofPacket(password, challenge, replace);
     const reply = await this.request(packet);
     if (reply.head === "RR0") this.#keep(reply);
     return { packet, reply };
   }
 
   /** The PR carrying a proof of `password` for `challenge`, without sending it. */
-  async proofPacket(password: string, challenge: Challenge): Promise<string> {
+  async proofPacket(password: string, challenge: Challenge, replace = false): Promise<string> {
     const clientKey = await deriveClientKey(password, challenge.salt, challenge.iterations);
-    const proof = await makeProof(clientKey, authMessage("PR", this.address, challenge.nonce));
-    return `PR${this.address};v=2;n=${challenge.nonce};p=${toBase64Url(proof)}`;
+    this.#bind = await storedKeyOf(clientKey);
+    const proof = await makeProof(
+      clientKey,
+      authMessage("PR", this.address, challenge.nonce, this.pair.publicKey),
+    );
+    const text = `PR${this.address};v=2;n=${challenge.nonce};p=${toBase64Url(proof)}`;
+    return padded(replace ? `${text};replace` : text);
   }
 
   /** Log in: padded PR, then (for a user with a password) the proof. Returns the final answer. */
-  async register(password?: string): Promise<Reply> {
-    const first = await this.hello();
+  async register(password?: string, options: { replace?: boolean } = {}): Promise<Reply> {
+    const first = await this.hello(options);
     if (first.head === "RR0" || password === undefined) return first;
-    return (await this.prove(password, challengeOf(first))).reply;
+    return (await this.prove(password, challengeOf(first), options.replace)).reply;
   }
 
+  /** Take the session of an `RR0`: derive its key and check that the answer's `m=` proves it. */
   #keep(reply: Reply): void {
-    this.token = value(reply, "t");
+    const nodeKey = value(reply, "k") ?? "";
+    const key = deriveSessionKey({
+      secretKey: this.pair.secretKey,
+      peerKey: nodeKey,
+      address: this.address,
+      agentKey: this.pair.publicKey,
+      nodeKey,
+      ...(this.#bind && { bind: this.#bind }),
+    });
+    const signed = reply.text.slice(0, reply.text.lastIndexOf(";m="));
+    if (!key || !macMatches(key, signed, value(reply, "m") ?? "")) {
+      throw new Error(`${this.address}: ${reply.text} does not prove the session key`);
+    }
+    this.key = key;
+    this.counter = 0;
     this.session = reply;
   }
 
-  /** `PK…;t=…[;st=busy]`: the answer (`RK0;c=…` or `RK1`). */
-  heartbeat(options: { busy?: boolean; token?: string } = {}): Promise<Reply> {
+  /**
+   * `packet` sealed with the session key: `;q=<next counter>;m=<mac>`
+   * (`key` and `counter` to seal as another session would, or to reuse one).
+   */
+  seal(packet: string, options: { key?: Uint8Array; counter?: number } = {}): string {
+    const key = options.key ?? this.key;
+    if (!key) throw new Error(`${this.address}: no session to seal ${packet} with`);
+    const counted = `${packet};q=${options.counter ?? ++this.counter}`;
+    return `${counted};m=${macOf(key, counted)}`;
+  }
+
+  /** `PK…[;st=busy]`, sealed: the answer (`RK0;c=…`, `RK1`, `RK1;e=auth`…). */
+  heartbeat(options: { busy?: boolean; key?: Uint8Array; counter?: number } = {}): Promise<Reply> {
     const busy = options.busy ? ";st=busy" : "";
-    return this.request(`PK${this.address};t=${options.token ?? this.token}${busy}`);
+    return this.request(this.seal(`PK${this.address}${busy}`, options));
   }
 
   /** The heartbeat mark (`c=`) of an `RK0`; fails on any other answer. */
@@ -182,9 +242,10 @@ export class ExtAgent implements AsyncDisposable {
     return value(reply, "c")!;
   }
 
-  /** `PD…;v=2;t=…`: the answer. */
-  deregister(token = this.token): Promise<Reply> {
-    return this.request(`PD${this.address};v=2${token === undefined ? "" : `;t=${token}`}`);
+  /** `PD…;v=2`, sealed (unless `sealed` is false, or there is no session): the answer. */
+  deregister(sealed = true): Promise<Reply> {
+    const packet = `PD${this.address};v=2`;
+    return this.request(sealed && this.key ? this.seal(packet) : packet);
   }
 
   /** `PU…`: sign up with `password` (what the node stores, never the password). */
@@ -195,15 +256,15 @@ export class ExtAgent implements AsyncDisposable {
     );
   }
 
-  /** `PB…;t=…;op=<op>;b=<buddy>`: the answer. */
+  /** `PB…;op=<op>;b=<buddy>`, sealed: the answer. */
   buddy(op: string, buddy: string): Promise<Reply> {
-    return this.request(`PB${this.address};t=${this.token};op=${op};b=${buddy}`);
+    return this.request(this.seal(`PB${this.address};op=${op};b=${buddy}`));
   }
 
-  /** `PS…;t=…[;p=…]`: one page of buddy states; fails unless the answer is `RS0`. */
+  /** `PS…[;p=…]`, sealed: one page of buddy states; fails unless the answer is `RS0`. */
   async status(page?: number): Promise<Page<BuddyStatus>> {
     const reply = await this.request(
-      `PS${this.address};t=${this.token}${page === undefined ? "" : `;p=${page}`}`,
+      this.seal(`PS${this.address}${page === undefined ? "" : `;p=${page}`}`),
     );
     return pageOf(reply, "RS0", "b", (entry) => {
       const [state = "", ip = "", port = "", ...rest] = entry.split(",");
@@ -211,10 +272,10 @@ export class ExtAgent implements AsyncDisposable {
     });
   }
 
-  /** `PO…;t=…[;p=…]`: one page of online users; fails unless the answer is `RO0`. */
+  /** `PO…[;p=…]`, sealed: one page of online users; fails unless the answer is `RO0`. */
   async online(page?: number): Promise<Page<string>> {
     const reply = await this.request(
-      `PO${this.address};t=${this.token}${page === undefined ? "" : `;p=${page}`}`,
+      this.seal(`PO${this.address}${page === undefined ? "" : `;p=${page}`}`),
     );
     return pageOf(reply, "RO0", "u", (name) => name);
   }

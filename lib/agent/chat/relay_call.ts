@@ -28,8 +28,8 @@ export interface AgentRelayOptions {
   readonly address: string;
   /** The PLUMI client, registered with the node. */
   readonly client: PlumiClient;
-  /** The session token of the extended session; `undefined` when the node is original. */
-  readonly token: () => string | undefined;
+  /** Is there an extended session (whose seal the client adds to `PY`)? False when the node is original. */
+  readonly extended: () => boolean;
   /** Opens the TCP connection to the relay. */
   readonly connect: (to: Endpoint, timeoutMs: number) => Promise<StreamConn>;
   /** How long to wait for the other party at the relay, in ms. Default: 15 000. */
@@ -54,7 +54,7 @@ export class AgentRelay {
 
   /** Whether the node speaks the extensions (only then can it offer a relay). */
   get available(): boolean {
-    return this.#o.token() !== undefined;
+    return this.#o.extended();
   }
 
   /**
@@ -63,12 +63,11 @@ export class AgentRelay {
    * {@linkcode RelayUnavailableError} (or {@linkcode AbortedError}).
    */
   async call(callee: string, signal: AbortSignal): Promise<StreamConn> {
-    const token = this.#o.token();
-    if (token === undefined) throw new RelayUnavailableError(relayCallText.nodeOriginal());
+    if (!this.#o.extended()) throw new RelayUnavailableError(relayCallText.nodeOriginal());
     let answer: RelayAnswer | undefined;
     try {
       const reply = await this.#o.client.request(
-        encodeRelayRequest({ kind: "relay-request", caller: this.#o.address, token, callee }),
+        encodeRelayRequest({ kind: "relay-request", caller: this.#o.address, callee }),
         (m) => m.kind === "ext-reply" && m.type === "Y",
         signal,
       );

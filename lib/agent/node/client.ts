@@ -22,6 +22,7 @@ import {
 import type { DatagramSocket } from "../../transport/udp.ts";
 import { AbortedError, NodeSilentError } from "../errors.ts";
 import type { PacketLog } from "../../packet_log.ts";
+import { needsSeal, type RequestSealer } from "../../plumi/extensions/mod.ts";
 
 /** Options of {@linkcode PlumiClient}. */
 export interface PlumiClientOptions {
@@ -84,6 +85,7 @@ export class PlumiClient {
   #heardAt = -Infinity;
   #closed = false;
   #loop: Promise<void> | undefined;
+  #sealer: RequestSealer | undefined;
 
   constructor(options: PlumiClientOptions) {
     this.#socket = options.socket;
@@ -127,6 +129,15 @@ export class PlumiClient {
   /** When (clock time) the node was last heard from: any datagram of it, valid or not. */
   get heardAt(): number {
     return this.#heardAt;
+  }
+
+  /**
+   * Seal the session's requests with `sealer` from now on (`undefined`: an
+   * original node, or none yet): each try of {@linkcode PlumiClient.request}
+   * of a `PK`, `PB`, `PS`, `PO`, `PI`, `PY` or `PD…;v=2` gets the next counter.
+   */
+  useSession(sealer: RequestSealer | undefined): void {
+    this.#sealer = sealer;
   }
 
   /** Start the receive loop (idempotent). */
@@ -174,8 +185,9 @@ export class PlumiClient {
           wake = resolve;
           timer = this.#clock.setTimeout(resolve, this.#interval);
         });
-        this.#onAttempt?.(message, attempt, this.#attempts);
-        await this.send(message);
+        const wire = this.#sealer && needsSeal(message) ? this.#sealer.seal(message) : message;
+        this.#onAttempt?.(wire, attempt, this.#attempts);
+        await this.send(wire);
         if (reply === undefined && !signal?.aborted && !this.#closed) await waited;
         this.#clock.clearTimeout(timer!);
         if (reply !== undefined) return reply;

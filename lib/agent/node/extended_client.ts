@@ -78,13 +78,15 @@ export interface ExtendedSessionOptions {
 /** An extended registration: heartbeats, buddies, status, online list, deregistration. */
 export class ExtendedSession {
   readonly address: string;
-  session: NodeSession;
+  #session: NodeSession;
   readonly #client: PlumiClient;
   readonly #options: ExtendedSessionOptions;
   #timer: TimerHandle | undefined;
   #mark: string | undefined;
   #stopped = false;
   #lost = false;
+  /** The last heartbeat was answered `RK1;e=auth` (not our seal, says the node). */
+  #refused = false;
   /** One request at a time: answers are told apart only by their type. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -96,8 +98,19 @@ export class ExtendedSession {
   ) {
     this.#client = client;
     this.address = address;
-    this.session = session;
+    this.#session = session;
     this.#options = options;
+    client.useSession(session.sealer);
+  }
+
+  /** What the node granted; a new registration's replaces it (and its seal, from then on). */
+  get session(): NodeSession {
+    return this.#session;
+  }
+
+  set session(session: NodeSession) {
+    this.#session = session;
+    this.#client.useSession(session.sealer);
   }
 
   /** Send heartbeats every interval until {@linkcode ExtendedSession.stop}. */
@@ -135,7 +148,6 @@ export class ExtendedSession {
       const reply = await this.#ask(
         HeartbeatExt.encodeRequest({
           address: this.address,
-          token: this.session.token,
           busy: this.#options.busy?.() ?? false,
         }),
       );
@@ -145,8 +157,17 @@ export class ExtendedSession {
         this.#options.onReplaced?.(answer.value.at);
         return;
       }
+      // Not our seal, says the node (`RK1;e=auth`). Once may be the answer to a copy of one of
+      // our requests that someone sent as if from here, which came first: the next heartbeat
+      // tells. Twice in a row, our key is not the node's: log in again.
+      const refused = answer.ok && answer.value.kind === "refused";
+      if (refused && !this.#refused) {
+        this.#refused = true;
+        return;
+      }
+      this.#refused = false;
       // `RK1`, or a refusal this agent cannot read: the node no longer knows the session.
-      if (reply.code !== 0 || (answer.ok && answer.value.kind === "unknown")) {
+      if (reply.code !== 0 || refused || (answer.ok && answer.value.kind === "unknown")) {
         this.#options.onSessionLost?.();
         return;
       }
@@ -191,9 +212,9 @@ export class ExtendedSession {
    * another key is bound; `nopass`: no password, so no binding).
    */
   async publishKey(key: string, replace = false): Promise<string | undefined> {
-    const { address, session: { token } } = this;
+    const { address } = this;
     const reply = await this.#ask(
-      IdentityExt.encodeRequest({ kind: "publish", address, token, key, replace }),
+      IdentityExt.encodeRequest({ kind: "publish", address, key, replace }),
     );
     const answer = IdentityExt.decodeReply(reply);
     if (answer.ok && answer.value.kind === "bound") return undefined;
@@ -202,9 +223,9 @@ export class ExtendedSession {
 
   /** The key our node vouches for `address` (its own password accounts only), if any. */
   async vouchedKey(who: string): Promise<string | undefined> {
-    const { address, session: { token } } = this;
+    const { address } = this;
     const reply = await this.#ask(
-      IdentityExt.encodeRequest({ kind: "vouch", address, token, who }),
+      IdentityExt.encodeRequest({ kind: "vouch", address, who }),
     );
     const answer = IdentityExt.decodeReply(reply);
     return answer.ok && answer.value.kind === "vouched" && answer.value.who === who
@@ -223,8 +244,8 @@ export class ExtendedSession {
   }
 
   async #changeBuddy(op: "add" | "del", buddy: string): Promise<string | undefined> {
-    const { address, session: { token } } = this;
-    const reply = await this.#ask(BuddyChangeExt.encodeRequest({ address, token, op, buddy }));
+    const { address } = this;
+    const reply = await this.#ask(BuddyChangeExt.encodeRequest({ address, op, buddy }));
     const answer = BuddyChangeExt.decodeReply(reply);
     if (answer.ok && answer.value.kind === "done") return undefined;
     const error = answer.ok && answer.value.kind === "refused" ? answer.value.error : undefined;
@@ -237,11 +258,11 @@ export class ExtendedSession {
    * answers without `h=1`, and the entries have no `seq`.
    */
   async buddies(): Promise<BuddyStatus[] | undefined> {
-    const { address, session: { token } } = this;
+    const { address } = this;
     const entries: BuddyStatus[] = [];
     for (let page = 1, pages = 1; page <= pages && page <= MAX_PAGES; page++) {
       const reply = await this.#ask(
-        BuddyStatusExt.encodeRequest({ address, token, page, history: true }),
+        BuddyStatusExt.encodeRequest({ address, page, history: true }),
       );
       const answer = BuddyStatusExt.decodeReply(reply);
       if (!answer.ok || answer.value.kind !== "page") return undefined;
@@ -253,11 +274,11 @@ export class ExtendedSession {
 
   /** The online users of the domain, or `undefined` if the node refused (list turned off). */
   async online(): Promise<string[] | undefined> {
-    const { address, session: { token } } = this;
+    const { address } = this;
     const names: string[] = [];
     for (let page = 1, pages = 1; page <= pages && page <= MAX_PAGES; page++) {
       const answer = OnlineExt.decodeReply(
-        await this.#ask(OnlineExt.encodeRequest({ address, token, page })),
+        await this.#ask(OnlineExt.encodeRequest({ address, page })),
       );
       if (!answer.ok || answer.value.kind === "refused") return undefined;
       pages = answer.value.kind === "numbered" ? answer.value.pages : 1;
@@ -267,13 +288,13 @@ export class ExtendedSession {
   }
 
   /**
-   * Deregister (`PD…;v=2;t=…`). Resolves `undefined` when the node
+   * Deregister (`PD…;v=2`, sealed). Resolves `undefined` when the node
    * confirmed, else why it refused, in plain words.
    */
   async deregister(signal?: AbortSignal): Promise<string | undefined> {
     this.stop();
     const reply = await this.#client.request(
-      DeregisterExt.encodeRequest({ address: this.address, token: this.session.token }),
+      DeregisterExt.encodeRequest({ address: this.address }),
       (m) => m.kind === "deregister-reply",
       signal,
     );

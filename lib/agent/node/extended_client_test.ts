@@ -9,6 +9,12 @@ import { ManualClock } from "../../clock.ts";
 import type { Endpoint } from "../../plumi/address.ts";
 import { decodePlumi, formatPlumi } from "../../plumi/codec.ts";
 import { MAX_EXTENDED_PACKET_BYTES, type PlumiMessage } from "../../plumi/messages.ts";
+import {
+  deriveSessionKey,
+  newSessionKeyPair,
+  RequestSealer,
+  sealGrant,
+} from "../../plumi/extensions/mod.ts";
 import { RegistrationError } from "../errors.ts";
 import type { PlumiClient } from "./client.ts";
 import { ExtendedSession } from "./extended_client.ts";
@@ -28,29 +34,74 @@ function scripted(answer: (text: string) => string) {
       if (!reply.ok) throw new Error(`bad scripted answer: ${reply.error.message}`);
       return Promise.resolve(reply.message);
     },
+    useSession: () => {},
   } as unknown as PlumiClient;
   return { client, sent };
 }
 
-const SESSION = { token: "T0K", heartbeatMs: 30_000, signupOpen: false, onlineList: true };
+const SESSION = {
+  sealer: new RequestSealer(new Uint8Array(32)),
+  heartbeatMs: 30_000,
+  signupOpen: false,
+  onlineList: true,
+};
 
-Deno.test("registration sends the padded first PR and reads the session the node grants", async () => {
-  const { client, sent } = scripted(() => "RR0;v=2;t=T0K;hb=0;su=1;ol=0");
+/** A node's `RR0` to the first PR `text` (no password): its key, and `m=` under the session key. */
+function grant(text: string, tamper = (reply: string) => reply): string {
+  const agentKey = text.match(/;k=([\w-]{43})/)![1]!;
+  const pair = newSessionKeyPair();
+  const key = deriveSessionKey({
+    secretKey: pair.secretKey,
+    peerKey: agentKey,
+    address: "laura@bb.com",
+    agentKey,
+    nodeKey: pair.publicKey,
+  })!;
+  return tamper(formatPlumi(sealGrant({
+    kind: "granted",
+    nodeKey: pair.publicKey,
+    mac: "",
+    heartbeatSeconds: 0,
+    signupOpen: true,
+    onlineList: false,
+  }, key)));
+}
+
+Deno.test("registration sends its key in the padded first PR and checks the node's proof of the session key", async () => {
+  const { client, sent } = scripted((text) => grant(text));
   const registration = await registerWith(client, "laura@bb.com", () => Promise.resolve(""));
-  assertEquals(registration, {
-    kind: "extended",
-    // hb=0 is no interval: the agent's default of 30 s.
-    session: { token: "T0K", heartbeatMs: 30_000, signupOpen: true, onlineList: false },
-  });
-  assertEquals(sent, [`PRlaura@bb.com;v=2;x=${"-".repeat(79)}`]);
+  if (registration.kind !== "extended") throw new Error(`not extended: ${registration.kind}`);
+  const { sealer, ...rest } = registration.session;
+  // hb=0 is no interval: the agent's default of 30 s.
+  assertEquals(rest, { heartbeatMs: 30_000, signupOpen: true, onlineList: false });
+  assertEquals(sealer.counter, 0);
+  assert(/^PRlaura@bb\.com;v=2;k=[\w-]{43};x=-{33}$/.test(sent[0]!), sent[0]);
+  assertEquals(sent.length, 1);
+});
+
+Deno.test("an RR0 whose key or MAC was changed on the way is refused", async () => {
+  const otherKey = newSessionKeyPair().publicKey;
+  for (
+    const tamper of [
+      (r: string) => r.replace(/;k=[\w-]{43}/, `;k=${otherKey}`),
+      (r: string) => r.replace(/;m=[\w-]{16}$/, ";m=AAAAAAAAAAAAAAAA"),
+      (r: string) => r.replace(";su=1", ";su=0"),
+    ]
+  ) {
+    const { client } = scripted((text) => grant(text, tamper));
+    await rejects(
+      registerWith(client, "laura@bb.com", () => Promise.resolve("")),
+      (e: Error) => e instanceof RegistrationError && /does not prove/.test(e.message),
+    );
+  }
 });
 
 Deno.test("an extended answer the agent cannot read is a refusal that says why", async () => {
-  // Without a token there is no session: it used to be accepted with an empty one.
-  const noToken = scripted(() => "RR0;v=2;hb=30");
+  // Without a key there is no session.
+  const noKey = scripted(() => "RR0;v=2;hb=30;m=AAAAAAAAAAAAAAAA");
   await rejects(
-    registerWith(noToken.client, "laura@bb.com", () => Promise.resolve("pw")),
-    (e: Error) => e instanceof RegistrationError && /t= is missing/.test(e.message),
+    registerWith(noKey.client, "laura@bb.com", () => Promise.resolve("pw")),
+    (e: Error) => e instanceof RegistrationError && /k= is missing/.test(e.message),
   );
   const noChallenge = scripted(() => "RR1;v=2;e=auth");
   await rejects(
@@ -106,7 +157,7 @@ Deno.test("the buddy status is read page by page, with the changes when the node
     },
     { address: "pere@cc.com", state: "?" },
   ]);
-  assertEquals(sent, ["PSlaura@bb.com;t=T0K;p=1;h=1", "PSlaura@bb.com;t=T0K;p=2;h=1"]);
+  assertEquals(sent, ["PSlaura@bb.com;p=1;h=1", "PSlaura@bb.com;p=2;h=1"]);
   const broken = scripted(() => "RS0;p=1/1;b=on,10.0.0.7,4000");
   assertEquals(
     await new ExtendedSession(broken.client, "laura@bb.com", SESSION, {
@@ -132,10 +183,10 @@ Deno.test("the online list, buddy changes and deregistration read the node's ans
   assertEquals(await session.removeBuddy("joan@cc.com"), "refused");
   assertEquals(await session.deregister(), "another agent has signed in as this user");
   assertEquals(sent, [
-    "POlaura@bb.com;t=T0K;p=1",
-    "PBlaura@bb.com;t=T0K;op=add;b=joan@cc.com",
-    "PBlaura@bb.com;t=T0K;op=del;b=joan@cc.com",
-    "PDlaura@bb.com;v=2;t=T0K",
+    "POlaura@bb.com;p=1",
+    "PBlaura@bb.com;op=add;b=joan@cc.com",
+    "PBlaura@bb.com;op=del;b=joan@cc.com",
+    "PDlaura@bb.com;v=2",
   ]);
 });
 
@@ -153,5 +204,5 @@ Deno.test("a heartbeat told the session was replaced stops, and says from where"
   for (let i = 0; i < 5 && replaced === null; i++) await Promise.resolve();
   assertEquals(replaced, { ip: "10.0.0.9", port: 4009 });
   clock.advance(60_000);
-  assertEquals(sent, ["PKlaura@bb.com;t=T0K;st=busy"], "no more heartbeats");
+  assertEquals(sent, ["PKlaura@bb.com;st=busy"], "no more heartbeats");
 });

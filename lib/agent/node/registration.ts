@@ -1,6 +1,7 @@
 /**
  * Registering with a node, original or extended (`v=2`, docs/PROTOCOL.md):
- * the padded first `PR`, the password proof, the refusals in plain words
+ * the padded first `PR` with the agent's session key, the password proof,
+ * the check that the node's `RR0` proves the session key, the refusals in plain words
  * (no such user, wrong password, signed in elsewhere), and sign-up. With an
  * original node (which answers a bare `RR0`), only the first `PR` is sent.
  *
@@ -15,14 +16,20 @@ import {
   deriveClientKey,
   fromBase64Url,
   makeProof,
+  storedKeyOf,
   toBase64Url,
 } from "../../auth.ts";
 import type { Endpoint } from "../../plumi/address.ts";
 import type { RegisterReply, RegisterRequest } from "../../plumi/messages.ts";
 import {
+  deriveSessionKey,
   type ExtRegisterReply,
+  grantProves,
+  newSessionKeyPair,
   PADDED_PR_BYTES,
   RegisterExt,
+  RequestSealer,
+  type SessionKeyPair,
   SignUpExt,
 } from "../../plumi/extensions/mod.ts";
 import { RegistrationError } from "../errors.ts";
@@ -32,8 +39,8 @@ import { signupOpen } from "./signup_probe.ts";
 
 /** What an extended node granted at registration. */
 export interface NodeSession {
-  /** Secret proving later requests are this agent's. */
-  readonly token: string;
+  /** Seals the session's requests with the key derived at log-in (never sent). */
+  readonly sealer: RequestSealer;
   /** Heartbeat interval the node asks for, in ms. */
   readonly heartbeatMs: number;
   /** Sign-up is open on this node. */
@@ -89,8 +96,17 @@ function domainOf(address: string): string {
  * `;x=---…` so that an extended node may answer with a challenge. An
  * original node ignores everything after the address.
  */
-export function firstRegistration(address: string, replace = false): RegisterRequest {
-  return RegisterExt.encodeRequest({ address, replace, pad: { toBytes: PADDED_PR_BYTES } });
+export function firstRegistration(
+  address: string,
+  replace = false,
+  sessionKey?: string,
+): RegisterRequest {
+  return RegisterExt.encodeRequest({
+    address,
+    replace,
+    ...(sessionKey !== undefined && { sessionKey }),
+    pad: { toBytes: PADDED_PR_BYTES },
+  });
 }
 
 /** The node's answer to a `PR`, read by {@linkcode RegisterExt}; one that does not decode is a refusal. */
@@ -125,8 +141,10 @@ export async function registerWith(
   options: RegisterOptions = {},
 ): Promise<RegisterResult> {
   const { signal, replace = false } = options;
+  // One ephemeral key pair per log-in: retransmissions of its PRs carry the same key.
+  const pair = newSessionKeyPair();
   const reply = await client.request(
-    firstRegistration(address, replace),
+    firstRegistration(address, replace, pair.publicKey),
     (m) => m.kind === "register-reply",
     signal,
   );
@@ -139,7 +157,9 @@ export async function registerWith(
       problem.cannotRegister(address, problem.unknownUser(domainOf(address))),
     );
   }
-  if (first.kind === "granted") return { kind: "extended", session: sessionOf(first) };
+  if (first.kind === "granted") {
+    return { kind: "extended", session: sessionOf(address, pair, first, undefined) };
+  }
   if (first.kind === "refused") {
     if (first.error === "user" && await signupOpen(client, address, signal)) {
       throw new RegistrationError(
@@ -168,15 +188,26 @@ export async function registerWith(
       clientKey = await deriveClientKey(secret, saltBytes, iterations);
       salt = s;
     }
-    const proof = toBase64Url(await makeProof(clientKey, authMessage("PR", address, nonce)));
+    const proof = toBase64Url(
+      await makeProof(clientKey, authMessage("PR", address, nonce, pair.publicKey)),
+    );
     const reply = await client.request(
-      RegisterExt.encodeRequest({ address, replace, proof: { nonce, proof } }),
+      // Padded as the first: the RR0 that answers it is longer than the bare proof.
+      RegisterExt.encodeRequest({
+        address,
+        replace,
+        proof: { nonce, proof },
+        pad: { toBytes: PADDED_PR_BYTES },
+      }),
       (m) => m.kind === "register-reply",
       signal,
     );
     if (reply.kind !== "register-reply") throw new Error("unreachable");
     const answer = answerOf(address, reply);
-    if (answer.kind === "granted") return { kind: "extended", session: sessionOf(answer) };
+    if (answer.kind === "granted") {
+      const bind = await storedKeyOf(clientKey);
+      return { kind: "extended", session: sessionOf(address, pair, answer, bind) };
+    }
     if (answer.kind === "refused") throw refusal(address, answer.error, answer.at);
     if (answer.kind === "original") throw refusal(address, undefined);
     // A new challenge: either the password is wrong, or our proof arrived twice (a lost answer
@@ -186,9 +217,33 @@ export async function registerWith(
   throw new WrongPasswordError(address);
 }
 
-function sessionOf(granted: Extract<ExtRegisterReply, { kind: "granted" }>): NodeSession {
+/**
+ * The session of an `RR0`: its key derived from our key pair and the
+ * node's `k=` (and, for a password account, `storedKey`), which the
+ * answer's `m=` must prove, or something on the path changed the keys.
+ */
+function sessionOf(
+  address: string,
+  pair: SessionKeyPair,
+  granted: Extract<ExtRegisterReply, { kind: "granted" }>,
+  bind: Uint8Array | undefined,
+): NodeSession {
+  const key = deriveSessionKey({
+    secretKey: pair.secretKey,
+    peerKey: granted.nodeKey,
+    address,
+    agentKey: pair.publicKey,
+    nodeKey: granted.nodeKey,
+    ...(bind && { bind }),
+  });
+  if (!key || !grantProves(granted, key)) {
+    throw new RegistrationError(
+      address,
+      problem.cannotRegister(address, problem.sessionKeyUnproven()),
+    );
+  }
   return {
-    token: granted.token,
+    sealer: new RequestSealer(key),
     heartbeatMs: Math.max(1, granted.heartbeatSeconds || 30) * 1000,
     signupOpen: granted.signupOpen,
     onlineList: granted.onlineList,

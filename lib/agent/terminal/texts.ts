@@ -398,6 +398,8 @@ export const problem = {
     `Cannot register ${address} with node ${formatEndpoint(node)}`,
   unknownUser: (domain: string): string => `the node of ${domain} does not know this user`,
   longerRequest: (): string => "the node wants a longer request (this agent is out of date)",
+  sessionKeyUnproven: (): string =>
+    "the node's answer does not prove our session key (changed on the way, or a node of another version)",
   refusedCode: (code: string | undefined): string =>
     `the node refused it (${code ?? "no reason given"})`,
   passwordNeeded: (): string =>

@@ -3,7 +3,7 @@
  * the mutual rule").
  *
  * ```
- * PBlaura@bb.com;t=<token>;op=add|del;b=<buddy address>
+ * PBlaura@bb.com;op=add|del;b=<buddy address>
  * RB0    done
  * RB1;e=auth|invalid|self|full|absent|store
  * ```
@@ -24,7 +24,7 @@ import {
   required,
   wordField,
 } from "./fields.ts";
-import { TOKEN } from "./session.ts";
+import { COUNTER, MAC } from "./session.ts";
 
 /** The codes of a refused buddy change. */
 export const BUDDY_CHANGE_ERRORS = ["auth", "invalid", "self", "full", "absent", "store"] as const;
@@ -35,7 +35,6 @@ export type BuddyChangeError = typeof BUDDY_CHANGE_ERRORS[number];
 /** Add (`add`) or remove (`del`) a buddy. */
 export interface BuddyChangeRequest {
   readonly address: string;
-  readonly token: string;
   readonly op: "add" | "del";
   readonly buddy: string;
 }
@@ -49,7 +48,7 @@ const OP = wordField("op", ["add", "del"] as const);
 /** `b=<address>`: the buddy. */
 const BUDDY = addressField("b");
 const ERROR = errorField(BUDDY_CHANGE_ERRORS);
-const REQUEST_KEYS = [TOKEN.key, OP.key, BUDDY.key];
+const REQUEST_KEYS = [OP.key, BUDDY.key];
 
 /** A buddy list change, `PB` / `RB`. */
 export const BuddyChangeExt: ExtensionDefinition<
@@ -61,10 +60,10 @@ export const BuddyChangeExt: ExtensionDefinition<
   name: "buddy list change",
   request: "PB",
   reply: "RB",
-  fields: [TOKEN, OP, BUDDY, ERROR],
+  fields: [COUNTER, MAC, OP, BUDDY, ERROR],
   examples: [
-    "PBlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;op=add;b=joan@cc.com",
-    "PBlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;op=del;b=joan@cc.com",
+    "PBlaura@bb.com;op=add;b=joan@cc.com",
+    "PBlaura@bb.com;op=del;b=joan@cc.com",
     "RB0",
     "RB1;e=auth",
     "RB1;e=invalid",
@@ -74,20 +73,18 @@ export const BuddyChangeExt: ExtensionDefinition<
     "RB1;e=store",
   ],
 
-  encodeRequest: ({ address, token, op, buddy }) =>
-    extRequest("B", address, [TOKEN.write(token), OP.write(op), BUDDY.write(buddy)]),
+  encodeRequest: ({ address, op, buddy }) =>
+    extRequest("B", address, [OP.write(op), BUDDY.write(buddy)]),
 
   decodeRequest(message): Decoded<BuddyChangeRequest> {
     if (message.type !== "B") return wrongType("PB", `P${message.type}`);
     const picked = pick(message.params, REQUEST_KEYS);
     if (!picked.ok) return picked;
-    const token = required(picked.value, TOKEN);
-    if (!token.ok) return token;
     const buddy = required(picked.value, BUDDY);
     if (!buddy.ok) return buddy;
     const op = required(picked.value, OP);
     if (!op.ok) return op;
-    return ok({ address: message.address, token: token.value, op: op.value, buddy: buddy.value });
+    return ok({ address: message.address, op: op.value, buddy: buddy.value });
   },
 
   encodeReply: (reply) =>

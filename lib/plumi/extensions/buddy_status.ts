@@ -3,7 +3,7 @@
  * "Buddies and the mutual rule", "Changes between two looks").
  *
  * ```
- * PSlaura@bb.com;t=<token>[;p=<page>][;h=1]
+ * PSlaura@bb.com[;p=<page>][;h=1]
  * RS0;p=<page>/<pages>[;h=1];b=<state>,<ip>,<port>,[<seq>,<trail>,]<buddy>;b=…
  * RS1;e=auth|store
  * ```
@@ -33,7 +33,7 @@ import {
   required,
   wordField,
 } from "./fields.ts";
-import { TOKEN } from "./session.ts";
+import { COUNTER, MAC } from "./session.ts";
 
 /** What a watcher may see of a buddy: `?` is not shared with you, or unknown. */
 export const BUDDY_STATES = ["on", "busy", "off", "?"] as const;
@@ -65,7 +65,6 @@ export interface BuddyEntry {
 /** A status request: page `page` (default 1), with the buddies' recent changes when `history`. */
 export interface BuddyStatusRequest {
   readonly address: string;
-  readonly token: string;
   readonly page?: number;
   readonly history: boolean;
 }
@@ -148,7 +147,7 @@ export function decodeBuddyEntry(text: string, history: boolean): Decoded<BuddyE
 
 /** `RS0;p=NNNNN/NNNNN`: the bytes of a page before its entries (a list has far fewer pages). */
 const PAGE_HEAD_BYTES = "RS0;p=99999/99999".length;
-const REQUEST_KEYS = [TOKEN.key, PAGE.key, HISTORY.key];
+const REQUEST_KEYS = [PAGE.key, HISTORY.key];
 const REPLY_KEYS = [PAGE_OF.key, HISTORY.key, ERROR.key];
 
 /** The status of every buddy, `PS` / `RS`. */
@@ -168,7 +167,7 @@ export const BuddyStatusExt:
     name: "buddy status",
     request: "PS",
     reply: "RS",
-    fields: [TOKEN, PAGE, HISTORY, PAGE_OF, ERROR, {
+    fields: [COUNTER, MAC, PAGE, HISTORY, PAGE_OF, ERROR, {
       key: "b",
       kind: "entry",
       max: MAX_EXTENDED_PACKET_BYTES,
@@ -176,9 +175,9 @@ export const BuddyStatusExt:
       write: (entry: BuddyEntry) => encodeEntry(entry, false),
     }],
     examples: [
-      "PSlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD",
-      "PSlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;p=2",
-      "PSlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;p=1;h=1",
+      "PSlaura@bb.com",
+      "PSlaura@bb.com;p=2",
+      "PSlaura@bb.com;p=1;h=1",
       "RS0;p=1/1",
       "RS0;p=1/1;b=on,10.0.0.7,4000,joan@cc.com;b=?,,,pere@bb.com",
       "RS0;p=1/1;h=1;b=on,10.0.0.7,4001,2,on.off.on,joan@bb.com;b=?,,,,,pere@bb.com",
@@ -186,9 +185,8 @@ export const BuddyStatusExt:
       "RS1;e=store",
     ],
 
-    encodeRequest: ({ address, token, page, history }) =>
+    encodeRequest: ({ address, page, history }) =>
       extRequest("S", address, [
-        TOKEN.write(token),
         ...(page === undefined ? [] : [PAGE.write(page)]),
         ...(history ? [HISTORY.write("1")] : []),
       ]),
@@ -197,13 +195,11 @@ export const BuddyStatusExt:
       if (message.type !== "S") return wrongType("PS", `P${message.type}`);
       const picked = pick(message.params, REQUEST_KEYS);
       if (!picked.ok) return picked;
-      const token = required(picked.value, TOKEN);
-      if (!token.ok) return token;
       const page = optional(picked.value, PAGE);
       if (!page.ok) return page;
       const history = optional(picked.value, HISTORY);
       if (!history.ok) return history;
-      const base = { address: message.address, token: token.value, history: history.value === "1" };
+      const base = { address: message.address, history: history.value === "1" };
       return ok(page.value === undefined ? base : { ...base, page: page.value });
     },
 

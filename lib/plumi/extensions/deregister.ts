@@ -1,9 +1,9 @@
 /**
- * `PD…;v=2` / `RD…;v=2`: leaving, with the session token (docs/PROTOCOL.md,
- * "Registration, authentication and sessions").
+ * `PD…;v=2` / `RD…;v=2`: leaving, sealed with the session key (`q=`, `m=`:
+ * `session.ts`; docs/PROTOCOL.md, "Registration, authentication and sessions").
  *
  * ```
- * PDlaura@bb.com;v=2;t=<token>
+ * PDlaura@bb.com;v=2;q=<counter>;m=<mac>
  * RD0;v=2                               done (or already offline)
  * RD1;v=2;e=user|replaced|auth|store
  * ```
@@ -16,7 +16,7 @@ import { isV2, V2 } from "../params.ts";
 import type { ExtensionDefinition } from "./definition.ts";
 import { errorField } from "./errors.ts";
 import { type Decoded, fail, ok, optional, pick } from "./fields.ts";
-import { TOKEN } from "./session.ts";
+import { COUNTER, MAC } from "./session.ts";
 
 /** The codes of a refused extended deregistration. */
 export const DEREGISTER_ERRORS = ["user", "replaced", "auth", "store"] as const;
@@ -27,7 +27,6 @@ export type DeregisterError = typeof DEREGISTER_ERRORS[number];
 /** An extended deregistration. */
 export interface ExtDeregisterRequest {
   readonly address: string;
-  readonly token?: string;
 }
 
 /** The node's answer to a deregistration. */
@@ -48,9 +47,8 @@ export const DeregisterExt: ExtensionDefinition<
   name: "extended deregistration",
   request: "PD",
   reply: "RD",
-  fields: [TOKEN, ERROR],
+  fields: [COUNTER, MAC, ERROR],
   examples: [
-    "PDlaura@bb.com;v=2;t=DDDDDDDDDDDDDDDDDDDDDD",
     "PDlaura@bb.com;v=2",
     "RD0;v=2",
     "RD1;v=2;e=user",
@@ -59,23 +57,11 @@ export const DeregisterExt: ExtensionDefinition<
     "RD1;v=2;e=store",
   ],
 
-  encodeRequest: ({ address, token }) => ({
-    kind: "deregister",
-    address,
-    params: token === undefined ? [V2] : [V2, TOKEN.write(token)],
-  }),
+  encodeRequest: ({ address }) => ({ kind: "deregister", address, params: [V2] }),
 
   decodeRequest(message): Decoded<ExtDeregisterRequest> {
     if (!isV2(message.params)) return fail("missing", "v", "not an extended deregistration");
-    const picked = pick(message.params, [TOKEN.key]);
-    if (!picked.ok) return picked;
-    const token = optional(picked.value, TOKEN);
-    if (!token.ok) return token;
-    return ok(
-      token.value === undefined
-        ? { address: message.address }
-        : { address: message.address, token: token.value },
-    );
+    return ok({ address: message.address });
   },
 
   encodeReply: (reply) =>

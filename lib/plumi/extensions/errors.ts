@@ -9,8 +9,8 @@ import { fail, type Field, ok } from "./fields.ts";
 
 /**
  * Every `e=` code of docs/PROTOCOL.md, "PLUMI extensions":
- * `user` no such user; `auth` a password proof or a session token is needed
- * (or was wrong); `pad` the request is too short for its answer;
+ * `user` no such user; `auth` a password proof or the session's seal is needed
+ * (or was wrong, or a copy); `pad` the request is too short for its answer;
  * `signed-in` another agent holds the user; `replaced` another agent took
  * the session over; `store` the account database failed, nothing changed;
  * `taken` the name exists; `invalid` the request is malformed; `closed`

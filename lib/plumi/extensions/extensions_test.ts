@@ -21,7 +21,6 @@ import {
   PARAM_PROBLEMS,
   PresenceExt,
   RegisterExt,
-  sessionToken,
   SignUpExt,
   V2_MESSAGES,
   wantsReplace,
@@ -77,8 +76,8 @@ Deno.test("every example of every message decodes and encodes back byte for byte
 
 Deno.test("typed values round-trip: encode, then decode, gives the value back", () => {
   const cases: Array<[AnyDefinition, "request" | "reply", unknown]> = [
-    [any(HeartbeatExt), "request", { address: "laura@bb.com", token: "abc_-9", busy: true }],
-    [any(HeartbeatExt), "request", { address: "laura@bb.com", token: "abc", busy: false }],
+    [any(HeartbeatExt), "request", { address: "laura@bb.com", busy: true }],
+    [any(HeartbeatExt), "request", { address: "laura@bb.com", busy: false }],
     [any(HeartbeatExt), "reply", { kind: "alive", mark: "3.1.0" }],
     [any(HeartbeatExt), "reply", { kind: "alive" }],
     [any(HeartbeatExt), "reply", { kind: "unknown" }],
@@ -91,7 +90,8 @@ Deno.test("typed values round-trip: encode, then decode, gives the value back", 
     }],
     [any(RegisterExt), "reply", {
       kind: "granted",
-      token: "T0k",
+      nodeKey: "KKKK",
+      mac: "MMMM",
       heartbeatSeconds: 30,
       signupOpen: true,
       onlineList: false,
@@ -108,7 +108,7 @@ Deno.test("typed values round-trip: encode, then decode, gives the value back", 
       at: { ip: "1.2.3.4", port: 5 },
     }],
     [any(RegisterExt), "reply", { kind: "original", registered: true }],
-    [any(DeregisterExt), "request", { address: "a@b.c", token: "T" }],
+    [any(DeregisterExt), "request", { address: "a@b.c" }],
     [any(DeregisterExt), "reply", { kind: "done" }],
     [any(DeregisterExt), "reply", { kind: "refused", error: "replaced" }],
     [any(SignUpExt), "request", {
@@ -118,10 +118,10 @@ Deno.test("typed values round-trip: encode, then decode, gives the value back", 
       storedKey: "BBBB",
     }],
     [any(SignUpExt), "reply", { kind: "refused", error: "rate" }],
-    [any(BuddyChangeExt), "request", { address: "a@b.c", token: "T", op: "del", buddy: "x,y@c.d" }],
+    [any(BuddyChangeExt), "request", { address: "a@b.c", op: "del", buddy: "x,y@c.d" }],
     [any(BuddyChangeExt), "reply", { kind: "refused", error: "full" }],
-    [any(BuddyStatusExt), "request", { address: "a@b.c", token: "T", page: 3, history: true }],
-    [any(BuddyStatusExt), "request", { address: "a@b.c", token: "T", history: false }],
+    [any(BuddyStatusExt), "request", { address: "a@b.c", page: 3, history: true }],
+    [any(BuddyStatusExt), "request", { address: "a@b.c", history: false }],
     [any(BuddyStatusExt), "reply", {
       kind: "page",
       page: 1,
@@ -138,8 +138,8 @@ Deno.test("typed values round-trip: encode, then decode, gives the value back", 
         { address: "pere@cc.com", state: "?" },
       ],
     }],
-    [any(OnlineExt), "request", { address: "a@b.c", token: "T", cursor: "" }],
-    [any(OnlineExt), "request", { address: "a@b.c", token: "T", page: 2 }],
+    [any(OnlineExt), "request", { address: "a@b.c", cursor: "" }],
+    [any(OnlineExt), "request", { address: "a@b.c", page: 2 }],
     [any(OnlineExt), "reply", { kind: "numbered", page: 2, pages: 2, names: ["a", "b"] }],
     [any(OnlineExt), "reply", { kind: "after", names: ["a", "b"], next: "b" }],
     [any(OnlineExt), "reply", { kind: "after", names: [] }],
@@ -214,17 +214,13 @@ Deno.test("a defined parameter too long is a failure, never a throw", () => {
 
 Deno.test("a request without its required parameters is a failure, never a throw", () => {
   const cases: Array<[MessageInfo, string]> = [
-    [HeartbeatExt, "PKlaura@bb.com"],
-    [HeartbeatExt, "PKlaura@bb.com;st=busy"],
     [SignUpExt, "PUnuria@bb.com"],
     [SignUpExt, "PUnuria@bb.com;s=AAAA;i=600000"],
-    [BuddyChangeExt, "PBlaura@bb.com;t=T;op=add"],
-    [BuddyChangeExt, "PBlaura@bb.com;t=T;b=joan@cc.com"],
-    [BuddyStatusExt, "PSlaura@bb.com;p=1"],
-    [OnlineExt, "POlaura@bb.com"],
+    [BuddyChangeExt, "PBlaura@bb.com;op=add"],
+    [BuddyChangeExt, "PBlaura@bb.com;b=joan@cc.com"],
     [PresenceExt, "PPjoan@cc.com;x=---"],
     [RegisterExt, "PRlaura@bb.com;n=AAAA;p=BBBB"],
-    [RegisterExt, "RR0;v=2;hb=30"],
+    [RegisterExt, "RR0;v=2;hb=30;m=AAAAAAAAAAAAAAAA"],
     [RegisterExt, "RR1;v=2;e=auth;n=AAAA;s=BBBB"],
     [RegisterExt, "RR1;v=2"],
     [BuddyStatusExt, "RS0;b=on,1.2.3.4,5,a@b.c"],
@@ -237,31 +233,31 @@ Deno.test("a request without its required parameters is a failure, never a throw
 
 Deno.test("malformed values and unknown codes are failures, never a throw", () => {
   const cases: Array<[MessageInfo, string]> = [
-    [HeartbeatExt, "PKlaura@bb.com;t=a b"],
-    [HeartbeatExt, "PKlaura@bb.com;t=T;st=idle"],
+    [HeartbeatExt, "PKlaura@bb.com;st=a b"],
+    [HeartbeatExt, "PKlaura@bb.com;st=idle"],
     [HeartbeatExt, "RK1;e=replaced;at=1.2.3.4"],
     [HeartbeatExt, "RK1;e=taken"],
     [HeartbeatExt, "RK2"],
     [RegisterExt, "PRlaura@bb.com;v=2;replace=yes"],
     [RegisterExt, "PRlaura@bb.com;v=2;n=A;p=B"],
-    [RegisterExt, "RR0;v=2;t=T;hb=-1"],
-    [RegisterExt, "RR0;v=2;t=T;su=yes"],
+    [RegisterExt, "RR0;v=2;k=KKKK;hb=-1;m=AAAAAAAAAAAAAAAA"],
+    [RegisterExt, "RR0;v=2;k=KKKK;su=yes;m=AAAAAAAAAAAAAAAA"],
     [RegisterExt, "RR1;v=2;e=auth;n=AAAA;s=BBBB;i=1e5"],
     [RegisterExt, "RR1;v=2;e=what"],
     [DeregisterExt, "RD1;v=2;e=taken"],
     [SignUpExt, "PUnuria@bb.com;s=AAAA;i=0600000;k=BBBB"],
     [SignUpExt, "RU1;e=rate"],
     [SignUpExt, "RU5"],
-    [BuddyChangeExt, "PBlaura@bb.com;t=T;op=ADD;b=joan@cc.com"],
-    [BuddyChangeExt, "PBlaura@bb.com;t=T;op=add;b=joan"],
-    [BuddyStatusExt, "PSlaura@bb.com;t=T;p=1.5"],
+    [BuddyChangeExt, "PBlaura@bb.com;op=ADD;b=joan@cc.com"],
+    [BuddyChangeExt, "PBlaura@bb.com;op=add;b=joan"],
+    [BuddyStatusExt, "PSlaura@bb.com;p=1.5"],
     [BuddyStatusExt, "RS0;p=2/1"],
     [BuddyStatusExt, "RS0;p=1/1;b=gone,,,a@b.c"],
     [BuddyStatusExt, "RS0;p=1/1;b=on,1.2.3.4,,a@b.c"],
     [BuddyStatusExt, "RS0;p=1/1;b=on,1.2.3.4,5"],
     [BuddyStatusExt, "RS0;p=1/1;h=1;b=on,1.2.3.4,5,x,on,a@b.c"],
     [BuddyStatusExt, "RS0;p=1/1;h=1;b=on,1.2.3.4,5,9,on.away,a@b.c"],
-    [OnlineExt, "POlaura@bb.com;t=T;c=a b"],
+    [OnlineExt, "POlaura@bb.com;c=a b"],
     [OnlineExt, "RO0;u=;u=b"],
     [OnlineExt, "RO1;e=self"],
     [PresenceExt, "PPjoan@cc.com;w=laura"],
@@ -275,8 +271,8 @@ Deno.test("malformed values and unknown codes are failures, never a throw", () =
 
 Deno.test("parameters a message does not define are ignored", () => {
   assertEquals(
-    any(HeartbeatExt).decodeRequest(wire("PKlaura@bb.com;zz=1;t=T;x=--;st=busy;later")),
-    { ok: true, value: { address: "laura@bb.com", token: "T", busy: true } },
+    any(HeartbeatExt).decodeRequest(wire("PKlaura@bb.com;zz=1;x=--;st=busy;later")),
+    { ok: true, value: { address: "laura@bb.com", busy: true } },
   );
   assertEquals(
     any(BuddyChangeExt).decodeReply(wire("RB0;e=whatever;q")),
@@ -285,18 +281,8 @@ Deno.test("parameters a message does not define are ignored", () => {
 });
 
 Deno.test("a message of another type is a failure", () => {
-  expectFailure(HeartbeatExt, "PBlaura@bb.com;t=T", ["malformed"]);
+  expectFailure(HeartbeatExt, "PBlaura@bb.com", ["malformed"]);
   expectFailure(SignUpExt, "RK0", ["malformed"]);
-});
-
-Deno.test("the session token is read alone: repeated, malformed or too long is no token", () => {
-  assertEquals(sessionToken(["v=2", "t=abc"]), "abc");
-  assertEquals(sessionToken(["t=abc", "t=abc"]), undefined);
-  assertEquals(sessionToken(["t=a;b"]), undefined);
-  assertEquals(sessionToken(["t="]), undefined);
-  assertEquals(sessionToken(["t"]), undefined);
-  assertEquals(sessionToken([`t=${"A".repeat(65)}`]), undefined);
-  assertEquals(sessionToken([]), undefined);
 });
 
 Deno.test("replace is read as the registration reads it", () => {

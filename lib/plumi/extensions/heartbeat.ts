@@ -3,9 +3,10 @@
  * the session (docs/PROTOCOL.md, "Heartbeats and presence").
  *
  * ```
- * PKlaura@bb.com;t=<token>[;st=busy]
+ * PKlaura@bb.com[;st=busy];q=<counter>;m=<mac>     sealed (session.ts)
  * RK0;c=<mark>          alive; the mark changes when anything the user may see of its buddies does
  * RK1                   unknown session: register again
+ * RK1;e=auth            not sealed by the session's key, or a counter seen already: ignored
  * RK1;e=replaced[;at=<ip>:<port>]   another agent took the session over (from there)
  * ```
  *
@@ -16,23 +17,12 @@ import type { Endpoint } from "../address.ts";
 import type { ExtensionReply, ExtensionRequest } from "../messages.ts";
 import { type ExtensionDefinition, extReply, extRequest, wrongType } from "./definition.ts";
 import { errorField } from "./errors.ts";
-import {
-  AT,
-  type Decoded,
-  fail,
-  type Field,
-  ok,
-  optional,
-  pick,
-  required,
-  wordField,
-} from "./fields.ts";
-import { TOKEN } from "./session.ts";
+import { AT, type Decoded, fail, type Field, ok, optional, pick, wordField } from "./fields.ts";
+import { COUNTER, MAC } from "./session.ts";
 
 /** A heartbeat. */
 export interface HeartbeatRequest {
   readonly address: string;
-  readonly token: string;
   /** The agent is in a conversation (`st=busy`). */
   readonly busy: boolean;
 }
@@ -41,6 +31,8 @@ export interface HeartbeatRequest {
 export type HeartbeatReply =
   | { readonly kind: "alive"; readonly mark?: string }
   | { readonly kind: "unknown" }
+  /** `RK1;e=auth`: the request was not the session's (a copy, changed, or another key). */
+  | { readonly kind: "refused" }
   | { readonly kind: "replaced"; readonly at?: Endpoint };
 
 /** `st=busy`. */
@@ -54,9 +46,9 @@ const MARK: Field<string> = {
     text.length > 64 ? fail("too-long", "c", `c= holds ${text.length} characters`) : ok(text),
   write: (mark) => `c=${mark}`,
 };
-const REPLACED = errorField(["replaced"] as const);
+const REPLACED = errorField(["replaced", "auth"] as const);
 
-const REQUEST_KEYS = [TOKEN.key, STATE.key];
+const REQUEST_KEYS = [STATE.key];
 const REPLY_KEYS = [MARK.key, REPLACED.key, AT.key];
 
 /** The heartbeat, `PK` / `RK`. */
@@ -69,32 +61,26 @@ export const HeartbeatExt: ExtensionDefinition<
   name: "heartbeat",
   request: "PK",
   reply: "RK",
-  fields: [TOKEN, STATE, MARK, REPLACED, AT],
+  fields: [COUNTER, MAC, STATE, MARK, REPLACED, AT],
   examples: [
-    "PKlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD",
-    "PKlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;st=busy",
+    "PKlaura@bb.com",
+    "PKlaura@bb.com;st=busy",
     "RK0;c=12.0.0",
     "RK1",
     "RK1;e=replaced",
+    "RK1;e=auth",
     "RK1;e=replaced;at=10.0.0.7:4000",
   ],
 
-  encodeRequest: ({ address, token, busy }) =>
-    extRequest(
-      "K",
-      address,
-      busy ? [TOKEN.write(token), STATE.write("busy")] : [TOKEN.write(token)],
-    ),
+  encodeRequest: ({ address, busy }) => extRequest("K", address, busy ? [STATE.write("busy")] : []),
 
   decodeRequest(message): Decoded<HeartbeatRequest> {
     if (message.type !== "K") return wrongType("PK", `P${message.type}`);
     const picked = pick(message.params, REQUEST_KEYS);
     if (!picked.ok) return picked;
-    const token = required(picked.value, TOKEN);
-    if (!token.ok) return token;
     const state = optional(picked.value, STATE);
     if (!state.ok) return state;
-    return ok({ address: message.address, token: token.value, busy: state.value === "busy" });
+    return ok({ address: message.address, busy: state.value === "busy" });
   },
 
   encodeReply(reply): ExtensionReply {
@@ -103,6 +89,8 @@ export const HeartbeatExt: ExtensionDefinition<
         return extReply("K", 0, reply.mark === undefined ? [] : [MARK.write(reply.mark)]);
       case "unknown":
         return extReply("K", 1, []);
+      case "refused":
+        return extReply("K", 1, [REPLACED.write("auth")]);
       case "replaced":
         return extReply("K", 1, [
           REPLACED.write("replaced"),
@@ -126,6 +114,7 @@ export const HeartbeatExt: ExtensionDefinition<
     const error = optional(picked.value, REPLACED);
     if (!error.ok) return error;
     if (error.value === undefined) return ok({ kind: "unknown" });
+    if (error.value === "auth") return ok({ kind: "refused" });
     const at = optional(picked.value, AT);
     if (!at.ok) return at;
     return ok(at.value ? { kind: "replaced", at: at.value } : { kind: "replaced" });

@@ -4,8 +4,8 @@
  * password account and vouches for it when another agent of its domain asks.
  *
  * ```
- * PIlaura@bb.com;t=<token>;ik=<key>[;replace]   publish (replace: a new key for a bound account)
- * PIlaura@bb.com;t=<token>;w=<address>          which key does the node vouch for at <address>?
+ * PIlaura@bb.com;ik=<key>[;replace]   publish (replace: a new key for a bound account)
+ * PIlaura@bb.com;w=<address>          which key does the node vouch for at <address>?
  * RI0                                           published (bound)
  * RI0;w=<address>;ik=<key>                      vouched for
  * RI2;w=<address>                               no key vouched for at that address
@@ -32,7 +32,7 @@ import {
   type Picked,
   required,
 } from "./fields.ts";
-import { TOKEN } from "./session.ts";
+import { COUNTER, MAC } from "./session.ts";
 
 /** Characters of an identity key (32 bytes, URL-safe base64 without padding). */
 export const IDENTITY_KEY_CHARS = 43;
@@ -48,7 +48,6 @@ export type IdentityRequest =
   | {
     readonly kind: "publish";
     readonly address: string;
-    readonly token: string;
     readonly key: string;
     /** Replace the key bound to the account (only its holder can: its session came from a proof). */
     readonly replace: boolean;
@@ -56,7 +55,6 @@ export type IdentityRequest =
   | {
     readonly kind: "vouch";
     readonly address: string;
-    readonly token: string;
     readonly who: string;
   };
 
@@ -74,7 +72,7 @@ const WHO = addressField("w");
 const REPLACE = flagField("replace");
 const ERROR = errorField(IDENTITY_ERRORS);
 
-const REQUEST_KEYS = [TOKEN.key, KEY.key, WHO.key, REPLACE.key];
+const REQUEST_KEYS = [KEY.key, WHO.key, REPLACE.key];
 const REPLY_KEYS = [WHO.key, KEY.key, ERROR.key];
 
 /** `ik=` read, exactly a key's length. */
@@ -94,11 +92,11 @@ export const IdentityExt: ExtensionDefinition<
   name: "identity keys",
   request: "PI",
   reply: "RI",
-  fields: [TOKEN, KEY, WHO, REPLACE, ERROR],
+  fields: [COUNTER, MAC, KEY, WHO, REPLACE, ERROR],
   examples: [
-    "PIlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;ik=KKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK",
-    "PIlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;ik=KKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK;replace",
-    "PIlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;w=joan@bb.com",
+    "PIlaura@bb.com;ik=KKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK",
+    "PIlaura@bb.com;ik=KKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK;replace",
+    "PIlaura@bb.com;w=joan@bb.com",
     "RI0",
     "RI0;w=joan@bb.com;ik=KKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK",
     "RI2;w=joan@bb.com",
@@ -108,19 +106,16 @@ export const IdentityExt: ExtensionDefinition<
   encodeRequest: (request) =>
     request.kind === "publish"
       ? extRequest("I", request.address, [
-        TOKEN.write(request.token),
         KEY.write(request.key),
         ...(request.replace ? [REPLACE.write(true)] : []),
       ])
-      : extRequest("I", request.address, [TOKEN.write(request.token), WHO.write(request.who)]),
+      : extRequest("I", request.address, [WHO.write(request.who)]),
 
   decodeRequest(message): Decoded<IdentityRequest> {
     if (message.type !== "I") return wrongType("PI", `P${message.type}`);
     const picked = pick(message.params, REQUEST_KEYS);
     if (!picked.ok) return picked;
-    const token = required(picked.value, TOKEN);
-    if (!token.ok) return token;
-    const base = { address: message.address, token: token.value };
+    const base = { address: message.address };
     if (picked.value.has(KEY.key)) {
       const key = readKey(picked.value);
       if (!key.ok) return key;

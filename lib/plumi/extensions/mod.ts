@@ -41,8 +41,8 @@
  * @example
  * ```ts
  * import { HeartbeatExt } from "./mod.ts";
- * HeartbeatExt.encodeRequest({ address: "laura@bb.com", token: "Zm9v", busy: true });
- * // { kind: "ext-request", type: "K", address: "laura@bb.com", params: ["t=Zm9v", "st=busy"] }
+ * HeartbeatExt.encodeRequest({ address: "laura@bb.com", busy: true });
+ * // { kind: "ext-request", type: "K", address: "laura@bb.com", params: ["st=busy"] } (then sealed)
  * const r = HeartbeatExt.decodeReply({ kind: "ext-reply", type: "K", code: 0, params: ["c=1.2.0"] });
  * // { ok: true, value: { kind: "alive", mark: "1.2.0" } }
  * ```
@@ -75,7 +75,7 @@ export {
 } from "./fields.ts";
 export * from "./errors.ts";
 export type { ExtensionDefinition, MessageInfo } from "./definition.ts";
-export { MAX_TOKEN, sessionToken } from "./session.ts";
+export * from "./session.ts";
 export * from "./register.ts";
 export * from "./deregister.ts";
 export * from "./heartbeat.ts";

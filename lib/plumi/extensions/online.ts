@@ -3,7 +3,7 @@
  * (docs/PROTOCOL.md, "Who is online").
  *
  * ```
- * POlaura@bb.com;t=<token>[;p=<page>|;c=<cursor>]
+ * POlaura@bb.com[;p=<page>|;c=<cursor>]
  * RO0;p=<page>/<pages>;u=<name>;u=…      by number
  * RO0;u=<name>;u=…[;c=<cursor>]          by cursor: c= is the next page's, absent on the last
  * RO1;e=auth|off|store
@@ -27,7 +27,7 @@ import {
   pick,
   required,
 } from "./fields.ts";
-import { TOKEN } from "./session.ts";
+import { COUNTER, MAC } from "./session.ts";
 
 /** The codes of a refused online list. */
 export const ONLINE_ERRORS = ["auth", "off", "store"] as const;
@@ -38,7 +38,6 @@ export type OnlineError = typeof ONLINE_ERRORS[number];
 /** A request for one page of the online list: by `cursor` (`""` the first page) or by `page`. */
 export interface OnlineRequest {
   readonly address: string;
-  readonly token: string;
   readonly page?: number;
   readonly cursor?: string;
 }
@@ -107,17 +106,17 @@ function decodePaging(params: readonly string[]): Decoded<OnlinePaging> {
 export const OnlineExt:
   & ExtensionDefinition<OnlineRequest, OnlineReply, ExtensionRequest, ExtensionReply>
   & {
-    /** The paging of a `PO` (its parameters but the token, which the node reads first). */
+    /** The paging of a `PO` (its parameters, once the node checked the seal). */
     decodePaging(params: readonly string[]): Decoded<OnlinePaging>;
   } = {
     name: "who is online",
     request: "PO",
     reply: "RO",
-    fields: [TOKEN, PAGE, CURSOR, PAGE_OF, NAME, ERROR],
+    fields: [COUNTER, MAC, PAGE, CURSOR, PAGE_OF, NAME, ERROR],
     examples: [
-      "POlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;p=1",
-      "POlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;c=",
-      "POlaura@bb.com;t=DDDDDDDDDDDDDDDDDDDDDD;c=joan",
+      "POlaura@bb.com;p=1",
+      "POlaura@bb.com;c=",
+      "POlaura@bb.com;c=joan",
       "RO0;p=1/3;u=joan;u=pere",
       "RO0;u=joan;u=pere;c=pere",
       "RO0;u=laura",
@@ -126,9 +125,8 @@ export const OnlineExt:
       "RO1;e=store",
     ],
 
-    encodeRequest: ({ address, token, page, cursor }) =>
+    encodeRequest: ({ address, page, cursor }) =>
       extRequest("O", address, [
-        TOKEN.write(token),
         ...(cursor !== undefined
           ? [CURSOR.write(cursor)]
           : page !== undefined
@@ -140,13 +138,9 @@ export const OnlineExt:
 
     decodeRequest(message): Decoded<OnlineRequest> {
       if (message.type !== "O") return wrongType("PO", `P${message.type}`);
-      const picked = pick(message.params, [TOKEN.key]);
-      if (!picked.ok) return picked;
-      const token = required(picked.value, TOKEN);
-      if (!token.ok) return token;
       const paging = decodePaging(message.params);
       if (!paging.ok) return paging;
-      return ok({ address: message.address, token: token.value, ...paging.value });
+      return ok({ address: message.address, ...paging.value });
     },
 
     encodeReply(reply): ExtensionReply {

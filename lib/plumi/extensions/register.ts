@@ -4,11 +4,11 @@
  * authentication and sessions").
  *
  * ```
- * PRlaura@bb.com;v=2[;replace];x=-----…            the first PR, padded to 100 bytes
- * RR1;v=2;e=auth;n=<nonce>;s=<salt>;i=<iterations>  a challenge
- * PRlaura@bb.com;v=2;n=<nonce>;p=<proof>[;replace]  the proof
- * RR0;v=2;t=<token>;hb=<s>;su=<0|1>;ol=<0|1>[;ik=1] the session (ik=1: identity keys kept)
- * RR1;v=2;e=user|pad|signed-in|store[;at=<ip>:<port>]
+ * PRlaura@bb.com;v=2;k=<agent key>[;replace];x=-----…    the first PR, padded to 100 bytes
+ * RR1;v=2;e=auth;n=<nonce>;s=<salt>;i=<iterations>         a challenge
+ * PRlaura@bb.com;v=2;n=<nonce>;p=<proof>[;replace];x=---…  the proof, padded to 100 bytes
+ * RR0;v=2;k=<node key>;hb=<s>;su=<0|1>;ol=<0|1>[;ik=1];m=<mac>  the session (ik=1: identity keys kept)
+ * RR1;v=2;e=user|pad|signed-in|store|invalid[;at=<ip>:<port>]
  * ```
  *
  * An original node answers a bare `RR0` / `RR1` (`kind: "original"`).
@@ -36,10 +36,10 @@ import {
   required,
   wordField,
 } from "./fields.ts";
-import { TOKEN } from "./session.ts";
+import { MAC, macMatches, macOf, SESSION_KEY } from "./session.ts";
 
 /** The codes of a refused extended registration (`e=auth` comes with a challenge). */
-export const REGISTER_ERRORS = ["user", "pad", "signed-in", "store"] as const;
+export const REGISTER_ERRORS = ["user", "pad", "signed-in", "store", "invalid"] as const;
 
 /** Why an extended registration was refused. */
 export type RegisterError = typeof REGISTER_ERRORS[number];
@@ -62,6 +62,8 @@ export interface ExtRegisterRequest {
   readonly address: string;
   /** Take the session over from another agent (`replace`). */
   readonly replace: boolean;
+  /** The agent's ephemeral X25519 public key (`k=`), in the first `PR`. */
+  readonly sessionKey?: string;
   /** The answer to a challenge. */
   readonly proof?: { readonly nonce: string; readonly proof: string };
   /** Padding when encoding (never decoded). */
@@ -74,7 +76,10 @@ export type ExtRegisterReply =
   | { readonly kind: "original"; readonly registered: boolean }
   | {
     readonly kind: "granted";
-    readonly token: string;
+    /** The node's ephemeral X25519 public key (`k=`). */
+    readonly nodeKey: string;
+    /** `m=`: the MAC of the answer under the session key (see {@linkcode sealGrant}); `""` before. */
+    readonly mac: string;
     /** Heartbeat interval, in seconds. */
     readonly heartbeatSeconds: number;
     readonly signupOpen: boolean;
@@ -101,8 +106,15 @@ const ERROR = errorField(["auth", ...REGISTER_ERRORS] as const);
 const SALT = base64Field("s", 128);
 const ITERATIONS = countField("i", 1, 999_999_999);
 
-const REQUEST_KEYS = [NONCE.key, PROOF.key, REPLACE.key];
-const REPLY_KEYS = [TOKEN.key, HEARTBEAT.key, SIGNUP.key, ONLINE.key, IDENTITY_KEYS.key];
+const REQUEST_KEYS = [SESSION_KEY.key, NONCE.key, PROOF.key, REPLACE.key];
+const REPLY_KEYS = [
+  SESSION_KEY.key,
+  HEARTBEAT.key,
+  SIGNUP.key,
+  ONLINE.key,
+  IDENTITY_KEYS.key,
+  MAC.key,
+];
 const CHALLENGE_KEYS = [ERROR.key, NONCE.key, SALT.key, ITERATIONS.key, AT.key];
 
 function padded(message: RegisterRequest, pad: RegisterPadding | undefined): RegisterRequest {
@@ -124,11 +136,11 @@ export const RegisterExt: ExtensionDefinition<
   request: "PR",
   reply: "RR",
   fields: [
+    SESSION_KEY,
     NONCE,
     PROOF,
     REPLACE,
     PADDING,
-    TOKEN,
     HEARTBEAT,
     SIGNUP,
     ONLINE,
@@ -137,27 +149,30 @@ export const RegisterExt: ExtensionDefinition<
     SALT,
     ITERATIONS,
     AT,
+    MAC,
   ],
   examples: [
-    "PRlaura@bb.com;v=2;x=" + "-".repeat(79),
-    "PRlaura@bb.com;v=2;replace;x=" + "-".repeat(71),
+    "PRlaura@bb.com;v=2;k=3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA;x=" + "-".repeat(33),
+    "PRlaura@bb.com;v=2;k=3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA;replace;x=" + "-".repeat(25),
     "PR.lumi-probe@cc.com;v=2;x=" + "-".repeat(NODE_PADDING_DASHES),
-    "PRlaura@bb.com;v=2;n=AAAAAAAAAAAAAAAAAAAAAA;p=CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC",
+    "PRlaura@bb.com;v=2;n=AAAAAAAAAAAAAAAAAAAAAA;p=CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC;x=--------",
     "PRlaura@bb.com;v=2;n=AAAAAAAAAAAAAAAAAAAAAA;p=CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC;replace",
     "RR0",
     "RR1",
-    "RR0;v=2;t=DDDDDDDDDDDDDDDDDDDDDD;hb=30;su=0;ol=1",
-    "RR0;v=2;t=DDDDDDDDDDDDDDDDDDDDDD;hb=30;su=0;ol=1;ik=1",
+    "RR0;v=2;k=3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA;hb=30;su=0;ol=1;m=DDDDDDDDDDDDDDDD",
+    "RR0;v=2;k=3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA;hb=30;su=0;ol=1;ik=1;m=DDDDDDDDDDDDDDDD",
     "RR1;v=2;e=auth;n=AAAAAAAAAAAAAAAAAAAAAA;s=BBBBBBBBBBBBBBBBBBBBBB;i=600000",
     "RR1;v=2;e=user",
     "RR1;v=2;e=pad",
     "RR1;v=2;e=signed-in",
     "RR1;v=2;e=signed-in;at=10.0.0.7:4000",
     "RR1;v=2;e=store",
+    "RR1;v=2;e=invalid",
   ],
 
-  encodeRequest({ address, replace, proof, pad }): RegisterRequest {
+  encodeRequest({ address, replace, sessionKey, proof, pad }): RegisterRequest {
     const params = [V2];
+    if (sessionKey !== undefined) params.push(SESSION_KEY.write(sessionKey));
     if (proof) params.push(NONCE.write(proof.nonce), PROOF.write(proof.proof));
     if (replace) params.push(REPLACE.write(true));
     return padded({ kind: "register", address, params }, pad);
@@ -167,13 +182,19 @@ export const RegisterExt: ExtensionDefinition<
     if (!isV2(message.params)) return fail("missing", "v", "not an extended registration (no v=2)");
     const picked = pick(message.params, REQUEST_KEYS);
     if (!picked.ok) return picked;
+    const key = optional(picked.value, SESSION_KEY);
+    if (!key.ok) return key;
     const nonce = optional(picked.value, NONCE);
     if (!nonce.ok) return nonce;
     const proof = optional(picked.value, PROOF);
     if (!proof.ok) return proof;
     const replace = optional(picked.value, REPLACE);
     if (!replace.ok) return replace;
-    const base = { address: message.address, replace: replace.value === true };
+    const base = {
+      address: message.address,
+      replace: replace.value === true,
+      ...(key.value !== undefined && { sessionKey: key.value }),
+    };
     return ok(
       nonce.value !== undefined && proof.value !== undefined
         ? { ...base, proof: { nonce: nonce.value, proof: proof.value } }
@@ -191,11 +212,12 @@ export const RegisterExt: ExtensionDefinition<
           code: 0,
           params: [
             V2,
-            TOKEN.write(reply.token),
+            SESSION_KEY.write(reply.nodeKey),
             HEARTBEAT.write(reply.heartbeatSeconds),
             SIGNUP.write(reply.signupOpen ? "1" : "0"),
             ONLINE.write(reply.onlineList ? "1" : "0"),
             ...(reply.identityKeys ? [IDENTITY_KEYS.write("1")] : []),
+            ...(reply.mac === "" ? [] : [MAC.write(reply.mac)]),
           ],
         };
       case "challenge":
@@ -224,8 +246,10 @@ export const RegisterExt: ExtensionDefinition<
     if (message.code === 0) {
       const picked = pick(message.params, REPLY_KEYS);
       if (!picked.ok) return picked;
-      const token = required(picked.value, TOKEN);
-      if (!token.ok) return token;
+      const nodeKey = required(picked.value, SESSION_KEY);
+      if (!nodeKey.ok) return nodeKey;
+      const mac = required(picked.value, MAC);
+      if (!mac.ok) return mac;
       const hb = optional(picked.value, HEARTBEAT);
       if (!hb.ok) return hb;
       const su = optional(picked.value, SIGNUP);
@@ -236,7 +260,8 @@ export const RegisterExt: ExtensionDefinition<
       if (!ik.ok) return ik;
       return ok({
         kind: "granted",
-        token: token.value,
+        nodeKey: nodeKey.value,
+        mac: mac.value,
         heartbeatSeconds: hb.value ?? 0,
         signupOpen: su.value === "1",
         onlineList: ol.value !== "0",
@@ -275,4 +300,34 @@ export const RegisterExt: ExtensionDefinition<
 export function wantsReplace(message: RegisterRequest): boolean {
   const decoded = RegisterExt.decodeRequest(message);
   return decoded.ok && decoded.value.replace;
+}
+
+/**
+ * The `RR0` of `granted` with its `m=`: the MAC, under the session key,
+ * of the answer up to `;m=`. Proves to the agent that the node derived
+ * the same key (for a password account: that it knows the `storedKey`).
+ */
+export function sealGrant(
+  granted: Extract<ExtRegisterReply, { kind: "granted" }>,
+  key: Uint8Array,
+): RegisterReply {
+  const text = formatPlumi(RegisterExt.encodeReply({ ...granted, mac: "" }));
+  return RegisterExt.encodeReply({ ...granted, mac: macOf(key, text) });
+}
+
+/** Does the `m=` of `granted` (decoded from an `RR0`) prove the session key `key`? */
+export function grantProves(
+  granted: Extract<ExtRegisterReply, { kind: "granted" }>,
+  key: Uint8Array,
+): boolean {
+  const text = formatPlumi(RegisterExt.encodeReply({ ...granted, mac: "" }));
+  return macMatches(key, text, granted.mac);
+}
+
+/** The agent's session key (`k=`) of a `PR`, read alone (when other parameters do not decode). */
+export function registerSessionKey(message: RegisterRequest): string | undefined {
+  const picked = pick(message.params, [SESSION_KEY.key]);
+  if (!picked.ok) return undefined;
+  const key = optional(picked.value, SESSION_KEY);
+  return key.ok ? key.value : undefined;
 }

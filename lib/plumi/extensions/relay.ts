@@ -5,7 +5,7 @@
  * relay TCP service.
  *
  * ```
- * PY<caller>;t=<token>;to=<callee>              request, caller → node
+ * PY<caller>;to=<callee>              request, caller → node
  * PY<callee>;f=<caller>;r=<ip>:<port>;k=<key>   offer, node → callee
  * RY0;r=<ip>:<port>;k=<key>                     granted, node → caller
  * RY1;e=auth|off|domain|offline|full|invalid    refused
@@ -31,7 +31,7 @@ import {
   pick,
   required,
 } from "./fields.ts";
-import { TOKEN } from "./session.ts";
+import { COUNTER, MAC } from "./session.ts";
 
 /** The extension letter of the relay messages. */
 export const RELAY_LETTER = "Y";
@@ -40,7 +40,7 @@ export const RELAY_LETTER = "Y";
 export const RELAY_REFUSAL_CODES = ["auth", "off", "domain", "offline", "full", "invalid"] as const;
 
 /**
- * A reason of `RY1`: `auth` the token and source are not a session of the
+ * A reason of `RY1`: `auth` the seal and source are not a session of the
  * caller's; `off` this node offers no relay; `domain` the callee is not a
  * user of this node's domain (relays are offered by the callee's node);
  * `offline` the callee is not online with an extended agent; `full` the
@@ -57,12 +57,10 @@ export function isRelayKey(text: string): boolean {
   return text.length === RELAY_KEY_CHARS && KEY.read(text).ok;
 }
 
-/** `PY<caller>;t=<token>;to=<callee>`: the caller asks its node for a relay to `callee`. */
+/** `PY<caller>;to=<callee>`: the caller asks its node for a relay to `callee`. */
 export interface RelayRequest {
   readonly kind: "relay-request";
   readonly caller: string;
-  /** The caller's session token. */
-  readonly token: string;
   readonly callee: string;
 }
 
@@ -92,7 +90,7 @@ const RELAY = endpointField("r");
 const KEY = base64Field("k", RELAY_KEY_CHARS, "base64", true);
 const REFUSAL = errorField(RELAY_REFUSAL_CODES);
 
-const REQUEST_KEYS = [TOKEN.key, TO.key, FROM.key, RELAY.key, KEY.key];
+const REQUEST_KEYS = [TO.key, FROM.key, RELAY.key, KEY.key];
 const REPLY_KEYS = [RELAY.key, KEY.key, REFUSAL.key];
 
 function readKey(picked: Map<string, string>): Decoded<string> {
@@ -111,9 +109,9 @@ export const RelayExt: ExtensionDefinition<
   name: "relay for agents behind NAT",
   request: "PY",
   reply: "RY",
-  fields: [TOKEN, TO, FROM, RELAY, KEY, REFUSAL],
+  fields: [COUNTER, MAC, TO, FROM, RELAY, KEY, REFUSAL],
   examples: [
-    "PYana@aa.test;t=DDDDDDDDDDDDDDDDDDDDDD;to=bo@aa.test",
+    "PYana@aa.test;to=bo@aa.test",
     "PYbo@aa.test;f=ana@aa.test;r=203.0.113.1:3345;k=q1w2e3r4t5y6u7i8o9p0aZ",
     "RY0;r=203.0.113.1:3345;k=q1w2e3r4t5y6u7i8o9p0aZ",
     "RY1;e=offline",
@@ -122,7 +120,7 @@ export const RelayExt: ExtensionDefinition<
 
   encodeRequest: (packet) =>
     packet.kind === "relay-request"
-      ? extRequest("Y", packet.caller, [TOKEN.write(packet.token), TO.write(packet.callee)])
+      ? extRequest("Y", packet.caller, [TO.write(packet.callee)])
       : extRequest("Y", packet.callee, [
         FROM.write(packet.caller),
         RELAY.write(packet.relay),
@@ -133,15 +131,12 @@ export const RelayExt: ExtensionDefinition<
     if (message.type !== "Y") return wrongType("PY", `P${message.type}`);
     const picked = pick(message.params, REQUEST_KEYS);
     if (!picked.ok) return picked;
-    if (picked.value.has(TOKEN.key)) {
-      const token = required(picked.value, TOKEN);
-      if (!token.ok) return token;
+    if (picked.value.has(TO.key)) {
       const to = required(picked.value, TO);
       if (!to.ok) return to;
       return ok({
         kind: "relay-request",
         caller: message.address,
-        token: token.value,
         callee: to.value,
       });
     }

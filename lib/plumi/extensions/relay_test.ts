@@ -34,10 +34,9 @@ Deno.test("the relay request, offer and answers encode to the documented bytes a
   const asked = encodeRelayRequest({
     kind: "relay-request",
     caller: "ana@aa.test",
-    token: "tok",
     callee: "bo@aa.test",
   });
-  assert.equal(text(encodePlumi(asked)), "PYana@aa.test;t=tok;to=bo@aa.test");
+  assert.equal(text(encodePlumi(asked)), "PYana@aa.test;to=bo@aa.test");
   const offer = encodeRelayOffer({
     kind: "relay-offer",
     callee: "bo@aa.test",
@@ -58,10 +57,9 @@ Deno.test("the relay request, offer and answers encode to the documented bytes a
     "RY1;e=offline",
   );
 
-  assert.deepEqual(decodeRelayPacket(request("PYana@aa.test;t=tok;to=bo@aa.test")), {
+  assert.deepEqual(decodeRelayPacket(request("PYana@aa.test;to=bo@aa.test")), {
     kind: "relay-request",
     caller: "ana@aa.test",
-    token: "tok",
     callee: "bo@aa.test",
   });
   assert.equal(decodeRelayPacket(request(offerText))?.kind, "relay-offer");
