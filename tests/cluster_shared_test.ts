@@ -215,7 +215,7 @@ redisTest(
     await using ana = ExtAgent.open("ana@c.test", a!.endpoint, "127.0.37.29");
     assertEquals((await ana.register()).head, "RR0");
     const beat = async (node: typeof a) =>
-      (await ana.peer.request(`PKana@c.test;t=${ana.token}`, node!.endpoint)).text.slice(0, 3);
+      (await ana.peer.request(ana.seal(`PKana@c.test`), node!.endpoint)).text.slice(0, 3);
     await until("B knows ana's session", async () => (await beat(b)) === "RK0", 50);
     // Five seconds of heartbeats to B only: past A's limit (3 missed of 1 s) for the session it made.
     const end = Date.now() + 5_000;

@@ -133,10 +133,10 @@ Deno.test("relay across domains on loopback: granted through the callee's node, 
       assert.equal((await orig.receive()).text, "RR0");
       await using al = ExtAgent.open("al@aa.test", aa.endpoint, "127.0.39.3");
       await al.register();
-      const ask = (to: string, token = al.token) =>
-        al.request(`PYal@aa.test;t=${token};to=${to}`).then((r) => r.text);
-      // Checked by the caller's node first: the session.
-      assert.equal(await ask("bob@bb.test", "forged"), "RY1;e=auth");
+      const ask = (to: string, key?: Uint8Array) =>
+        al.request(al.seal(`PYal@aa.test;to=${to}`, key && { key })).then((r) => r.text);
+      // Checked by the caller's node first: the session (a seal made with another key).
+      assert.equal(await ask("bob@bb.test", new Uint8Array(32)), "RY1;e=auth");
       // An original agent of bb.test is never sent an offer.
       assert.equal(await ask("orig@bb.test"), "RY1;e=offline");
       await assert.rejects(orig.receive(300));
@@ -153,7 +153,7 @@ Deno.test("relay across domains on loopback: granted through the callee's node, 
       await using ali = ExtAgent.open("ali@aa.test", aa.endpoint, "127.0.39.7");
       await ali.register();
       const viaAli = (to: string) =>
-        ali.request(`PYali@aa.test;t=${ali.token};to=${to}`).then((r) => r.text);
+        ali.request(ali.seal(`PYali@aa.test;to=${to}`)).then((r) => r.text);
       assert.equal(await viaAli("bea@bb.test"), "RY1;e=full");
       await using bud = ExtAgent.open("bud@bb.test", bb.endpoint, "127.0.39.8");
       await bud.register();
@@ -164,7 +164,7 @@ Deno.test("relay across domains on loopback: granted through the callee's node, 
       await bix.register();
       await using abe = ExtAgent.open("abe@aa.test", aa.endpoint, "127.0.39.10");
       await abe.register();
-      const third = await abe.request(`PYabe@aa.test;t=${abe.token};to=bix@bb.test`);
+      const third = await abe.request(abe.seal(`PYabe@aa.test;to=bix@bb.test`));
       assert.equal(third.text, "RY1;e=full");
       await assert.rejects(bix.receive(300), "no offer for a refused request");
       // A domain whose node cannot be found: refused by the caller's node.

@@ -40,6 +40,11 @@ export interface Session {
   readonly heartbeatMs: number;
   /** The agent said it is in a conversation (busy). */
   readonly busy: boolean;
+  /**
+   * The session key (URL-safe base64), so that another node of a cluster can
+   * check the session's seals (`session_keys.ts`). Never written to disk.
+   */
+  readonly sealKey?: string;
 }
 
 /** Where an online user's agent is: a snapshot, taken when it was read. */

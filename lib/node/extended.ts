@@ -323,7 +323,7 @@ export class ExtendedService {
     size: number,
   ): Promise<SendAction | undefined> {
     if (message.kind === "ext-request" && message.type === "Y") {
-      const sealer = this.#unseal(message, size);
+      const sealer = this.#unseal(message, size, from);
       return relayRequest(sealer.kind === "session" ? sealer.body : message, from, {
         relay: this.#relay,
         directory: this.#directory,
@@ -359,7 +359,7 @@ export class ExtendedService {
     if (message.type === "V") return answerVouchQuery(this.#identity, message);
     if (message.type === "J") return this.#federation?.relay.answer(message);
     // Every other request belongs to a session: its seal says whose it is, once.
-    const sealer = this.#unseal(message, size);
+    const sealer = this.#unseal(message, size, from);
     const owner = this.#caller(sealer, from);
     const body = sealer.kind === "session" ? sealer.body : message;
     switch (message.type) {
@@ -386,10 +386,8 @@ export class ExtendedService {
         );
         return across ? await across : answerIdentity(this.#identity, owner, body);
       }
-      case "V":
-      case "J":
       case "Y":
-        return undefined; // handled above
+        return undefined; // handled by relayRequest, above
       default: // every letter of EXTENSION_LETTERS has its case
         return message.type satisfies never;
     }
@@ -410,12 +408,12 @@ export class ExtendedService {
    * anywhere, then fails. Checked against the user's current session, then
    * against the sessions other agents took over.
    */
-  #unseal<M extends SealedRequest>(message: M, size: number): Sealer<M> {
+  #unseal<M extends SealedRequest>(message: M, size: number, from: Endpoint): Sealer<M> {
     const [name, domain] = splitAddress(message.address);
     if (!this.#isLocal(domain)) return { kind: "none" };
     const sealed = unseal(message, size);
     const registration = this.#directory.get(name);
-    const keys = this.#keys.get(name);
+    const keys = this.#sessionKeys(name, registration, from);
     if (sealed && registration?.session && keys?.session === registration.session.token) {
       const counters = checkSeal(keys, sealed);
       if (counters) {
@@ -434,6 +432,34 @@ export class ExtendedService {
     if (!registration?.session) return { kind: "none" };
     this.refusedSeals++;
     return { kind: "refused", sealed: sealed !== undefined };
+  }
+
+  /**
+   * `name`'s session keys. A session opened at another node of a cluster
+   * (its key came with the shared registration) is taken up here with an
+   * empty counter window, but only for requests from the address the session
+   * is registered at: a copy replayed from elsewhere cannot move it through a
+   * node that has not seen its counters.
+   */
+  #sessionKeys(
+    name: string,
+    registration: Registration | null | undefined,
+    from: Endpoint,
+  ): SessionKeys | undefined {
+    const keys = this.#keys.get(name);
+    const session = registration?.session;
+    if (!session?.sealKey || keys?.session === session.token) return keys;
+    const at = registration!.endpoint;
+    if (at.ip !== from.ip || at.port !== from.port) return keys;
+    const adopted: SessionKeys = {
+      session: session.token,
+      key: session.sealKey,
+      agentKey: "",
+      nodeKey: "",
+      counters: NO_COUNTER,
+    };
+    this.#keys.set(name, adopted);
+    return adopted;
   }
 
   async #register(message: RegisterRequest, from: Endpoint, size: number) {
@@ -559,6 +585,7 @@ export class ExtendedService {
       token: keys.session,
       heartbeatMs: this.#heartbeatMs,
       busy: false,
+      sealKey: keys.key,
     });
     return granted;
   }
@@ -602,7 +629,7 @@ export class ExtendedService {
     const done = (error?: DeregisterError): PlumiMessage =>
       DeregisterExt.encodeReply(error ? { kind: "refused", error } : { kind: "done" });
     if (!this.#isLocal(domain) || !this.#directory.has(name)) return done("user");
-    const sealer = this.#unseal(message, size);
+    const sealer = this.#unseal(message, size, from);
     // The agent of a replaced session leaving must not take the newcomer offline.
     if (sealer.kind === "replaced") return done("replaced");
     // Already offline: nothing to undo and nothing to protect, so a retransmitted or duplicated PD
