@@ -217,6 +217,12 @@ redisTest(
     const beat = async (node: typeof a) =>
       (await ana.peer.request(ana.seal(`PKana@c.test`), node!.endpoint)).text.slice(0, 3);
     await until("B knows ana's session", async () => (await beat(b)) === "RK0", 50);
+    // A copy of ana's next heartbeat, sent to the third node from another address, is refused
+    // there (that node never saw ana's counters: it takes the session up only from ana's address).
+    const [, , c] = net.nodes;
+    await using thief = UdpPeer.open("thief", "127.0.37.31");
+    const copy = ana.seal(`PKana@c.test`);
+    assertEquals((await thief.request(copy, c!.endpoint)).text, "RK1;e=auth");
     // Five seconds of heartbeats to B only: past A's limit (3 missed of 1 s) for the session it made.
     const end = Date.now() + 5_000;
     while (Date.now() < end) {

@@ -259,6 +259,7 @@ export class MemoryDirectory implements Directory {
         token: session.token,
         heartbeatMs: session.heartbeatMs,
         busy: session.busy,
+        ...(session.sealKey !== undefined && { sealKey: session.sealKey }),
       });
     } else this.#sessions.delete(slot);
     this.#changes++;
