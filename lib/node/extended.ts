@@ -53,6 +53,7 @@ import { onlinePage } from "./online.ts";
 import { answerIdentity } from "./identity_keys.ts";
 import { SignupLimit } from "./signup_limit.ts";
 import { type RelayOffers, relayRequest } from "./relay_offer.ts";
+import { mailboxOff, type MailboxService } from "./mailbox_answer.ts";
 
 export type { BuddyState, RemoteBuddies } from "./buddies.ts";
 
@@ -90,6 +91,8 @@ export interface ExtendedOptions {
   readonly now?: () => number;
   /** The relay (`[relay]`), when this node offers one. Default: none (`RY1;e=off`). */
   readonly relay?: RelayOffers;
+  /** Offline messages (`PM`, `PF`, `PW`; `mailbox.ts`). Default: none (`e=off`). */
+  readonly mailbox?: MailboxService;
 }
 
 /** Most sources (address and endpoint) with challenges outstanding; the oldest is forgotten first. */
@@ -166,6 +169,7 @@ export class ExtendedService {
   /** Tokens of sessions taken over by another agent, so that their agent is told and stops. */
   readonly #replaced = new Map<string, Replaced>();
   readonly #relay: RelayOffers | undefined;
+  readonly #mailbox: MailboxService | undefined;
   /** Proofs that failed, for the console's `stats`. */
   failedProofs = 0;
   /** Requests answered `e=store` or dropped because the account database failed, for `stats`. */
@@ -184,6 +188,7 @@ export class ExtendedService {
     this.#isLocal = options.isLocal;
     this.#now = options.now ?? Date.now;
     this.#relay = options.relay;
+    this.#mailbox = options.mailbox;
     this.#heartbeatMs = s.heartbeatMs ?? 30_000;
     this.#missed = s.missedHeartbeats ?? 3;
     this.#expireOriginalMs = s.expireOriginalMs ?? 0;
@@ -338,6 +343,13 @@ export class ExtendedService {
       }
       case "Y":
         return undefined; // handled by relayRequest, above
+      case "M":
+      case "F":
+      case "W":
+        // Offline messages: the one narrow call, with this service's session check.
+        return this.#mailbox
+          ? await this.#mailbox.handle(message, from, (a, p) => this.#caller(a, p, from))
+          : mailboxOff(message);
       default: // every letter of EXTENSION_LETTERS has its case
         return message.type satisfies never;
     }

@@ -31,6 +31,7 @@ import { RemotePresence } from "./remote_presence.ts";
 import { Outbox } from "./outbox.ts";
 import { NodeServer } from "./server.ts";
 import { AccountStore, StoreError } from "./store.ts";
+import { mailboxStats, openMailbox } from "./mailbox_start.ts";
 import { StateKeeper } from "./state.ts";
 
 /** The default UDP address of a node: every interface, port 3344. */
@@ -342,6 +343,17 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   const domainKey = normalizeDomain(domain);
   const remote = accounts &&
     new RemotePresence({ locator, send: outbox.send, refreshMs: heartbeatMs, clock });
+  const mailbox = accounts && databasePath && openMailbox({
+    path: databasePath,
+    accounts,
+    domain,
+    directory,
+    isLocal: (d) => normalizeDomain(d) === domainKey,
+    notify: outbox.send,
+    clock,
+    now: wallNow,
+    ...(config.mailbox && { settings: config.mailbox }),
+  });
   const extended = accounts && new ExtendedService({
     domain,
     directory,
@@ -349,6 +361,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     ...(remote && { remote }),
     isLocal: (d) => normalizeDomain(d) === domainKey,
     now: wallNow,
+    ...(mailbox && { mailbox }),
     ...(relay && {
       relay: {
         endpoint: relay.endpoint,
@@ -438,6 +451,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       moreStats: () => ({
         storeFailures: accounts.failures,
         failedProofs: extended?.failedProofs ?? 0,
+        ...(mailbox && mailboxStats(mailbox)),
         ...(log && { logLinesDropped: log.stats.dropped }),
       }),
     }),
@@ -506,6 +520,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   await operations.close();
   await keeper?.close();
   await log?.close();
+  mailbox?.close();
   accounts?.close();
   await consoleDone?.catch(() => {});
   logger.info("Node {domain} stopped", { domain });

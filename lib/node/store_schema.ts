@@ -13,10 +13,31 @@ type Row = Record<string, unknown>;
 /** `PRAGMA application_id` of our databases: "LUMI" in ASCII. */
 export const APPLICATION_ID = 0x4c554d49;
 
-/** The schema this node writes and reads. */
-export const SCHEMA_VERSION = 1;
+/** The schema this node writes and reads: 2 added the offline messages (`mailbox`). */
+export const SCHEMA_VERSION = 2;
 
-/** The tables of schema 1 and their columns, to recognise a database written before application_id. */
+/**
+ * Schema 2's table: offline messages waiting for their recipient
+ * (`lib/node/mailbox_store.ts`). A database of schema 1 gets it when it is opened.
+ */
+export const MAILBOX_SCHEMA = `
+CREATE TABLE IF NOT EXISTS mailbox (
+  recipient TEXT NOT NULL,             -- the user name the message waits for
+  id TEXT NOT NULL,                    -- the sender's message id, 16 hex digits
+  sender TEXT NOT NULL,                -- the sender's address, as the sender gave it
+  quota TEXT NOT NULL,                 -- whose share it counts in: an address, or ip:<ip> for strangers
+  stored_at INTEGER NOT NULL,          -- ms since the epoch
+  body BLOB NOT NULL,                  -- the sealed message (only the recipient can open it)
+  PRIMARY KEY (recipient, id)
+) STRICT;
+CREATE INDEX IF NOT EXISTS mailbox_age ON mailbox (recipient, stored_at);
+CREATE INDEX IF NOT EXISTS mailbox_quota ON mailbox (quota);
+`;
+
+/**
+ * The tables of schema 1 and their columns, to recognise a database written before application_id
+ * (those never had the tables of later schemas).
+ */
 export const TABLES: Record<string, readonly string[]> = {
   meta: ["key", "value"],
   accounts: ["name", "signed_up", "salt", "iterations", "stored_key", "created_at"],
@@ -39,7 +60,7 @@ CREATE TABLE IF NOT EXISTS buddies (
   buddy TEXT NOT NULL,                 -- a full address, name@domain
   PRIMARY KEY (owner, buddy)
 ) STRICT, WITHOUT ROWID;
-`;
+${MAILBOX_SCHEMA}`;
 
 /** `PRAGMA application_id` of `db`. */
 export function applicationId(db: DatabaseSync): number {

@@ -91,12 +91,15 @@ export const EXTENSION_LETTERS = {
   P: "presence query between nodes",
   Y: "relay for agents behind NAT",
   I: "identity keys",
+  M: "offline message deposit",
+  F: "offline message fetch",
+  W: "identity key for offline messages",
 } as const;
 
 /** An extension packet type letter. */
 export type ExtensionType = keyof typeof EXTENSION_LETTERS;
 
-/** Every extension letter, in the order of {@linkcode EXTENSION_LETTERS} (`"KUBSOPYI"`). */
+/** Every extension letter, in the order of {@linkcode EXTENSION_LETTERS} (`"KUBSOPYIMFW"`). */
 export const EXTENSION_TYPES: readonly ExtensionType[] = Object.keys(
   EXTENSION_LETTERS,
 ) as ExtensionType[];

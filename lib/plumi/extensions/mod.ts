@@ -16,6 +16,9 @@
  * | `PS` / `RS` buddy status     | `BuddyStatusExt`    | `buddy_status.ts` |
  * | `PO` / `RO` who is online    | `OnlineExt`         | `online.ts`       |
  * | `PP` / `RP` presence query   | `PresenceExt`       | `presence.ts`     |
+ * | `PM` / `RM` offline deposit  | `DepositExt`        | `mailbox_deposit.ts` |
+ * | `PF` / `RF` offline fetch    | `FetchExt`          | `mailbox_fetch.ts` |
+ * | `PW` / `RW` key for offline  | `KeyExt`            | `mailbox_key.ts`  |
  *
  * Fields (`t=`, `b=`, …) are defined once in `fields.ts` / `session.ts`, the
  * `e=` codes once in `errors.ts` ({@linkcode EXT_ERRORS}), the packet letters
@@ -58,6 +61,9 @@ import { RegisterExt } from "./register.ts";
 import { RelayExt } from "./relay.ts";
 import { IdentityExt } from "./identity.ts";
 import { SignUpExt } from "./signup.ts";
+import { DepositExt } from "./mailbox_deposit.ts";
+import { FetchExt } from "./mailbox_fetch.ts";
+import { KeyExt } from "./mailbox_key.ts";
 
 export {
   type Decoded,
@@ -80,6 +86,10 @@ export * from "./online.ts";
 export * from "./presence.ts";
 export * from "./relay.ts";
 export * from "./identity.ts";
+export * from "./mailbox_fields.ts";
+export * from "./mailbox_deposit.ts";
+export * from "./mailbox_fetch.ts";
+export * from "./mailbox_key.ts";
 
 /** The definition of each extension packet type, by letter: every letter has one. */
 export const EXTENSIONS: { readonly [L in ExtensionType]: MessageInfo } = {
@@ -91,6 +101,9 @@ export const EXTENSIONS: { readonly [L in ExtensionType]: MessageInfo } = {
   P: PresenceExt,
   Y: RelayExt,
   I: IdentityExt,
+  M: DepositExt,
+  F: FetchExt,
+  W: KeyExt,
 };
 
 /** Every `v=2` message: the extended registration and deregistration, and each extension type. */

@@ -1,0 +1,184 @@
+/**
+ * `PF` / `RF`: the recipient fetches and acknowledges its offline messages
+ * (docs/PROTOCOL.md, "Offline messages"), and the node's notice that some
+ * wait.
+ *
+ * ```
+ * PF<addr>;t=<token>[;a=<id>][;id=<id>;n=<part>/<parts>]   fetch (a=: acknowledge <id> first)
+ * PF<addr>;c=<count>                                       notice, node → agent: <count> wait
+ * RF0;id=<id>;f=<sender>;s=<seconds>;n=<part>/<parts>;d=<data>   a part
+ * RF2                                                      nothing waiting
+ * RF1;e=auth|invalid|store|off                             refused
+ * ```
+ *
+ * Without `id=`, the node answers the first part of the oldest message;
+ * with `id=` and `n=`, that part. `a=` deletes the message acknowledged
+ * (committed before the answer), so one round trip acknowledges a message
+ * and fetches the next.
+ *
+ * @module
+ */
+
+import type { ExtensionReply, ExtensionRequest } from "../messages.ts";
+import { type ExtensionDefinition, extReply, extRequest, wrongType } from "./definition.ts";
+import { errorField } from "./errors.ts";
+import { type Decoded, fail, ok, optional, pick, required } from "./fields.ts";
+import {
+  ACK_ID,
+  DATA,
+  MESSAGE_ID,
+  PART,
+  type PartOf,
+  SENDER,
+  STORED_AT,
+  WAITING,
+} from "./mailbox_fields.ts";
+import { TOKEN } from "./session.ts";
+
+/** The `e=` codes of `RF1`. */
+export const FETCH_ERRORS = ["auth", "invalid", "store", "off"] as const;
+
+/** Why a fetch was refused: `auth` not the user's session; `invalid` malformed; `store` the database failed; `off` no offline messages here. */
+export type FetchError = typeof FETCH_ERRORS[number];
+
+/** A fetch by the recipient's agent, or the node's notice to it. */
+export type FetchRequest =
+  | {
+    readonly kind: "fetch";
+    readonly address: string;
+    readonly token: string;
+    /** Acknowledge (delete) this message first. */
+    readonly ack?: string;
+    /** Which part of which message; default the first part of the oldest. */
+    readonly want?: { readonly id: string; readonly part: PartOf };
+  }
+  | { readonly kind: "notice"; readonly address: string; readonly waiting: number };
+
+/** One part of a waiting message, nothing, or a refusal. */
+export type FetchReply =
+  | {
+    readonly kind: "part";
+    readonly id: string;
+    readonly sender: string;
+    /** When the node stored it, seconds since the epoch. */
+    readonly storedAt: number;
+    readonly part: PartOf;
+    readonly data: string;
+  }
+  | { readonly kind: "empty" }
+  | { readonly kind: "refused"; readonly error: FetchError };
+
+const ERROR = errorField(FETCH_ERRORS);
+const REQUEST_KEYS = [TOKEN.key, ACK_ID.key, MESSAGE_ID.key, PART.key, WAITING.key];
+const REPLY_KEYS = [MESSAGE_ID.key, SENDER.key, STORED_AT.key, PART.key, DATA.key, ERROR.key];
+
+/** Offline message fetch and acknowledgement, `PF` / `RF`. */
+export const FetchExt: ExtensionDefinition<
+  FetchRequest,
+  FetchReply,
+  ExtensionRequest,
+  ExtensionReply
+> = {
+  name: "offline message fetch",
+  request: "PF",
+  reply: "RF",
+  fields: [TOKEN, ACK_ID, MESSAGE_ID, PART, WAITING, SENDER, STORED_AT, DATA, ERROR],
+  examples: [
+    "PFjoan@cc.com;t=DDDDDDDDDDDDDDDDDDDDDD",
+    "PFjoan@cc.com;t=DDDDDDDDDDDDDDDDDDDDDD;a=00112233445566ff",
+    "PFjoan@cc.com;t=DDDDDDDDDDDDDDDDDDDDDD;id=00112233445566ff;n=2/3",
+    "PFjoan@cc.com;c=3",
+    "RF0;id=00112233445566ff;f=laura@bb.com;s=1764600000;n=1/1;d=AQIDBAUGBwgJ",
+    "RF2",
+    "RF1;e=auth",
+  ],
+
+  encodeRequest(r): ExtensionRequest {
+    if (r.kind === "notice") return extRequest("F", r.address, [WAITING.write(r.waiting)]);
+    return extRequest("F", r.address, [
+      TOKEN.write(r.token),
+      ...(r.ack === undefined ? [] : [ACK_ID.write(r.ack)]),
+      ...(r.want === undefined ? [] : [MESSAGE_ID.write(r.want.id), PART.write(r.want.part)]),
+    ]);
+  },
+
+  decodeRequest(message): Decoded<FetchRequest> {
+    if (message.type !== "F") return wrongType("PF", `P${message.type}`);
+    const picked = pick(message.params, REQUEST_KEYS);
+    if (!picked.ok) return picked;
+    if (!picked.value.has(TOKEN.key) && picked.value.has(WAITING.key)) {
+      const waiting = required(picked.value, WAITING);
+      return waiting.ok
+        ? ok({ kind: "notice", address: message.address, waiting: waiting.value })
+        : waiting;
+    }
+    const token = required(picked.value, TOKEN);
+    if (!token.ok) return token;
+    const ack = optional(picked.value, ACK_ID);
+    if (!ack.ok) return ack;
+    const id = optional(picked.value, MESSAGE_ID);
+    if (!id.ok) return id;
+    const part = optional(picked.value, PART);
+    if (!part.ok) return part;
+    if ((id.value === undefined) !== (part.value === undefined)) {
+      return fail("missing", id.value === undefined ? "id" : "n", "id= and n= go together");
+    }
+    return ok({
+      kind: "fetch",
+      address: message.address,
+      token: token.value,
+      ...(ack.value !== undefined && { ack: ack.value }),
+      ...(id.value !== undefined && part.value !== undefined &&
+        { want: { id: id.value, part: part.value } }),
+    });
+  },
+
+  encodeReply(reply): ExtensionReply {
+    switch (reply.kind) {
+      case "part":
+        return extReply("F", 0, [
+          MESSAGE_ID.write(reply.id),
+          SENDER.write(reply.sender),
+          STORED_AT.write(reply.storedAt),
+          PART.write(reply.part),
+          DATA.write(reply.data),
+        ]);
+      case "empty":
+        return extReply("F", 2, []);
+      case "refused":
+        return extReply("F", 1, [ERROR.write(reply.error)]);
+    }
+  },
+
+  decodeReply(message): Decoded<FetchReply> {
+    if (message.type !== "F") return wrongType("RF", `R${message.type}`);
+    const picked = pick(message.params, REPLY_KEYS);
+    if (!picked.ok) return picked;
+    if (message.code === 2) return ok({ kind: "empty" });
+    if (message.code === 1) {
+      const error = required(picked.value, ERROR);
+      return error.ok ? ok({ kind: "refused", error: error.value }) : error;
+    }
+    if (message.code !== 0) {
+      return fail("unknown-code", "code", `RF${message.code} is not an answer`);
+    }
+    const id = required(picked.value, MESSAGE_ID);
+    if (!id.ok) return id;
+    const sender = required(picked.value, SENDER);
+    if (!sender.ok) return sender;
+    const storedAt = required(picked.value, STORED_AT);
+    if (!storedAt.ok) return storedAt;
+    const part = required(picked.value, PART);
+    if (!part.ok) return part;
+    const data = required(picked.value, DATA);
+    if (!data.ok) return data;
+    return ok({
+      kind: "part",
+      id: id.value,
+      sender: sender.value,
+      storedAt: storedAt.value,
+      part: part.value,
+      data: data.value,
+    });
+  },
+};
