@@ -343,7 +343,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   const domainKey = normalizeDomain(domain);
   const remote = accounts &&
     new RemotePresence({ locator, send: outbox.send, refreshMs: heartbeatMs, clock });
-  const mailbox = accounts && databasePath && openMailbox({
+  const mailbox = !accounts || !databasePath ? undefined : openMailbox({
     path: databasePath,
     accounts,
     domain,
