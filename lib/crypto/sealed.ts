@@ -77,7 +77,7 @@ const INFO_ES = encoder.encode("LUMI sealed v1 es");
 const INFO_SS = encoder.encode("LUMI sealed v1 ss");
 const ID = /^[0-9a-f]{16}$/;
 
-function concat(...parts: Uint8Array[]): Uint8Array {
+function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -198,7 +198,7 @@ export async function seal(
   recipientKey: Uint8Array,
   recipient: string,
   payload: SealedPayload,
-): Promise<Uint8Array> {
+): Promise<Uint8Array<ArrayBuffer>> {
   const plain = encodePayload(payload);
   const pair = await crypto.subtle.generateKey({ name: "X25519" }, false, [
     "deriveBits",

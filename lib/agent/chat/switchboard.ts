@@ -43,6 +43,11 @@ export interface SwitchboardOptions {
   readonly connect: (to: Endpoint, timeoutMs: number) => Promise<StreamConn>;
   /** Where everything is shown. */
   readonly ui: AgentUi;
+  /**
+   * A line the conversation could not take any more (its peer went away): left for the peer
+   * offline instead (`lib/agent/node/mailbox.ts`); `true` if it was taken. Default: none.
+   */
+  readonly offline?: (address: string, text: string) => boolean;
   /** Timers and the time of look-up answers. */
   readonly clock: Clock;
   /** A handshake must be over within this many ms. */
@@ -263,6 +268,7 @@ export class Switchboard {
       // A group with nobody else in it: the line reached nobody (issue 19).
       if (target.size === 1) this.#o.ui.warn(client.aloneInGroup(target.label));
     } else if (!target.conversation.send(text)) {
+      if (target.address && this.#o.offline?.(target.address, text)) return;
       this.#o.ui.warn(say.sendFailed(why.conversationOver()));
     } else {
       this.#o.history?.record(target.address ?? target.conversation.peerNick, "out", text);
