@@ -16,6 +16,7 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { faultOf, faultWords, StoreError } from "./store_error.ts";
+import { MAILBOX_SCHEMA } from "./store_schema.ts";
 
 /** One stored message. */
 export interface StoredMessage {
@@ -83,6 +84,8 @@ export class MailboxStore implements Disposable {
     try {
       db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 100 });
       db.exec("PRAGMA synchronous = FULL;");
+      // The real file got its table from `AccountStore.open`; a database in memory is new.
+      if (path === ":memory:") db.exec(MAILBOX_SCHEMA);
       return new MailboxStore(path, db);
     } catch (error) {
       try {
