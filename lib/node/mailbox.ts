@@ -331,13 +331,14 @@ export class MailboxService {
   #fetch(message: ExtensionRequest, caller: Caller): PlumiMessage {
     const refuse = (error: "auth" | "invalid" | "store" | "off") =>
       FetchExt.encodeReply({ kind: "refused", error });
+    // The one check, first: the recipient's own session, from its own agent's address (a token
+    // that does not decode is no token).
+    const name = caller(message.address, message.params);
+    if (name === undefined) return refuse("auth");
     const decoded = FetchExt.decodeRequest(message);
     // A notice is the node's to send; as a request it is malformed.
     if (!decoded.ok || decoded.value.kind !== "fetch") return refuse("invalid");
     const request = decoded.value;
-    // The one check: the recipient's own session, from its own agent's address.
-    const name = caller(request.address, message.params);
-    if (name === undefined) return refuse("auth");
     if (!this.#settings.enabled) return refuse("off");
     try {
       if (request.ack !== undefined && this.#store.delete(name, request.ack)) {
