@@ -95,6 +95,8 @@ export class AgentMailbox {
   readonly #now: () => number;
   readonly #nodes = new Map<string, Promise<PlumiClient>>();
   readonly #seen = new Set<string>();
+  /** Keys vouched for (or why none), by sender, for one fetch round: one question per sender. */
+  readonly #vouched = new Map<string, Promise<Uint8Array | string>>();
   /** Messages we left, waiting for their receipt: id → recipient. */
   readonly #sent = new Map<string, string>();
   #fetching: Promise<number> | undefined;
@@ -246,6 +248,7 @@ export class AgentMailbox {
       try {
         do {
           this.#again = false;
+          this.#vouched.clear();
           handled += await this.#round();
         } while (this.#again && !this.#closed);
       } finally {
@@ -357,12 +360,14 @@ export class AgentMailbox {
    * it cannot be told, `undefined` when its node vouches for another key.
    */
   async #check(from: string, key: Uint8Array): Promise<string | undefined> {
-    let vouched: Uint8Array | string;
-    try {
-      vouched = await this.#keyOf(from, await this.#clientFor(from));
-    } catch {
-      vouched = "";
+    const sender = addressKey(from);
+    let asked = this.#vouched.get(sender);
+    if (!asked) {
+      if (this.#vouched.size >= MAX_NODES * 64) this.#vouched.clear();
+      asked = this.#clientFor(sender).then((c) => this.#keyOf(sender, c)).catch(() => "");
+      this.#vouched.set(sender, asked);
     }
+    const vouched = await asked;
     if (typeof vouched !== "string") {
       return keyToText(vouched) === keyToText(key) ? "" : undefined;
     }
