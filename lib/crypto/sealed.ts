@@ -12,7 +12,7 @@
  * k1 = HKDF(ikm = DH(e, R), salt = e.pub | R.pub, info = "LUMI sealed v1 es", 32)
  * k2 = HKDF(ikm = DH(e, R) | DH(S, R), salt = e.pub | R.pub, info = "LUMI sealed v1 ss", 32)
  * payload = kind (1: 0 text, 1 receipt) | id (8) | sent (8, ms, big-endian)
- *           | address length (1) | sender address | body (UTF-8 text, or the receipted id (8))
+ *           | address length (1) | sender address | body (UTF-8 text, or the receipted ids, 8 each)
  * ```
  *
  * Each key is used once (the ephemeral key `e` is fresh), so the nonce is
@@ -38,6 +38,9 @@ export const SEALED_OVERHEAD = 1 + 32 + 48 + 16;
 /** Longest text of one sealed line, in UTF-8 bytes (docs/PROTOCOL.md: 4 KB of ciphertext). */
 export const MAX_SEALED_TEXT = 3_800;
 
+/** Most message ids one receipt acknowledges. */
+export const MAX_RECEIPT_IDS = 400;
+
 /** What a sealed message holds. */
 export type SealedPayload =
   | {
@@ -55,8 +58,8 @@ export type SealedPayload =
     readonly id: string;
     readonly sent: number;
     readonly from: string;
-    /** The id of the message delivered. */
-    readonly of: string;
+    /** The ids of the messages delivered (1 to {@linkcode MAX_RECEIPT_IDS}). */
+    readonly of: readonly string[];
   };
 
 /** An opened message: its payload and the sender's public identity key (to be checked). */
@@ -149,7 +152,14 @@ function encodePayload(payload: SealedPayload): Uint8Array {
   head.set(idBytes(payload.id), 1);
   new DataView(head.buffer).setBigUint64(9, BigInt(Math.max(0, Math.floor(payload.sent))));
   head[17] = from.length;
-  const body = payload.kind === "text" ? encoder.encode(payload.text) : idBytes(payload.of);
+  if (
+    payload.kind === "receipt" && !(payload.of.length >= 1 && payload.of.length <= MAX_RECEIPT_IDS)
+  ) {
+    throw new RangeError(`a receipt holds 1 to ${MAX_RECEIPT_IDS} ids, not ${payload.of.length}`);
+  }
+  const body = payload.kind === "text"
+    ? encoder.encode(payload.text)
+    : concat(...payload.of.map(idBytes));
   if (body.length > MAX_SEALED_TEXT) {
     throw new RangeError(`the line is ${body.length} bytes, at most ${MAX_SEALED_TEXT}`);
   }
@@ -172,7 +182,11 @@ function decodePayload(bytes: Uint8Array): SealedPayload {
   } catch (cause) {
     throw new SealedError("the sealed payload is not UTF-8", { cause });
   }
-  if (kind === 1 && body.length === 8) return { kind: "receipt", id, sent, from, of: idText(body) };
+  if (kind === 1 && body.length >= 8 && body.length % 8 === 0) {
+    const of: string[] = [];
+    for (let at = 0; at < body.length; at += 8) of.push(idText(body.subarray(at, at + 8)));
+    return { kind: "receipt", id, sent, from, of };
+  }
   throw new SealedError(`the sealed payload has an unknown kind ${kind}`);
 }
 

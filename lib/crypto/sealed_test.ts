@@ -29,7 +29,7 @@ Deno.test("a receipt round-trips", async () => {
     id: newMessageId(),
     sent: 5,
     from: "joan@cc.com",
-    of: text.id,
+    of: [text.id, "ffeeddccbbaa9988"],
   } as const;
   const opened = await open(
     laura,

@@ -210,12 +210,13 @@ export class MailboxService {
     if (this.#store.has(name, r.id)) return held();
     const bytes = fromBase64Url(r.data);
     if (!bytes) return this.#refuse("invalid", r.id);
+    // A message of one part (most lines) needs no gathering.
+    if (r.part.parts === 1) return await this.#store1(name, r.id, r.sender, quota, bytes, held);
     const key = `${name} ${r.id}`;
     let partial = this.#partial.get(key);
     if (!partial) {
       const over = this.#overBounds(name, quota, 0);
       if (over) return this.#refuse(over, r.id);
-      if (r.part.parts * partBytes(r.sender) < 1) return this.#refuse("invalid", r.id);
       this.#dropStalePartials();
       if (this.#partial.size >= s.maxPartial) return this.#refuse("full", r.id);
       partial = {
@@ -243,27 +244,33 @@ export class MailboxService {
     }
     if (partial.got < partial.parts.length) return held();
     this.#partial.delete(key);
-    const over = this.#overBounds(name, quota, partial.bytes);
-    if (over) return this.#refuse(over, r.id);
     const body = new Uint8Array(partial.bytes);
     let at = 0;
     for (const part of partial.parts) {
       body.set(part!, at);
       at += part!.length;
     }
-    this.#store.insert({
-      recipient: name,
-      id: r.id,
-      sender: r.sender,
-      quota,
-      storedAt: this.#now(),
-      body,
-    });
+    return await this.#store1(name, r.id, r.sender, quota, body, held);
+  }
+
+  /** Store a whole message (checked against the bounds) and answer once it is on disk. */
+  async #store1(
+    name: string,
+    id: string,
+    sender: string,
+    quota: string,
+    body: Uint8Array<ArrayBuffer>,
+    held: () => PlumiMessage,
+  ): Promise<PlumiMessage> {
+    if (body.length > this.#settings.maxMessageBytes) return this.#refuse("big", id);
+    const over = this.#overBounds(name, quota, body.length);
+    if (over) return this.#refuse(over, id);
+    this.#store.insert({ recipient: name, id, sender, quota, storedAt: this.#now(), body });
     try {
       await this.#committed();
     } catch (error) {
       if (!(error instanceof StoreError)) throw error;
-      return this.#refuse("store", r.id);
+      return this.#refuse("store", id);
     }
     this.counters.stored++;
     this.#tell(name);

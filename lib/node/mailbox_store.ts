@@ -53,6 +53,8 @@ export class MailboxStore implements Disposable {
   readonly #recipients = new Map<string, Usage>();
   readonly #shares = new Map<string, Usage>();
   #queue: StoredMessage[] = [];
+  /** `recipient id` of every queued message. */
+  readonly #queuedKeys = new Set<string>();
   readonly #insert;
   readonly #oldest;
   readonly #one;
@@ -131,13 +133,14 @@ export class MailboxStore implements Disposable {
 
   /** Is a message `id` for `recipient` stored or queued already? */
   has(recipient: string, id: string): boolean {
-    if (this.#queue.some((m) => m.recipient === recipient && m.id === id)) return true;
+    if (this.#queuedKeys.has(`${recipient} ${id}`)) return true;
     return this.#read(() => this.#one.get(recipient, id)) !== undefined;
   }
 
   /** Queue a message for the next {@linkcode commit}; counted from now on. */
   insert(message: StoredMessage): void {
     this.#queue.push(message);
+    this.#queuedKeys.add(`${message.recipient} ${message.id}`);
     bump(this.#recipients, message.recipient, 1, message.body.length);
     bump(this.#shares, message.quota, 1, message.body.length);
     this.total++;
@@ -156,6 +159,7 @@ export class MailboxStore implements Disposable {
   commit(): StoredMessage[] {
     const batch = this.#queue;
     this.#queue = [];
+    this.#queuedKeys.clear();
     if (batch.length === 0) return batch;
     try {
       this.#db.exec("BEGIN IMMEDIATE");

@@ -18,7 +18,14 @@ import { addressKey, sameAddress } from "../addresses.ts";
 import { fromBase64Url, toBase64Url } from "../../auth.ts";
 import { keyFromText, keyToText } from "../../crypto/identity.ts";
 import type { RawKeyPair } from "../../crypto/noise.ts";
-import { newMessageId, open, seal, SealedError, type SealedPayload } from "../../crypto/sealed.ts";
+import {
+  MAX_RECEIPT_IDS,
+  newMessageId,
+  open,
+  seal,
+  SealedError,
+  type SealedPayload,
+} from "../../crypto/sealed.ts";
 import { formatPlumi } from "../../plumi/codec.ts";
 import {
   DepositExt,
@@ -102,6 +109,8 @@ export class AgentMailbox {
   #fetching: Promise<number> | undefined;
   #again = false;
   #closed = false;
+  /** Receipts gathered in this round, by sender and key. */
+  readonly #due = new Map<string, { to: string; key: Uint8Array; ids: string[] }>();
   /** Receipts to send, one at a time behind the fetches. */
   #receipts: Promise<void> = Promise.resolve();
 
@@ -249,7 +258,11 @@ export class AgentMailbox {
         do {
           this.#again = false;
           this.#vouched.clear();
-          handled += await this.#round();
+          try {
+            handled += await this.#round();
+          } finally {
+            this.#sendReceipts();
+          }
         } while (this.#again && !this.#closed);
       } finally {
         this.#fetching = undefined;
@@ -330,10 +343,12 @@ export class AgentMailbox {
       return;
     }
     if (payload.kind === "receipt") {
-      const to = this.#sent.get(payload.of) ?? payload.from;
-      this.#sent.delete(payload.of);
-      ui.info(offlineText.delivered(to, payload.of, when(payload.sent)));
-      markDelivered(this.#o.history, payload.of);
+      for (const of of payload.of) {
+        const to = this.#sent.get(of) ?? payload.from;
+        this.#sent.delete(of);
+        ui.info(offlineText.delivered(to, of, when(payload.sent)));
+        markDelivered(this.#o.history, of);
+      }
       return;
     }
     ui.info(offlineText.received(payload.from, when(payload.sent || storedAt), payload.text, note));
@@ -342,17 +357,30 @@ export class AgentMailbox {
     } catch {
       // the history never stops a chat
     }
-    // The receipt, sealed to the key that sealed the line, behind the fetches.
-    const receipt: SealedPayload = {
-      kind: "receipt",
-      id: newMessageId(),
-      sent: this.#now(),
-      from: addressKey(this.#o.address),
-      of: payload.id,
-    };
-    this.#receipts = this.#receipts.then(() =>
-      this.#deposit(payload.from, receipt, senderKey).then(() => {}, () => {})
-    );
+    // The receipt, sealed to the key that sealed the line: one for all of a round's lines from
+    // that sender, sent after the round.
+    const key = `${addressKey(payload.from)} ${keyToText(senderKey)}`;
+    const due = this.#due.get(key) ?? { to: payload.from, key: senderKey, ids: [] };
+    due.ids.push(payload.id);
+    this.#due.set(key, due);
+    if (due.ids.length >= MAX_RECEIPT_IDS) this.#sendReceipts();
+  }
+
+  /** Send the receipts gathered so far, one at a time behind the fetches. */
+  #sendReceipts(): void {
+    for (const due of this.#due.values()) {
+      const receipt: SealedPayload = {
+        kind: "receipt",
+        id: newMessageId(),
+        sent: this.#now(),
+        from: addressKey(this.#o.address),
+        of: due.ids,
+      };
+      this.#receipts = this.#receipts.then(() =>
+        this.#deposit(due.to, receipt, due.key).then(() => {}, () => {})
+      );
+    }
+    this.#due.clear();
   }
 
   /**
