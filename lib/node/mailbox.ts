@@ -17,14 +17,15 @@
  * @module
  */
 
-import type { Clock, Repeating } from "../clock.ts";
+import type { Clock, Repeating, TimerHandle } from "../clock.ts";
 import { every } from "../clock.ts";
-import { fromBase64Url, toBase64Url } from "../auth.ts";
 import type { Endpoint } from "../plumi/address.ts";
 import { formatPlumi } from "../plumi/codec.ts";
 import type { ExtensionRequest, PlumiMessage } from "../plumi/messages.ts";
 import { MAX_EXTENDED_PACKET_BYTES } from "../plumi/messages.ts";
 import {
+  dataBytes,
+  dataText,
   type DepositError,
   DepositExt,
   FetchExt,
@@ -39,6 +40,9 @@ import { StoreError } from "./store_error.ts";
 import { mailboxDefaults, type MailboxSettings } from "./mailbox_settings.ts";
 
 export { mailboxDefaults, type MailboxSettings } from "./mailbox_settings.ts";
+
+/** Acknowledged messages are deleted from disk within this, ms (in one transaction). */
+export const DELETE_COMMIT_MS = 50;
 
 /** Options of {@linkcode MailboxService}. */
 export interface MailboxOptions {
@@ -122,6 +126,7 @@ export class MailboxService {
   /** Resolved when the queued deposits are committed (or rejected when that fails). */
   #flush: { promise: Promise<StoredMessage[]>; scheduled: boolean } | undefined;
   readonly #sweeper: Repeating;
+  #lazy: TimerHandle | undefined;
   readonly counters: MailboxCounters = {
     parts: 0,
     stored: 0,
@@ -208,7 +213,7 @@ export class MailboxService {
     };
     // A copy of a part already stored (its answer was lost): the same answer again.
     if (this.#store.has(name, r.id)) return held();
-    const bytes = fromBase64Url(r.data);
+    const bytes = dataBytes(r.data);
     if (!bytes) return this.#refuse("invalid", r.id);
     // A message of one part (most lines) needs no gathering.
     if (r.part.parts === 1) return await this.#store1(name, r.id, r.sender, quota, bytes, held);
@@ -320,6 +325,15 @@ export class MailboxService {
     return promise;
   }
 
+  /** Commit the deletions within {@linkcode DELETE_COMMIT_MS} (or with the next deposits). */
+  #lazyCommit(): void {
+    if (this.#lazy !== undefined) return;
+    this.#lazy = this.#clock.setTimeout(() => {
+      this.#lazy = undefined;
+      this.#committed().catch(() => {}); // counted by the store; the rows stay, read again
+    }, DELETE_COMMIT_MS);
+  }
+
   /** Tell `name`'s agent, if it is online with a session, that messages wait. */
   #tell(name: string): void {
     const registration = this.#directory.get(name);
@@ -350,6 +364,9 @@ export class MailboxService {
     try {
       if (request.ack !== undefined && this.#store.delete(name, request.ack)) {
         this.counters.acknowledged++;
+        // Committed a little later, with others: a deletion lost to a crash means a copy, never
+        // a loss.
+        this.#lazyCommit();
       }
       const since = this.#now() - this.#settings.ttlMs;
       const found = this.#store.get(name, since, request.want?.id);
@@ -365,7 +382,7 @@ export class MailboxService {
         sender: found.sender,
         storedAt: Math.floor(found.storedAt / 1000),
         part: { part, parts },
-        data: toBase64Url(found.body.slice((part - 1) * size, part * size)),
+        data: dataText(found.body.slice((part - 1) * size, part * size)),
       });
     } catch (error) {
       if (!(error instanceof StoreError)) throw error;
@@ -392,7 +409,7 @@ export class MailboxService {
   /** Delete what outlived its time to live; called every minute. Never throws. */
   sweep(): number {
     try {
-      if (this.#store.queued > 0) return 0; // the commit under way first
+      if (this.#store.dirty) return 0; // the commit under way first
       const n = this.#store.expire(this.#now() - this.#settings.ttlMs);
       this.counters.expired += n;
       this.#dropStalePartials();
@@ -405,6 +422,7 @@ export class MailboxService {
   /** Stop the timers and close the table. */
   close(): void {
     this.#sweeper.stop();
+    if (this.#lazy !== undefined) this.#clock.clearTimeout(this.#lazy);
     this.#store.close();
   }
 }

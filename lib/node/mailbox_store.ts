@@ -55,6 +55,8 @@ export class MailboxStore implements Disposable {
   #queue: StoredMessage[] = [];
   /** `recipient id` of every queued message. */
   readonly #queuedKeys = new Set<string>();
+  /** Deletions not yet committed, by `recipient id` (reads already leave them out). */
+  readonly #deletes = new Map<string, { recipient: string; id: string }>();
   readonly #insert;
   readonly #oldest;
   readonly #one;
@@ -69,7 +71,7 @@ export class MailboxStore implements Disposable {
       "INSERT OR IGNORE INTO mailbox (recipient, id, sender, quota, stored_at, body) VALUES (?, ?, ?, ?, ?, ?)",
     );
     this.#oldest = db.prepare(
-      "SELECT * FROM mailbox WHERE recipient = ? AND stored_at >= ? ORDER BY stored_at, rowid LIMIT 1",
+      "SELECT * FROM mailbox WHERE recipient = ? AND stored_at >= ? ORDER BY stored_at, rowid LIMIT ?",
     );
     this.#one = db.prepare("SELECT * FROM mailbox WHERE recipient = ? AND id = ?");
     this.#delete = db.prepare("DELETE FROM mailbox WHERE recipient = ? AND id = ?");
@@ -151,18 +153,28 @@ export class MailboxStore implements Disposable {
     return this.#queue.length;
   }
 
+  /** Is anything waiting for {@linkcode commit}: queued deposits, or deletions? */
+  get dirty(): boolean {
+    return this.#queue.length > 0 || this.#deletes.size > 0;
+  }
+
   /**
-   * Write every queued message in one transaction (committed to disk when it
-   * returns). On failure none is kept, their counts are undone, and the
-   * error ({@linkcode StoreError}) is thrown for their senders to be told.
+   * Write every queued message, and the deletions made since the last
+   * commit, in one transaction (committed to disk when it returns). On
+   * failure nothing of it is kept (deleted messages come back: delivered
+   * twice at worst, never lost), the counts are read again, and the error
+   * ({@linkcode StoreError}) is thrown for the queued deposits' senders to be told.
    */
   commit(): StoredMessage[] {
     const batch = this.#queue;
+    const deletes = [...this.#deletes.values()];
     this.#queue = [];
     this.#queuedKeys.clear();
-    if (batch.length === 0) return batch;
+    this.#deletes.clear();
+    if (batch.length === 0 && deletes.length === 0) return batch;
     try {
       this.#db.exec("BEGIN IMMEDIATE");
+      for (const d of deletes) this.#delete.run(d.recipient, d.id);
       for (const m of batch) {
         this.#insert.run(m.recipient, m.id, m.sender, m.quota, m.storedAt, m.body);
       }
@@ -170,13 +182,9 @@ export class MailboxStore implements Disposable {
     } catch (error) {
       try {
         if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+        this.#recount();
       } catch {
-        // the rollback of a failed commit: nothing more to undo
-      }
-      for (const m of batch) {
-        bump(this.#recipients, m.recipient, -1, -m.body.length);
-        bump(this.#shares, m.quota, -1, -m.body.length);
-        this.total--;
+        // the rollback of a failed commit: the counts are read again at the next expiry
       }
       throw wrap(this.path, "write", error);
     }
@@ -185,11 +193,16 @@ export class MailboxStore implements Disposable {
 
   /** The oldest message of `recipient` stored at or after `since` (ms), or a given one by id. */
   get(recipient: string, since: number, id?: string): StoredMessage | undefined {
-    const row = this.#read(() =>
-      (id === undefined ? this.#oldest.get(recipient, since) : this.#one.get(recipient, id)) as
-        | Row
-        | undefined
-    );
+    const gone = (row: Row) => this.#deletes.has(`${recipient} ${String(row["id"])}`);
+    const row = this.#read(() => {
+      if (id !== undefined) {
+        const one = this.#one.get(recipient, id) as Row | undefined;
+        return one && !gone(one) ? one : undefined;
+      }
+      // Deleted rows not yet committed are skipped: ask for as many more as there are.
+      const rows = this.#oldest.all(recipient, since, this.#deletes.size + 1) as Row[];
+      return rows.find((r) => !gone(r));
+    });
     if (!row) return undefined;
     return {
       recipient,
@@ -201,15 +214,14 @@ export class MailboxStore implements Disposable {
     };
   }
 
-  /** Delete message `id` of `recipient` (committed when it returns). False if it was not there. */
+  /**
+   * Delete message `id` of `recipient` with the next {@linkcode commit}
+   * (reads leave it out at once). False if it was not there.
+   */
   delete(recipient: string, id: string): boolean {
     const found = this.get(recipient, 0, id);
     if (!found) return false;
-    try {
-      this.#delete.run(recipient, id);
-    } catch (error) {
-      throw wrap(this.path, "write", error);
-    }
+    this.#deletes.set(`${recipient} ${id}`, { recipient, id });
     bump(this.#recipients, recipient, -1, -found.body.length);
     bump(this.#shares, found.quota, -1, -found.body.length);
     this.total--;
@@ -238,8 +250,13 @@ export class MailboxStore implements Disposable {
     }
   }
 
-  /** Close the connection. */
+  /** Commit what is under way, and close the connection. */
   close(): void {
+    try {
+      if (this.dirty) this.commit();
+    } catch {
+      // nothing more can be done: the messages not committed were not acknowledged
+    }
     try {
       if (this.#db.isOpen) this.#db.close();
     } catch {

@@ -121,6 +121,7 @@ async function startJoan(dir: string, node: string): Promise<Child> {
       "run",
       "--quiet",
       ...flags,
+      ...(Deno.env.get("PROF_AGENT") ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : []),
       `${projectRoot}main_agent.ts`,
       "--address",
       `joan@${DOMAIN}`,
@@ -185,7 +186,7 @@ export async function benchMailbox(context: BenchContext): Promise<BenchResult> 
   const lookup = (i: number) => `PLr${i % RECIPIENTS}@${DOMAIN}:nobody${i % 1000}@${DOMAIN}`;
   const depositRates: number[] = [];
   const lookupRates: number[] = [];
-  for (let round = 0; round < context.rounds; round++) {
+  for (let round = 0; round < (Deno.env.get("PROF_AGENT") ? 0 : context.rounds); round++) {
     context.progress(`mailbox: deposit rate, round ${round + 1} of ${context.rounds}`);
     const base = await window.run(at, lookup, (t) => t.startsWith("RL2"), {
       window: WINDOW,

@@ -15,7 +15,6 @@
  */
 
 import { addressKey, sameAddress } from "../addresses.ts";
-import { fromBase64Url, toBase64Url } from "../../auth.ts";
 import { keyFromText, keyToText } from "../../crypto/identity.ts";
 import type { RawKeyPair } from "../../crypto/noise.ts";
 import {
@@ -28,6 +27,8 @@ import {
 } from "../../crypto/sealed.ts";
 import { formatPlumi } from "../../plumi/codec.ts";
 import {
+  dataBytes,
+  dataText,
   DepositExt,
   type DepositReply,
   FetchExt,
@@ -211,7 +212,7 @@ export class AgentMailbox {
       const own = client === this.#o.client;
       const token = own ? this.#o.token() : undefined;
       if (own && token === undefined) return offlineText.needsSession();
-      const data = toBase64Url(sealed);
+      const data = dataText(sealed);
       const chars = depositChars(recipient, payload.from, token);
       const parts = Math.ceil(data.length / chars);
       if (parts > MAX_PARTS) return offlineText.refused(to, offlineText.reasons["big"]!);
@@ -293,7 +294,7 @@ export class AgentMailbox {
         if (next?.kind !== "part" || next.id !== first.id) return handled;
         parts.push(next.data);
       }
-      const bytes = parts.map((d) => fromBase64Url(d));
+      const bytes = parts.map((d) => dataBytes(d));
       if (bytes.every((b) => b !== undefined)) {
         const body = new Uint8Array(bytes.reduce((s, b) => s + b!.length, 0));
         let at = 0;

@@ -75,3 +75,18 @@ export const STORED_AT: Field<number> = countField("s", 0, 99_999_999_999);
 
 /** `c=<count>`: messages waiting (a node's notice). */
 export const WAITING: Field<number> = countField("c", 0, 999_999);
+
+/** The bytes of a `d=` value (URL-safe base64 without padding); `undefined` if it is not one. */
+export function dataBytes(text: string): Uint8Array<ArrayBuffer> | undefined {
+  if (text.length % 4 === 1 || text.includes("=")) return undefined;
+  try {
+    return Uint8Array.fromBase64(text, { alphabet: "base64url" });
+  } catch {
+    return undefined;
+  }
+}
+
+/** `bytes` as a `d=` value. */
+export function dataText(bytes: Uint8Array): string {
+  return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
+}
