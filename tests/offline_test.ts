@@ -268,7 +268,7 @@ Deno.test("a stranger can neither fetch nor delete someone's messages, nor send 
   const cyKey = await keyAt(stranger, AA, "cy@aa.test");
   const d = await sealedDeposit("cy@aa.test", cyKey, "pere@bb.test", "for cy only");
   assert.match((await stranger.request(d.packet, AA)).text, /^RM0;/);
-  const fetch = (extra: { ack?: string }) =>
+  const fetch = (extra: { ack?: readonly string[] }) =>
     formatPlumi(FetchExt.encodeRequest({
       kind: "fetch",
       address: "cy@aa.test",
@@ -276,7 +276,7 @@ Deno.test("a stranger can neither fetch nor delete someone's messages, nor send 
       ...extra,
     }));
   assert.equal((await stranger.request(fetch({}), AA)).text, "RF1;e=auth");
-  assert.equal((await stranger.request(fetch({ ack: d.id }), AA)).text, "RF1;e=auth");
+  assert.equal((await stranger.request(fetch({ ack: [d.id] }), AA)).text, "RF1;e=auth");
   // No token at all is no session either.
   assert.equal((await stranger.request(`PFcy@aa.test;a=${d.id}`, AA)).text, "RF1;e=auth");
   // A deposit claiming a sender of the node's own domain needs that sender's session.

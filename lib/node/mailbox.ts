@@ -30,6 +30,7 @@ import {
   DepositExt,
   FetchExt,
   KeyExt,
+  MAX_BATCH,
   MAX_PART_CHARS,
   MAX_PARTS,
 } from "../plumi/extensions/mod.ts";
@@ -106,6 +107,7 @@ export function partBytes(sender: string, maxBytes = MAX_EXTENDED_PACKET_BYTES):
     storedAt: 99_999_999_999,
     part: { part: MAX_PARTS, parts: MAX_PARTS },
     data: "",
+    index: MAX_BATCH - 1,
   })).length;
   const chars = Math.min(MAX_PART_CHARS, Math.floor((maxBytes - overhead) / 4) * 4);
   return (chars / 4) * 3;
@@ -362,15 +364,18 @@ export class MailboxService {
     const request = decoded.value;
     if (!this.#settings.enabled) return refuse("off");
     try {
-      if (request.ack !== undefined && this.#store.delete(name, request.ack)) {
+      for (const id of request.ack ?? []) {
+        if (!this.#store.delete(name, id)) continue;
         this.counters.acknowledged++;
         // Committed a little later, with others: a deletion lost to a crash means a copy, never
         // a loss.
         this.#lazyCommit();
       }
       const since = this.#now() - this.#settings.ttlMs;
-      const found = this.#store.get(name, since, request.want?.id);
-      if (!found) return FetchExt.encodeReply({ kind: "empty" });
+      const index = request.want ? undefined : request.index;
+      const found = this.#store.get(name, since, request.want?.id, index ?? 0);
+      const at = index === undefined ? {} : { index };
+      if (!found) return FetchExt.encodeReply({ kind: "empty", ...at });
       const size = partBytes(found.sender);
       const parts = Math.max(1, Math.ceil(found.body.length / size));
       const part = request.want?.part.part ?? 1;
@@ -383,6 +388,7 @@ export class MailboxService {
         storedAt: Math.floor(found.storedAt / 1000),
         part: { part, parts },
         data: dataText(found.body.slice((part - 1) * size, part * size)),
+        ...at,
       });
     } catch (error) {
       if (!(error instanceof StoreError)) throw error;

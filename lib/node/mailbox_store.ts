@@ -191,8 +191,11 @@ export class MailboxStore implements Disposable {
     return batch;
   }
 
-  /** The oldest message of `recipient` stored at or after `since` (ms), or a given one by id. */
-  get(recipient: string, since: number, id?: string): StoredMessage | undefined {
+  /**
+   * The oldest message of `recipient` stored at or after `since` (ms) — after
+   * `skip` older ones — or a given one by id.
+   */
+  get(recipient: string, since: number, id?: string, skip = 0): StoredMessage | undefined {
     const gone = (row: Row) => this.#deletes.has(`${recipient} ${String(row["id"])}`);
     const row = this.#read(() => {
       if (id !== undefined) {
@@ -200,8 +203,8 @@ export class MailboxStore implements Disposable {
         return one && !gone(one) ? one : undefined;
       }
       // Deleted rows not yet committed are skipped: ask for as many more as there are.
-      const rows = this.#oldest.all(recipient, since, this.#deletes.size + 1) as Row[];
-      return rows.find((r) => !gone(r));
+      const rows = this.#oldest.all(recipient, since, this.#deletes.size + skip + 1) as Row[];
+      return rows.filter((r) => !gone(r))[skip];
     });
     if (!row) return undefined;
     return {

@@ -46,7 +46,7 @@ function partOf(message: PlumiMessage) {
 
 const deposit = (id: string, data = "AQIDBAUGBwgJ", part = { part: 1, parts: 1 }) =>
   DepositExt.encodeRequest({ recipient: "joan@bb.com", sender: "pere@cc.com", id, part, data });
-const fetch = (extra: { ack?: string } = {}) =>
+const fetch = (extra: { ack?: readonly string[] } = {}) =>
   FetchExt.encodeRequest({ kind: "fetch", address: "joan@bb.com", token: "T", ...extra });
 
 Deno.test("a deposit is stored, fetched by its recipient only, and deleted by its acknowledgement", async () => {
@@ -57,7 +57,7 @@ Deno.test("a deposit is stored, fetched by its recipient only, and deleted by it
   // A stranger (no session of joan's) neither reads nor deletes it.
   assert.equal(formatPlumi(await handle(fetch(), STRANGER)), "RF1;e=auth");
   assert.equal(
-    formatPlumi(await handle(fetch({ ack: "00112233445566ff" }), STRANGER, "laura")),
+    formatPlumi(await handle(fetch({ ack: ["00112233445566ff"] }), STRANGER, "laura")),
     "RF1;e=auth",
   );
   assert.equal(mailbox.stored.messages, 1);
@@ -65,7 +65,7 @@ Deno.test("a deposit is stored, fetched by its recipient only, and deleted by it
   assert.equal(part.data, "AQIDBAUGBwgJ");
   assert.equal(part.sender, "pere@cc.com");
   assert.equal(
-    formatPlumi(await handle(fetch({ ack: "00112233445566ff" }), JOAN_AT, "joan")),
+    formatPlumi(await handle(fetch({ ack: ["00112233445566ff"] }), JOAN_AT, "joan")),
     "RF2",
   );
   assert.equal(mailbox.stored.messages, 0);

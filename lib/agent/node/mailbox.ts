@@ -21,6 +21,7 @@ import {
   MAX_RECEIPT_IDS,
   newMessageId,
   open,
+  type Opened,
   seal,
   SealedError,
   type SealedPayload,
@@ -33,6 +34,7 @@ import {
   type DepositReply,
   FetchExt,
   type FetchReply,
+  type FetchRequest,
   KeyExt,
   type KeyReply,
   MAX_PART_CHARS,
@@ -68,6 +70,8 @@ export interface AgentMailboxOptions {
   readonly judge?: (address: string, key: Uint8Array) => Promise<"known" | "new" | "changed">;
 }
 
+/** Messages asked for at once (each its own request, `i=0…`). */
+const BATCH = 8;
 /** Most messages one fetch round takes (then the next notice or log-in goes on). */
 const MAX_FETCH = 10_000;
 /** Ids of messages shown, to drop a copy fetched again after a lost acknowledgement. */
@@ -275,65 +279,100 @@ export class AgentMailbox {
 
   async #round(): Promise<number> {
     const { address } = this.#o;
-    let ack: string | undefined;
+    let acks: string[] = [];
     let handled = 0;
-    for (let n = 0; n <= MAX_FETCH && !this.#closed; n++) {
+    while (handled <= MAX_FETCH && !this.#closed) {
       const token = this.#o.token();
       if (token === undefined) return handled;
-      const first = await this.#ask({ kind: "fetch", address, token, ...(ack && { ack }) });
-      ack = undefined;
-      if (first?.kind !== "part") return handled;
-      const parts = [first.data];
-      for (let p = 2; p <= first.part.parts; p++) {
-        const next = await this.#ask({
-          kind: "fetch",
-          address,
-          token,
-          want: { id: first.id, part: { part: p, parts: first.part.parts } },
-        });
-        if (next?.kind !== "part" || next.id !== first.id) return handled;
-        parts.push(next.data);
+      // A batch: the oldest BATCH messages at once (the first request acknowledges the last batch).
+      const answers = await Promise.all(
+        Array.from({ length: BATCH }, (_, index) =>
+          this.#ask({
+            kind: "fetch",
+            address,
+            token,
+            index,
+            ...(index === 0 && acks.length > 0 && { ack: acks }),
+          })),
+      );
+      acks = [];
+      const firsts = new Map<string, Extract<FetchReply, { kind: "part" }>>();
+      for (const a of answers) if (a?.kind === "part" && !firsts.has(a.id)) firsts.set(a.id, a);
+      if (firsts.size === 0) return handled;
+      const bodies: (Uint8Array | undefined)[] = [];
+      for (const first of firsts.values()) bodies.push(await this.#whole(first, token));
+      // Opened together, shown in order.
+      const opened = await Promise.all(bodies.map((b) => b && this.#unseal(b)));
+      let i = 0;
+      for (const first of firsts.values()) {
+        const one = opened[i++];
+        if (one !== undefined) await this.#take(one, first.storedAt * 1000);
+        acks.push(first.id);
+        handled++;
       }
-      const bytes = parts.map((d) => dataBytes(d));
-      if (bytes.every((b) => b !== undefined)) {
-        const body = new Uint8Array(bytes.reduce((s, b) => s + b!.length, 0));
-        let at = 0;
-        for (const b of bytes) {
-          body.set(b!, at);
-          at += b!.length;
-        }
-        await this.#take(body, first.storedAt * 1000);
-      } else this.#o.ui.warn(offlineText.unreadable("not base64"));
-      ack = first.id;
-      handled++;
     }
-    if (ack !== undefined) {
-      await this.#ask({ kind: "fetch", address, token: this.#o.token()!, ack });
+    if (acks.length > 0) {
+      await this.#ask({ kind: "fetch", address, token: this.#o.token()!, ack: acks });
     }
     return handled;
   }
 
-  async #ask(
-    request: Parameters<typeof FetchExt.encodeRequest>[0],
-  ): Promise<FetchReply | undefined> {
+  /** The whole sealed message of which `first` is the first part (the rest fetched by id). */
+  async #whole(
+    first: Extract<FetchReply, { kind: "part" }>,
+    token: string,
+  ): Promise<Uint8Array | undefined> {
+    const parts = [dataBytes(first.data)];
+    for (let p = 2; p <= first.part.parts; p++) {
+      const next = await this.#ask({
+        kind: "fetch",
+        address: this.#o.address,
+        token,
+        want: { id: first.id, part: { part: p, parts: first.part.parts } },
+      });
+      parts.push(next?.kind === "part" && next.id === first.id ? dataBytes(next.data) : undefined);
+    }
+    if (!parts.every((b) => b !== undefined)) {
+      this.#o.ui.warn(offlineText.unreadable("a part is missing or not base64"));
+      return undefined;
+    }
+    const body = new Uint8Array(parts.reduce((n, b) => n + b!.length, 0));
+    let at = 0;
+    for (const b of parts) {
+      body.set(b!, at);
+      at += b!.length;
+    }
+    return body;
+  }
+
+  /** Open a sealed message for us; `undefined` (said so) when it cannot be. */
+  async #unseal(body: Uint8Array): Promise<Opened | undefined> {
+    try {
+      return await open(this.#o.identity, addressKey(this.#o.address), body);
+    } catch (error) {
+      this.#o.ui.warn(offlineText.unreadable(describeError(error)));
+      return undefined;
+    }
+  }
+
+  async #ask(request: FetchRequest): Promise<FetchReply | undefined> {
+    const index = request.kind === "fetch" && !request.want ? request.index : undefined;
     const reply = await this.#o.client.request(
       FetchExt.encodeRequest(request),
-      (m) => m.kind === "ext-reply" && m.type === "F",
+      (m) => {
+        if (m.kind !== "ext-reply" || m.type !== "F") return false;
+        const a = FetchExt.decodeReply(m);
+        // With several at once, each answer goes to the request of its `i=`; a refusal to any.
+        return !a.ok || a.value.kind === "refused" || a.value.index === index;
+      },
     );
     const answer = reply.kind === "ext-reply" ? FetchExt.decodeReply(reply) : undefined;
     return answer?.ok ? answer.value : undefined;
   }
 
-  /** Open one fetched message and act on it: show a line (and send its receipt), or mark one delivered. */
-  async #take(body: Uint8Array, storedAt: number): Promise<void> {
+  /** Act on one opened message: show a line (its receipt to follow), or mark lines delivered. */
+  async #take(opened: Opened, storedAt: number): Promise<void> {
     const { ui } = this.#o;
-    let opened;
-    try {
-      opened = await open(this.#o.identity, addressKey(this.#o.address), body);
-    } catch (error) {
-      ui.warn(offlineText.unreadable(describeError(error)));
-      return;
-    }
     const { payload, senderKey } = opened;
     if (this.#seen.has(payload.id)) return;
     if (this.#seen.size >= MAX_SEEN) this.#seen.delete(this.#seen.values().next().value!);

@@ -4,17 +4,18 @@
  * wait.
  *
  * ```
- * PF<addr>;t=<token>[;a=<id>][;id=<id>;n=<part>/<parts>]   fetch (a=: acknowledge <id> first)
+ * PF<addr>;t=<token>[;a=<id>[.<id>…]][;i=<index>|;id=<id>;n=<part>/<parts>]   fetch
  * PF<addr>;c=<count>                                       notice, node → agent: <count> wait
- * RF0;id=<id>;f=<sender>;s=<seconds>;n=<part>/<parts>;d=<data>   a part
+ * RF0;id=<id>;f=<sender>;s=<seconds>;n=<part>/<parts>;d=<data>[;i=<index>]   a part
  * RF2                                                      nothing waiting
  * RF1;e=auth|invalid|store|off                             refused
  * ```
  *
- * Without `id=`, the node answers the first part of the oldest message;
- * with `id=` and `n=`, that part. `a=` deletes the message acknowledged
- * (committed before the answer), so one round trip acknowledges a message
- * and fetches the next.
+ * Without `id=`, the node answers the first part of the oldest message
+ * (`i=<index>`: of the one after `index` older ones, so that an agent may
+ * ask for several at once; the answer repeats `i=`); with `id=` and `n=`,
+ * that part. `a=` deletes the messages acknowledged (up to 16) before the
+ * rest is answered, so one round trip acknowledges and fetches.
  *
  * @module
  */
@@ -24,8 +25,9 @@ import { type ExtensionDefinition, extReply, extRequest, wrongType } from "./def
 import { errorField } from "./errors.ts";
 import { type Decoded, fail, ok, optional, pick, required } from "./fields.ts";
 import {
-  ACK_ID,
+  ACK_IDS,
   DATA,
+  INDEX,
   MESSAGE_ID,
   PART,
   type PartOf,
@@ -47,8 +49,10 @@ export type FetchRequest =
     readonly kind: "fetch";
     readonly address: string;
     readonly token: string;
-    /** Acknowledge (delete) this message first. */
-    readonly ack?: string;
+    /** Acknowledge (delete) these messages first. */
+    readonly ack?: readonly string[];
+    /** Of the oldest messages, which (0 the oldest). Default 0. */
+    readonly index?: number;
     /** Which part of which message; default the first part of the oldest. */
     readonly want?: { readonly id: string; readonly part: PartOf };
   }
@@ -64,13 +68,23 @@ export type FetchReply =
     readonly storedAt: number;
     readonly part: PartOf;
     readonly data: string;
+    /** The `i=` of the request. */
+    readonly index?: number;
   }
-  | { readonly kind: "empty" }
+  | { readonly kind: "empty"; readonly index?: number }
   | { readonly kind: "refused"; readonly error: FetchError };
 
 const ERROR = errorField(FETCH_ERRORS);
-const REQUEST_KEYS = [TOKEN.key, ACK_ID.key, MESSAGE_ID.key, PART.key, WAITING.key];
-const REPLY_KEYS = [MESSAGE_ID.key, SENDER.key, STORED_AT.key, PART.key, DATA.key, ERROR.key];
+const REQUEST_KEYS = [TOKEN.key, ACK_IDS.key, INDEX.key, MESSAGE_ID.key, PART.key, WAITING.key];
+const REPLY_KEYS = [
+  MESSAGE_ID.key,
+  SENDER.key,
+  STORED_AT.key,
+  PART.key,
+  DATA.key,
+  INDEX.key,
+  ERROR.key,
+];
 
 /** Offline message fetch and acknowledgement, `PF` / `RF`. */
 export const FetchExt: ExtensionDefinition<
@@ -82,14 +96,18 @@ export const FetchExt: ExtensionDefinition<
   name: "offline message fetch",
   request: "PF",
   reply: "RF",
-  fields: [TOKEN, ACK_ID, MESSAGE_ID, PART, WAITING, SENDER, STORED_AT, DATA, ERROR],
+  fields: [TOKEN, ACK_IDS, INDEX, MESSAGE_ID, PART, WAITING, SENDER, STORED_AT, DATA, ERROR],
   examples: [
     "PFjoan@cc.com;t=DDDDDDDDDDDDDDDDDDDDDD",
     "PFjoan@cc.com;t=DDDDDDDDDDDDDDDDDDDDDD;a=00112233445566ff",
+    "PFjoan@cc.com;t=DDDDDDDDDDDDDDDDDDDDDD;a=00112233445566ff.00112233445566fe;i=0",
+    "PFjoan@cc.com;t=DDDDDDDDDDDDDDDDDDDDDD;i=3",
     "PFjoan@cc.com;t=DDDDDDDDDDDDDDDDDDDDDD;id=00112233445566ff;n=2/3",
     "PFjoan@cc.com;c=3",
     "RF0;id=00112233445566ff;f=laura@bb.com;s=1764600000;n=1/1;d=AQIDBAUGBwgJ",
+    "RF0;id=00112233445566ff;f=laura@bb.com;s=1764600000;n=1/1;d=AQIDBAUGBwgJ;i=3",
     "RF2",
+    "RF2;i=3",
     "RF1;e=auth",
   ],
 
@@ -97,7 +115,8 @@ export const FetchExt: ExtensionDefinition<
     if (r.kind === "notice") return extRequest("F", r.address, [WAITING.write(r.waiting)]);
     return extRequest("F", r.address, [
       TOKEN.write(r.token),
-      ...(r.ack === undefined ? [] : [ACK_ID.write(r.ack)]),
+      ...(r.ack === undefined || r.ack.length === 0 ? [] : [ACK_IDS.write(r.ack)]),
+      ...(r.index === undefined ? [] : [INDEX.write(r.index)]),
       ...(r.want === undefined ? [] : [MESSAGE_ID.write(r.want.id), PART.write(r.want.part)]),
     ]);
   },
@@ -114,8 +133,10 @@ export const FetchExt: ExtensionDefinition<
     }
     const token = required(picked.value, TOKEN);
     if (!token.ok) return token;
-    const ack = optional(picked.value, ACK_ID);
+    const ack = optional(picked.value, ACK_IDS);
     if (!ack.ok) return ack;
+    const index = optional(picked.value, INDEX);
+    if (!index.ok) return index;
     const id = optional(picked.value, MESSAGE_ID);
     if (!id.ok) return id;
     const part = optional(picked.value, PART);
@@ -128,6 +149,7 @@ export const FetchExt: ExtensionDefinition<
       address: message.address,
       token: token.value,
       ...(ack.value !== undefined && { ack: ack.value }),
+      ...(index.value !== undefined && { index: index.value }),
       ...(id.value !== undefined && part.value !== undefined &&
         { want: { id: id.value, part: part.value } }),
     });
@@ -142,9 +164,10 @@ export const FetchExt: ExtensionDefinition<
           STORED_AT.write(reply.storedAt),
           PART.write(reply.part),
           DATA.write(reply.data),
+          ...(reply.index === undefined ? [] : [INDEX.write(reply.index)]),
         ]);
       case "empty":
-        return extReply("F", 2, []);
+        return extReply("F", 2, reply.index === undefined ? [] : [INDEX.write(reply.index)]);
       case "refused":
         return extReply("F", 1, [ERROR.write(reply.error)]);
     }
@@ -154,7 +177,10 @@ export const FetchExt: ExtensionDefinition<
     if (message.type !== "F") return wrongType("RF", `R${message.type}`);
     const picked = pick(message.params, REPLY_KEYS);
     if (!picked.ok) return picked;
-    if (message.code === 2) return ok({ kind: "empty" });
+    const index = optional(picked.value, INDEX);
+    if (!index.ok) return index;
+    const at = index.value === undefined ? {} : { index: index.value };
+    if (message.code === 2) return ok({ kind: "empty", ...at });
     if (message.code === 1) {
       const error = required(picked.value, ERROR);
       return error.ok ? ok({ kind: "refused", error: error.value }) : error;
@@ -179,6 +205,7 @@ export const FetchExt: ExtensionDefinition<
       storedAt: storedAt.value,
       part: part.value,
       data: data.value,
+      ...at,
     });
   },
 };

@@ -35,8 +35,27 @@ function idField(key: string): Field<string> {
 /** `id=<16 hex>`: which message. */
 export const MESSAGE_ID: Field<string> = idField("id");
 
-/** `a=<16 hex>`: the message acknowledged (the node deletes it). */
-export const ACK_ID: Field<string> = idField("a");
+/** Most messages one fetch acknowledges (`a=<id>.<id>…`), and most fetched at once (`i=`). */
+export const MAX_BATCH = 16;
+
+const ACKS_RE = new RegExp(`^[0-9a-f]{16}(?:\\.[0-9a-f]{16}){0,${MAX_BATCH - 1}}$`);
+
+/** `a=<16 hex>[.<16 hex>…]`: the messages acknowledged (the node deletes them). */
+export const ACK_IDS: Field<readonly string[]> = {
+  key: "a",
+  kind: "mark",
+  max: MAX_BATCH * 17 - 1,
+  read: (text) =>
+    text.length <= MAX_BATCH * 17 - 1 && ACKS_RE.test(text) ? ok(text.split(".")) : fail(
+      "malformed",
+      "a",
+      `a= must be 1 to ${MAX_BATCH} message ids joined by ".", not "${text.slice(0, 20)}"`,
+    ),
+  write: (ids) => `a=${ids.join(".")}`,
+};
+
+/** `i=<index>`: which of the waiting messages, 0 the oldest (a fetch of several at once). */
+export const INDEX: Field<number> = countField("i", 0, MAX_BATCH - 1);
 
 /** A part of a message: `n=<part>/<parts>`, both from 1 to {@linkcode MAX_PARTS}. */
 export interface PartOf {
