@@ -12,7 +12,9 @@ import { generateKeyPair } from "../lib/crypto/noise.ts";
 import { newMessageId, seal } from "../lib/crypto/sealed.ts";
 import { toBase64Url } from "../lib/auth.ts";
 import { keyFromText } from "../lib/crypto/identity.ts";
-import { AccountStore } from "../lib/node/store.ts";
+import { DatabaseSync } from "node:sqlite";
+import { AccountStore, APPLICATION_ID } from "../lib/node/store.ts";
+import { MailboxStore } from "../lib/node/mailbox_store.ts";
 import type { Endpoint } from "../lib/plumi/address.ts";
 import { formatPlumi } from "../lib/plumi/codec.ts";
 import { DepositExt, FetchExt, KeyExt } from "../lib/plumi/extensions/mod.ts";
@@ -286,4 +288,51 @@ Deno.test("a stranger can neither fetch nor delete someone's messages, nor send 
   await using cy = await agent(net, "cy@aa.test");
   await cy.waitFor(/^\[offline\] pere@bb\.test \([^)]*\).*: for cy only$/);
   assert.ok(!cy.lines.some((l) => l.includes("I am ana")));
+});
+
+Deno.test("/msg to a peer online and free goes through the normal conversation", async () => {
+  await using net = await network();
+  await using cy = await agent(net, "cy@aa.test");
+  await using ana = await agent(net, "ana@aa.test");
+  await ana.send("/msg cy@aa.test hello in person");
+  await cy.waitFor(/^ana: hello in person$/);
+  assert.ok(!ana.lines.some((l) => l.startsWith("Left with")));
+});
+
+Deno.test("a database of schema 1 gets the offline messages' table when opened", async () => {
+  const dir = await tempDir("offline-migration-");
+  const path = `${dir}/old.db`;
+  const old = new DatabaseSync(path);
+  old.exec(`
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+    CREATE TABLE accounts (name TEXT PRIMARY KEY, signed_up INTEGER NOT NULL, salt BLOB,
+      iterations INTEGER, stored_key BLOB, created_at INTEGER NOT NULL) STRICT;
+    CREATE TABLE buddies (owner TEXT NOT NULL, buddy TEXT NOT NULL,
+      PRIMARY KEY (owner, buddy)) STRICT, WITHOUT ROWID;
+    INSERT INTO meta (key, value) VALUES ('schema', '1');
+    INSERT INTO buddies (owner, buddy) VALUES ('ana', 'cy@aa.test');
+    PRAGMA application_id = ${APPLICATION_ID};
+  `);
+  old.close();
+  {
+    using accounts = AccountStore.open(path);
+    assert.deepEqual(accounts.buddies("ana"), ["cy@aa.test"]);
+    using mailbox = MailboxStore.open(path);
+    mailbox.insert({
+      recipient: "ana",
+      id: "0000000000000001",
+      sender: "x@bb.test",
+      quota: "ip:127.0.0.1",
+      storedAt: 1,
+      body: new Uint8Array([1, 2, 3]),
+    });
+    mailbox.commit();
+  }
+  const db = new DatabaseSync(path);
+  const version = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as {
+    value: string;
+  };
+  assert.equal(version.value, "2");
+  assert.equal((db.prepare("SELECT count(*) AS n FROM mailbox").get() as { n: number }).n, 1);
+  db.close();
 });
