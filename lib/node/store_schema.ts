@@ -16,6 +16,16 @@ export const APPLICATION_ID = 0x4c554d49;
 /** The schema this node writes and reads: 2 added the offline messages (`mailbox`). */
 export const SCHEMA_VERSION = 2;
 
+/** The columns of schema 2's `mailbox` table. */
+export const MAILBOX_COLUMNS: readonly string[] = [
+  "recipient",
+  "id",
+  "sender",
+  "quota",
+  "stored_at",
+  "body",
+];
+
 /**
  * Schema 2's table: offline messages waiting for their recipient
  * (`lib/node/mailbox_store.ts`). A database of schema 1 gets it when it is opened.
@@ -85,14 +95,17 @@ export function foreignReason(db: DatabaseSync): string | undefined {
   ).get() as Row)["n"];
   const userVersion = Number((db.prepare("PRAGMA user_version").get() as Row)["user_version"]);
   if (names.length === 0 && Number(others) === 0 && userVersion === 0) return undefined;
-  // A database of ours from before application_id: exactly our tables, with our columns.
-  const ours = Object.keys(TABLES).sort();
+  // A database of ours from before application_id: exactly our tables, with our columns (those of
+  // schema 1, or of schema 2 with the offline messages).
   const same = userVersion === 0 && Number(others) === 0 &&
-    names.length === ours.length && names.every((name, i) => name === ours[i]) &&
-    names.every((name) => {
-      const columns = (db.prepare(`PRAGMA table_info(${name})`).all() as Row[])
-        .map((row) => String(row["name"]));
-      return columns.join() === TABLES[name]!.join();
+    [TABLES, { ...TABLES, mailbox: MAILBOX_COLUMNS }].some((tables) => {
+      const ours = Object.keys(tables).sort();
+      return names.length === ours.length && names.every((name, i) => name === ours[i]) &&
+        names.every((name) => {
+          const columns = (db.prepare(`PRAGMA table_info(${name})`).all() as Row[])
+            .map((row) => String(row["name"]));
+          return columns.join() === tables[name]!.join();
+        });
     });
   if (same) return undefined;
   const list = names.slice(0, 5).join(", ") + (names.length > 5 ? ", ..." : "");
