@@ -121,7 +121,6 @@ async function startJoan(dir: string, node: string): Promise<Child> {
       "run",
       "--quiet",
       ...flags,
-      ...(Deno.env.get("PROF_AGENT") ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : []),
       `${projectRoot}main_agent.ts`,
       "--address",
       `joan@${DOMAIN}`,
@@ -171,7 +170,7 @@ export async function benchMailbox(context: BenchContext): Promise<BenchResult> 
   const parsed = parseEndpoint(node.endpoint);
   if (!parsed.ok) throw new Error(`node endpoint ${node.endpoint}`);
   const at = parsed.value;
-  await using window = new Window();
+  await using link = new Window();
 
   // Deposit rate, beside plain look-ups, alternating rounds.
   const data = toBase64Url(crypto.getRandomValues(new Uint8Array(200)));
@@ -186,14 +185,14 @@ export async function benchMailbox(context: BenchContext): Promise<BenchResult> 
   const lookup = (i: number) => `PLr${i % RECIPIENTS}@${DOMAIN}:nobody${i % 1000}@${DOMAIN}`;
   const depositRates: number[] = [];
   const lookupRates: number[] = [];
-  for (let round = 0; round < (Deno.env.get("PROF_AGENT") ? 0 : context.rounds); round++) {
+  for (let round = 0; round < context.rounds; round++) {
     context.progress(`mailbox: deposit rate, round ${round + 1} of ${context.rounds}`);
-    const base = await window.run(at, lookup, (t) => t.startsWith("RL2"), {
+    const base = await link.run(at, lookup, (t) => t.startsWith("RL2"), {
       window: WINDOW,
       ms: context.durationMs,
     });
     lookupRates.push(base.good / base.seconds);
-    const stored = await window.run(at, deposit, (t) => t.startsWith("RM0"), {
+    const stored = await link.run(at, deposit, (t) => t.startsWith("RM0"), {
       window: WINDOW,
       ms: context.durationMs,
     });
@@ -207,7 +206,7 @@ export async function benchMailbox(context: BenchContext): Promise<BenchResult> 
   await first.write("/quit\n");
   await first.status;
   const keyText =
-    (await window.ask(at, formatPlumi(KeyExt.encodeRequest({ address: `joan@${DOMAIN}` }))))
+    (await link.ask(at, formatPlumi(KeyExt.encodeRequest({ address: `joan@${DOMAIN}` }))))
       .match(/^RW0;ik=(\S+)$/)?.[1];
   const joanKey = keyText && keyFromText(keyText);
   if (!joanKey) throw new Error("the node vouches for no key of joan");
@@ -231,11 +230,11 @@ export async function benchMailbox(context: BenchContext): Promise<BenchResult> 
       data: toBase64Url(sealed),
     })));
   }
-  const left = await window.run(at, (i) => packets[i]!, (t) => t.startsWith("RM0"), {
+  const left = await link.run(at, (i) => packets[i]!, (t) => t.startsWith("RM0"), {
     window: WINDOW,
     count,
   });
-  const rtt = await window.run(at, lookup, (t) => t.startsWith("RL2"), { window: 1, count });
+  const rtt = await link.run(at, lookup, (t) => t.startsWith("RL2"), { window: 1, count });
   context.progress("mailbox: joan logs in");
   const joan = await startJoan(dir.path, node.endpoint);
   let delivery = NaN;
