@@ -71,7 +71,7 @@ export interface AgentMailboxOptions {
 }
 
 /** Messages asked for at once (each its own request, `i=0…`). */
-const BATCH = 8;
+const BATCH = 16;
 /** Most messages one fetch round takes (then the next notice or log-in goes on). */
 const MAX_FETCH = 10_000;
 /** Ids of messages shown, to drop a copy fetched again after a lost acknowledgement. */
