@@ -647,7 +647,7 @@ export const offlineText = {
   noKey: (to: string): string =>
     `Cannot leave a message for ${to}: its node vouches for no identity key (the account needs a password, and its agent must have logged in with encryption on)`,
   needsEncryption: (): string =>
-    "Offline messages are end-to-end encrypted: start the agent with encryption on",
+    "/msg needs encryption (on by default) and a node with the extensions: neither is there now",
   needsSession: (): string =>
     "Offline messages need an extended node session (this node is original)",
   refused: (to: string, why: string): string => `Cannot leave a message for ${to}: ${why}`,
