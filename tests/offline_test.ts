@@ -284,6 +284,11 @@ Deno.test("a stranger can neither fetch nor delete someone's messages, nor send 
   // A deposit claiming a sender of the node's own domain needs that sender's session.
   const forged = await sealedDeposit("cy@aa.test", cyKey, "ana@aa.test", "I am ana");
   assert.match((await stranger.request(forged.packet, AA)).text, /^RM1;id=[0-9a-f]{16};e=auth$/);
+  // Counted: the console's stats (and the metrics) say so.
+  const from = net.aa.child.lines.length;
+  await net.aa.child.send("stats");
+  await net.aa.child.waitFor(/mailbox refused_auth\s+1$/, { from });
+  await net.aa.child.waitFor(/mailbox stored\s+1$/, { from });
   // The message is still there for cy, and only it.
   await using cy = await agent(net, "cy@aa.test");
   await cy.waitFor(/^\[offline\] pere@bb\.test \([^)]*\).*: for cy only$/);

@@ -62,3 +62,24 @@ export function mailboxStats(mailbox: MailboxService): Record<string, number> {
     mailboxKeys: c.keys,
   };
 }
+
+/** The counters of `mailbox` for the metrics (`lumi_mailbox_total`, `lumi_mailbox_messages`). */
+export function mailboxMetrics(
+  mailbox: MailboxService,
+): { stored: number; events: Record<string, number> } {
+  const c = mailbox.counters;
+  return {
+    stored: mailbox.stored.messages,
+    events: {
+      stored: c.stored,
+      parts: c.parts,
+      ...Object.fromEntries(Object.entries(c.refused).map(([k, v]) => [`refused-${k}`, v])),
+      fetched: c.fetched,
+      acknowledged: c.acknowledged,
+      expired: c.expired,
+      abandoned: c.abandoned,
+      notices: c.notices,
+      keys: c.keys,
+    },
+  };
+}

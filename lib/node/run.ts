@@ -31,7 +31,7 @@ import { RemotePresence } from "./remote_presence.ts";
 import { Outbox } from "./outbox.ts";
 import { NodeServer } from "./server.ts";
 import { AccountStore, StoreError } from "./store.ts";
-import { mailboxStats, openMailbox } from "./mailbox_start.ts";
+import { mailboxMetrics, mailboxStats, openMailbox } from "./mailbox_start.ts";
 import { StateKeeper } from "./state.ts";
 
 /** The default UDP address of a node: every interface, port 3344. */
@@ -412,6 +412,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     directory,
     logDropped: () => ({ packets: log?.stats.dropped ?? 0, ops: opLog?.dropped ?? 0 }),
     ...(accounts && { storeErrors: () => accounts.failures }),
+    ...(mailbox && { mailbox: () => mailboxMetrics(mailbox) }),
   });
   // Extended agents that stopped their heartbeats (and expired original registrations) go offline.
   const sweeper = extended && every(clock, Math.min(1_000, heartbeatMs), () => {
