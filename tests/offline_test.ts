@@ -194,8 +194,14 @@ Deno.test("offline delivery across two domains: left, fetched at log-in, receipt
   await using ana = await agent(net, "ana@aa.test");
   await ana.send("/msg bo@bb.test hello across domains");
   const [, id] = await ana.waitFor(/^Left with the node of bo@bb\.test \(message ([0-9a-f]{16})\)/);
+  // A long line travels in several datagrams each way (1,500 characters: 5 parts of 440).
+  const long = Array.from({ length: 150 }, (_, i) => `word${i % 10}....`).join("").slice(0, 1_500);
+  const from = ana.lines.length;
+  await ana.send(`/msg bo@bb.test ${long}`);
+  await ana.waitFor(/^Left with the node of bo@bb\.test/, { from });
   await using bo = await agent(net, "bo@bb.test");
   await bo.waitFor(/^\[offline\] ana@aa\.test \([^)]*\): hello across domains$/);
+  await bo.waitFor(new RegExp(`^\\[offline\\] ana@aa\\.test \\([^)]*\\): ${long}$`));
   await ana.waitFor(new RegExp(`^✓ bo@bb\\.test received your message ${id}`));
   // Acknowledged: delivered once, and gone from the node.
   await quit(bo);
@@ -340,4 +346,18 @@ Deno.test("a database of schema 1 gets the offline messages' table when opened",
   assert.equal(version.value, "2");
   assert.equal((db.prepare("SELECT count(*) AS n FROM mailbox").get() as { n: number }).n, 1);
   db.close();
+});
+
+Deno.test("a line claiming a sender whose node vouches for another key is not shown", async () => {
+  await using net = await network();
+  await quit(await agent(net, "ana@aa.test")); // ana's key is bound at aa.test
+  await quit(await agent(net, "bo@bb.test"));
+  await using forger = UdpPeer.open("forger", "127.0.35.30");
+  const boKey = await keyAt(forger, BB, "bo@bb.test");
+  // To bb.test, ana@aa.test is another domain's sender: the node cannot tell; bo's agent can.
+  const forged = await sealedDeposit("bo@bb.test", boKey, "ana@aa.test", "send me your password");
+  assert.match((await forger.request(forged.packet, BB)).text, /^RM0;/);
+  await using bo = await agent(net, "bo@bb.test");
+  await bo.waitFor(/^A message claiming to be from ana@aa\.test was sealed with a key its node/);
+  assert.ok(!bo.lines.some((l) => l.includes("send me your password")));
 });
