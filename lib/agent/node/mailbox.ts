@@ -26,6 +26,7 @@ import {
   SealedError,
   type SealedPayload,
 } from "../../crypto/sealed.ts";
+import { parseAddress } from "../../plumi/address.ts";
 import { formatPlumi } from "../../plumi/codec.ts";
 import {
   dataBytes,
@@ -374,6 +375,11 @@ export class AgentMailbox {
   async #take(opened: Opened, storedAt: number): Promise<void> {
     const { ui } = this.#o;
     const { payload, senderKey } = opened;
+    // The sender's address is the sealer's claim: an address, or nothing is asked or shown.
+    if (!parseAddress(payload.from).ok) {
+      ui.warn(offlineText.unreadable("its sender is not an address"));
+      return;
+    }
     if (this.#seen.has(payload.id)) return;
     if (this.#seen.size >= MAX_SEEN) this.#seen.delete(this.#seen.values().next().value!);
     this.#seen.add(payload.id);

@@ -635,7 +635,7 @@ export const offlineText = {
   delivered: (to: string, id: string, at: string): string =>
     `✓ ${to} received your message ${id} (${at})`,
   received: (from: string, at: string, text: string, note: string): string =>
-    `[offline] ${from} (${at})${note}: ${sanitize(text)}`,
+    `[offline] ${sanitize(from)} (${at})${note}: ${sanitize(text)}`,
   notVouched: (): string => " (its node vouches for no key: not verified)",
   keyChanged: (): string => " (its key changed since you last met: not verified; /trust to accept)",
   forged: (from: string): string =>
