@@ -264,6 +264,17 @@ Deno.test("the bounds of [mailbox] refuse with their codes, and /msg says why", 
   assert.match(await send(one, 3), /^RM1;id=[0-9a-f]{16};e=quota$/); // the sender's share
   assert.match(await send(two, 4), /^RM0;/);
   assert.match(await send(two, 5), /^RM1;id=[0-9a-f]{16};e=full$/); // the recipient's bound
+  // The bounds change with a reload.
+  const cfg = `${net.bb.dir}/nodelumi.cfg`;
+  await Deno.writeTextFile(
+    cfg,
+    (await Deno.readTextFile(cfg)).replace("max-messages = 3", "max-messages = 4"),
+  );
+  const from = net.bb.child.lines.length;
+  await net.bb.child.send("reload");
+  await net.bb.child.waitFor(/Applied: .*\[mailbox\]/, { from });
+  assert.match(await send(two, 6), /^RM0;/);
+  assert.match(await send(two, 7), /^RM1;id=[0-9a-f]{16};e=full$/);
   await using ana = await agent(net, "ana@aa.test");
   await ana.send("/msg bo@bb.test are you there");
   await ana.waitFor(/^Cannot leave a message for bo@bb\.test: its mailbox is full/);

@@ -447,6 +447,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       limiter,
       logs: [...(log ? [log] : []), ...(opLog ? [opLog] : [])],
       ...(extended && { accounts: extended }),
+      ...(mailbox && { mailbox }),
     }),
     ...(accounts && {
       moreStats: () => ({
