@@ -108,6 +108,8 @@ export class AgentMailbox {
   readonly #now: () => number;
   readonly #nodes = new Map<string, Promise<PlumiClient>>();
   readonly #seen = new Set<string>();
+  /** The key question under way at each node's client. */
+  readonly #asking = new WeakMap<PlumiClient, Promise<void>>();
   /** Keys vouched for (or why none), by sender, for one fetch round: one question per sender. */
   readonly #vouched = new Map<string, Promise<Uint8Array | string>>();
   /** Messages we left, waiting for their receipt: id → recipient. */
@@ -182,8 +184,18 @@ export class AgentMailbox {
     return client;
   }
 
-  /** The key `address`'s node vouches for, or why there is none (a text for the user). */
-  async #keyOf(address: string, client: PlumiClient): Promise<Uint8Array | string> {
+  /**
+   * The key `address`'s node vouches for, or why there is none (a text for the user). One
+   * question at a time per node: an `RW` does not say whose key it is.
+   */
+  #keyOf(address: string, client: PlumiClient): Promise<Uint8Array | string> {
+    const before = this.#asking.get(client) ?? Promise.resolve();
+    const asked = before.then(() => this.#askKey(address, client));
+    this.#asking.set(client, asked.then(() => {}, () => {}));
+    return asked;
+  }
+
+  async #askKey(address: string, client: PlumiClient): Promise<Uint8Array | string> {
     const reply = await client.request(
       KeyExt.encodeRequest({ address: addressKey(address) }),
       (m) => m.kind === "ext-reply" && m.type === "W",
