@@ -4,7 +4,7 @@
  *
  * ```sh
  * deno task bench                      # everything (a few minutes)
- * deno task bench --only node          # one benchmark: node, scale, chat, federation, online, relay, redis
+ * deno task bench --only node          # one benchmark: node, scale, chat, federation, online, relay, redis, mailbox
  * deno task bench --smoke              # a second or so each, for the test suite
  * deno task bench --duration 3000      # ms per measured run (default 1500)
  * deno task bench --markdown out.md    # also write the tables as Markdown
@@ -19,6 +19,7 @@ import { benchChat } from "./bench/chat.ts";
 import { benchClusterRedis } from "./bench/cluster_redis.ts";
 import { benchFederation } from "./bench/federation.ts";
 import type { BenchContext } from "./bench/harness.ts";
+import { benchMailbox } from "./bench/mailbox.ts";
 import { benchNode } from "./bench/node_throughput.ts";
 import { benchOnline } from "./bench/online.ts";
 import { benchRelay } from "./bench/relay.ts";
@@ -41,6 +42,7 @@ export const BENCHMARKS = {
   online: benchOnline,
   relay: benchRelay,
   redis: benchClusterRedis,
+  mailbox: benchMailbox,
 } satisfies Record<string, (context: BenchContext) => Promise<BenchResult>>;
 
 /** A benchmark's name. */

@@ -62,6 +62,14 @@ import {
 import { type AgentUi, createConsoleUi } from "./terminal/ui.ts";
 import { Activity } from "./terminal/activity.ts";
 import { type ClientContext, completer, type Me, watchTopics } from "./terminal/client_commands.ts";
+import {
+  type MailboxRoute,
+  noticeHandler,
+  openNode,
+  startMailbox,
+  talkThrough,
+} from "./node/mailbox_start.ts";
+import { offlineText } from "./terminal/texts.ts";
 
 /** Ask on a TTY until the answer passes `check`; `null` if the input ends or the user stops. */
 async function askFor(
@@ -247,6 +255,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     const advertised = { ip, port: listener.local.port };
     // Look-ups may arrive as soon as the client runs; they go to the reception once it exists.
     const route: { reception?: Reception } = {};
+    const mailboxRoute: MailboxRoute = {};
     const client = new PlumiClient({
       socket,
       node: node,
@@ -261,6 +270,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
         const offer = decodeRelayPacket(request);
         return offer?.kind === "relay-offer" && (route.reception?.acceptRelayed(offer) ?? false);
       },
+      onMailboxNotice: noticeHandler(mailboxRoute, address),
     });
     // The extended session, once registered: relays are asked for under its seal.
     let extended: ExtendedSession | undefined;
@@ -297,6 +307,14 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       vouch: async (peer: string) => {
         const text = await vouching.session?.vouchedKey(peer).catch(() => undefined);
         return text === undefined ? undefined : keyFromText(text);
+      },
+      // A line its conversation could not take any more is left for the peer offline.
+      offline: (peer: string, text: string) => {
+        const mailbox = mailboxRoute.mailbox;
+        if (!mailbox) return false;
+        ui.info(offlineText.fallback(peer));
+        void mailbox.leave(peer, text);
+        return true;
       },
     });
     const reception = new Reception({
@@ -416,6 +434,36 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       presence.attach(extended);
       ui.info(buddyText.nodeKeepsThem());
       void presence.refresh();
+      if (keyring) {
+        // Offline messages: what waited while we were away, and `/msg`.
+        const mailbox = startMailbox({
+          address,
+          client,
+          identity: keyring.identity,
+          extended: () => extended !== undefined,
+          ui,
+          openNode: (domain) =>
+            openNode({
+              dns: o.dns ?? systemDns(),
+              bindUdp: o.transport.bindUdp,
+              clock: o.clock,
+              retryIntervalMs: o.retryIntervalMs,
+              attempts: o.attempts,
+              ...(log && { log }),
+            }, domain),
+          talk: talkThrough(switchboard, stop.signal),
+          ...(history && { history }),
+          judge: async (peer, key) => {
+            const verdict = await keyring.judge(peer, key);
+            return verdict.kind === "changed"
+              ? "changed"
+              : verdict.kind === "known"
+              ? "known"
+              : "new";
+          },
+        }, mailboxRoute);
+        closing.unshift(() => mailbox.close());
+      }
     }
     ui.info(say.ready());
 
@@ -437,6 +485,9 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
         return undefined;
       },
       topics: new Map(),
+      ...(mailboxRoute.mailbox && {
+        msg: (to: string, text: string) => mailboxRoute.mailbox!.send(to, text),
+      }),
     };
     ui.complete = completer(clientContext);
     watchTopics(ui, clientContext.topics);

@@ -58,7 +58,7 @@ export async function commandLoop(loop: Loop, signal: AbortSignal): Promise<void
     if (line === null) return;
     const command = parseCommand(line, switchboard.talking);
     if (isClientCommand(command)) {
-      runClientCommand(command, loop.clientContext);
+      await runClientCommand(command, loop.clientContext);
       continue;
     }
     const { activity } = loop;

@@ -32,6 +32,10 @@
  * [metrics]                  ; Prometheus metrics over HTTP; off unless listen is set
  * listen = 127.0.0.1:9464
  *
+ * [mailbox]                  ; offline messages (docs/OPERATIONS.md); the defaults below
+ * max-messages = 1000        ; waiting per recipient; max-bytes = 1048576 likewise
+ * ttl = 1209600              ; s a message waits for its recipient (14 days)
+ *
  * [cluster]                  ; one domain on several nodes sharing Redis; off unless set
  * redis = redis://127.0.0.1:6379 ; or a Unix socket path, /run/redis/redis.sock
  *
@@ -63,6 +67,7 @@ import {
   type RelayConfig,
   type RelayConfigDraft,
 } from "./relay_config.ts";
+import { type MailboxSettings, readMailboxSetting } from "./mailbox_settings.ts";
 
 /** The node's configuration as read from `nodelumi.cfg`. */
 export interface NodeConfig {
@@ -96,6 +101,8 @@ export interface NodeConfig {
   readonly metrics?: MetricsConfig;
   /** `[relay]`: the relay for agents behind NAT (`relay_config.ts`); off unless enabled. */
   readonly relay?: RelayConfig;
+  /** `[mailbox]`: the bounds of offline messages (`mailbox_settings.ts`); defaults when absent. */
+  readonly mailbox?: Partial<MailboxSettings>;
   /** `[cluster]`: the Redis a clustered domain's nodes share (`redis_directory.ts`); none by default. */
   readonly cluster?: { readonly redis: string };
 }
@@ -284,6 +291,7 @@ function parseIni(text: string): NodeConfig {
   let metrics: MetricsConfig | undefined;
   let cluster: { redis: string } | undefined;
   let relay: RelayConfigDraft | undefined;
+  let mailbox: { -readonly [K in keyof MailboxSettings]?: MailboxSettings[K] } | undefined;
 
   text.split(/\r?\n/).forEach((raw, index) => {
     const lineNo = index + 1;
@@ -307,16 +315,18 @@ function parseIni(text: string): NodeConfig {
           "log",
           "metrics",
           "relay",
+          "mailbox",
           "cluster",
         ]
           .includes(section)
       ) {
         throw new ConfigError(
           lineNo,
-          `unknown section [${section}] (known: node, limits, accounts, log, metrics, relay, cluster, domains, users)`,
+          `unknown section [${section}] (known: node, limits, accounts, log, metrics, relay, mailbox, cluster, domains, users)`,
         );
       }
       if (section === "relay") relay ??= { limits: {} };
+      if (section === "mailbox") mailbox ??= {};
       return;
     }
     if (section === "users") {
@@ -412,6 +422,11 @@ function parseIni(text: string): NodeConfig {
       if (problem) throw new ConfigError(lineNo, problem);
       return;
     }
+    if (section === "mailbox") {
+      const problem = readMailboxSetting(mailbox!, key, value);
+      if (problem) throw new ConfigError(lineNo, problem);
+      return;
+    }
     if (section === "accounts") {
       if (key === "database") accounts.database = pathValue(value, lineNo, key);
       else if (key === "open-signup") accounts.openSignup = yesNo(value, lineNo, key);
@@ -472,6 +487,7 @@ function parseIni(text: string): NodeConfig {
     ...(metrics && { metrics }),
     ...(cluster && { cluster }),
     ...(relayConfig && { relay: relayConfig }),
+    ...(mailbox && { mailbox }),
   };
 }
 

@@ -137,7 +137,7 @@ Deno.test("INI form errors name the line and the reason", () => {
   fails(
     "domain = bb.com\n[people]\n",
     2,
-    "line 2: unknown section [people] (known: node, limits, accounts, log, metrics, relay, cluster, domains, users)",
+    "line 2: unknown section [people] (known: node, limits, accounts, log, metrics, relay, mailbox, cluster, domains, users)",
   );
   fails("domain = bb.com\njust words\n", 2, `line 2: expected "key = value", got "just words"`);
   fails(

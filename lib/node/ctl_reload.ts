@@ -61,6 +61,8 @@ export interface ReloadParts {
   readonly limiter?: LiveLimiter;
   /** The extensions, given the live `[accounts]` settings when they change. */
   readonly accounts?: { applyLive(settings: AccountsConfig): void };
+  /** The offline messages, given the `[mailbox]` bounds when they change (`lib/node/mailbox.ts`). */
+  readonly mailbox?: { apply(settings: NonNullable<NodeConfig["mailbox"]>): void };
 }
 
 /** The settings that take effect while the node runs. */
@@ -90,6 +92,7 @@ function settings(config: NodeConfig): Map<string, string> {
     put(`[log] ${kebab(key)}`, value);
   }
   put("[metrics] listen", config.metrics?.listen);
+  put("[mailbox]", config.mailbox ?? {});
   return out;
 }
 
@@ -124,10 +127,12 @@ export function createReload(
         (LIVE_ACCOUNTS as readonly string[]).some((a) => k === `[accounts] ${a}`)
       )
       : [];
-    const live = [...liveLimits, ...liveAccounts];
+    const liveMailbox = parts.mailbox ? changed.filter((k) => k === "[mailbox]") : [];
+    const live = [...liveLimits, ...liveAccounts, ...liveMailbox];
     const later = changed.filter((k) => !live.includes(k));
     if (liveLimits.length > 0) parts.limiter?.replace(limiterFor(config));
     if (liveAccounts.length > 0) parts.accounts?.applyLive(config.accounts ?? {});
+    if (liveMailbox.length > 0) parts.mailbox?.apply(config.mailbox ?? {});
     current = config;
     const lines: string[] = [];
     if (parts.logs.length > 0) lines.push("Logs reopened.");

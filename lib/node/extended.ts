@@ -36,6 +36,7 @@ import { isV2 } from "../plumi/params.ts";
 import {
   BuddyChangeExt,
   BuddyStatusExt,
+  depositSender,
   type DeregisterError,
   DeregisterExt,
   deriveSessionKey,
@@ -68,6 +69,7 @@ import { answerIdentity, answerVouchQuery } from "./identity_keys.ts";
 import type { Federation } from "./federation.ts";
 import { SignupLimit } from "./signup_limit.ts";
 import { type RelayOffers, relayRequest } from "./relay_offer.ts";
+import { mailboxOff, type MailboxService } from "./mailbox_answer.ts";
 
 export type { BuddyState, RemoteBuddies } from "./buddies.ts";
 
@@ -109,6 +111,8 @@ export interface ExtendedOptions {
   readonly federation?: Federation;
   /** Where the sessions' keys and counters are kept. Default: in memory. */
   readonly sessionKeys?: SessionKeyStore;
+  /** Offline messages (`PM`, `PF`, `PW`; `mailbox.ts`). Default: none (`e=off`). */
+  readonly mailbox?: MailboxService;
 }
 
 /** Most sources (address and endpoint) with challenges outstanding; the oldest is forgotten first. */
@@ -211,6 +215,7 @@ export class ExtendedService {
   readonly #keys: SessionKeyStore;
   readonly #relay: RelayOffers | undefined;
   readonly #federation: Federation | undefined;
+  readonly #mailbox: MailboxService | undefined;
   /** Proofs that failed, for the console's `stats`. */
   failedProofs = 0;
   /** Requests refused because their seal failed (changed, a copy, another key), for `stats`. */
@@ -233,6 +238,7 @@ export class ExtendedService {
     this.#relay = options.relay;
     this.#federation = options.federation;
     this.#keys = options.sessionKeys ?? new MemorySessionKeys();
+    this.#mailbox = options.mailbox;
     this.#heartbeatMs = s.heartbeatMs ?? 30_000;
     this.#missed = s.missedHeartbeats ?? 3;
     this.#expireOriginalMs = s.expireOriginalMs ?? 0;
@@ -358,6 +364,9 @@ export class ExtendedService {
     // From other domains' nodes (verified by the guards), never from a session.
     if (message.type === "V") return answerVouchQuery(this.#identity, message);
     if (message.type === "J") return this.#federation?.relay.answer(message);
+    if (message.type === "M" || message.type === "F" || message.type === "W") {
+      return await this.#offline(message, from, size);
+    }
     // Every other request belongs to a session: its seal says whose it is, once.
     const sealer = this.#unseal(message, size, from);
     const owner = this.#caller(sealer, from);
@@ -393,6 +402,24 @@ export class ExtendedService {
     }
   }
 
+  /**
+   * Offline messages, the one narrow call: a deposit is sealed by its
+   * sender's session (`f=`) when the sender is of this domain, a fetch by
+   * the recipient's; a key question (`PW`) by nobody.
+   */
+  async #offline(message: ExtensionRequest, from: Endpoint, size: number) {
+    if (!this.#mailbox) return mailboxOff(message);
+    const as = message.type === "M" ? depositSender(message) : message.address;
+    const sealer: Sealer<ExtensionRequest> = message.type === "W" || as === undefined
+      ? { kind: "none" }
+      : this.#unseal(message, size, from, as);
+    const owner = this.#caller(sealer, from);
+    const body = sealer.kind === "session" ? sealer.body : message;
+    const caller = (address: string) =>
+      owner !== undefined && splitAddress(address)[0] === owner ? owner : undefined;
+    return await this.#mailbox.handle(body, from, caller);
+  }
+
   /** What the identity keys need (`identity_keys.ts`). */
   get #identity() {
     return {
@@ -408,8 +435,13 @@ export class ExtendedService {
    * anywhere, then fails. Checked against the user's current session, then
    * against the sessions other agents took over.
    */
-  #unseal<M extends SealedRequest>(message: M, size: number, from: Endpoint): Sealer<M> {
-    const [name, domain] = splitAddress(message.address);
+  #unseal<M extends SealedRequest>(
+    message: M,
+    size: number,
+    from: Endpoint,
+    address = message.address,
+  ): Sealer<M> {
+    const [name, domain] = splitAddress(address);
     if (!this.#isLocal(domain)) return { kind: "none" };
     const sealed = unseal(message, size);
     const registration = this.#directory.get(name);

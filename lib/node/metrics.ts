@@ -30,6 +30,8 @@ export interface MetricsSources {
   readonly logDropped?: () => { packets: number; ops: number };
   /** Requests the account database failed. */
   readonly storeErrors?: () => number;
+  /** Offline messages: how many are stored now, and the counts of `lib/node/mailbox.ts` by event. */
+  readonly mailbox?: () => { stored: number; events: Record<string, number> };
 }
 
 const LETTERS = 26;
@@ -164,6 +166,13 @@ export class NodeMetrics implements AsyncDisposable {
         return [[{ log: "packets" }, d.packets], [{ log: "ops" }, d.ops]];
       },
     );
+    counter(
+      "lumi_mailbox_total",
+      "Offline messages, by event (stored, refused-<reason>, fetched, acknowledged, expired, …)",
+      ["event"],
+      (s) => byKey("event", s.mailbox?.().events ?? {}),
+    );
+    gauge("lumi_mailbox_messages", "Offline messages stored now", (s) => s.mailbox?.().stored ?? 0);
     gauge("lumi_users", "Users of the domain", (s) => s.directory.size);
     gauge("lumi_users_online", "Users online", (s) => s.directory.onlineCount);
     gauge("lumi_sessions", "Users online with an extended-protocol session", (s) => {

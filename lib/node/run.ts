@@ -33,6 +33,7 @@ import { createFederation, federationStats } from "./federation.ts";
 import { Outbox } from "./outbox.ts";
 import { NodeServer } from "./server.ts";
 import { AccountStore, StoreError } from "./store.ts";
+import { mailboxMetrics, mailboxStats, openMailbox } from "./mailbox_start.ts";
 import { StateKeeper } from "./state.ts";
 
 /** The default UDP address of a node: every interface, port 3344. */
@@ -371,6 +372,17 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     isLocal,
     ...(relayOffers && { relay: relayOffers }),
   });
+  const mailbox = !accounts || !databasePath ? undefined : openMailbox({
+    path: databasePath,
+    accounts,
+    domain,
+    directory,
+    isLocal,
+    notify: outbox.send,
+    clock,
+    now: wallNow,
+    ...(config.mailbox && { settings: config.mailbox }),
+  });
   const extended = accounts && new ExtendedService({
     domain,
     directory,
@@ -378,6 +390,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     ...(remote && { remote }),
     isLocal,
     now: wallNow,
+    ...(mailbox && { mailbox }),
     ...(relayOffers && { relay: relayOffers }),
     ...(federation && { federation }),
     settings: {
@@ -426,6 +439,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     directory,
     logDropped: () => ({ packets: log?.stats.dropped ?? 0, ops: opLog?.dropped ?? 0 }),
     ...(accounts && { storeErrors: () => accounts.failures }),
+    ...(mailbox && { mailbox: () => mailboxMetrics(mailbox) }),
   });
   // Extended agents that stopped their heartbeats (and expired original registrations) go offline.
   const sweeper = extended && every(clock, Math.min(1_000, heartbeatMs), () => {
@@ -460,11 +474,13 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
       limiter,
       logs: [...(log ? [log] : []), ...(opLog ? [opLog] : [])],
       ...(extended && { accounts: extended }),
+      ...(mailbox && { mailbox }),
     }),
     ...(accounts && {
       moreStats: () => ({
         storeFailures: accounts.failures,
         failedProofs: extended?.failedProofs ?? 0,
+        ...(mailbox && mailboxStats(mailbox)),
         ...(log && { logLinesDropped: log.stats.dropped }),
         ...(federation && federationStats(federation)),
       }),
@@ -537,6 +553,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
   await keeper?.close();
   await log?.close();
   await sharedAccounts?.[Symbol.asyncDispose]();
+  mailbox?.close();
   accounts?.close();
   await consoleDone?.catch(() => {});
   logger.info("Node {domain} stopped", { domain });

@@ -28,6 +28,7 @@ import {
   APPLICATION_ID,
   applicationId,
   foreignReason,
+  MAILBOX_SCHEMA,
   SCHEMA,
   SCHEMA_VERSION,
   tableNames,
@@ -156,6 +157,12 @@ export class AccountStore implements Disposable {
         db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(
           String(SCHEMA_VERSION),
         );
+      } else if (Number(version["value"]) === 1) {
+        // Migration 1 → 2: the offline messages' table, in one transaction with the new version.
+        db.exec("BEGIN IMMEDIATE");
+        db.exec(MAILBOX_SCHEMA);
+        db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(String(SCHEMA_VERSION));
+        db.exec("COMMIT");
       } else if (Number(version["value"]) !== SCHEMA_VERSION) {
         throw new Error(`schema version ${version["value"]}, this node knows ${SCHEMA_VERSION}`);
       }

@@ -13,10 +13,41 @@ type Row = Record<string, unknown>;
 /** `PRAGMA application_id` of our databases: "LUMI" in ASCII. */
 export const APPLICATION_ID = 0x4c554d49;
 
-/** The schema this node writes and reads. */
-export const SCHEMA_VERSION = 1;
+/** The schema this node writes and reads: 2 added the offline messages (`mailbox`). */
+export const SCHEMA_VERSION = 2;
 
-/** The tables of schema 1 and their columns, to recognise a database written before application_id. */
+/** The columns of schema 2's `mailbox` table. */
+export const MAILBOX_COLUMNS: readonly string[] = [
+  "recipient",
+  "id",
+  "sender",
+  "quota",
+  "stored_at",
+  "body",
+];
+
+/**
+ * Schema 2's table: offline messages waiting for their recipient
+ * (`lib/node/mailbox_store.ts`). A database of schema 1 gets it when it is opened.
+ */
+export const MAILBOX_SCHEMA = `
+CREATE TABLE IF NOT EXISTS mailbox (
+  recipient TEXT NOT NULL,             -- the user name the message waits for
+  id TEXT NOT NULL,                    -- the sender's message id, 16 hex digits
+  sender TEXT NOT NULL,                -- the sender's address, as the sender gave it
+  quota TEXT NOT NULL,                 -- whose share it counts in: an address, or ip:<ip> for strangers
+  stored_at INTEGER NOT NULL,          -- ms since the epoch
+  body BLOB NOT NULL,                  -- the sealed message (only the recipient can open it)
+  PRIMARY KEY (recipient, id)
+) STRICT;
+CREATE INDEX IF NOT EXISTS mailbox_age ON mailbox (recipient, stored_at);
+CREATE INDEX IF NOT EXISTS mailbox_quota ON mailbox (quota);
+`;
+
+/**
+ * The tables of schema 1 and their columns, to recognise a database written before application_id
+ * (those never had the tables of later schemas).
+ */
 export const TABLES: Record<string, readonly string[]> = {
   meta: ["key", "value"],
   accounts: ["name", "signed_up", "salt", "iterations", "stored_key", "created_at"],
@@ -39,7 +70,7 @@ CREATE TABLE IF NOT EXISTS buddies (
   buddy TEXT NOT NULL,                 -- a full address, name@domain
   PRIMARY KEY (owner, buddy)
 ) STRICT, WITHOUT ROWID;
-`;
+${MAILBOX_SCHEMA}`;
 
 /** `PRAGMA application_id` of `db`. */
 export function applicationId(db: DatabaseSync): number {
@@ -64,14 +95,17 @@ export function foreignReason(db: DatabaseSync): string | undefined {
   ).get() as Row)["n"];
   const userVersion = Number((db.prepare("PRAGMA user_version").get() as Row)["user_version"]);
   if (names.length === 0 && Number(others) === 0 && userVersion === 0) return undefined;
-  // A database of ours from before application_id: exactly our tables, with our columns.
-  const ours = Object.keys(TABLES).sort();
+  // A database of ours from before application_id: exactly our tables, with our columns (those of
+  // schema 1, or of schema 2 with the offline messages).
   const same = userVersion === 0 && Number(others) === 0 &&
-    names.length === ours.length && names.every((name, i) => name === ours[i]) &&
-    names.every((name) => {
-      const columns = (db.prepare(`PRAGMA table_info(${name})`).all() as Row[])
-        .map((row) => String(row["name"]));
-      return columns.join() === TABLES[name]!.join();
+    [TABLES, { ...TABLES, mailbox: MAILBOX_COLUMNS }].some((tables) => {
+      const ours = Object.keys(tables).sort();
+      return names.length === ours.length && names.every((name, i) => name === ours[i]) &&
+        names.every((name) => {
+          const columns = (db.prepare(`PRAGMA table_info(${name})`).all() as Row[])
+            .map((row) => String(row["name"]));
+          return columns.join() === tables[name]!.join();
+        });
     });
   if (same) return undefined;
   const list = names.slice(0, 5).join(", ") + (names.length > 5 ? ", ..." : "");

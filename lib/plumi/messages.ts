@@ -93,12 +93,15 @@ export const EXTENSION_LETTERS = {
   I: "identity keys",
   V: "vouch query between nodes",
   J: "relay across domains between nodes",
+  M: "offline message deposit",
+  F: "offline message fetch",
+  W: "identity key for offline messages",
 } as const;
 
 /** An extension packet type letter. */
 export type ExtensionType = keyof typeof EXTENSION_LETTERS;
 
-/** Every extension letter, in the order of {@linkcode EXTENSION_LETTERS} (`"KUBSOPYIVJ"`). */
+/** Every extension letter, in the order of {@linkcode EXTENSION_LETTERS} (`"KUBSOPYIVJMFW"`). */
 export const EXTENSION_TYPES: readonly ExtensionType[] = Object.keys(
   EXTENSION_LETTERS,
 ) as ExtensionType[];

@@ -45,6 +45,11 @@ export interface SwitchboardOptions {
   readonly connect: (to: Endpoint, timeoutMs: number) => Promise<StreamConn>;
   /** Where everything is shown. */
   readonly ui: AgentUi;
+  /**
+   * A line the conversation could not take any more (its peer went away): left for the peer
+   * offline instead (`lib/agent/node/mailbox.ts`); `true` if it was taken. Default: none.
+   */
+  readonly offline?: (address: string, text: string) => boolean;
   /** Timers and the time of look-up answers. */
   readonly clock: Clock;
   /** A handshake must be over within this many ms. */
@@ -278,6 +283,8 @@ export class Switchboard {
       // A line has an id when it travels with one (an encrypted conversation with receipts).
       const id = target.conversation.carriesIds ? newMessageId() : undefined;
       if (!target.conversation.send(text, id)) {
+        // The conversation is over: the line is left with the peer's node instead, if it can be.
+        if (target.address && this.#o.offline?.(target.address, text)) return;
         this.#o.ui.warn(say.sendFailed(why.conversationOver()));
         return;
       }

@@ -53,6 +53,11 @@ export interface PlumiClientOptions {
    * Returning `false` counts it as ignored. Default: ignored.
    */
   readonly onRelayOffer?: (request: ExtensionRequest, from: Endpoint) => boolean;
+  /**
+   * Called for every offline-message notice (`PF…;c=`, `lib/plumi/extensions/mailbox_fetch.ts`)
+   * the node sends. Returning `false` counts it as ignored. Default: ignored.
+   */
+  readonly onMailboxNotice?: (request: ExtensionRequest, from: Endpoint) => boolean;
   /** Called for every datagram ignored, with the reason. Default: nothing (they are counted). */
   readonly onIgnored?: (reason: string, from: Endpoint) => void;
   /** Called before each send of a request: attempt `attempt` of `attempts` (progress shown). */
@@ -77,6 +82,7 @@ export class PlumiClient {
   readonly #onLookup: (request: LookupRequest, from: Endpoint) => boolean;
   readonly #onIgnored: (reason: string, from: Endpoint) => void;
   readonly #onRelayOffer: (request: ExtensionRequest, from: Endpoint) => boolean;
+  readonly #onMailboxNotice: (request: ExtensionRequest, from: Endpoint) => boolean;
   readonly #onAttempt: PlumiClientOptions["onAttempt"];
   readonly #pending = new Set<Pending>();
   readonly #trusted: Set<string>;
@@ -97,6 +103,7 @@ export class PlumiClient {
     this.#onLookup = options.onLookup ?? (() => false);
     this.#onIgnored = options.onIgnored ?? (() => {});
     this.#onRelayOffer = options.onRelayOffer ?? (() => false);
+    this.#onMailboxNotice = options.onMailboxNotice ?? (() => false);
     this.#onAttempt = options.onAttempt;
     this.#trusted = new Set([options.node, ...options.trusted ?? []].map(endpointKey));
   }
@@ -245,6 +252,12 @@ export class PlumiClient {
     if (message.kind === "ext-request" && message.type === "Y") {
       if (!this.#onRelayOffer(message, from)) {
         this.#ignore(`relay offer not taken "${printable(bytes, 40)}"`, from);
+      }
+      return;
+    }
+    if (message.kind === "ext-request" && message.type === "F") {
+      if (!this.#onMailboxNotice(message, from)) {
+        this.#ignore(`offline-message notice not taken "${printable(bytes, 40)}"`, from);
       }
       return;
     }

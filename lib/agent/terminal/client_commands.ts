@@ -13,7 +13,7 @@ import { checkNick } from "../options.ts";
 import type { Command } from "./commands.ts";
 import { COMMAND_NAMES } from "./commands.ts";
 import type { Completer } from "./line_editor.ts";
-import { client } from "./texts.ts";
+import { client, offlineText } from "./texts.ts";
 import type { AgentUi } from "./ui.ts";
 
 /** What the encryption layer knows of a peer, for `/whois` (filled in by the encryption code). */
@@ -57,23 +57,33 @@ export interface ClientContext {
   readonly encryption?: (address: string) => EncryptionFacts | undefined;
   /** Topics set in groups, by label. */
   readonly topics: Map<string, string>;
+  /** `/msg`: send one line to anyone, online or not (`lib/agent/node/mailbox.ts`). Default: none. */
+  readonly msg?: (address: string, text: string) => Promise<unknown>;
 }
 
 /** The commands this module runs. */
 export type ClientCommand = Extract<
   Command,
-  { kind: "say" | "me" | "away" | "back" | "nick" | "clear" | "whois" | "topic" }
+  { kind: "say" | "me" | "away" | "back" | "nick" | "clear" | "whois" | "topic" | "msg" }
 >;
 
 /** Whether `command` is one of {@linkcode ClientCommand}. */
 export function isClientCommand(command: Command): command is ClientCommand {
-  return ["say", "me", "away", "back", "nick", "clear", "whois", "topic"].includes(command.kind);
+  return ["say", "me", "away", "back", "nick", "clear", "whois", "topic", "msg"].includes(
+    command.kind,
+  );
 }
 
-/** Run one client command. */
-export function runClientCommand(command: ClientCommand, ctx: ClientContext): void {
+/** Run one client command; `/msg` resolves once its line is delivered or left (or refused). */
+export function runClientCommand(command: ClientCommand, ctx: ClientContext): void | Promise<void> {
   const { ui, me } = ctx;
   switch (command.kind) {
+    case "msg":
+      if (!ctx.msg) {
+        ui.warn(offlineText.needsEncryption());
+        return;
+      }
+      return ctx.msg(command.address, command.text).then(() => {});
     case "say":
       return say(ctx, command.text);
     case "me":

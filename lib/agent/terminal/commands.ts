@@ -6,12 +6,13 @@
 
 import { parseAddress } from "../../plumi/address.ts";
 import { GROUP_NAME } from "../group/wire.ts";
-import { historyText, report, say, usage } from "./texts.ts";
+import { historyText, offlineText, report, say, usage } from "./texts.ts";
 
 /** One line of user input, interpreted. */
 export type Command =
   | { readonly kind: "call"; readonly address: string }
   | { readonly kind: "say"; readonly text: string }
+  | { readonly kind: "msg"; readonly address: string; readonly text: string }
   | { readonly kind: "exit" }
   | { readonly kind: "quit" }
   | { readonly kind: "help" }
@@ -73,6 +74,18 @@ export function parseCommand(line: string, talking: boolean): Command {
       case "/call":
         if (argument === "") return { kind: "invalid", message: usage.call() };
         return addressCommand("call", argument);
+      case "/msg": {
+        const [to = "", ...words] = rest;
+        // The text as typed after the address (its own spaces kept).
+        const text = words.length === 0 ? "" : line.trimStart().slice(word.length).trimStart()
+          .slice(to.length).replace(/^\s/, "");
+        if (to === "" || text.trim() === "") {
+          return { kind: "invalid", message: offlineText.usage() };
+        }
+        const parsed = parseAddress(to);
+        if (!parsed.ok) return { kind: "invalid", message: say.notAnAddress(parsed.message) };
+        return { kind: "msg", address: to, text };
+      }
       case "/exit":
         return { kind: "exit" };
       case "/quit":

@@ -263,6 +263,7 @@ export const usage = {
     "Commands:",
     "  <address>          call someone, e.g. joan@example.test (when no conversation is open)",
     "  /call <address>    call someone, also while in other conversations",
+    "  /msg <address> <text>  send one line to anyone, online or not (left with its node if offline)",
     "  <text>             send a line to the current conversation or group; //text sends /text",
     "  /me <action>       send an action: /me waves shows as * Laura waves",
     "  /list              the open conversations and groups; * marks where typed lines go",
@@ -656,4 +657,46 @@ export const client = {
     `Cannot save your profile ${path} (${why}); the next start needs the flags again`,
   listeningEverywhere: (ip: string): string =>
     `${ip} is not an address of this host (behind NAT?): listening on every interface instead`,
+} as const;
+
+/** Offline messages (`/msg`, `lib/agent/node/mailbox.ts`). */
+export const offlineText = {
+  usage: (): string => "Usage: /msg <address> <text>",
+  notForYourself: (): string => "That is your own address: /msg sends to someone else",
+  leaving: (to: string): string => `${to} is not reachable now: leaving the message with its node`,
+  left: (to: string, id: string): string =>
+    `Left with the node of ${to} (message ${id}); you will see a ✓ when it is delivered`,
+  delivered: (to: string, id: string, at: string): string =>
+    `✓ ${to} received your message ${id} (${at})`,
+  received: (from: string, at: string, text: string, note: string): string =>
+    `[offline] ${sanitize(from)} (${at})${note}: ${sanitize(text)}`,
+  notVouched: (): string => " (its node vouches for no key: not verified)",
+  keyChanged: (): string => " (its key changed since you last met: not verified; /trust to accept)",
+  forged: (from: string): string =>
+    `A message claiming to be from ${from} was sealed with a key its node does not vouch for: not shown`,
+  unreadable: (why: string): string => `An offline message could not be opened (${why}): dropped`,
+  waiting: (n: number): string =>
+    n === 1 ? "1 offline message waits for you" : `${n} offline messages wait for you`,
+  fetched: (n: number): string => n === 1 ? "1 offline message" : `${n} offline messages`,
+  noKey: (to: string): string =>
+    `Cannot leave a message for ${to}: its node vouches for no identity key (the account needs a password, and its agent must have logged in with encryption on)`,
+  needsEncryption: (): string =>
+    "/msg needs encryption (on by default) and a node with the extensions: neither is there now",
+  needsSession: (): string =>
+    "Offline messages need an extended node session (this node is original)",
+  refused: (to: string, why: string): string => `Cannot leave a message for ${to}: ${why}`,
+  reasons: {
+    user: "no such user at its node",
+    full: "its mailbox is full (messages or bytes); try later",
+    quota: "you have left as many messages at that node as it allows; wait for some to be read",
+    big: "the message is too long for that node",
+    invalid: "the node refused it as malformed",
+    auth: "your session was not accepted; log in again",
+    store: "the node cannot write its database now; try later",
+    off: "that node keeps no offline messages",
+  } as Record<string, string>,
+  nodeSilent: (to: string): string => `Cannot leave a message for ${to}: its node does not answer`,
+  noNode: (to: string, why: string): string => `Cannot leave a message for ${to}: ${why}`,
+  fallback: (to: string): string =>
+    `The conversation with ${to} is over: the line is left with its node`,
 } as const;

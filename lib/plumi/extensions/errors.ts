@@ -37,6 +37,8 @@ export const EXT_ERRORS = [
   "offline",
   "nopass",
   "changed",
+  "quota",
+  "big",
 ] as const;
 
 /** An `e=` code. */

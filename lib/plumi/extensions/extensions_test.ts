@@ -51,7 +51,7 @@ function encode(definition: MessageInfo, text: string, value: unknown): string {
 }
 
 Deno.test("every extension letter has one definition, and the letters are listed once", () => {
-  assertEquals(EXTENSION_TYPES.join(""), "KUBSOPYIVJ");
+  assertEquals(EXTENSION_TYPES.join(""), "KUBSOPYIVJMFW");
   assertEquals(Object.keys(EXTENSIONS), Object.keys(EXTENSION_LETTERS));
   for (const [letter, definition] of Object.entries(EXTENSIONS)) {
     assertEquals([definition.request, definition.reply], [`P${letter}`, `R${letter}`]);

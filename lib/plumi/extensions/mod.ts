@@ -20,6 +20,9 @@
  * | `PI` / `RI` identity keys    | `IdentityExt`       | `identity.ts`     |
  * | `PV` / `RV` vouch, nodes     | `VouchExt`          | `vouch.ts`        |
  * | `PJ` / `RJ` relay, nodes     | `CrossRelayExt`     | `cross_relay.ts`  |
+ * | `PM` / `RM` offline deposit  | `DepositExt`        | `mailbox_deposit.ts` |
+ * | `PF` / `RF` offline fetch    | `FetchExt`          | `mailbox_fetch.ts` |
+ * | `PW` / `RW` key for offline  | `KeyExt`            | `mailbox_key.ts`  |
  *
  * Fields (`t=`, `b=`, …) are defined once in `fields.ts` / `session.ts`, the
  * `e=` codes once in `errors.ts` ({@linkcode EXT_ERRORS}), the packet letters
@@ -64,6 +67,9 @@ import { IdentityExt } from "./identity.ts";
 import { SignUpExt } from "./signup.ts";
 import { VouchExt } from "./vouch.ts";
 import { CrossRelayExt } from "./cross_relay.ts";
+import { DepositExt } from "./mailbox_deposit.ts";
+import { FetchExt } from "./mailbox_fetch.ts";
+import { KeyExt } from "./mailbox_key.ts";
 
 export {
   type Decoded,
@@ -88,6 +94,10 @@ export * from "./relay.ts";
 export * from "./identity.ts";
 export * from "./vouch.ts";
 export * from "./cross_relay.ts";
+export * from "./mailbox_fields.ts";
+export * from "./mailbox_deposit.ts";
+export * from "./mailbox_fetch.ts";
+export * from "./mailbox_key.ts";
 
 /** The definition of each extension packet type, by letter: every letter has one. */
 export const EXTENSIONS: { readonly [L in ExtensionType]: MessageInfo } = {
@@ -101,6 +111,9 @@ export const EXTENSIONS: { readonly [L in ExtensionType]: MessageInfo } = {
   I: IdentityExt,
   V: VouchExt,
   J: CrossRelayExt,
+  M: DepositExt,
+  F: FetchExt,
+  W: KeyExt,
 };
 
 /** Every `v=2` message: the extended registration and deregistration, and each extension type. */

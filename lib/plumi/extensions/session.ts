@@ -41,11 +41,23 @@ export const COUNTER: Field<number> = countField("q", 1, MAX_COUNTER);
 /** `m=<mac>`: the last parameter of an authenticated packet. */
 export const MAC: Field<string> = base64Field("m", MAC_CHARS);
 
+/** Most characters a seal adds to a request (`;q=<counter>;m=<mac>`, the largest counter). */
+export const MAX_SEAL_CHARS = ";q=".length + String(MAX_COUNTER).length + ";m=".length + MAC_CHARS;
+
 /** The requests that belong to a session: each is sent sealed. */
 export type SealedRequest = ExtensionRequest | DeregisterRequest;
 
 /** The letters of the extension requests an agent seals (`PU` and node-to-node `PP` are not). */
-export const SEALED_LETTERS: ReadonlySet<string> = new Set(["K", "B", "S", "O", "I", "Y"]);
+export const SEALED_LETTERS: ReadonlySet<string> = new Set([
+  "K",
+  "B",
+  "S",
+  "O",
+  "I",
+  "Y",
+  "M",
+  "F",
+]);
 
 const encoder = new TextEncoder();
 const SALT_LABEL = "LUMI-PLUMI-SESSION/1";

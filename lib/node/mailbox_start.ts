@@ -1,0 +1,85 @@
+/**
+ * Starting the offline messages with the node (`run.ts`): the `mailbox`
+ * table's connection, the service, and its counters for `stats`.
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import type { Endpoint } from "../plumi/address.ts";
+import type { PlumiMessage } from "../plumi/messages.ts";
+import type { Directory } from "./directory.ts";
+import { MailboxService, type MailboxSettings } from "./mailbox.ts";
+import { MailboxStore } from "./mailbox_store.ts";
+import type { AccountStore } from "./store.ts";
+
+/** What {@linkcode openMailbox} needs. */
+export interface MailboxStart {
+  /** The account database's path (already opened, and migrated, by `accounts`). */
+  readonly path: string;
+  readonly accounts: AccountStore;
+  readonly domain: string;
+  readonly directory: Directory;
+  readonly isLocal: (domain: string) => boolean;
+  readonly notify: (to: Endpoint, message: PlumiMessage) => void;
+  readonly clock: Clock;
+  readonly now: () => number;
+  readonly settings?: Partial<MailboxSettings>;
+}
+
+/** The offline messages of the node; throws {@linkcode StoreError} when the table cannot be opened. */
+export function openMailbox(start: MailboxStart): MailboxService {
+  const store = MailboxStore.open(start.path);
+  return new MailboxService({
+    domain: start.domain,
+    store,
+    directory: start.directory,
+    isLocal: start.isLocal,
+    keyOf: (name) => start.accounts.identityKey(name),
+    notify: start.notify,
+    clock: start.clock,
+    now: start.now,
+    ...(start.settings && { settings: start.settings }),
+  });
+}
+
+/** The counters of `mailbox` for the console's `stats` (flat names, as the others). */
+export function mailboxStats(mailbox: MailboxService): Record<string, number> {
+  const c = mailbox.counters;
+  const refused = Object.values(c.refused).reduce((a, b) => a + b, 0);
+  return {
+    mailboxStored: mailbox.stored.messages,
+    mailboxRecipients: mailbox.stored.recipients,
+    mailboxDeposits: c.stored,
+    mailboxParts: c.parts,
+    mailboxRefused: refused,
+    ...Object.fromEntries(Object.entries(c.refused).map(([k, v]) => [`mailboxRefused_${k}`, v])),
+    mailboxFetched: c.fetched,
+    mailboxAcknowledged: c.acknowledged,
+    mailboxExpired: c.expired,
+    mailboxAbandoned: c.abandoned,
+    mailboxNotices: c.notices,
+    mailboxKeys: c.keys,
+  };
+}
+
+/** The counters of `mailbox` for the metrics (`lumi_mailbox_total`, `lumi_mailbox_messages`). */
+export function mailboxMetrics(
+  mailbox: MailboxService,
+): { stored: number; events: Record<string, number> } {
+  const c = mailbox.counters;
+  return {
+    stored: mailbox.stored.messages,
+    events: {
+      stored: c.stored,
+      parts: c.parts,
+      ...Object.fromEntries(Object.entries(c.refused).map(([k, v]) => [`refused-${k}`, v])),
+      fetched: c.fetched,
+      acknowledged: c.acknowledged,
+      expired: c.expired,
+      abandoned: c.abandoned,
+      notices: c.notices,
+      keys: c.keys,
+    },
+  };
+}
