@@ -41,6 +41,11 @@ export interface AgentUi {
    * their nickname (terminals only: elsewhere the typed line is the record).
    */
   own?(nick: string, text: string): void;
+  /**
+   * A line the user sent is known delivered (`context`: the conversation's or group's label;
+   * `text`: the line). Shown as a mark on the web page. Default: not shown.
+   */
+  delivered?(context: string | undefined, text: string): void;
   /** Where typed lines go (`current`, a label) and every open conversation and group's label. */
   setTargets?(current: string | undefined, labels: readonly string[]): void;
   /** Our nickname and away text (`undefined`: not away), for the status line. */
