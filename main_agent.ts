@@ -147,6 +147,19 @@ function endpointFlag(name: string, text: string | undefined) {
   return parsed.value;
 }
 
+/**
+ * `--web`'s address: `IP:PORT` (port 0: any free one), `localhost:PORT`, or `true` (`web = true`
+ * in a profile: the default address).
+ */
+function webFlag(text: string | undefined) {
+  if (text === undefined) return undefined;
+  if (text === "true") return DEFAULT_WEB;
+  const at = text.replace(/^localhost:/, "127.0.0.1:");
+  const any = at.match(/^(.*):0$/);
+  if (any) return { ...endpointFlag("--web", `${any[1]}:1`)!, port: 0 };
+  return endpointFlag("--web", at);
+}
+
 /** A number flag's value; anything that is not a plain decimal is NaN, which the options refuse by the flag's name. */
 function numberFlag(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -177,14 +190,7 @@ export function parseFlags(args: string[], signal: AbortSignal): Invocation {
     throw new UsageError(`Bad --advertise "${values.advertise}": not an IPv4 address`);
   }
   const dnsServer = endpointFlag("--dns-server", values["dns-server"]);
-  // `web = true` in a profile is `--web` alone; `localhost` is the loopback address.
-  const web = endpointFlag(
-    "--web",
-    values.web === "true" ? `${DEFAULT_WEB.ip}:${DEFAULT_WEB.port}` : values.web?.replace(
-      /^localhost:/,
-      "127.0.0.1:",
-    ),
-  );
+  const web = webFlag(values.web);
   const seconds = (text: string | undefined) => {
     const value = numberFlag(text);
     return value === undefined ? undefined : value * 1000;

@@ -168,6 +168,8 @@ export class WebServer implements AsyncDisposable {
       this.#open(socket);
       return response;
     }
+    // Browsers ask for it on their own: nothing to show, and no token to ask for.
+    if (url.pathname === "/favicon.ico") return new Response(null, { status: 204 });
     return new Response("Not found\n", { status: 404 });
   }
 

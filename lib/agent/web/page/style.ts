@@ -26,7 +26,7 @@ header h1 { font-size: 1.1em; margin: 0; }
 nav { background: var(--panel); border-right: 1px solid var(--line); padding: .5em; overflow: auto; }
 nav h2 { font-size: .8em; text-transform: uppercase; letter-spacing: .05em; color: var(--dim);
   margin: 1em .3em .3em; }
-ul { list-style: none; margin: 0; padding: 0; }
+ul, ol { list-style: none; margin: 0; padding: 0; }
 button { font: inherit; color: inherit; background: none; border: 1px solid transparent;
   border-radius: 6px; cursor: pointer; }
 button:focus-visible, input:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
