@@ -1,0 +1,195 @@
+/**
+ * Run by `tests/web_test.ts` in a process of its own (the browser needs to
+ * read `/usr/bin/chromium`, which the test task does not allow).
+ *
+ * The agent's web page (`--web`) in a real browser: two real agents on a
+ * real node, Laura's driven through the page in chromium, Joan's through its
+ * stdin. They chat both ways; Joan's presence changes live on the page;
+ * Laura accepts Joan's group invitation from the page; the terminal and the
+ * page stay in step; without the token nothing is served. Screenshots go to
+ * tests/.tmp/web-screenshots/ for a person to look at (and, with
+ * `LUMI_DOC_SCREENSHOTS=1`, the README's to docs/images/).
+ *
+ * @module
+ */
+
+import assert from "#assert";
+import type { Page } from "#puppeteer";
+import { AccountNode, startAgent } from "../support/account_node.ts";
+import { Browser, screenshot, waitGone, waitText } from "../support/browser.ts";
+import { projectRoot } from "../support/process.ts";
+
+const READY = /^Type an address to call someone/;
+const WEB = /^Web page: (http:\/\/\S+) \(the link holds its access token\)$/;
+const docs = Deno.env.get("LUMI_DOC_SCREENSHOTS") === "1";
+const docImage = (name: string) => docs ? `${projectRoot}docs/images/${name}` : undefined;
+
+/** Type `text` in the page's input box and send it with Enter, as a person would. */
+async function type(page: Page, text: string): Promise<void> {
+  await page.focus("#input");
+  await page.keyboard.type(text);
+  await page.keyboard.press("Enter");
+}
+
+/** The value of `expression`, evaluated in the page. */
+function inPage<T>(page: Page, expression: string): Promise<T> {
+  return page.evaluate(expression) as Promise<T>;
+}
+
+Deno.test({
+  name: "the web page: two agents chat both ways, presence changes live, an invitation accepted",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using node = await AccountNode.start({
+      listen: "127.0.36.1:0",
+      users: ["laura", "joan"],
+      domain: "bb.test",
+    });
+    await using laura = await startAgent(node, "laura@bb.test", {
+      args: ["--web", "127.0.36.2:0"],
+    });
+    await using joan = await startAgent(node, "joan@bb.test");
+    const url = (await laura.waitFor(WEB))[1]!;
+    await Promise.all([laura.waitFor(READY), joan.waitFor(READY)]);
+    await using browser = await Browser.launch();
+    const page = await browser.page();
+    const response = await page.goto(url);
+    assert.equal(response?.status(), 200);
+    await waitText(page, "#status.on", "connected");
+
+    // Presence, live: Joan a buddy (each on the other's list), then away, then back.
+    await joan.send("/add laura@bb.test");
+    await joan.waitFor(/^Added laura@bb\.test/);
+    await type(page, "/add joan@bb.test");
+    await waitText(page, "#buddies li.buddy.online", "joan@bb.test");
+    await joan.send("/away lunch");
+    await waitText(page, "#buddies li.buddy.busy", "joan@bb.test");
+    await screenshot(page, "1-presence-busy");
+    await joan.send("/back");
+    await waitText(page, "#buddies li.buddy.online", "joan@bb.test");
+
+    // A call from the page (the buddy's button), and lines both ways.
+    await (await waitText(page, "#buddies li.buddy button", "joan@bb.test")).click();
+    await joan.waitFor(/^Incoming call from laura \(laura@bb\.test\)/);
+    await waitText(page, "#targets button[aria-current=true]", "joan@bb.test");
+    await type(page, "hello from the page");
+    await joan.waitFor(/laura: hello from the page$/);
+    await waitText(page, "#lines li.own", "hello from the page");
+    await joan.send("hi Laura, seen on a page");
+    const hi = await waitText(page, "#lines li.chat", "hi Laura, seen on a page");
+    assert.equal(await hi.$eval(".nick", (e) => e.textContent), "joan");
+    // The conversation is encrypted (two LUMI agents), and the page says so.
+    assert.match(
+      await inPage<string>(page, `document.getElementById("protection").textContent`),
+      /^encrypted/,
+    );
+    // The terminal and the page at once: a line typed on Laura's terminal shows on the page,
+    await laura.send("typed on the terminal");
+    await joan.waitFor(/laura: typed on the terminal$/);
+    await waitText(page, "#lines li.own", "typed on the terminal");
+    // and what the page shows, the terminal shows.
+    await laura.waitFor(/joan: hi Laura, seen on a page$/);
+    // A / command typed in the box runs as on the terminal.
+    await type(page, "/whois joan@bb.test");
+    await waitText(page, "#lines li.info", "presence:");
+    await screenshot(page, "2-chat");
+
+    // Joan invites Laura to a group: Accept on the page.
+    await joan.send("/group friends");
+    await joan.send("/invite laura@bb.test");
+    await waitText(page, "#invitations li.invitation", "#friends");
+    await screenshot(page, "3-invitation");
+    await (await waitText(page, "#invitations li.invitation button.accept", "Accept")).click();
+    await laura.waitFor(/^You accepted the invitation to #friends$/);
+    await waitGone(page, "#invitations li.invitation", "#friends");
+    await waitText(page, "#targets button", "#friends");
+
+    // Unread marks: looking at Joan's conversation, a group line marks #friends.
+    await (await waitText(page, "#targets button.pick", "joan@bb.test")).click();
+    await waitText(page, "#targets button[aria-current=true]", "joan@bb.test");
+    await joan.send("hello group");
+    await waitText(page, "#targets button.pick .badge", "1");
+    const friendsLabel = await inPage<string>(
+      page,
+      `document.querySelector('#targets button.pick[data-label="#friends"]').getAttribute("aria-label")`,
+    );
+    assert.match(friendsLabel, /#friends, group, 1 unread/);
+    await waitText(page, "#lines li.chat", "hello group", { hidden: true });
+    assert.equal(
+      await inPage<boolean>(
+        page,
+        `[...document.querySelectorAll("#lines li.chat")].find((e) => e.textContent.includes("hello group")).hidden`,
+      ),
+      true,
+      "not shown in Joan's conversation",
+    );
+    await (await waitText(page, "#targets button.pick", "#friends")).click();
+    await waitText(page, "#lines li.chat", "hello group");
+    assert.equal(
+      await inPage<number>(page, `document.querySelectorAll("#targets .badge").length`),
+      0,
+    );
+    await type(page, "hi group, from the page");
+    await joan.waitFor(/\[#friends\] laura: hi group, from the page$/);
+    await screenshot(page, "4-group", docImage("web-page.png"));
+
+    // Joan leaves: offline, live.
+    await joan.send("/quit");
+    await joan.exited();
+    await waitText(page, "#buddies li.buddy.offline", "joan@bb.test", { timeoutMs: 20_000 });
+    assert.deepEqual(page.errors, []);
+    await type(page, "/quit");
+    assert.equal((await laura.exited()).code, 0);
+  },
+});
+
+Deno.test({
+  name: "the web page and its WebSocket refuse a request without the token",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using node = await AccountNode.start({
+      listen: "127.0.36.3:0",
+      users: ["laura"],
+      domain: "bb.test",
+    });
+    await using laura = await startAgent(node, "laura@bb.test", {
+      args: ["--web", "127.0.36.4:0"],
+    });
+    const url = new URL((await laura.waitFor(WEB))[1]!);
+    assert.equal(url.hostname, "127.0.36.4");
+    await laura.waitFor(READY);
+    const bare = `${url.origin}/`;
+    const refused = await fetch(bare);
+    assert.equal(refused.status, 403);
+    assert.match(await refused.text(), /needs the link with its token/);
+    const wrong = await fetch(`${bare}?token=${"0".repeat(64)}`);
+    assert.equal(wrong.status, 403);
+    await wrong.body?.cancel();
+    const ok = await fetch(url);
+    assert.equal(ok.status, 200);
+    assert.match(ok.headers.get("content-security-policy") ?? "", /default-src 'none'/);
+    await ok.body?.cancel();
+
+    // The WebSocket without the token: refused before it opens.
+    const socket = new WebSocket(`ws://${url.host}/ws`);
+    const outcome = await new Promise<string>((resolve) => {
+      socket.onopen = () => resolve("open");
+      socket.onerror = () => resolve("refused");
+    });
+    assert.equal(outcome, "refused");
+    // With it, the agent's lines so far come first.
+    const good = new WebSocket(`ws://${url.host}/ws?token=${url.searchParams.get("token")}`);
+    const hello = await new Promise<{ type: string; backlog: { text?: string }[] }>((resolve) => {
+      good.onmessage = (m) => resolve(JSON.parse(m.data));
+    });
+    assert.equal(hello.type, "hello");
+    assert.ok(hello.backlog.some((e) => e.text?.startsWith("Registered laura@bb.test")));
+    const closed = new Promise((resolve) => (good.onclose = resolve));
+    good.close();
+    await closed;
+    await laura.send("/quit");
+    assert.equal((await laura.exited()).code, 0);
+  },
+});
