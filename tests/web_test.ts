@@ -38,12 +38,13 @@ Deno.test({
     const run = await new Deno.Command(Deno.execPath(), {
       args: ["test", "--quiet", ...FLAGS, "tests/browser/web_page.ts"],
       cwd: projectRoot,
+      env: { NO_COLOR: "1" },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
     }).output();
     const out = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
     assert.ok(run.success, out);
-    assert.match(out, /ok \| 2 passed \| 0 failed/, out);
+    assert.match(out, /ok \| 3 passed \| 0 failed/, out);
   },
 });

@@ -18,6 +18,8 @@ import type { Page } from "#puppeteer";
 import { AccountNode, startAgent } from "../support/account_node.ts";
 import { Browser, screenshot, waitGone, waitText } from "../support/browser.ts";
 import { projectRoot } from "../support/process.ts";
+import { PtyProgram } from "../support/pty.ts";
+import { terminalHtml } from "../support/terminal_shot.ts";
 
 const READY = /^Type an address to call someone/;
 const WEB = /^Web page: (http:\/\/\S+) \(the link holds its access token\)$/;
@@ -34,6 +36,17 @@ async function type(page: Page, text: string): Promise<void> {
 /** The value of `expression`, evaluated in the page. */
 function inPage<T>(page: Page, expression: string): Promise<T> {
   return page.evaluate(expression) as Promise<T>;
+}
+
+/** The status line of a GET of `url` with the `Host` header `host` (fetch sets its own). */
+async function rawGet(url: URL, host: string): Promise<string> {
+  using conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+  const request = `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${host}\r\n` +
+    "Connection: close\r\n\r\n";
+  await conn.write(new TextEncoder().encode(request));
+  const buffer = new Uint8Array(256);
+  const n = await conn.read(buffer);
+  return new TextDecoder().decode(buffer.subarray(0, n ?? 0)).split("\r\n")[0]!;
 }
 
 Deno.test({
@@ -132,7 +145,19 @@ Deno.test({
     );
     await type(page, "hi group, from the page");
     await joan.waitFor(/\[#friends\] laura: hi group, from the page$/);
-    await screenshot(page, "4-group", docImage("web-page.png"));
+    // A line in Joan's conversation while the group is shown: an unread mark.
+    await joan.send("/switch laura@bb.test");
+    await joan.waitFor(/^Typed lines now go to laura@bb\.test/);
+    await joan.send("see you at the café at six?");
+    await waitText(page, '#targets button.pick[data-label="joan@bb.test"] .badge', "1");
+    await screenshot(page, "4-group");
+    await (await waitText(page, "#targets button.pick", "joan@bb.test")).click();
+    await waitText(page, "#lines li.chat", "see you at the café at six?");
+    await screenshot(page, "5-conversation", docImage("web-page.png"));
+    // Everything the agent said, notices included, in one view.
+    await page.click("#everything");
+    await waitText(page, "#lines li.info", "Registered laura@bb.test");
+    await page.click("#everything");
 
     // Joan leaves: offline, live.
     await joan.send("/quit");
@@ -172,11 +197,19 @@ Deno.test({
     assert.match(ok.headers.get("content-security-policy") ?? "", /default-src 'none'/);
     await ok.body?.cancel();
 
+    // Another site's page (its Origin), or another name of this address (DNS rebinding): refused.
+    const foreign = await fetch(url, { headers: { origin: "http://evil.test" } });
+    assert.equal(foreign.status, 403);
+    await foreign.body?.cancel();
+    assert.match(await rawGet(url, `evil.test:${url.port}`), /^HTTP\/1\.1 421 /);
+    assert.match(await rawGet(url, url.host), /^HTTP\/1\.1 200 /);
+
     // The WebSocket without the token: refused before it opens.
     const socket = new WebSocket(`ws://${url.host}/ws`);
     const outcome = await new Promise<string>((resolve) => {
       socket.onopen = () => resolve("open");
       socket.onerror = () => resolve("refused");
+      socket.onclose = () => resolve("refused");
     });
     assert.equal(outcome, "refused");
     // With it, the agent's lines so far come first.
@@ -191,5 +224,67 @@ Deno.test({
     await closed;
     await laura.send("/quit");
     assert.equal((await laura.exited()).code, 0);
+  },
+});
+
+Deno.test({
+  name: "the terminal client, pictured: times, nick colours, the status line, a group",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using node = await AccountNode.start({
+      listen: "127.0.36.5:0",
+      users: ["laura", "joan"],
+      domain: "bb.test",
+    });
+    await using joan = await startAgent(node, "joan@bb.test");
+    await joan.waitFor(READY);
+    await using laura = await PtyProgram.start("agent", [
+      "--address",
+      "laura@bb.test",
+      "--nick",
+      "Laura",
+      "--node",
+      node.address,
+      "--no-log",
+    ], { cwd: node.dir, env: { NO_COLOR: "" } });
+    let raw = "";
+    const shown = laura.child.onChunk;
+    const decoder = new TextDecoder();
+    laura.child.onChunk = (bytes) => {
+      shown?.(bytes);
+      raw += decoder.decode(bytes, { stream: true });
+    };
+    await laura.waitFor(/Type an address to call someone/);
+    await laura.type("/call joan@bb.test\r");
+    await joan.waitFor(/^Incoming call from Laura/);
+    await laura.type("hello Joan, from a terminal\r");
+    await joan.waitFor(/Laura: hello Joan, from a terminal$/);
+    await joan.send("hi Laura! the page and the terminal show the same");
+    await laura.waitFor(/hi Laura! the page and the terminal show the same/);
+    await joan.send("/group friends");
+    await joan.send("/invite laura@bb.test");
+    await laura.waitFor(/invites you to group #friends/);
+    await laura.type("/accept\r");
+    await laura.waitFor(/You accepted the invitation to #friends/);
+    await joan.waitFor(/joined|added/);
+    await joan.send("welcome to #friends");
+    await laura.waitFor(/welcome to #friends/);
+    await laura.type("/switch #friends\r");
+    await laura.waitFor(/Typed lines now go to #friends/);
+    await laura.type("thanks!\r");
+    await joan.waitFor(/\[#friends\] Laura: thanks!$/);
+    await laura.type("a line being typed");
+    await laura.waitFor(/a line being typed/);
+
+    const html = await terminalHtml(raw, 80, 24);
+    assert.match(html, /hello Joan, from a terminal/);
+    assert.match(html, /#friends/);
+    await using browser = await Browser.launch();
+    const page = await browser.page(760, 500);
+    await page.setContent(html);
+    await screenshot(page, "6-terminal", docImage("terminal-client.png"));
+    await laura.type("\x15/quit\r");
+    assert.equal(await laura.exited(), 0);
   },
 });

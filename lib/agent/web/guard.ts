@@ -2,8 +2,8 @@
  * Who may use the web page: a request must carry the random token printed at
  * start (`?token=`, compared in constant time), be addressed to this server's
  * own host name (`Host`: against DNS rebinding, where a hostile site's name
- * comes to point at 127.0.0.1), and, for the WebSocket, come from a page of
- * this server (`Origin`: against cross-site WebSocket hijacking). No I/O.
+ * comes to point at 127.0.0.1), and, when it comes from a page, from a page
+ * of this server (`Origin`: against cross-site WebSocket hijacking). No I/O.
  *
  * @module
  */
@@ -50,19 +50,16 @@ export type Refusal = "host" | "origin" | "token" | undefined;
 
 /**
  * Check a request to the server bound at `hosts`: the page and the WebSocket
- * both need the token; the WebSocket also an `Origin` of this server.
+ * both need the token; an `Origin`, when there is one, must be this server's.
+ * Browsers always send it with a WebSocket (and with any cross-site request),
+ * so a page of another site is refused; a program with the token (no `Origin`)
+ * may connect.
  */
-export function checkRequest(
-  request: Request,
-  hosts: ReadonlySet<string>,
-  token: string,
-  websocket: boolean,
-): Refusal {
+export function checkRequest(request: Request, hosts: ReadonlySet<string>, token: string): Refusal {
   const host = request.headers.get("host")?.toLowerCase();
   if (host === undefined || !hosts.has(host)) return "host";
   const origin = request.headers.get("origin");
-  if (websocket || origin !== null) {
-    if (origin === null) return "origin";
+  if (origin !== null) {
     let originHost: string;
     try {
       const url = new URL(origin);

@@ -137,7 +137,7 @@ export class WebServer implements AsyncDisposable {
     const url = new URL(request.url);
     if (request.method !== "GET") return new Response("Method not allowed\n", { status: 405 });
     if (url.pathname === "/") {
-      const refusal = checkRequest(request, this.#hosts, this.#token, false);
+      const refusal = checkRequest(request, this.#hosts, this.#token);
       if (refusal) return this.#refuse(refusal);
       const nonce = newToken().slice(0, 32);
       return new Response(pageHtml(nonce), {
@@ -154,7 +154,7 @@ export class WebServer implements AsyncDisposable {
       });
     }
     if (url.pathname === "/ws") {
-      const refusal = checkRequest(request, this.#hosts, this.#token, true);
+      const refusal = checkRequest(request, this.#hosts, this.#token);
       if (refusal) return this.#refuse(refusal);
       if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
         return new Response("Expected a WebSocket\n", { status: 426 });

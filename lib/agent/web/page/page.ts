@@ -28,6 +28,7 @@ export function pageHtml(nonce: string): string {
 </header>
 <div class="app">
   <nav aria-label="Conversations, buddies and invitations">
+    <button id="everything" type="button" aria-pressed="false">Everything the agent said</button>
     <h2 id="targets-heading">Conversations</h2>
     <ul id="targets" aria-labelledby="targets-heading"></ul>
     <form id="call" class="row" aria-label="Start a conversation">

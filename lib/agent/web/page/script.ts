@@ -17,6 +17,8 @@ export const PAGE_SCRIPT = String.raw`"use strict";
   const invitationsEl = $("invitations"), input = $("input"), statusEl = $("status");
   const MAX_LINES = 2000;
   let socket, current, labels = [], state, retry = 500;
+  /** The page shows every line (the agent's notices included), not one conversation. */
+  let everything = false;
   const unread = new Map();
   const typed = [];
   let typedAt = 0;
@@ -42,11 +44,15 @@ export const PAGE_SCRIPT = String.raw`"use strict";
     socket.send(JSON.stringify({ type: "line", text }));
     return true;
   }
-  const shows = (li) => !li.dataset.context || li.dataset.context === current;
+  // A conversation's lines, and the notices shown while it was current (as on the terminal).
+  const shows = (li) =>
+    everything ||
+    (li.dataset.context !== undefined ? li.dataset.context === current : li.dataset.during === (current || ""));
 
   function addLine(ev, live) {
     const li = el("li", "line " + ev.kind);
     if (ev.context) li.dataset.context = ev.context;
+    else li.dataset.during = current || "";
     const t = el("time", "", clock(ev.at));
     t.dateTime = new Date(ev.at).toISOString();
     li.append(t, " ");
@@ -91,15 +97,18 @@ export const PAGE_SCRIPT = String.raw`"use strict";
     current = now;
     labels = all;
     if (now) unread.delete(now);
+    refilter();
+  }
+  function refilter() {
     for (const li of linesEl.children) li.hidden = !shows(li);
     linesEl.scrollTop = linesEl.scrollHeight;
     renderTargets();
   }
 
   const PROTECTION = {
-    verified: ["🔒✓", "encrypted and verified"],
-    encrypted: ["🔒", "encrypted, not verified"],
-    clear: ["⚠", "not encrypted"],
+    verified: ["✓", "encrypted and verified"],
+    encrypted: ["E", "encrypted, not verified"],
+    clear: ["!", "not encrypted"],
     group: ["#", "group"],
   };
 
@@ -126,8 +135,12 @@ export const PAGE_SCRIPT = String.raw`"use strict";
         name += ", " + count + " unread";
       }
       button.setAttribute("aria-label", name);
-      if (label === current) button.setAttribute("aria-current", "true");
-      button.addEventListener("click", () => send("/switch " + label));
+      if (label === current && !everything) button.setAttribute("aria-current", "true");
+      button.addEventListener("click", () => {
+        everything = false;
+        if (label === current) refilter();
+        else send("/switch " + label);
+      });
       const close = el("button", "close", "×");
       close.type = "button";
       close.setAttribute("aria-label", "close " + label);
@@ -136,8 +149,11 @@ export const PAGE_SCRIPT = String.raw`"use strict";
       targetsEl.append(li);
     }
     if (labels.length === 0) targetsEl.append(el("li", "empty", "No conversation yet"));
-    const cur = known.get(current);
-    $("title").textContent = current ? (cur && cur.nick ? cur.nick + " — " : "") + current : "No conversation";
+    $("everything").setAttribute("aria-pressed", String(everything));
+    const cur = everything ? undefined : known.get(current);
+    $("title").textContent = everything
+      ? "Everything the agent said"
+      : current ? (cur && cur.nick ? cur.nick + " — " : "") + current : "Agent notices";
     $("protection").textContent = cur ? cur.detail + (cur.topic ? " · topic: " + cur.topic : "") : "";
     $("protection").className = cur ? "protection " + cur.protection : "protection";
     let total = 0;
@@ -270,6 +286,10 @@ export const PAGE_SCRIPT = String.raw`"use strict";
     const next = labels[(at + (e.key === "ArrowUp" ? labels.length - 1 : 1)) % labels.length];
     send("/switch " + next);
     e.preventDefault();
+  });
+  $("everything").addEventListener("click", () => {
+    everything = !everything;
+    refilter();
   });
   $("call").addEventListener("submit", (e) => {
     e.preventDefault();

@@ -30,6 +30,8 @@ ul, ol { list-style: none; margin: 0; padding: 0; }
 button { font: inherit; color: inherit; background: none; border: 1px solid transparent;
   border-radius: 6px; cursor: pointer; }
 button:focus-visible, input:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
+#everything { width: 100%; text-align: left; padding: .35em .5em; color: var(--dim); }
+#everything[aria-pressed="true"] { background: var(--bg); border-color: var(--line); color: var(--fg); }
 .target { display: flex; }
 .target .pick { flex: 1; display: flex; gap: .4em; align-items: center; text-align: left;
   padding: .35em .5em; min-width: 0; }
@@ -38,7 +40,10 @@ button:focus-visible, input:focus-visible { outline: 2px solid var(--accent); ou
 .target .close { color: var(--dim); padding: 0 .5em; }
 .badge { margin-left: auto; background: var(--accent); color: #fff; border-radius: 1em;
   padding: 0 .5em; font-size: .8em; font-weight: 600; }
-.prot.verified, .prot.encrypted { color: var(--good); } .prot.clear { color: var(--warn); }
+.prot { display: inline-grid; place-items: center; width: 1.4em; height: 1.4em; flex: none;
+  border-radius: 4px; font-size: .8em; font-weight: 700; border: 1px solid var(--line); }
+.prot.verified, .prot.encrypted { color: var(--good); border-color: var(--good); }
+.prot.clear { color: var(--warn); border-color: var(--warn); }
 .empty { color: var(--dim); padding: .3em .5em; font-size: .9em; }
 .buddy .call { width: 100%; display: flex; gap: .5em; align-items: center; padding: .3em .5em; text-align: left; }
 .buddy .state { margin-left: auto; color: var(--dim); font-size: .85em; }
