@@ -201,11 +201,19 @@ export class WebUi implements AgentUi {
     return next.line;
   }
 
+  /**
+   * Ask on the terminal. While the terminal's own read waits (the command came from a page),
+   * the answer would be taken as a command line, a password shown and sent as a chat line: `null`
+   * (no answer) instead, and the command says what it needs.
+   */
   ask(question: string): Promise<string | null> {
+    if (this.#terminalRead) return Promise.resolve(null);
     return this.#inner.ask(question);
   }
 
+  /** Like {@linkcode WebUi.ask}, with what is typed hidden. */
   askSecret(question: string): Promise<string | null> {
+    if (this.#terminalRead) return Promise.resolve(null);
     return (this.#inner.askSecret ?? this.#inner.ask).call(this.#inner, question);
   }
 

@@ -33,6 +33,22 @@ Deno.test("lines typed on the terminal and on a page reach the command loop in t
   assert.equal(await web.readLine(), "three");
 });
 
+Deno.test("a question for a command from a page is not answered by the terminal's next line (a password is never taken as a chat line)", async () => {
+  const terminal = pipedTerminal();
+  const web = new WebUi(terminal.ui);
+  const next = web.readLine();
+  web.submit("/signup nuria@bb.test");
+  assert.equal(await next, "/signup nuria@bb.test");
+  assert.equal(await web.askSecret("Password for nuria@bb.test: "), null);
+  terminal.push("secret");
+  // The terminal's line is a command line, as it was typed as one.
+  assert.equal(await web.readLine(), "secret");
+  // Asked with no read waiting (before the command loop, or for a terminal's command): asked.
+  const asked = web.ask("Nickname: ");
+  terminal.push("Laura");
+  assert.equal(await asked, "Laura");
+});
+
 Deno.test("the end of a piped input leaves the pages in charge; the page's lines are bounded", async () => {
   const terminal = pipedTerminal();
   const web = new WebUi(terminal.ui);
