@@ -159,12 +159,33 @@ Deno.test({
     await waitText(page, "#lines li.info", "Registered laura@bb.test");
     await page.click("#everything");
 
+    // The keyboard: Alt+Up goes to the previous conversation, as a person without a mouse would.
+    await page.focus("#input");
+    await page.keyboard.down("Alt");
+    await page.keyboard.press("ArrowUp");
+    await page.keyboard.up("Alt");
+    await waitText(page, "#targets button[aria-current=true]", "#friends");
+    assert.equal(await inPage(page, `document.getElementById("input").value`), "", "no recall");
+    // Screen readers: the lines are a live log, the input box and every button have names.
+    assert.deepEqual(
+      await inPage(
+        page,
+        `[document.getElementById("lines").getAttribute("role"),
+          document.getElementById("lines").getAttribute("aria-live"),
+          document.querySelector("label[for=input]").textContent,
+          [...document.querySelectorAll("button")].every((b) =>
+            (b.getAttribute("aria-label") || b.textContent).trim() !== "")]`,
+      ),
+      ["log", "polite", "Message, or a /command", true],
+    );
+
     // Joan leaves: offline, live.
     await joan.send("/quit");
     await joan.exited();
     await waitText(page, "#buddies li.buddy.offline", "joan@bb.test", { timeoutMs: 20_000 });
     assert.deepEqual(page.errors, []);
     await type(page, "/quit");
+    await laura.waitFor(/^Bye\./);
     assert.equal((await laura.exited()).code, 0);
   },
 });

@@ -72,6 +72,8 @@ export class WebServer implements AsyncDisposable {
   #state: (() => WebState) | undefined;
   #lastState = "";
   #stateQueued = false;
+  /** Closing: no new page is let in (a page reconnects at once, and would hold the server open). */
+  #closing = false;
   /** Pages closed because they did not keep up, or sent too much. */
   dropped = 0;
 
@@ -135,6 +137,7 @@ export class WebServer implements AsyncDisposable {
 
   #handle(request: Request): Response {
     const url = new URL(request.url);
+    if (this.#closing) return new Response("The agent is leaving\n", { status: 503 });
     if (request.method !== "GET") return new Response("Method not allowed\n", { status: 405 });
     if (url.pathname === "/") {
       const refusal = checkRequest(request, this.#hosts, this.#token);
@@ -244,6 +247,7 @@ export class WebServer implements AsyncDisposable {
 
   /** Close every page and stop listening. */
   async close(): Promise<void> {
+    this.#closing = true;
     this.#unsubscribe();
     this.#state = undefined;
     for (const socket of [...this.#clients]) this.#drop(socket, 1001, "the agent is leaving");

@@ -199,7 +199,6 @@ export const PAGE_SCRIPT = String.raw`"use strict";
       li.append(b);
     }
     invitationsEl.append(li);
-    if (live) li.querySelector("button").focus();
   }
   function answeredLabel(label) {
     for (const li of invitationsEl.querySelectorAll("li")) if (li.dataset.label === label) li.remove();
@@ -216,6 +215,7 @@ export const PAGE_SCRIPT = String.raw`"use strict";
       case "identity": break;
       case "ring":
         if (ev.invitation) invitation(Object.assign({ at: Date.now() }, ev), live);
+        if (live && document.hidden) document.title = "(!) " + document.title;
         break;
       case "activity": $("activity").textContent = ev.text || ""; break;
       case "delivered": delivered(ev); break;
@@ -250,8 +250,10 @@ export const PAGE_SCRIPT = String.raw`"use strict";
         addLine({ type: "line", kind: "warn", at: Date.now(), text: message.text }, true);
       }
     };
-    socket.onclose = () => {
-      statusEl.textContent = "disconnected: trying again…";
+    socket.onclose = (event) => {
+      statusEl.textContent = event.code === 1001
+        ? "the agent has stopped: trying again…"
+        : "disconnected: trying again…";
       statusEl.className = "status off";
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 10000);
@@ -269,6 +271,7 @@ export const PAGE_SCRIPT = String.raw`"use strict";
     }
   });
   input.addEventListener("keydown", (e) => {
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
     if (e.key === "ArrowUp" && typedAt > 0) {
       input.value = typed[--typedAt];
       e.preventDefault();
