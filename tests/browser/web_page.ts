@@ -103,6 +103,9 @@ Deno.test({
     await waitText(page, "#lines li.own", "typed on the terminal");
     // and what the page shows, the terminal shows.
     await laura.waitFor(/joan: hi Laura, seen on a page$/);
+    // The conversation's history (the agent's /history), from the button.
+    await page.click("#history");
+    await waitText(page, "#lines li.info", "you -> joan@bb.test: hello from the page");
     // A / command typed in the box runs as on the terminal.
     await type(page, "/whois joan@bb.test");
     await waitText(page, "#lines li.info", "presence:");

@@ -45,6 +45,7 @@ export function pageHtml(nonce: string): string {
     <div class="heading">
       <h2 id="title">No conversation</h2>
       <p id="protection" class="protection"></p>
+      <button id="history" type="button" hidden>Earlier lines</button>
     </div>
     <ol id="lines" role="log" aria-live="polite" aria-label="Messages"></ol>
     <p id="activity" aria-live="polite"></p>

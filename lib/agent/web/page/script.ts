@@ -156,6 +156,9 @@ export const PAGE_SCRIPT = String.raw`"use strict";
       : current ? (cur && cur.nick ? cur.nick + " — " : "") + current : "Agent notices";
     $("protection").textContent = cur ? cur.detail + (cur.topic ? " · topic: " + cur.topic : "") : "";
     $("protection").className = cur ? "protection " + cur.protection : "protection";
+    // The history of a conversation with a known address (the agent's /history).
+    $("history").hidden = !(cur && cur.address);
+    $("history").dataset.address = cur && cur.address ? cur.address : "";
     let total = 0;
     for (const n of unread.values()) total += n;
     document.title = (total > 0 ? "(" + total + ") " : "") + "LUMI" + (state ? " — " + state.nick : "");
@@ -290,6 +293,7 @@ export const PAGE_SCRIPT = String.raw`"use strict";
     send("/switch " + next);
     e.preventDefault();
   });
+  $("history").addEventListener("click", () => send("/history " + $("history").dataset.address));
   $("everything").addEventListener("click", () => {
     everything = !everything;
     refilter();

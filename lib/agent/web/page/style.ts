@@ -61,7 +61,10 @@ form.row button { border-color: var(--line); padding: .3em .8em; background: var
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 main { display: grid; grid-template-rows: auto 1fr auto auto; min-height: 0; }
 .heading { padding: .5em 1em; border-bottom: 1px solid var(--line); }
+.heading { position: relative; }
 .heading h2 { margin: 0; font-size: 1.05em; }
+#history { position: absolute; right: 1em; top: .6em; border-color: var(--line); padding: .2em .7em;
+  font-size: .85em; }
 .protection { margin: 0; font-size: .85em; color: var(--dim); }
 .protection.verified, .protection.encrypted { color: var(--good); } .protection.clear { color: var(--warn); }
 #lines { overflow: auto; padding: .5em 1em; margin: 0; }
