@@ -25,6 +25,7 @@ import {
   UsageError,
 } from "./lib/agent/mod.ts";
 import { parseEndpoint, parseIp } from "./lib/plumi/address.ts";
+import { DEFAULT_WEB, withWebDefault } from "./lib/agent/options.ts";
 import {
   createProfile,
   ensureDataFolder,
@@ -84,6 +85,8 @@ Options:
   --history FILE         keep every line sent and received in this SQLite file (/history, /search)
   --signup               create the account NAME@DOMAIN on the node first (if it allows sign-up)
   --replace              sign in even if NAME@DOMAIN is signed in elsewhere; that agent stops
+  --web [IP:PORT]        serve a chat page at http://IP:PORT (default 127.0.0.1:8340); the
+                         link printed at start holds its access token; loopback unless given
   --require-encryption   refuse conversations in clear (original agents)
   --no-encryption        talk in clear to everyone (keeps no identity key)
   --version              show the program's and Deno's versions
@@ -132,6 +135,7 @@ const FLAGS = {
   replace: { type: "boolean" },
   "require-encryption": { type: "boolean" },
   "no-encryption": { type: "boolean" },
+  web: { type: "string" },
   version: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const satisfies Record<string, FlagSpec>;
@@ -141,6 +145,19 @@ function endpointFlag(name: string, text: string | undefined) {
   const parsed = parseEndpoint(text);
   if (!parsed.ok) throw new UsageError(`Bad ${name}: ${parsed.message}`);
   return parsed.value;
+}
+
+/**
+ * `--web`'s address: `IP:PORT` (port 0: any free one), `localhost:PORT`, or `true` (`web = true`
+ * in a profile: the default address).
+ */
+function webFlag(text: string | undefined) {
+  if (text === undefined) return undefined;
+  if (text === "true") return DEFAULT_WEB;
+  const at = text.replace(/^localhost:/, "127.0.0.1:");
+  const any = at.match(/^(.*):0$/);
+  if (any) return { ...endpointFlag("--web", `${any[1]}:1`)!, port: 0 };
+  return endpointFlag("--web", at);
 }
 
 /** A number flag's value; anything that is not a plain decimal is NaN, which the options refuse by the flag's name. */
@@ -159,7 +176,7 @@ export type Invocation =
 export function parseFlags(args: string[], signal: AbortSignal): Invocation {
   let values;
   try {
-    values = parseCommandLine(args, FLAGS);
+    values = parseCommandLine(withWebDefault(args), FLAGS);
   } catch (error) {
     if (error instanceof FlagError) throw new UsageError(error.message, { cause: error });
     throw error;
@@ -173,6 +190,7 @@ export function parseFlags(args: string[], signal: AbortSignal): Invocation {
     throw new UsageError(`Bad --advertise "${values.advertise}": not an IPv4 address`);
   }
   const dnsServer = endpointFlag("--dns-server", values["dns-server"]);
+  const web = webFlag(values.web);
   const seconds = (text: string | undefined) => {
     const value = numberFlag(text);
     return value === undefined ? undefined : value * 1000;
@@ -200,6 +218,7 @@ export function parseFlags(args: string[], signal: AbortSignal): Invocation {
       maxPendingPerIp: numberFlag(values["max-handshakes-per-ip"]),
       relay: values.relay as AgentOptions["relay"],
       historyFile: values.history,
+      web,
       signup: values.signup ?? false,
       replace: values.replace ?? false,
       requireEncryption: values["require-encryption"] ?? false,
@@ -275,7 +294,7 @@ async function withProfile(
         if (args.includes("--no-log")) settings[key] = true;
         continue;
       }
-      const value = flagValue(args, key);
+      const value = flagValue(withWebDefault(args), key);
       if (value !== undefined) settings[key] = value;
     }
     try {

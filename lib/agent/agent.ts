@@ -30,6 +30,7 @@ import {
   problem,
   say,
   signUpText,
+  webText,
 } from "./terminal/texts.ts";
 import {
   type AgentOptions,
@@ -61,6 +62,7 @@ import {
 } from "./node/sign_in.ts";
 import { type AgentUi, createConsoleUi } from "./terminal/ui.ts";
 import { Activity } from "./terminal/activity.ts";
+import { isLoopback, WebServer, webState, WebUi } from "./web/mod.ts";
 import { type ClientContext, completer, type Me, watchTopics } from "./terminal/client_commands.ts";
 import {
   type MailboxRoute,
@@ -185,7 +187,9 @@ function advertisedIp(o: ResolvedAgentOptions, node: Endpoint): string {
  */
 export async function runAgent(options: AgentOptions = {}): Promise<void> {
   const o = resolveAgentOptions(options);
-  const ui = o.ui ?? createConsoleUi();
+  // With --web, one stream of events for the terminal and the pages (`web/`).
+  const web = o.web ? new WebUi(o.ui ?? createConsoleUi()) : undefined;
+  const ui = web ?? o.ui ?? createConsoleUi();
   const stop = new AbortController();
   // A second interrupt cuts the deregistration short.
   const hurry = new AbortController();
@@ -214,6 +218,8 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     const saved = await o.saveProfile?.(address, nick);
     if (saved) ui.info(saved);
     ui.setIdentity?.(nick);
+    const page = web && o.web ? startWebPage(web, o.web) : undefined;
+    if (page) closing.push(() => page.close());
 
     let log: PacketLog | undefined;
     if (o.logFile !== false) {
@@ -490,6 +496,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
       }),
     };
     ui.complete = completer(clientContext);
+    page?.describe(() => webState(address, clientContext));
     watchTopics(ui, clientContext.topics);
     await commandLoop(
       {
@@ -531,6 +538,21 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
     ui.close();
     await ui.flush?.(2_000);
   }
+}
+
+/** Serve the web page on `at` and print its link; throws {@linkcode ListenError} when it cannot. */
+function startWebPage(ui: WebUi, at: Endpoint): WebServer {
+  let page: WebServer;
+  try {
+    page = WebServer.start({ at, ui });
+  } catch (error) {
+    throw new ListenError(webText.cannotListen(formatEndpoint(at), describeError(error)), {
+      cause: error,
+    });
+  }
+  if (!isLoopback(page.local.ip)) ui.warn(webText.notLoopback(formatEndpoint(page.local)));
+  ui.info(webText.serving(page.url));
+  return page;
 }
 
 /** Load (or, at the first start, make) the identity key and the pinned keys of `address`. */

@@ -86,6 +86,11 @@ export interface AgentOptions {
    * share a data folder), none without a data folder.
    */
   readonly historyFile?: string | false;
+  /**
+   * Serve the web page (`--web`, `web/`) on this address: loopback unless given otherwise (then
+   * the agent warns). Default: no page.
+   */
+  readonly web?: Endpoint;
   /** Most one-to-one conversations at once; past it, look-ups are answered `RL1` (busy). Default: 8. */
   readonly maxChats?: number;
   /** Most groups at once; 0 switches groups off (no group port, no `g=` feature). Default: 4. */
@@ -157,6 +162,7 @@ export interface ResolvedAgentOptions {
   readonly relay: RelayMode;
   /** `undefined`: the default file of the address, in the data folder. */
   readonly historyFile: string | false | undefined;
+  readonly web: Endpoint | undefined;
   readonly maxChats: number;
   readonly maxGroups: number;
   readonly maxGroupSize: number;
@@ -180,6 +186,21 @@ export interface ResolvedAgentOptions {
   readonly clock: Clock;
   readonly networkInterfaces: () => readonly InterfaceAddress[];
   readonly signal: AbortSignal | undefined;
+}
+
+/** Where `--web` alone serves the page: loopback, port 8340. */
+export const DEFAULT_WEB: Endpoint = { ip: "127.0.0.1", port: 8340 };
+
+/**
+ * `args` with a bare `--web` (last, or followed by another flag) given its
+ * default address, {@linkcode DEFAULT_WEB}, so that `--web` takes an optional value.
+ */
+export function withWebDefault(args: readonly string[]): string[] {
+  return args.map((arg, i) => {
+    const next = args[i + 1];
+    const bare = arg === "--web" && (next === undefined || next.startsWith("--"));
+    return bare ? `--web=${DEFAULT_WEB.ip}:${DEFAULT_WEB.port}` : arg;
+  });
 }
 
 /** The default sockets, from `lib/transport`. */
@@ -305,6 +326,7 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
     relay: relayMode(options.relay),
     // In the data folder by default: every line sent and received is kept.
     historyFile: options.historyFile ?? (options.dataDir !== undefined ? undefined : false),
+    web: options.web,
     maxChats: whole("maxChats", options.maxChats, 8, 1, 1000),
     maxGroups: whole("maxGroups", options.maxGroups, 4, 0, 64),
     maxGroupSize: whole("maxGroupSize", options.maxGroupSize, 16, 2, 64),

@@ -68,6 +68,7 @@ export const PROFILE_KEYS: readonly string[] = [
   "group-idle",
   "max-handshakes",
   "max-handshakes-per-ip",
+  "web",
 ];
 
 /**

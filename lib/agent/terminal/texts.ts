@@ -699,4 +699,27 @@ export const offlineText = {
   noNode: (to: string, why: string): string => `Cannot leave a message for ${to}: ${why}`,
   fallback: (to: string): string =>
     `The conversation with ${to} is over: the line is left with its node`,
+/**
+ * The group label of an invitation line ({@linkcode client}`.invited`), or `undefined` for any
+ * other line: the web page offers Accept and Decline for it.
+ */
+export function invitationLabel(text: string): string | undefined {
+  return text.match(/^.* invites you to group (\S+): \/accept or \/decline \(within \d+ s\)$/)
+    ?.[1];
+}
+
+/** The lines of the web page (`--web`, `../web/`). */
+export const webText = {
+  serving: (url: string): string => `Web page: ${url} (the link holds its access token)`,
+  notLoopback: (at: string): string =>
+    `The web page listens on ${at}, which other machines may reach: anyone with the link ` +
+    `drives this agent, and nothing is encrypted (no TLS)`,
+  cannotListen: (at: string, why: string): string => `Cannot serve the web page on ${at}: ${why}`,
+  badEndpoint: (text: string, why: string): string => `Bad --web "${text}": ${why}`,
+  tooManyLines: (): string => "Too many lines waiting: this one was not run",
+  refusedToken: (): string =>
+    "This page needs the link with its token, as the agent printed it when it started",
+  refusedHost: (): string => "Refused: this server answers only at its own address",
+  refusedOrigin: (): string => "Refused: the page is not from this server",
+  tooManyClients: (max: number): string => `Refused: ${max} pages are open already`,
 } as const;
