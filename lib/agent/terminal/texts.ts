@@ -699,6 +699,8 @@ export const offlineText = {
   noNode: (to: string, why: string): string => `Cannot leave a message for ${to}: ${why}`,
   fallback: (to: string): string =>
     `The conversation with ${to} is over: the line is left with its node`,
+};
+
 /**
  * The group label of an invitation line ({@linkcode client}`.invited`), or `undefined` for any
  * other line: the web page offers Accept and Decline for it.
