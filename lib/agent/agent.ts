@@ -485,6 +485,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<void> {
         return { state, where: buddy.endpoint && formatEndpoint(buddy.endpoint) };
       },
       buddies: () => presence.addresses,
+      ...(keyring && { encryption: (address: string) => keyring.describe(address) }),
       // Conversations and group links set up from now on use it; open ones keep the old one.
       setNick: (nick) => {
         ui.setPrompt(switchboard.roster.prompt(nick));

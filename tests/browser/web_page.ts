@@ -111,6 +111,8 @@ Deno.test({
     // A / command typed in the box runs as on the terminal.
     await type(page, "/whois joan@bb.test");
     await waitText(page, "#lines li.info", "presence:");
+    // Joan's key was pinned at this first contact: /whois says so, with its fingerprint.
+    await waitText(page, "#lines li.info", "encryption:   encrypted (key pinned; not verified");
     await screenshot(page, "2-chat");
 
     // Joan invites Laura to a group: Accept on the page.

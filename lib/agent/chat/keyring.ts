@@ -10,10 +10,12 @@
  */
 
 import { writeFileAtomic } from "../../atomic_file.ts";
+import { whoisKey } from "../terminal/texts.ts";
 import {
   decodeIdentityFile,
   encodeIdentityFile,
   fingerprint,
+  type KnownPeer,
   KnownPeers,
   newIdentity,
   type RawKeyPair,
@@ -143,9 +145,22 @@ export class Keyring {
     return { kind: "first-contact" };
   }
 
-  /** Whether no key is pinned for `address` yet (the next one will be a first contact). */
+  /** The key pinned for `address` (with its trust), if any. */
+  pinned(address: string): KnownPeer | undefined {
+    return this.#peers.get(address);
+  }
+
+  /** Whether `address` has no pinned key yet (the next contact is a first contact). */
   isNew(address: string): boolean {
     return this.#peers.get(address) === undefined;
+  }
+
+  /** What `/whois` says of `address`'s key: pinned and verified, pinned, or never met. */
+  describe(address: string): { state: string; fingerprint?: string } {
+    const peer = this.#peers.get(address);
+    if (!peer) return { state: whoisKey.unknown() };
+    const state = peer.trust === "verified" ? whoisKey.verified() : whoisKey.pinned(address);
+    return { state, fingerprint: fingerprint(peer.key) };
   }
 
   /** `/trust address`: pin the changed key it last proved; `false` if none was refused. */

@@ -86,7 +86,7 @@ Deno.test("/whois tells presence, groups and that encryption is not known yet", 
     "  presence:     online at 127.0.0.1:4000",
     "  conversation: none",
     "  groups:       #club",
-    "  encryption:   not known (this agent does not encrypt yet)",
+    "  encryption:   off (--no-encryption): every conversation is in clear",
   ]);
   runClientCommand({ kind: "whois", address: "joan@bb.test" }, {
     ...ctx,

@@ -630,7 +630,7 @@ export const client = {
   whoisEncryption: (state: string, fingerprint: string | undefined): string =>
     `  encryption:   ${state}${fingerprint ? `, key ${fingerprint}` : ""}`,
   whoisEncryptionUnknown: (): string =>
-    "  encryption:   not known (this agent does not encrypt yet)",
+    "  encryption:   off (--no-encryption): every conversation is in clear",
   topicNotInGroup: (): string => "Typed lines do not go to a group: /switch #<group> first",
   noTopic: (label: string): string => `${sanitize(label)} has no topic: /topic <text> sets one`,
   topic: (label: string, text: string): string => `Topic of ${sanitize(label)}: ${sanitize(text)}`,
@@ -725,3 +725,11 @@ export const webText = {
   refusedOrigin: (): string => "Refused: the page is not from this server",
   tooManyClients: (max: number): string => `Refused: ${max} pages are open already`,
 } as const;
+
+/** What `/whois` says of a peer's key (`chat/keyring.ts`). */
+export const whoisKey = {
+  unknown: (): string => "no key pinned yet (never talked encrypted, or an original agent)",
+  verified: (): string => "encrypted, verified",
+  pinned: (address: string): string =>
+    `encrypted (key pinned; not verified: /verify ${sanitize(address)})`,
+};
