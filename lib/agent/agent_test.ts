@@ -364,7 +364,7 @@ Deno.test("/me sends an action, an empty line sends nothing, /whois tells what i
   assert.equal(await readText(joan, 16), "L13* Laura waves");
   ui.type("/whois joan@bb.com");
   await ui.waitFor(/^ {2}conversation: joan@bb\.com, nickname Joan$/);
-  await ui.waitFor(/^ {2}encryption: {3}off \(--no-encryption\)/);
+  await ui.waitFor(/^ {2}encryption: {3}no key pinned yet/);
   ui.type("/exit");
   await ui.waitFor(/^Conversation with Joan ended \(you left\)$/);
   ui.end();
