@@ -92,7 +92,12 @@ function privateKeyOf(pair: KeyPair): Promise<CryptoKey> {
   return key;
 }
 
-async function dh(pair: KeyPair, publicKey: Uint8Array): Promise<Uint8Array> {
+/**
+ * X25519 of `pair`'s secret and `publicKey`, through WebCrypto (the secret
+ * imported once per pair); a key that is not one, or a low-order point, is a
+ * {@linkcode NoiseError}.
+ */
+export async function diffieHellman(pair: KeyPair, publicKey: Uint8Array): Promise<Uint8Array> {
   try {
     const peer = await crypto.subtle.importKey(
       "raw",
@@ -396,10 +401,10 @@ export class HandshakeState {
     const e = (): KeyPair => this.#e ?? missing();
     const s = (): KeyPair => this.#s ?? missing();
     let out: Promise<Uint8Array>;
-    if (token === "ee") out = dh(e(), this.#re ?? missing());
-    else if (token === "ss") out = dh(s(), this.#rs ?? missing());
-    else if ((token === "es") === this.#initiator) out = dh(e(), this.#rs ?? missing());
-    else out = dh(s(), this.#re ?? missing());
+    if (token === "ee") out = diffieHellman(e(), this.#re ?? missing());
+    else if (token === "ss") out = diffieHellman(s(), this.#rs ?? missing());
+    else if ((token === "es") === this.#initiator) out = diffieHellman(e(), this.#rs ?? missing());
+    else out = diffieHellman(s(), this.#re ?? missing());
     this.#symmetric.mixKey(await out);
   }
 

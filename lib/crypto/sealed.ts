@@ -27,7 +27,7 @@
 import { chacha20poly1305 } from "#ciphers/chacha.js";
 import { hkdf } from "#hashes/hkdf.js";
 import { sha256 } from "#hashes/sha2.js";
-import type { KeyPair } from "./noise.ts";
+import { diffieHellman, type KeyPair } from "./noise.ts";
 
 /** The first byte of a sealed message. */
 export const SEALED_VERSION = 1;
@@ -90,46 +90,10 @@ function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-function b64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-const imported = new WeakMap<KeyPair, Promise<CryptoKey>>();
-
-function privateKey(pair: KeyPair): Promise<CryptoKey> {
-  if (pair.privateKey) return Promise.resolve(pair.privateKey);
-  let key = imported.get(pair);
-  if (!key) {
-    const jwk = {
-      kty: "OKP",
-      crv: "X25519",
-      d: b64url(pair.secretKey!),
-      x: b64url(pair.publicKey),
-    };
-    key = crypto.subtle.importKey("jwk", jwk, { name: "X25519" }, false, ["deriveBits"]);
-    imported.set(pair, key);
-  }
-  return key;
-}
-
-/** X25519 through WebCrypto; a key that is not one (or a low-order point) is a {@linkcode SealedError}. */
+/** X25519 ({@linkcode diffieHellman}); a key that is not one (or a low-order point) is a {@linkcode SealedError}. */
 async function dh(pair: KeyPair, publicKey: Uint8Array): Promise<Uint8Array> {
   try {
-    const peer = await crypto.subtle.importKey(
-      "raw",
-      new Uint8Array(publicKey),
-      { name: "X25519" },
-      false,
-      [],
-    );
-    const bits = await crypto.subtle.deriveBits(
-      { name: "X25519", public: peer },
-      await privateKey(pair),
-      256,
-    );
-    return new Uint8Array(bits);
+    return await diffieHellman(pair, publicKey);
   } catch (cause) {
     throw new SealedError("a key of the sealed message is not a valid X25519 key", { cause });
   }
