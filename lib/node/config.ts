@@ -68,6 +68,7 @@ import {
   type RelayConfigDraft,
 } from "./relay_config.ts";
 import { type MailboxSettings, readMailboxSetting } from "./mailbox_settings.ts";
+import { parseYesNo, yesNoProblem } from "./config_values.ts";
 
 /** The node's configuration as read from `nodelumi.cfg`. */
 export interface NodeConfig {
@@ -251,10 +252,9 @@ function endpointValue(value: string, line: number, key: string): Endpoint {
 }
 
 function yesNo(value: string, line: number, key: string): boolean {
-  const v = value.toLowerCase();
-  if (["yes", "true", "on", "1"].includes(v)) return true;
-  if (["no", "false", "off", "0"].includes(v)) return false;
-  throw new ConfigError(line, `${key} must be yes or no, got "${value}"`);
+  const yes = parseYesNo(value);
+  if (yes === undefined) throw new ConfigError(line, yesNoProblem(key, value));
+  return yes;
 }
 
 function pathValue(value: string, line: number, key: string): string | false {

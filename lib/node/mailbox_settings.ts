@@ -5,6 +5,8 @@
  * @module
  */
 
+import { parseYesNo, yesNoProblem } from "./config_values.ts";
+
 /** The `[mailbox]` section, read. */
 export interface MailboxSettings {
   /** Keep offline messages at all (`enabled = yes`). Default: true. */
@@ -74,10 +76,9 @@ export function readMailboxSetting(
   value: string,
 ): string | undefined {
   if (key === "enabled") {
-    const v = value.toLowerCase();
-    if (["yes", "true", "on", "1"].includes(v)) draft.enabled = true;
-    else if (["no", "false", "off", "0"].includes(v)) draft.enabled = false;
-    else return `enabled must be yes or no, got "${value}"`;
+    const enabled = parseYesNo(value);
+    if (enabled === undefined) return yesNoProblem(key, value);
+    draft.enabled = enabled;
     return undefined;
   }
   if (!Object.hasOwn(MAILBOX_KEYS, key)) {

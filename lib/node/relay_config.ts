@@ -21,6 +21,7 @@
 
 import { type Endpoint, parseEndpoint, parseIp } from "../plumi/address.ts";
 import type { RelayLimits } from "./relay_sessions.ts";
+import { parseYesNo, yesNoProblem } from "./config_values.ts";
 
 /** The `[relay]` section. */
 export interface RelayConfig {
@@ -69,10 +70,9 @@ export function readRelaySetting(
   value: string,
 ): RelaySettingProblem | undefined {
   if (key === "enabled") {
-    const v = value.toLowerCase();
-    if (["yes", "true", "on", "1"].includes(v)) draft.enabled = true;
-    else if (["no", "false", "off", "0"].includes(v)) draft.enabled = false;
-    else return `enabled must be yes or no, got "${value}"`;
+    const enabled = parseYesNo(value);
+    if (enabled === undefined) return yesNoProblem(key, value);
+    draft.enabled = enabled;
     return undefined;
   }
   if (key === "listen") {
