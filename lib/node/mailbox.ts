@@ -56,7 +56,7 @@ export interface MailboxOptions {
   readonly directory: Directory;
   /** Is `name`'s registration another node's (a clustered domain)? Default: never. */
   readonly ownedElsewhere?: (name: string) => boolean;
-  /** Have the node that holds `name`'s registration send the notice (a clustered domain). */
+  /** Have every node of the domain call {@linkcode MailboxService.noticeFor} (a clustered domain). */
   readonly announce?: (name: string) => void;
   /** Is `domain` this node's? */
   readonly isLocal: (domain: string) => boolean;
@@ -380,15 +380,13 @@ export class MailboxService {
   }
 
   /**
-   * Tell `name`'s agent, if it is online with a session, that messages wait;
-   * if another node holds its registration, that node is asked to. Never throws.
+   * Tell `name`'s agent, if it is online with a session, that messages wait.
+   * A clustered domain's nodes are all asked (published): the one that holds
+   * the registration sends it. Never throws.
    */
   #tell(name: string): void {
-    if (this.#ownedElsewhere?.(name)) {
-      this.#announce?.(name);
-      return;
-    }
-    this.noticeFor(name);
+    if (this.#announce) this.#announce(name);
+    else this.noticeFor(name);
   }
 
   /** Send `name`'s agent the notice if this node holds its registration (with a session). */

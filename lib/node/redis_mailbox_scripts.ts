@@ -32,6 +32,7 @@ local function trim(z, n, base, before)
     redis.call('DEL', base .. id)
   end
   if #gone > 0 then redis.call('ZREMRANGEBYSCORE', z, '-inf', '(' .. before) end
+  if redis.call('ZCARD', z) == 0 then redis.call('DEL', n) end
   return out
 end
 `;
@@ -95,11 +96,12 @@ export const DELETE = await redisScript(`
 local z, n, base, id = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 if redis.call('ZREM', z, id) == 0 then return false end
 redis.call('DEL', base .. id)
-local info = redis.call('HGET', n, id)
-if not info then return {'0 -', redis.call('ZCARD', z)} end
+local info = redis.call('HGET', n, id) or '0 -'
 redis.call('HDEL', n, id)
 redis.call('HINCRBY', n, '#', -tonumber(string.match(info, '^%d+')))
-return {info, redis.call('ZCARD', z)}
+local left = redis.call('ZCARD', z)
+if left == 0 then redis.call('DEL', n) end
+return {info, left}
 `);
 
 /**
@@ -116,6 +118,7 @@ if #gone > 0 then
   for _, m in ipairs(gone) do sum = sum + tonumber(string.match(m, '^%d+')) end
   redis.call('DECRBY', qb, sum)
   redis.call('ZREMRANGEBYSCORE', q, '-inf', '(' .. ARGV[2])
+  if redis.call('ZCARD', q) == 0 then redis.call('DEL', qb) end
 end
 local bytes = tonumber(redis.call('GET', qb) or '0')
 if ARGV[1] == 'usage' then return {redis.call('ZCARD', q), bytes} end
@@ -138,5 +141,6 @@ for _, m in ipairs(ARGV) do
   if redis.call('ZREM', KEYS[1], m) == 1 then sum = sum + tonumber(string.match(m, '^%d+')) end
 end
 if sum > 0 then redis.call('DECRBY', KEYS[2], sum) end
+if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
 return sum
 `);
