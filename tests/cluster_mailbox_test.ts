@@ -10,6 +10,9 @@
 
 import { deepStrictEqual as assertEquals, match as assertMatch, ok as assert } from "#assert";
 import { createClient } from "#redis";
+import { mailboxDefaults } from "../lib/node/mailbox_settings.ts";
+import { RedisLink } from "../lib/node/redis_link.ts";
+import { RedisMailbox } from "../lib/node/redis_mailbox.ts";
 import { formatPlumi } from "../lib/plumi/codec.ts";
 import { DepositExt, FetchExt } from "../lib/plumi/extensions/mod.ts";
 import { type ClusterNode, startClusterNode } from "./support/cluster.ts";
@@ -238,4 +241,42 @@ mailTest(
     assert(acked.size >= 20);
   },
   true,
+);
+
+mailTest(
+  "RedisMailbox: a message past its time to live is not handed over, and its counts are given back",
+  async (redis) => {
+    await using link = await RedisLink.open(redis.url);
+    let now = 1_000_000;
+    const box = new RedisMailbox({
+      link,
+      prefix: "lumi:ttl.test:",
+      now: () => now,
+      ttlMs: () => 10_000,
+    });
+    const limits = { ...mailboxDefaults, ttlMs: 10_000 };
+    const message = {
+      recipient: "joan",
+      id: "00000000000000c1",
+      sender: "pere@other.test",
+      quota: "ip:192.0.2.1",
+      storedAt: now,
+      body: new Uint8Array([1, 2, 3, 4]),
+    };
+    box.insert(message);
+    assertEquals(await box.commit(limits), [message]);
+    assertEquals(await box.recipientUsage("joan"), { messages: 1, bytes: 4 });
+    assertEquals(await box.shareUsage("ip:192.0.2.1"), { messages: 1, bytes: 4 });
+    assertEquals((await box.get("joan", now - 10_000))?.body, message.body);
+    now += 10_001; // past its time to live
+    assertEquals(await box.get("joan", now - 10_000), undefined);
+    assertEquals(await box.recipientUsage("joan"), { messages: 0, bytes: 0 }); // trimmed
+    // The share is given back (in the background), and no key of the mailbox is left.
+    for (let i = 0; i < 50 && (await box.shareUsage("ip:192.0.2.1")).messages > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assertEquals(await box.shareUsage("ip:192.0.2.1"), { messages: 0, bytes: 0 });
+    assertEquals(box.expire(now), 1);
+    assertEquals(await link.client.keys("lumi:ttl.test:{*"), []);
+  },
 );

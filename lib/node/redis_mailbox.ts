@@ -241,7 +241,8 @@ export class RedisMailbox implements MessageStore {
       ttl,
     ]) as [string, string[], number];
     const [verdict, trimmed, count] = reply;
-    await this.#release(m.recipient, trimmed);
+    // The shares' counts and the totals follow; the answer need not wait for them.
+    this.#release(m.recipient, trimmed).catch(() => {});
     if (verdict !== "ok" && counted === "new") {
       await this.#run("count", RELEASE, share, [member]).catch(() => {});
     }
@@ -249,7 +250,7 @@ export class RedisMailbox implements MessageStore {
       this.#refused.set(m, "full");
       return false;
     }
-    if (verdict === "ok") await this.#stat(1, Number(count) === 1 ? 1 : 0);
+    if (verdict === "ok") void this.#stat(1, Number(count) === 1 ? 1 : 0);
     return true; // a copy of a message stored already is answered as stored
   }
 
