@@ -11,6 +11,8 @@
 import { deepStrictEqual as assertEquals, match as assertMatch, ok as assert } from "#assert";
 import { createClient } from "#redis";
 import { mailboxDefaults } from "../lib/node/mailbox_settings.ts";
+import { MailboxStore } from "../lib/node/mailbox_store.ts";
+import { AccountStore } from "../lib/node/store.ts";
 import { RedisLink } from "../lib/node/redis_link.ts";
 import { RedisMailbox } from "../lib/node/redis_mailbox.ts";
 import { formatPlumi } from "../lib/plumi/codec.ts";
@@ -18,6 +20,7 @@ import { DepositExt, FetchExt } from "../lib/plumi/extensions/mod.ts";
 import { type ClusterNode, startClusterNode } from "./support/cluster.ts";
 import { type DnsServer, startDnsServer } from "./support/dns_server.ts";
 import { ExtAgent } from "./support/ext_agent.ts";
+import { startProgram } from "./support/process.ts";
 import { type RedisServer, redisTools, startRedis } from "./support/redis_server.ts";
 import { UdpPeer } from "./support/udp_peer.ts";
 
@@ -278,5 +281,37 @@ mailTest(
     assertEquals(await box.shareUsage("ip:192.0.2.1"), { messages: 0, bytes: 0 });
     assertEquals(box.expire(now), 1);
     assertEquals(await link.client.keys("lumi:ttl.test:{*"), []);
+  },
+);
+
+mailTest(
+  "messages a node kept in its own database before it joined the cluster are moved to Redis",
+  async (redis) => {
+    await using net = await twoNodes(redis);
+    net.a.kill("SIGTERM");
+    await net.a.exited();
+    const path = `${net.a.dir}/nodelumi-c.test.db`;
+    {
+      using accounts = AccountStore.open(path);
+      using table = MailboxStore.open(path);
+      assert(accounts);
+      table.insert({
+        recipient: "bo",
+        id: "00000000000000d1",
+        sender: "pere@other.test",
+        quota: "ip:192.0.2.1",
+        storedAt: Date.now(),
+        body: new Uint8Array([9, 8, 7]),
+      });
+      table.commit();
+    }
+    await using again = await startProgram("node", [], { cwd: net.a.dir, name: "node A again" });
+    await again.waitFor(/listening on/);
+    // Fetched through B, which never had it; and gone from A's table.
+    await using bo = ExtAgent.open("bo@c.test", net.b.endpoint, "127.0.40.25");
+    assertEquals((await bo.hello()).head, "RR0");
+    assertEquals(await fetchAll(bo), ["00000000000000d1"]);
+    using table = MailboxStore.open(path);
+    assertEquals(table.total, 0);
   },
 );

@@ -62,8 +62,54 @@ export async function openMailbox(start: MailboxStart): Promise<MailboxService> 
     ...(start.settings && { settings: start.settings }),
   });
   late.service = service;
-  await redis?.onNotice((name) => service.noticeFor(name));
+  if (redis) {
+    await redis.onNotice((name) => service.noticeFor(name));
+    await moveToRedis(start.path, redis, service.settings);
+  }
   return service;
+}
+
+/** Messages moved from the table to Redis per round trip. */
+const MOVE_BATCH = 500;
+
+/**
+ * Move the messages this node kept in its own `mailbox` table (before it
+ * joined a cluster) into Redis, each deleted from the table once Redis has
+ * it; no bound refuses them. When Redis fails, what is left is moved at the
+ * next start. Returns how many were moved.
+ */
+export async function moveToRedis(
+  path: string,
+  redis: RedisMailbox,
+  settings: MailboxSettings,
+): Promise<number> {
+  const unbounded = {
+    ...settings,
+    maxPerRecipient: Number.MAX_SAFE_INTEGER,
+    maxBytesPerRecipient: Number.MAX_SAFE_INTEGER,
+    maxPerSender: Number.MAX_SAFE_INTEGER,
+    maxBytesPerSender: Number.MAX_SAFE_INTEGER,
+  };
+  let moved = 0;
+  let table: MailboxStore | undefined;
+  try {
+    table = MailboxStore.open(path);
+    const rounds = Math.ceil(table.total / MOVE_BATCH);
+    for (let round = 0; round < rounds; round++) {
+      const batch = table.oldest(MOVE_BATCH);
+      if (batch.length === 0) break;
+      for (const message of batch) redis.insert(message);
+      const kept = await redis.commit(unbounded);
+      for (const message of kept) table.delete(message.recipient, message.id);
+      table.commit();
+      moved += kept.length;
+    }
+  } catch {
+    // Redis or the table fails: the rest stays in the table, for the next start.
+  } finally {
+    table?.close();
+  }
+  return moved;
 }
 
 /** The counters of `mailbox` for the console's `stats` (flat names, as the others). */

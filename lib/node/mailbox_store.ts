@@ -276,6 +276,26 @@ export class MailboxStore implements MessageStore, Disposable {
     };
   }
 
+  /** The `limit` oldest messages of every recipient (moving them elsewhere: `mailbox_start.ts`). */
+  oldest(limit: number): StoredMessage[] {
+    const rows = this.#read(() =>
+      this.#db.prepare("SELECT * FROM mailbox ORDER BY stored_at, rowid LIMIT ?").all(
+        limit,
+      ) as Row[]
+    );
+    return rows.filter((row) =>
+      !this.#deletes.has(`${String(row["recipient"])} ${String(row["id"])}`)
+    )
+      .map((row) => ({
+        recipient: String(row["recipient"]),
+        id: String(row["id"]),
+        sender: String(row["sender"]),
+        quota: String(row["quota"]),
+        storedAt: Number(row["stored_at"]),
+        body: new Uint8Array(row["body"] as Uint8Array),
+      }));
+  }
+
   /**
    * Delete message `id` of `recipient` with the next {@linkcode commit}
    * (reads leave it out at once). False if it was not there.
