@@ -229,14 +229,18 @@ export class MailboxService {
       this.counters.parts++;
       return DepositExt.encodeReply({ kind: "held", id: r.id, part: r.part });
     };
-    // A copy of a part already stored (its answer was lost): the same answer again.
-    try {
-      // A store that answers at once (SQLite) is not awaited: the burst stays in one turn.
-      const stored = this.#store.has(name, r.id);
-      if (stored instanceof Promise ? await stored : stored) return held();
-    } catch (error) {
-      if (!(error instanceof StoreError)) throw error;
-      return this.#refuse("store", r.id);
+    // A copy of a part already stored (its answer was lost): the same answer again. A store that
+    // checks at its commit (Redis) answers a copy of a one-part message there: no read first.
+    const atCommit = this.#store.checksAtCommit === true;
+    if (!atCommit || r.part.parts > 1) {
+      try {
+        // A store that answers at once (SQLite) is not awaited: the burst stays in one turn.
+        const stored = this.#store.has(name, r.id);
+        if (stored instanceof Promise ? await stored : stored) return held();
+      } catch (error) {
+        if (!(error instanceof StoreError)) throw error;
+        return this.#refuse("store", r.id);
+      }
     }
     const bytes = dataBytes(r.data);
     if (!bytes) return this.#refuse("invalid", r.id);
@@ -302,9 +306,11 @@ export class MailboxService {
     if (body.length > this.#settings.maxMessageBytes) return this.#refuse("big", id);
     const message = { recipient: name, id, sender, quota, storedAt: this.#now(), body };
     try {
-      const bound = this.#overBounds(name, quota, body.length);
-      const over = bound instanceof Promise ? await bound : bound;
-      if (over) return this.#refuse(over, id);
+      if (this.#store.checksAtCommit !== true) {
+        const bound = this.#overBounds(name, quota, body.length);
+        const over = bound instanceof Promise ? await bound : bound;
+        if (over) return this.#refuse(over, id);
+      }
       this.#store.insert(message);
       // A bound the store checks atomically at the commit (shared with other nodes) may refuse it.
       const kept = await this.#committed();

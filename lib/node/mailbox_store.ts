@@ -64,6 +64,11 @@ export interface MessageStore {
   readonly recipients: number;
   /** Is anything waiting for {@linkcode MessageStore.commit}? */
   readonly dirty: boolean;
+  /**
+   * Does the commit itself check the bounds and copies (atomically, for
+   * every node)? Then a whole message is not checked before it is queued.
+   */
+  readonly checksAtCommit?: boolean;
   /** What `recipient` has waiting. */
   recipientUsage(recipient: string): Usage | Promise<Usage>;
   /** What waits in the share `quota`. */

@@ -67,6 +67,8 @@ export class RedisMailbox implements MessageStore {
   total = 0;
   /** Recipients with messages waiting (as last seen). */
   recipients = 0;
+  /** Bounds and copies are checked by the scripts of the commit. */
+  readonly checksAtCommit = true;
 
   /** Keep the messages of the domain at `prefix` through `link`. */
   constructor(options: RedisMailboxOptions) {
