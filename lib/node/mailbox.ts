@@ -36,7 +36,10 @@ import {
 } from "../plumi/extensions/mod.ts";
 import { canonical, splitAddress } from "./buddies.ts";
 import type { Directory } from "./directory.ts";
-import type { MailboxStore, StoredMessage } from "./mailbox_store.ts";
+import type { MailboxBound, MessageStore, StoredMessage, Usage } from "./mailbox_store.ts";
+
+/** A bound a deposit would pass, if any. */
+type Bound = MailboxBound | undefined;
 import { StoreError } from "./store_error.ts";
 import { mailboxDefaults, type MailboxSettings } from "./mailbox_settings.ts";
 
@@ -49,8 +52,12 @@ export const DELETE_COMMIT_MS = 50;
 export interface MailboxOptions {
   /** The node's domain, as notices name its users. */
   readonly domain: string;
-  readonly store: MailboxStore;
+  readonly store: MessageStore;
   readonly directory: Directory;
+  /** Is `name`'s registration another node's (a clustered domain)? Default: never. */
+  readonly ownedElsewhere?: (name: string) => boolean;
+  /** Have every node of the domain call {@linkcode MailboxService.noticeFor} (a clustered domain). */
+  readonly announce?: (name: string) => void;
   /** Is `domain` this node's? */
   readonly isLocal: (domain: string) => boolean;
   /** The identity key bound to the account `name` (`PI`), if any. */
@@ -119,7 +126,9 @@ export function partBytes(sender: string, maxBytes = MAX_EXTENDED_PACKET_BYTES):
 /** Offline messages: deposits, fetches, keys, and the bounds of `[mailbox]`. */
 export class MailboxService {
   readonly #domain: string;
-  readonly #store: MailboxStore;
+  readonly #store: MessageStore;
+  readonly #ownedElsewhere: ((name: string) => boolean) | undefined;
+  readonly #announce: ((name: string) => void) | undefined;
   readonly #directory: Directory;
   readonly #isLocal: (domain: string) => boolean;
   readonly #keyOf: (name: string) => string | undefined;
@@ -148,6 +157,8 @@ export class MailboxService {
     this.#domain = options.domain;
     this.#store = options.store;
     this.#directory = options.directory;
+    this.#ownedElsewhere = options.ownedElsewhere;
+    this.#announce = options.announce;
     this.#isLocal = options.isLocal;
     this.#keyOf = options.keyOf;
     this.#notify = options.notify;
@@ -155,6 +166,11 @@ export class MailboxService {
     this.#now = options.now ?? Date.now;
     this.#settings = { ...mailboxDefaults, ...options.settings };
     this.#sweeper = every(this.#clock, 60_000, () => this.sweep());
+  }
+
+  /** The bounds in force. */
+  get settings(): MailboxSettings {
+    return this.#settings;
   }
 
   /** Apply new bounds (a reload); what is stored stays. */
@@ -177,7 +193,7 @@ export class MailboxService {
       case "M":
         return await this.#deposit(message, from, caller);
       case "F":
-        return this.#fetch(message, caller);
+        return await this.#fetch(message, caller);
       case "W":
         return this.#key(message);
       default:
@@ -213,8 +229,19 @@ export class MailboxService {
       this.counters.parts++;
       return DepositExt.encodeReply({ kind: "held", id: r.id, part: r.part });
     };
-    // A copy of a part already stored (its answer was lost): the same answer again.
-    if (this.#store.has(name, r.id)) return held();
+    // A copy of a part already stored (its answer was lost): the same answer again. A store that
+    // checks at its commit (Redis) answers a copy of a one-part message there: no read first.
+    const atCommit = this.#store.checksAtCommit === true;
+    if (!atCommit || r.part.parts > 1) {
+      try {
+        // A store that answers at once (SQLite) is not awaited: the burst stays in one turn.
+        const stored = this.#store.has(name, r.id);
+        if (stored instanceof Promise ? await stored : stored) return held();
+      } catch (error) {
+        if (!(error instanceof StoreError)) throw error;
+        return this.#refuse("store", r.id);
+      }
+    }
     const bytes = dataBytes(r.data);
     if (!bytes) return this.#refuse("invalid", r.id);
     // A message of one part (most lines) needs no gathering.
@@ -222,7 +249,14 @@ export class MailboxService {
     const key = `${name} ${r.id}`;
     let partial = this.#partial.get(key);
     if (!partial) {
-      const over = this.#overBounds(name, quota, 0);
+      let over;
+      try {
+        const bound = this.#overBounds(name, quota, 0);
+        over = bound instanceof Promise ? await bound : bound;
+      } catch (error) {
+        if (!(error instanceof StoreError)) throw error;
+        return this.#refuse("store", r.id);
+      }
       if (over) return this.#refuse(over, r.id);
       this.#dropStalePartials();
       if (this.#partial.size >= s.maxPartial) return this.#refuse("full", r.id);
@@ -270,11 +304,19 @@ export class MailboxService {
     held: () => PlumiMessage,
   ): Promise<PlumiMessage> {
     if (body.length > this.#settings.maxMessageBytes) return this.#refuse("big", id);
-    const over = this.#overBounds(name, quota, body.length);
-    if (over) return this.#refuse(over, id);
-    this.#store.insert({ recipient: name, id, sender, quota, storedAt: this.#now(), body });
+    const message = { recipient: name, id, sender, quota, storedAt: this.#now(), body };
     try {
-      await this.#committed();
+      if (this.#store.checksAtCommit !== true) {
+        const bound = this.#overBounds(name, quota, body.length);
+        const over = bound instanceof Promise ? await bound : bound;
+        if (over) return this.#refuse(over, id);
+      }
+      this.#store.insert(message);
+      // A bound the store checks atomically at the commit (shared with other nodes) may refuse it.
+      const kept = await this.#committed();
+      if (!kept.includes(message)) {
+        return this.#refuse(this.#store.refusal?.(message) ?? "full", id);
+      }
     } catch (error) {
       if (!(error instanceof StoreError)) throw error;
       return this.#refuse("store", id);
@@ -285,13 +327,20 @@ export class MailboxService {
   }
 
   /** Which bound a new message of `bytes` for `name`, in share `quota`, would pass, if any. */
-  #overBounds(name: string, quota: string, bytes: number): "full" | "quota" | undefined {
-    const s = this.#settings;
+  #overBounds(name: string, quota: string, bytes: number): Bound | Promise<Bound> {
     const mine = this.#store.recipientUsage(name);
+    const share = this.#store.shareUsage(quota);
+    if (mine instanceof Promise || share instanceof Promise) {
+      return Promise.all([mine, share]).then(([m, q]) => this.#judge(m, q, bytes));
+    }
+    return this.#judge(mine, share, bytes);
+  }
+
+  #judge(mine: Usage, share: Usage, bytes: number): Bound {
+    const s = this.#settings;
     if (mine.messages + 1 > s.maxPerRecipient || mine.bytes + bytes > s.maxBytesPerRecipient) {
       return "full";
     }
-    const share = this.#store.shareUsage(quota);
     if (share.messages + 1 > s.maxPerSender || share.bytes + bytes > s.maxBytesPerSender) {
       return "quota";
     }
@@ -319,7 +368,7 @@ export class MailboxService {
     this.#clock.setTimeout(() => {
       this.#flush = undefined;
       try {
-        settle.resolve(this.#store.commit());
+        Promise.resolve(this.#store.commit(this.#settings)).then(settle.resolve, settle.reject);
       } catch (error) {
         settle.reject(error);
       }
@@ -336,22 +385,38 @@ export class MailboxService {
     }, DELETE_COMMIT_MS);
   }
 
-  /** Tell `name`'s agent, if it is online with a session, that messages wait. */
+  /**
+   * Tell `name`'s agent, if it is online with a session, that messages wait.
+   * A clustered domain's nodes are all asked (published): the one that holds
+   * the registration sends it. Never throws.
+   */
   #tell(name: string): void {
-    const registration = this.#directory.get(name);
-    if (!registration?.session) return;
-    this.counters.notices++;
-    this.#notify(
-      registration.endpoint,
-      FetchExt.encodeRequest({
-        kind: "notice",
-        address: `${name}@${this.#domain}`,
-        waiting: this.#store.recipientUsage(name).messages,
-      }),
-    );
+    if (this.#announce) this.#announce(name);
+    else this.noticeFor(name);
   }
 
-  #fetch(message: ExtensionRequest, caller: Caller): PlumiMessage {
+  /** Send `name`'s agent the notice if this node holds its registration (with a session). */
+  noticeFor(name: string): void {
+    const registration = this.#directory.get(name);
+    if (!registration?.session || this.#ownedElsewhere?.(name)) return;
+    const send = (waiting: number) => {
+      this.counters.notices++;
+      this.#notify(
+        registration.endpoint,
+        FetchExt.encodeRequest({ kind: "notice", address: `${name}@${this.#domain}`, waiting }),
+      );
+    };
+    try {
+      const usage = this.#store.recipientUsage(name);
+      if (!(usage instanceof Promise)) return send(usage.messages);
+      // The store fails: the agent fetches at its next log-in.
+      usage.then((u) => send(u.messages), () => {});
+    } catch {
+      // as above
+    }
+  }
+
+  async #fetch(message: ExtensionRequest, caller: Caller): Promise<PlumiMessage> {
     const refuse = (error: "auth" | "invalid" | "store" | "off") =>
       FetchExt.encodeReply({ kind: "refused", error });
     // The one check, first: the recipient's own session, from its own agent's address.
@@ -364,7 +429,8 @@ export class MailboxService {
     if (!this.#settings.enabled) return refuse("off");
     try {
       for (const id of request.ack ?? []) {
-        if (!this.#store.delete(name, id)) continue;
+        const deleted = this.#store.delete(name, id);
+        if (!(deleted instanceof Promise ? await deleted : deleted)) continue;
         this.counters.acknowledged++;
         // Committed a little later, with others: a deletion lost to a crash means a copy, never
         // a loss.
@@ -372,7 +438,8 @@ export class MailboxService {
       }
       const since = this.#now() - this.#settings.ttlMs;
       const index = request.want ? undefined : request.index;
-      const found = this.#store.get(name, since, request.want?.id, index ?? 0);
+      const got = this.#store.get(name, since, request.want?.id, index ?? 0);
+      const found = got instanceof Promise ? await got : got;
       const at = index === undefined ? {} : { index };
       if (!found) return FetchExt.encodeReply({ kind: "empty", ...at });
       const size = partBytes(found.sender);
@@ -412,10 +479,10 @@ export class MailboxService {
   }
 
   /** Delete what outlived its time to live; called every minute. Never throws. */
-  sweep(): number {
+  async sweep(): Promise<number> {
     try {
       if (this.#store.dirty) return 0; // the commit under way first
-      const n = this.#store.expire(this.#now() - this.#settings.ttlMs);
+      const n = await this.#store.expire(this.#now() - this.#settings.ttlMs);
       this.counters.expired += n;
       this.#dropStalePartials();
       return n;

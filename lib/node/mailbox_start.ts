@@ -1,6 +1,7 @@
 /**
  * Starting the offline messages with the node (`run.ts`): the `mailbox`
- * table's connection, the service, and its counters for `stats`.
+ * table's connection (or, for a clustered domain, its messages in Redis:
+ * `redis_mailbox.ts`), the service, and its counters for `stats`.
  *
  * @module
  */
@@ -9,8 +10,10 @@ import type { Clock } from "../clock.ts";
 import type { Endpoint } from "../plumi/address.ts";
 import type { PlumiMessage } from "../plumi/messages.ts";
 import type { Directory } from "./directory.ts";
-import { MailboxService, type MailboxSettings } from "./mailbox.ts";
-import { MailboxStore } from "./mailbox_store.ts";
+import { mailboxDefaults, MailboxService, type MailboxSettings } from "./mailbox.ts";
+import { MailboxStore, type MessageStore } from "./mailbox_store.ts";
+import type { RedisDirectory } from "./redis_directory.ts";
+import { RedisMailbox } from "./redis_mailbox.ts";
 import type { AccountStore } from "./store.ts";
 
 /** What {@linkcode openMailbox} needs. */
@@ -25,15 +28,32 @@ export interface MailboxStart {
   readonly clock: Clock;
   readonly now: () => number;
   readonly settings?: Partial<MailboxSettings>;
+  /** The domain's shared directory (`[cluster]`): the messages are kept in its Redis. */
+  readonly cluster?: RedisDirectory;
 }
 
-/** The offline messages of the node; throws {@linkcode StoreError} when the table cannot be opened. */
-export function openMailbox(start: MailboxStart): MailboxService {
-  const store = MailboxStore.open(start.path);
-  return new MailboxService({
+/**
+ * The offline messages of the node; throws {@linkcode StoreError} when the
+ * table cannot be opened (or Redis refuses the notices' subscription).
+ */
+export async function openMailbox(start: MailboxStart): Promise<MailboxService> {
+  const cluster = start.cluster;
+  const late: { service?: MailboxService } = {};
+  const redis = cluster && new RedisMailbox({
+    link: cluster.link,
+    prefix: cluster.prefix,
+    now: start.now,
+    ttlMs: () => late.service?.settings.ttlMs ?? mailboxDefaults.ttlMs,
+  });
+  const store: MessageStore = redis ?? MailboxStore.open(start.path);
+  const service = new MailboxService({
     domain: start.domain,
     store,
     directory: start.directory,
+    ...(cluster && redis && {
+      ownedElsewhere: (name: string) => cluster.ownedElsewhere(name),
+      announce: (name: string) => redis.announce(name),
+    }),
     isLocal: start.isLocal,
     keyOf: (name) => start.accounts.identityKey(name),
     notify: start.notify,
@@ -41,6 +61,55 @@ export function openMailbox(start: MailboxStart): MailboxService {
     now: start.now,
     ...(start.settings && { settings: start.settings }),
   });
+  late.service = service;
+  if (redis) {
+    await redis.onNotice((name) => service.noticeFor(name));
+    await moveToRedis(start.path, redis, service.settings);
+  }
+  return service;
+}
+
+/** Messages moved from the table to Redis per round trip. */
+const MOVE_BATCH = 500;
+
+/**
+ * Move the messages this node kept in its own `mailbox` table (before it
+ * joined a cluster) into Redis, each deleted from the table once Redis has
+ * it; no bound refuses them. When Redis fails, what is left is moved at the
+ * next start. Returns how many were moved.
+ */
+export async function moveToRedis(
+  path: string,
+  redis: RedisMailbox,
+  settings: MailboxSettings,
+): Promise<number> {
+  const unbounded = {
+    ...settings,
+    maxPerRecipient: Number.MAX_SAFE_INTEGER,
+    maxBytesPerRecipient: Number.MAX_SAFE_INTEGER,
+    maxPerSender: Number.MAX_SAFE_INTEGER,
+    maxBytesPerSender: Number.MAX_SAFE_INTEGER,
+  };
+  let moved = 0;
+  let table: MailboxStore | undefined;
+  try {
+    table = MailboxStore.open(path);
+    const rounds = Math.ceil(table.total / MOVE_BATCH);
+    for (let round = 0; round < rounds; round++) {
+      const batch = table.oldest(MOVE_BATCH);
+      if (batch.length === 0) break;
+      for (const message of batch) redis.insert(message);
+      const kept = await redis.commit(unbounded);
+      for (const message of kept) table.delete(message.recipient, message.id);
+      table.commit();
+      moved += kept.length;
+    }
+  } catch {
+    // Redis or the table fails: the rest stays in the table, for the next start.
+  } finally {
+    table?.close();
+  }
+  return moved;
 }
 
 /** The counters of `mailbox` for the console's `stats` (flat names, as the others). */

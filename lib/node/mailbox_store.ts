@@ -11,6 +11,10 @@
  * recipient and per sender's share are kept in memory (read once at open),
  * so that the bounds are checked without reading the database.
  *
+ * {@linkcode MessageStore} is the seam: this table is the default, a
+ * clustered node keeps its domain's messages in Redis instead
+ * (`redis_mailbox.ts`).
+ *
  * @module
  */
 
@@ -36,6 +40,66 @@ export interface Usage {
   bytes: number;
 }
 
+/** The bound a deposit would pass: the recipient's (`full`) or the sender's share (`quota`). */
+export type MailboxBound = "full" | "quota";
+
+/** The bounds a store enforces when it commits (`[mailbox]`, `mailbox_settings.ts`). */
+export interface MailboxLimits {
+  readonly maxPerRecipient: number;
+  readonly maxBytesPerRecipient: number;
+  readonly maxPerSender: number;
+  readonly maxBytesPerSender: number;
+  readonly ttlMs: number;
+}
+
+/**
+ * Where a node keeps offline messages: {@linkcode MailboxStore} (SQLite,
+ * the default) or `RedisMailbox` (a clustered domain). Each read may answer
+ * at once or later; every failure is a {@linkcode StoreError}.
+ */
+export interface MessageStore {
+  /** Messages stored now, in all (as far as this node knows). */
+  readonly total: number;
+  /** Recipients with messages waiting (as far as this node knows). */
+  readonly recipients: number;
+  /** Is anything waiting for {@linkcode MessageStore.commit}? */
+  readonly dirty: boolean;
+  /**
+   * Does the commit itself check the bounds and copies (atomically, for
+   * every node)? Then a whole message is not checked before it is queued.
+   */
+  readonly checksAtCommit?: boolean;
+  /** What `recipient` has waiting. */
+  recipientUsage(recipient: string): Usage | Promise<Usage>;
+  /** What waits in the share `quota`. */
+  shareUsage(quota: string): Usage | Promise<Usage>;
+  /** Is a message `id` for `recipient` stored or queued already? */
+  has(recipient: string, id: string): boolean | Promise<boolean>;
+  /** Queue a message for the next commit. */
+  insert(message: StoredMessage): void;
+  /**
+   * Write the queue (and pending deletions); resolves once it is durable, with
+   * the messages kept. A queued message missing from it was refused by a bound
+   * checked at the commit ({@linkcode MessageStore.refusal} says which).
+   */
+  commit(limits?: MailboxLimits): StoredMessage[] | Promise<StoredMessage[]>;
+  /** The bound that refused `message` at its commit, if one did. */
+  refusal?(message: StoredMessage): MailboxBound | undefined;
+  /** The oldest message of `recipient` stored at or after `since`, after `skip`; or one by id. */
+  get(
+    recipient: string,
+    since: number,
+    id?: string,
+    skip?: number,
+  ): StoredMessage | undefined | Promise<StoredMessage | undefined>;
+  /** Delete message `id` of `recipient`; false if it was not there. */
+  delete(recipient: string, id: string): boolean | Promise<boolean>;
+  /** Delete what was stored before `before` (ms); how many. */
+  expire(before: number): number | Promise<number>;
+  /** Commit what is under way and let go. */
+  close(): void;
+}
+
 type Row = Record<string, unknown>;
 
 function bump(map: Map<string, Usage>, key: string, messages: number, bytes: number): void {
@@ -47,7 +111,7 @@ function bump(map: Map<string, Usage>, key: string, messages: number, bytes: num
 }
 
 /** The `mailbox` table, with its usage counts in memory. */
-export class MailboxStore implements Disposable {
+export class MailboxStore implements MessageStore, Disposable {
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #recipients = new Map<string, Usage>();
@@ -215,6 +279,26 @@ export class MailboxStore implements Disposable {
       storedAt: Number(row["stored_at"]),
       body: new Uint8Array(row["body"] as Uint8Array),
     };
+  }
+
+  /** The `limit` oldest messages of every recipient (moving them elsewhere: `mailbox_start.ts`). */
+  oldest(limit: number): StoredMessage[] {
+    const rows = this.#read(() =>
+      this.#db.prepare("SELECT * FROM mailbox ORDER BY stored_at, rowid LIMIT ?").all(
+        limit,
+      ) as Row[]
+    );
+    return rows.filter((row) =>
+      !this.#deletes.has(`${String(row["recipient"])} ${String(row["id"])}`)
+    )
+      .map((row) => ({
+        recipient: String(row["recipient"]),
+        id: String(row["id"]),
+        sender: String(row["sender"]),
+        quota: String(row["quota"]),
+        storedAt: Number(row["stored_at"]),
+        body: new Uint8Array(row["body"] as Uint8Array),
+      }));
   }
 
   /**

@@ -17,8 +17,8 @@
  * last (the other is lost). An agent talks to one node at a time, so this
  * takes two administrators racing on one user.
  *
- * Stored offline messages are not here: they stay in each node's own
- * database (docs/SCALING.md).
+ * Stored offline messages are not here: a clustered node keeps them in
+ * Redis only (`redis_mailbox.ts`, docs/SCALING.md).
  *
  * @module
  */

@@ -372,7 +372,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     isLocal,
     ...(relayOffers && { relay: relayOffers }),
   });
-  const mailbox = !accounts || !databasePath ? undefined : openMailbox({
+  const mailbox = !accounts || !databasePath ? undefined : await openMailbox({
     path: databasePath,
     accounts,
     domain,
@@ -382,6 +382,7 @@ export async function runNode(options: RunNodeOptions = {}): Promise<void> {
     clock,
     now: wallNow,
     ...(config.mailbox && { settings: config.mailbox }),
+    ...(clustered && { cluster: clustered }),
   });
   const extended = accounts && new ExtendedService({
     domain,
