@@ -17,7 +17,7 @@ import assert from "#assert";
 import { startAgent } from "./support/agent_peers.ts";
 import { ExtAgent } from "./support/ext_agent.ts";
 import { stderrLine } from "./support/node_harness.ts";
-import { NAT_ADDRESSES, NatLab } from "./support/netns.ts";
+import { chatThroughNat, NAT_ADDRESSES, NatLab } from "./support/netns.ts";
 import { startProgram, tempDir } from "./support/process.ts";
 import { startRelayNode } from "./support/relay_node.ts";
 import { requireTools } from "./support/system_tools.ts";
@@ -61,30 +61,8 @@ Deno.test({ name: NAT_NAME, ignore: tools.ignore }, async () => {
   );
   await alice.waitFor(/^Registered /);
 
-  await alice.send("bob@bb.test");
-  await alice.waitFor(/^No direct connection to bob@bb\.test \(.*\); trying the relay/);
-  await bob.waitFor(/^alice@aa\.test calls through the relay of our node\.\.\.$/);
-  await alice.waitFor(/^Connected to Bob \(bob@bb\.test\)$/);
-  await alice.waitFor(/^Conversation with Bob \(bob@bb\.test\): encrypted/);
-  await bob.waitFor(/^Incoming call from Alice \(alice@aa\.test\)$/);
-  await alice.send("hello");
-  await bob.waitFor(/^Alice: hello$/);
-  await bob.send("hi there");
-  await alice.waitFor(/^Bob: hi there$/);
-  await alice.send("/exit");
-  await bob.waitFor(/^Conversation with Alice ended/);
-
-  // The session was bb.test's relay's (the callee's node), carrying only ciphertext.
-  const line = await stderrLine(
-    { child: bb.process },
-    /Relay session "alice@aa\.test" -> "bob@bb\.test" ended/,
-  );
-  const counts = line.match(
-    /ended \("closed"\): (\d+) bytes from the caller, (\d+) from the callee/,
-  );
-  assert.ok(counts, line);
-  assert.ok(Number(counts?.[1]) > 100 && Number(counts?.[2]) > 100, line);
-  assert.ok(await lab.masqueraded() > 0, "nothing was masqueraded");
+  // The session is bb.test's relay's (the callee's node), carrying only ciphertext.
+  await chatThroughNat(lab, alice, bob, { alice: "alice@aa.test", bob: "bob@bb.test" }, bb.process);
 });
 
 Deno.test("relay across domains on loopback: granted through the callee's node, refusals passed on, strangers not heard", async (t) => {

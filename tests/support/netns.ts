@@ -13,6 +13,9 @@
  * @module
  */
 
+import { stderrLine } from "./node_harness.ts";
+import type { ChildProcess } from "./process.ts";
+
 /** The addresses of the lab. */
 export const NAT_ADDRESSES = {
   public: "203.0.113.1",
@@ -156,4 +159,51 @@ export class NatLab implements AsyncDisposable {
       await sh(["ip", "netns", "del", ns]).catch(() => {});
     }
   }
+}
+
+/**
+ * Alice (public) calls Bob (home, behind the lab's NAT): the direct
+ * connection fails, they meet at the relay of `relayNode`, chat both ways
+ * encrypted, and Alice leaves. Then checks that the relay session carried
+ * far more than the clear frames would be (the Noise handshake and sealed
+ * lines: the relay saw only ciphertext), and that Bob's packets were
+ * masqueraded.
+ */
+export async function chatThroughNat(
+  lab: NatLab,
+  alice: ChildProcess,
+  bob: ChildProcess,
+  addresses: { readonly alice: string; readonly bob: string },
+  relayNode: ChildProcess,
+): Promise<void> {
+  const [a, b] = [escapeRegExp(addresses.alice), escapeRegExp(addresses.bob)];
+  await alice.send(addresses.bob);
+  await alice.waitFor(new RegExp(`^No direct connection to ${b} \\(.*\\); trying the relay`));
+  await bob.waitFor(new RegExp(`^${a} calls through the relay of our node\\.\\.\\.$`));
+  await alice.waitFor(new RegExp(`^Connected to Bob \\(${b}\\)$`));
+  await alice.waitFor(new RegExp(`^Conversation with Bob \\(${b}\\): encrypted`));
+  await bob.waitFor(new RegExp(`^Incoming call from Alice \\(${a}\\)$`));
+  await alice.send("hello");
+  await bob.waitFor(/^Alice: hello$/);
+  await bob.send("hi there");
+  await alice.waitFor(/^Bob: hi there$/);
+  await alice.send("/exit");
+  await bob.waitFor(/^Conversation with Alice ended/);
+  const line = await stderrLine(
+    { child: relayNode },
+    new RegExp(`Relay session "${a}" -> "${b}" ended`),
+  );
+  // The nicknames, then the Noise handshake and the sealed lines: far more than the 16 and 17
+  // bytes the clear frames would be (N05Alice + L05hello, N03Bob + L08hi there).
+  const counts = line.match(
+    /ended \("closed"\): (\d+) bytes from the caller, (\d+) from the callee/,
+  );
+  if (!counts || Number(counts[1]) <= 100 || Number(counts[2]) <= 100) {
+    throw new Error(`the relay did not carry the encrypted conversation: ${line}`);
+  }
+  if (await lab.masqueraded() === 0) throw new Error("nothing was masqueraded");
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
