@@ -23,7 +23,7 @@
 import type { Endpoint } from "../address.ts";
 import type { ExtensionReply, ExtensionRequest } from "../messages.ts";
 import { formatPlumi } from "../codec.ts";
-import { type ExtensionDefinition, extReply, extRequest, wrongType } from "./definition.ts";
+import { type ExtensionDefinition, extReply, paddedRequest, wrongType } from "./definition.ts";
 import { errorField } from "./errors.ts";
 import {
   addressField,
@@ -118,9 +118,12 @@ export const CrossRelayExt: ExtensionDefinition<
   ],
 
   encodeRequest({ caller, callee, nonce }) {
-    const bare = extRequest("J", caller, [TO.write(callee), NONCE.write(nonce)]);
-    const room = longestAnswer(callee) - formatPlumi(bare).length - ";x=".length;
-    return extRequest("J", caller, [...bare.params, PADDING.write(Math.max(0, room))]);
+    return paddedRequest(
+      "J",
+      caller,
+      [TO.write(callee), NONCE.write(nonce)],
+      longestAnswer(callee),
+    );
   },
 
   decodeRequest(message): Decoded<CrossRelayRequest> {

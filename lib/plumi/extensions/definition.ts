@@ -8,7 +8,8 @@
  */
 
 import type { ExtensionReply, ExtensionRequest, ExtensionType } from "../messages.ts";
-import { type Decoded, fail, type Failed, type Field } from "./fields.ts";
+import { formatPlumi } from "../codec.ts";
+import { type Decoded, fail, type Failed, type Field, PADDING } from "./fields.ts";
 
 /** The description of a message that needs no types: for the fuzzers, the tests, the docs. */
 export interface MessageInfo {
@@ -46,6 +47,22 @@ export function extRequest(
   params: readonly string[],
 ): ExtensionRequest {
   return { kind: "ext-request", type, address, params };
+}
+
+/**
+ * `P<type><address>;<params>;x=---…`, padded to `bytes` bytes: a node's
+ * question whose answer (at most `bytes`) must not be longer than it (the
+ * amplification rule). `x=` is there even when no dash is needed.
+ */
+export function paddedRequest(
+  type: ExtensionType,
+  address: string,
+  params: readonly string[],
+  bytes: number,
+): ExtensionRequest {
+  const bare = formatPlumi(extRequest(type, address, params)).length;
+  const dashes = Math.max(0, bytes - bare - ";x=".length);
+  return extRequest(type, address, [...params, PADDING.write(dashes)]);
 }
 
 /** `R<type><code>;<params>`. */

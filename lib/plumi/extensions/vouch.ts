@@ -22,7 +22,7 @@
 
 import type { ExtensionReply, ExtensionRequest } from "../messages.ts";
 import { formatPlumi } from "../codec.ts";
-import { type ExtensionDefinition, extReply, extRequest, wrongType } from "./definition.ts";
+import { type ExtensionDefinition, extReply, paddedRequest, wrongType } from "./definition.ts";
 import {
   addressField,
   base64Field,
@@ -96,9 +96,7 @@ export const VouchExt: ExtensionDefinition<
   ],
 
   encodeRequest({ who, asker, nonce }) {
-    const bare = extRequest("V", who, [ASKER.write(asker), NONCE.write(nonce)]);
-    const room = longestAnswer(who) - formatPlumi(bare).length - ";x=".length;
-    return extRequest("V", who, [...bare.params, PADDING.write(Math.max(0, room))]);
+    return paddedRequest("V", who, [ASKER.write(asker), NONCE.write(nonce)], longestAnswer(who));
   },
 
   decodeRequest(message): Decoded<VouchQuery> {
